@@ -1,0 +1,86 @@
+//! The filter and path AST (RFC 7644 §3.4.2.2 and §3.5.2 ABNF).
+
+use serde_json::Number;
+
+/// An attribute path: optional schema URN, attribute name, optional sub-attribute.
+/// Inside a value filter (`emails[type eq "work"]`) paths are relative to the
+/// multi-valued attribute, so `name` is then the sub-attribute name and `urn` is `None`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttrPath {
+    pub urn: Option<String>,
+    pub name: String,
+    pub sub: Option<String>,
+}
+
+impl AttrPath {
+    pub fn new(name: &str) -> Self {
+        AttrPath {
+            urn: None,
+            name: name.to_owned(),
+            sub: None,
+        }
+    }
+}
+
+impl std::fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(u) = &self.urn {
+            write!(f, "{u}:")?;
+        }
+        f.write_str(&self.name)?;
+        if let Some(s) = &self.sub {
+            write!(f, ".{s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Co,
+    Sw,
+    Ew,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A comparison value: JSON string, number, boolean or null.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    Str(String),
+    Num(Number),
+    Bool(bool),
+    Null,
+}
+
+/// A parsed filter expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Filter {
+    /// `attrPath pr`
+    Present(AttrPath),
+    /// `attrPath op value`
+    Compare(AttrPath, CompareOp, Literal),
+    /// `attrPath[valFilter]` — `attr.sub` is always `None`; the inner filter's paths are
+    /// relative to the attribute's sub-attributes.
+    ValuePath(AttrPath, Box<Filter>),
+    And(Box<Filter>, Box<Filter>),
+    Or(Box<Filter>, Box<Filter>),
+    Not(Box<Filter>),
+}
+
+/// A PATCH `path` (RFC 7644 §3.5.2): `attrPath` or `valuePath [ "." subAttr ]`.
+/// Also the source syntax of mapping entries (`emails[type eq "work"].value`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatchPath {
+    /// The attribute; `attr.sub` is set for `name.givenName`, and `None` when `filter` is set.
+    pub attr: AttrPath,
+    /// The value filter of a value path.
+    pub filter: Option<Filter>,
+    /// The sub-attribute after a value path (`emails[...].value`).
+    pub sub: Option<String>,
+}

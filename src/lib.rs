@@ -1,0 +1,15 @@
+//! libscim: an embeddable SCIM 2.0 service provider (RFC 7643/7644).
+//!
+//! The heart is [`provider::ServiceProvider::handle`]: a [`provider::Request`] in, a
+//! [`provider::Response`] out, with no HTTP of its own, so every adapter (the built-in
+//! server, the C ABI, the bindings) gives the same answers.
+
+pub mod error;
+pub mod filter;
+pub mod patch;
+pub mod provider;
+pub mod schema;
+pub mod store;
+
+pub use error::{ScimError, ScimType};
+pub use provider::{Config, Request, Response, ServiceProvider};

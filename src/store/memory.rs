@@ -1,0 +1,2 @@
+//! The in-memory store. (stub)
+pub struct MemoryStore;
