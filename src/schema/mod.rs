@@ -11,7 +11,7 @@ mod validate;
 
 pub use definitions::*;
 pub use project::{project, Projection};
-pub use validate::{normalize, Mode};
+pub use validate::{check_required, normalize, normalize_element, normalize_value, Mode};
 
 /// SCIM data types (RFC 7643 §2.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
