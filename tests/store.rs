@@ -265,7 +265,8 @@ fn scan_stops_when_asked(store: &dyn Store) {
 
 /// Every behaviour, each on a fresh store from `make`.
 fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
-    let cases: &[(&str, fn(&dyn Store))] = &[
+    type Case = (&'static str, fn(&dyn Store));
+    let cases: &[Case] = &[
         ("insert_order_is_stable", insert_order_is_stable),
         ("lookups_use_normalized_keys", lookups_use_normalized_keys),
         ("failed_write_changes_nothing", failed_write_changes_nothing),

@@ -247,7 +247,10 @@ fn point_lookup(f: &Filter, rt: &ResourceTypeDef) -> Option<(Option<IndexKey>, S
 }
 
 /// Visit every top-level attribute path of a filter, with its comparison when it has one.
-fn visit_paths(f: &Filter, visit: &mut dyn FnMut(&AttrPath, Option<(CompareOp, &Literal)>)) {
+/// A path visitor: the path, and its comparison when it has one.
+type PathVisitor<'a> = dyn FnMut(&AttrPath, Option<(CompareOp, &Literal)>) + 'a;
+
+fn visit_paths(f: &Filter, visit: &mut PathVisitor) {
     match f {
         Filter::Present(p) | Filter::ValuePath(p, _) => visit(p, None),
         Filter::Compare(p, op, lit) => visit(p, Some((*op, lit))),
