@@ -1,0 +1,459 @@
+//! Provider behaviours the shared vectors cannot express: what the store is asked to do,
+//! concurrency, limits.
+
+use scim::schema::ResourceKind;
+use scim::store::{IndexKey, Member, MemoryStore, ReadTx, Store, StoredResource, WriteTx};
+use scim::{Config, Request, Response, ServiceProvider};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// A store that counts how many member rows are read, and how many full scans start.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    member_rows_read: AtomicUsize,
+    scans: AtomicUsize,
+}
+
+struct CountingTx<'a, T: ?Sized> {
+    inner: &'a mut T,
+    counts: &'a Counting,
+}
+
+macro_rules! delegate_read {
+    () => {
+        fn get(&self, kind: ResourceKind, id: &str) -> scim::error::Result<Option<StoredResource>> {
+            self.inner.get(kind, id)
+        }
+        fn lookup(
+            &self,
+            kind: ResourceKind,
+            key: IndexKey,
+            value: &str,
+        ) -> scim::error::Result<Vec<String>> {
+            self.inner.lookup(kind, key, value)
+        }
+        fn scan(
+            &self,
+            kind: ResourceKind,
+            visit: &mut dyn FnMut(StoredResource) -> bool,
+        ) -> scim::error::Result<()> {
+            self.counts.scans.fetch_add(1, Relaxed);
+            self.inner.scan(kind, visit)
+        }
+        fn count(&self, kind: ResourceKind) -> scim::error::Result<u64> {
+            self.inner.count(kind)
+        }
+        fn members(
+            &self,
+            group_id: &str,
+            visit: &mut dyn FnMut(Member) -> bool,
+        ) -> scim::error::Result<()> {
+            self.inner.members(group_id, &mut |m| {
+                self.counts.member_rows_read.fetch_add(1, Relaxed);
+                visit(m)
+            })
+        }
+        fn is_member(&self, group_id: &str, member_id: &str) -> scim::error::Result<bool> {
+            self.inner.is_member(group_id, member_id)
+        }
+        fn groups_of(&self, member_id: &str) -> scim::error::Result<Vec<String>> {
+            self.inner.groups_of(member_id)
+        }
+    };
+}
+
+struct CountingRead<'a> {
+    inner: &'a dyn ReadTx,
+    counts: &'a Counting,
+}
+impl ReadTx for CountingRead<'_> {
+    delegate_read!();
+}
+impl<T: WriteTx + ?Sized> ReadTx for CountingTx<'_, T> {
+    delegate_read!();
+}
+impl<T: WriteTx + ?Sized> WriteTx for CountingTx<'_, T> {
+    fn insert(&mut self, r: StoredResource) -> scim::error::Result<()> {
+        self.inner.insert(r)
+    }
+    fn update(&mut self, r: StoredResource) -> scim::error::Result<()> {
+        self.inner.update(r)
+    }
+    fn delete(&mut self, kind: ResourceKind, id: &str) -> scim::error::Result<bool> {
+        self.inner.delete(kind, id)
+    }
+    fn add_member(&mut self, g: &str, m: Member) -> scim::error::Result<bool> {
+        self.inner.add_member(g, m)
+    }
+    fn remove_member(&mut self, g: &str, m: &str) -> scim::error::Result<bool> {
+        self.inner.remove_member(g, m)
+    }
+    fn clear_members(&mut self, g: &str) -> scim::error::Result<u64> {
+        self.inner.clear_members(g)
+    }
+}
+
+impl Store for Counting {
+    fn read(
+        &self,
+        dir: &str,
+        f: &mut dyn FnMut(&dyn ReadTx) -> scim::error::Result<()>,
+    ) -> scim::error::Result<()> {
+        self.inner.read(dir, &mut |tx| {
+            f(&CountingRead {
+                inner: tx,
+                counts: self,
+            })
+        })
+    }
+    fn write(
+        &self,
+        dir: &str,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> scim::error::Result<()>,
+    ) -> scim::error::Result<()> {
+        self.inner.write(dir, &mut |tx| {
+            f(&mut CountingTx {
+                inner: tx,
+                counts: self,
+            })
+        })
+    }
+}
+
+const BASE: &str = "https://example.com/scim/v2";
+
+fn provider_on(store: Arc<dyn Store>) -> ServiceProvider {
+    ServiceProvider::new(
+        Config {
+            base_url: BASE.into(),
+            ..Config::default()
+        },
+        store,
+    )
+}
+
+fn call(
+    p: &ServiceProvider,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<Value>,
+) -> Response {
+    p.handle(&Request {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers: vec![("Content-Type".into(), "application/scim+json".into())],
+        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+    })
+}
+
+fn json_of(r: &Response) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+fn create_user(p: &ServiceProvider, name: &str) -> String {
+    let r = call(p, "POST", "/Users", "", Some(json!({"userName": name})));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    json_of(&r)["id"].as_str().unwrap().to_owned()
+}
+
+fn patch_ops(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+#[test]
+fn large_group_membership_changes_never_read_the_member_list() {
+    let store = Arc::new(Counting::default());
+    let p = provider_on(store.clone());
+    let ids: Vec<String> = (0..2001)
+        .map(|i| create_user(&p, &format!("u{i}")))
+        .collect();
+    let r = call(
+        &p,
+        "POST",
+        "/Groups",
+        "",
+        Some(json!({"displayName": "Big"})),
+    );
+    let gid = json_of(&r)["id"].as_str().unwrap().to_owned();
+    for chunk in ids[..2000].chunks(500) {
+        let value: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
+        let r = call(
+            &p,
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            "excludedAttributes=members",
+            Some(patch_ops(
+                json!([{"op": "add", "path": "members", "value": value}]),
+            )),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert!(json_of(&r).get("members").is_none());
+    }
+    store.member_rows_read.store(0, Relaxed);
+
+    // Okta: add one, remove one by value filter; Entra: remove by value array.
+    let extra = &ids[2000];
+    for ops in [
+        json!([{"op": "add", "path": "members", "value": [{"value": extra}]}]),
+        json!([{"op": "remove", "path": format!("members[value eq \"{extra}\"]")}]),
+        json!([{"op": "Add", "path": "members", "value": [{"value": extra}]}]),
+        json!([{"op": "Remove", "path": "members", "value": [{"value": extra}]}]),
+    ] {
+        let r = call(
+            &p,
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            "excludedAttributes=members",
+            Some(patch_ops(ops)),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    // Entra's membership check: point lookup by id, membership by row.
+    let q = format!(
+        "filter=id%20eq%20%22{gid}%22%20and%20members.value%20eq%20%22{}%22&excludedAttributes=members",
+        ids[7]
+    );
+    let r = call(&p, "GET", "/Groups", &q, None);
+    assert_eq!(json_of(&r)["totalResults"], 1);
+    let r = call(
+        &p,
+        "GET",
+        &format!("/Groups/{gid}"),
+        "excludedAttributes=members",
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        store.member_rows_read.load(Relaxed),
+        0,
+        "membership changes and checks must not read the member list"
+    );
+    // A full GET does read them all, and returns them.
+    let r = call(&p, "GET", &format!("/Groups/{gid}"), "", None);
+    assert_eq!(json_of(&r)["members"].as_array().unwrap().len(), 2000);
+}
+
+#[test]
+fn indexed_equality_filters_do_not_scan() {
+    let store = Arc::new(Counting::default());
+    let p = provider_on(store.clone());
+    for i in 0..50 {
+        let r = call(
+            &p,
+            "POST",
+            "/Users",
+            "",
+            Some(
+                json!({"userName": format!("u{i}"), "externalId": format!("e{i}"),
+                        "emails": [{"value": format!("u{i}@example.com"), "type": "work"}]}),
+            ),
+        );
+        assert_eq!(r.status, 201);
+    }
+    store.scans.store(0, Relaxed);
+    for q in [
+        "filter=userName%20eq%20%22U7%22",
+        "filter=externalId%20eq%20%22e7%22",
+        "filter=emails.value%20eq%20%22u7@example.com%22",
+        "filter=emails%5Btype%20eq%20%22work%22%5D%20and%20userName%20eq%20%22u7%22",
+    ] {
+        let r = call(&p, "GET", "/Users", q, None);
+        assert_eq!(json_of(&r)["totalResults"], 1, "{q}");
+    }
+    assert_eq!(store.scans.load(Relaxed), 0);
+    let r = call(&p, "GET", "/Users", "filter=userName%20sw%20%22u4%22", None);
+    assert_eq!(json_of(&r)["totalResults"], 11);
+    assert_eq!(store.scans.load(Relaxed), 1);
+}
+
+#[test]
+fn if_match_is_checked_atomically_with_the_write() {
+    let p = Arc::new(provider_on(Arc::new(MemoryStore::new())));
+    let id = create_user(&p, "racer");
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let p = p.clone();
+            let id = id.clone();
+            std::thread::spawn(move || {
+                let r = p.handle(&Request {
+                    method: "PATCH".into(),
+                    path: format!("/Users/{id}"),
+                    headers: vec![
+                        ("Content-Type".into(), "application/scim+json".into()),
+                        ("If-Match".into(), "W/\"1\"".into()),
+                    ],
+                    body: patch_ops(
+                        json!([{"op": "replace", "path": "title", "value": format!("t{i}")}]),
+                    )
+                    .to_string()
+                    .into_bytes(),
+                    ..Request::default()
+                });
+                r.status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 412).count(),
+        7,
+        "{statuses:?}"
+    );
+    let r = call(&p, "GET", &format!("/Users/{id}"), "", None);
+    assert_eq!(r.header("ETag"), Some("W/\"2\""));
+}
+
+#[test]
+fn failed_patch_changes_nothing() {
+    let p = provider_on(Arc::new(MemoryStore::new()));
+    let uid = create_user(&p, "member");
+    let r = call(&p, "POST", "/Groups", "", Some(json!({"displayName": "G"})));
+    let gid = json_of(&r)["id"].as_str().unwrap().to_owned();
+    // The member add succeeds on its own, the second operation fails: nothing is kept.
+    let r = call(
+        &p,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        "",
+        Some(patch_ops(json!([
+            {"op": "add", "path": "members", "value": [{"value": uid}]},
+            {"op": "replace", "path": "displayName", "value": 42}
+        ]))),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(json_of(&r)["scimType"], "invalidValue");
+    let r = call(&p, "GET", &format!("/Groups/{gid}"), "", None);
+    assert!(json_of(&r).get("members").is_none());
+    assert_eq!(r.header("ETag"), Some("W/\"1\""));
+    let r = call(&p, "GET", &format!("/Users/{uid}"), "", None);
+    assert!(json_of(&r).get("groups").is_none());
+}
+
+#[test]
+fn limits_are_advertised_and_enforced() {
+    let p = ServiceProvider::new(
+        Config {
+            base_url: BASE.into(),
+            max_results: 3,
+            max_operations: 2,
+            max_payload_size: 2048,
+            ..Config::default()
+        },
+        Arc::new(MemoryStore::new()),
+    );
+    let cfg = json_of(&call(&p, "GET", "/ServiceProviderConfig", "", None));
+    assert_eq!(cfg["filter"]["maxResults"], 3);
+    assert_eq!(cfg["bulk"]["maxOperations"], 2);
+    assert_eq!(cfg["bulk"]["maxPayloadSize"], 2048);
+    for i in 0..5 {
+        create_user(&p, &format!("u{i}"));
+    }
+    let r = json_of(&call(&p, "GET", "/Users", "count=100", None));
+    assert_eq!(r["totalResults"], 5);
+    assert_eq!(r["itemsPerPage"], 3);
+    let big = json!({"userName": "x".repeat(4096)});
+    let r = call(&p, "POST", "/Users", "", Some(big));
+    assert_eq!(r.status, 413);
+    let op = json!({"method": "DELETE", "path": "/Users/none"});
+    let r = call(
+        &p,
+        "POST",
+        "/Bulk",
+        "",
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                    "Operations": [op, op, op]}),
+        ),
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(json_of(&r)["status"], "413");
+}
+
+#[test]
+fn hostile_requests_get_precise_errors() {
+    let p = provider_on(Arc::new(MemoryStore::new()));
+    let deep = format!(
+        "filter={}userName%20pr{}",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
+    let cases: Vec<(Request, u16, Option<&str>)> = vec![
+        (
+            Request {
+                method: "GET".into(),
+                path: "/Users".into(),
+                query: deep,
+                ..Request::default()
+            },
+            400,
+            Some("invalidFilter"),
+        ),
+        (
+            Request {
+                method: "POST".into(),
+                path: "/Users".into(),
+                body: b"{\"userName\": \"\xff\xfe\"}".to_vec(),
+                ..Request::default()
+            },
+            400,
+            Some("invalidSyntax"),
+        ),
+        (
+            Request {
+                method: "POST".into(),
+                path: "/Users".into(),
+                body: format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(),
+                ..Request::default()
+            },
+            400,
+            Some("invalidSyntax"),
+        ),
+        (
+            Request {
+                method: "GET".into(),
+                path: "/Users".into(),
+                query: "filter=userName%20eq%20%22%ff%22".into(),
+                ..Request::default()
+            },
+            400,
+            Some("invalidFilter"),
+        ),
+        (
+            Request {
+                method: "BREW".into(),
+                path: "/Users".into(),
+                ..Request::default()
+            },
+            405,
+            None,
+        ),
+        (
+            Request {
+                method: "GET".into(),
+                path: "/Users/a/b".into(),
+                ..Request::default()
+            },
+            404,
+            None,
+        ),
+    ];
+    for (req, status, scim_type) in cases {
+        let r = p.handle(&req);
+        assert_eq!(r.status, status, "{} {}", req.method, req.path);
+        let body = json_of(&r);
+        assert_eq!(body["status"], status.to_string());
+        assert_eq!(body["scimType"].as_str(), scim_type);
+        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    let r = json_of(&call(&p, "GET", "/Users", "", None));
+    assert_eq!(r["totalResults"], 0, "nothing was written");
+}
