@@ -1,19 +1,39 @@
-//! The SCIM protocol surface: routing, CRUD, query, PATCH, bulk, discovery, ETags.
+//! The SCIM protocol surface (RFC 7644): routing, CRUD, query, PATCH, bulk, discovery,
+//! ETags and errors. Transport-neutral: a [`Request`] in, a [`Response`] out.
 
+mod bulk;
+mod discovery;
 mod message;
+mod params;
+mod query;
+mod render;
+mod resources;
 
-pub use message::{Request, Response};
+pub use message::{Request, Response, SCIM_JSON};
 
+use crate::error::{Result, ScimError};
+use crate::schema::{Mode, ResourceKind};
 use crate::store::Store;
+use serde_json::Value;
 use std::sync::Arc;
+use time::OffsetDateTime;
 
-/// Provider settings.
+/// The directory used by [`ServiceProvider::handle`] when the host does not name one.
+pub const DEFAULT_DIRECTORY: &str = "default";
+
+/// Provider settings; the limits are advertised under `/ServiceProviderConfig`.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The SCIM base URL clients use (`https://host/scim/v2`), for `meta.location`/`Location`.
     pub base_url: String,
-    /// Reject unknown attributes and schema URNs instead of ignoring them.
+    /// Reject unknown attributes and schema URNs (400 `invalidSyntax`) instead of ignoring them.
     pub strict: bool,
+    /// Largest page a query returns (`filter.maxResults`); larger `count`s are clamped.
+    pub max_results: usize,
+    /// Most operations in one bulk request (`bulk.maxOperations`); more → 413.
+    pub max_operations: usize,
+    /// Largest request body in bytes (`bulk.maxPayloadSize`, and every other request); → 413.
+    pub max_payload_size: usize,
 }
 
 impl Default for Config {
@@ -21,6 +41,9 @@ impl Default for Config {
         Config {
             base_url: "http://localhost/scim/v2".into(),
             strict: false,
+            max_results: 1000,
+            max_operations: 1000,
+            max_payload_size: 4 * 1024 * 1024,
         }
     }
 }
@@ -29,16 +52,178 @@ impl Default for Config {
 pub struct ServiceProvider {
     config: Config,
     store: Arc<dyn Store>,
+    clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
+}
+
+/// What one request is about, after routing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint<'a> {
+    Root,
+    RootSearch,
+    Collection(ResourceKind),
+    Search(ResourceKind),
+    Resource(ResourceKind, &'a str),
+    Bulk,
+    ServiceProviderConfig,
+    ResourceTypes(Option<&'a str>),
+    Schemas(Option<&'a str>),
+}
+
+/// The per-request context handed to the handlers.
+pub(crate) struct Ctx<'a> {
+    pub config: &'a Config,
+    pub base_url: &'a str,
+    pub store: &'a dyn Store,
+    pub dir: &'a str,
+    pub now: OffsetDateTime,
+    pub mode: Mode,
 }
 
 impl ServiceProvider {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
-        ServiceProvider { config, store }
+        ServiceProvider {
+            config,
+            store,
+            clock: Arc::new(OffsetDateTime::now_utc),
+        }
     }
 
-    /// Answer one request.
-    pub fn handle(&self, _req: &Request) -> Response {
-        let _ = (&self.config, &self.store);
-        Response::error(&crate::ScimError::internal("not implemented"))
+    /// Replace the clock (tests, and hosts that keep their own time).
+    pub fn with_clock(mut self, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>) -> Self {
+        self.clock = clock;
+        self
     }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Answer one request on the default directory at the configured base URL.
+    pub fn handle(&self, req: &Request) -> Response {
+        self.handle_in(DEFAULT_DIRECTORY, &self.config.base_url, req)
+    }
+
+    /// Answer one request on directory `dir`, whose SCIM base URL is `base_url`.
+    pub fn handle_in(&self, dir: &str, base_url: &str, req: &Request) -> Response {
+        let ctx = Ctx {
+            config: &self.config,
+            base_url: base_url.trim_end_matches('/'),
+            store: &*self.store,
+            dir,
+            now: (self.clock)(),
+            mode: Mode {
+                strict: self.config.strict,
+            },
+        };
+        match dispatch(&ctx, req) {
+            Ok(r) => r,
+            Err(e) => Response::error(&e),
+        }
+    }
+}
+
+/// Route and run one request; also the entry point of each bulk operation.
+pub(crate) fn dispatch(ctx: &Ctx, req: &Request) -> Result<Response> {
+    if req.body.len() > ctx.config.max_payload_size {
+        return Err(ScimError::payload_too_large(format!(
+            "request body of {} bytes exceeds maxPayloadSize {}",
+            req.body.len(),
+            ctx.config.max_payload_size
+        )));
+    }
+    let method = req.method.to_ascii_uppercase();
+    let endpoint = route(&req.path)?;
+    let params = params::Params::parse(&req.query)?;
+    use Endpoint::*;
+    match (endpoint, method.as_str()) {
+        (Collection(kind), "GET") => query::list(ctx, &[kind], params.search()?),
+        (Root, "GET") => query::list(
+            ctx,
+            &[ResourceKind::User, ResourceKind::Group],
+            params.search()?,
+        ),
+        (Collection(kind), "POST") => resources::create(ctx, kind, &params, &json_body(req)?),
+        (Search(kind), "POST") => query::search(ctx, &[kind], &params, &json_body(req)?),
+        (RootSearch, "POST") => query::search(
+            ctx,
+            &[ResourceKind::User, ResourceKind::Group],
+            &params,
+            &json_body(req)?,
+        ),
+        (Resource(kind, id), "GET") => resources::get(ctx, kind, id, &params, req),
+        (Resource(kind, id), "PUT") => {
+            resources::replace(ctx, kind, id, &params, req, &json_body(req)?)
+        }
+        (Resource(kind, id), "PATCH") => {
+            resources::patch(ctx, kind, id, &params, req, &json_body(req)?)
+        }
+        (Resource(kind, id), "DELETE") => resources::delete(ctx, kind, id, req),
+        (Bulk, "POST") => bulk::run(ctx, &json_body(req)?),
+        (ServiceProviderConfig, "GET") => Ok(discovery::service_provider_config(ctx)),
+        (ResourceTypes(id), "GET") => discovery::resource_types(ctx, id, &params),
+        (Schemas(id), "GET") => discovery::schemas(ctx, id, &params),
+        (ep, m) => Err(method_not_allowed(ep, m)),
+    }
+}
+
+fn method_not_allowed(ep: Endpoint, method: &str) -> ScimError {
+    use Endpoint::*;
+    let allowed = match ep {
+        Root => "GET",
+        RootSearch | Search(_) | Bulk => "POST",
+        Collection(_) => "GET, POST",
+        Resource(..) => "GET, PUT, PATCH, DELETE",
+        ServiceProviderConfig | ResourceTypes(_) | Schemas(_) => "GET",
+    };
+    ScimError::method_not_allowed(format!(
+        "method {method} is not allowed on this endpoint (allowed: {allowed})"
+    ))
+}
+
+/// Map a path below the SCIM base to an endpoint. Endpoint names match case-insensitively.
+fn route(path: &str) -> Result<Endpoint<'_>> {
+    let trimmed = path.trim_matches('/');
+    let mut parts = trimmed.splitn(2, '/');
+    let first = parts.next().unwrap_or("");
+    let rest = parts.next().filter(|s| !s.is_empty());
+    let is = |s: &str| first.eq_ignore_ascii_case(s);
+    let kind = if is("Users") {
+        Some(ResourceKind::User)
+    } else if is("Groups") {
+        Some(ResourceKind::Group)
+    } else {
+        None
+    };
+    let not_found = || ScimError::not_found(format!("no SCIM endpoint at '{path}'"));
+    Ok(match (kind, rest) {
+        (Some(k), None) => Endpoint::Collection(k),
+        (Some(k), Some(".search")) => Endpoint::Search(k),
+        (Some(_), Some(id)) if id.contains('/') => return Err(not_found()),
+        (Some(k), Some(id)) => Endpoint::Resource(k, id),
+        (None, None) if first.is_empty() => Endpoint::Root,
+        (None, None) if first == ".search" => Endpoint::RootSearch,
+        (None, None) if is("Bulk") => Endpoint::Bulk,
+        (None, None) if is("ServiceProviderConfig") => Endpoint::ServiceProviderConfig,
+        (None, r) if is("ResourceTypes") => Endpoint::ResourceTypes(r),
+        (None, r) if is("Schemas") => Endpoint::Schemas(r),
+        _ => return Err(not_found()),
+    })
+}
+
+/// The request body as JSON, after checking its media type.
+fn json_body(req: &Request) -> Result<Value> {
+    if let Some(ct) = req.header("Content-Type") {
+        let media = ct.split(';').next().unwrap_or("").trim();
+        if !media.eq_ignore_ascii_case(SCIM_JSON) && !media.eq_ignore_ascii_case("application/json")
+        {
+            return Err(ScimError::unsupported_media_type(format!(
+                "Content-Type '{media}' is not supported; use {SCIM_JSON}"
+            )));
+        }
+    }
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ScimError::invalid_syntax("request body is empty"));
+    }
+    serde_json::from_slice(&req.body)
+        .map_err(|e| ScimError::invalid_syntax(format!("request body is not valid JSON: {e}")))
 }

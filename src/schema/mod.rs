@@ -7,10 +7,12 @@
 
 mod definitions;
 mod project;
+mod render;
 mod validate;
 
 pub use definitions::*;
 pub use project::{project, Projection};
+pub use render::{resource_type_json, schema_json};
 pub use validate::{check_required, normalize, normalize_element, normalize_value, Mode};
 
 /// SCIM data types (RFC 7643 §2.3).

@@ -1,2 +1,375 @@
-//! The in-memory store. (stub)
-pub struct MemoryStore;
+//! The in-memory store: for tests and ephemeral use. Indexed by id, by every
+//! [`IndexKey`], and by insertion order (stable paging); membership as rows in both
+//! directions. A write transaction holds the lock and keeps an undo log, so a failed
+//! transaction leaves nothing behind.
+
+use super::{IndexKey, Member, ReadTx, Store, StoredResource, WriteTx};
+use crate::error::{Result, ScimError};
+use crate::schema::ResourceKind;
+use parking_lot::RwLock;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// An in-memory [`Store`]. Thread-safe; reads run in parallel, writes one at a time.
+#[derive(Default)]
+pub struct MemoryStore {
+    dirs: RwLock<HashMap<String, DirState>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[derive(Default)]
+struct KindState {
+    by_id: HashMap<String, (u64, StoredResource)>,
+    /// Insertion sequence → id: the stable order of scans and pages.
+    order: BTreeMap<u64, String>,
+    index: HashMap<(IndexKey, String), BTreeSet<(u64, String)>>,
+}
+
+#[derive(Default)]
+struct DirState {
+    users: KindState,
+    groups: KindState,
+    next_seq: u64,
+    /// group id → (row sequence → member); `member_rows` finds a row's sequence.
+    members: HashMap<String, BTreeMap<u64, Member>>,
+    member_rows: HashMap<(String, String), u64>,
+    /// member id → the groups it is in.
+    member_of: HashMap<String, BTreeSet<String>>,
+}
+
+impl DirState {
+    fn kind(&self, kind: ResourceKind) -> &KindState {
+        match kind {
+            ResourceKind::User => &self.users,
+            ResourceKind::Group => &self.groups,
+        }
+    }
+    fn kind_mut(&mut self, kind: ResourceKind) -> &mut KindState {
+        match kind {
+            ResourceKind::User => &mut self.users,
+            ResourceKind::Group => &mut self.groups,
+        }
+    }
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+}
+
+impl KindState {
+    fn index_add(&mut self, seq: u64, r: &StoredResource) {
+        for key in IndexKey::ALL {
+            for v in key.values(r.kind, &r.data) {
+                self.index
+                    .entry((key, v))
+                    .or_default()
+                    .insert((seq, r.id.clone()));
+            }
+        }
+    }
+    fn index_remove(&mut self, seq: u64, r: &StoredResource) {
+        for key in IndexKey::ALL {
+            for v in key.values(r.kind, &r.data) {
+                let k = (key, v);
+                if let Some(set) = self.index.get_mut(&k) {
+                    set.remove(&(seq, r.id.clone()));
+                    if set.is_empty() {
+                        self.index.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+    fn put(&mut self, seq: u64, r: StoredResource) {
+        self.index_add(seq, &r);
+        self.order.insert(seq, r.id.clone());
+        self.by_id.insert(r.id.clone(), (seq, r));
+    }
+    fn take(&mut self, id: &str) -> Option<(u64, StoredResource)> {
+        let (seq, r) = self.by_id.remove(id)?;
+        self.index_remove(seq, &r);
+        self.order.remove(&seq);
+        Some((seq, r))
+    }
+}
+
+/// What a write transaction did, to undo it when the transaction fails.
+enum Undo {
+    /// A resource was put at this sequence (remove it).
+    Put(ResourceKind, String),
+    /// A resource was removed (put it back).
+    Taken(u64, StoredResource),
+    MemberAdded(String, String),
+    MemberRemoved(String, u64, Member),
+}
+
+struct Tx<'a> {
+    dir: &'a mut DirState,
+    undo: Vec<Undo>,
+}
+
+struct ReadView<'a> {
+    dir: Option<&'a DirState>,
+}
+
+fn read_get(dir: &DirState, kind: ResourceKind, id: &str) -> Option<StoredResource> {
+    dir.kind(kind).by_id.get(id).map(|(_, r)| r.clone())
+}
+
+fn read_lookup(dir: &DirState, kind: ResourceKind, key: IndexKey, value: &str) -> Vec<String> {
+    dir.kind(kind)
+        .index
+        .get(&(key, key.probe(value)))
+        .map(|s| s.iter().map(|(_, id)| id.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn read_scan(dir: &DirState, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool) {
+    let k = dir.kind(kind);
+    for id in k.order.values() {
+        if let Some((_, r)) = k.by_id.get(id) {
+            if !visit(r.clone()) {
+                break;
+            }
+        }
+    }
+}
+
+fn read_members(dir: &DirState, group_id: &str, visit: &mut dyn FnMut(Member) -> bool) {
+    if let Some(rows) = dir.members.get(group_id) {
+        for m in rows.values() {
+            if !visit(m.clone()) {
+                break;
+            }
+        }
+    }
+}
+
+fn read_groups_of(dir: &DirState, member_id: &str) -> Vec<String> {
+    dir.member_of
+        .get(member_id)
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+macro_rules! impl_read {
+    ($ty:ty, $dir:ident => $get:expr) => {
+        impl ReadTx for $ty {
+            fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>> {
+                let $dir = self;
+                Ok($get.and_then(|d| read_get(d, kind, id)))
+            }
+            fn lookup(
+                &self,
+                kind: ResourceKind,
+                key: IndexKey,
+                value: &str,
+            ) -> Result<Vec<String>> {
+                let $dir = self;
+                Ok($get
+                    .map(|d| read_lookup(d, kind, key, value))
+                    .unwrap_or_default())
+            }
+            fn scan(
+                &self,
+                kind: ResourceKind,
+                visit: &mut dyn FnMut(StoredResource) -> bool,
+            ) -> Result<()> {
+                let $dir = self;
+                if let Some(d) = $get {
+                    read_scan(d, kind, visit);
+                }
+                Ok(())
+            }
+            fn count(&self, kind: ResourceKind) -> Result<u64> {
+                let $dir = self;
+                Ok($get.map(|d| d.kind(kind).by_id.len() as u64).unwrap_or(0))
+            }
+            fn members(&self, group_id: &str, visit: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+                let $dir = self;
+                if let Some(d) = $get {
+                    read_members(d, group_id, visit);
+                }
+                Ok(())
+            }
+            fn is_member(&self, group_id: &str, member_id: &str) -> Result<bool> {
+                let $dir = self;
+                Ok($get.is_some_and(|d| {
+                    d.member_rows
+                        .contains_key(&(group_id.to_owned(), member_id.to_owned()))
+                }))
+            }
+            fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
+                let $dir = self;
+                Ok($get
+                    .map(|d| read_groups_of(d, member_id))
+                    .unwrap_or_default())
+            }
+        }
+    };
+}
+
+impl_read!(ReadView<'_>, v => v.dir);
+impl_read!(Tx<'_>, t => Some(&*t.dir));
+
+impl Tx<'_> {
+    fn remove_row(&mut self, group_id: &str, member_id: &str) -> Option<(u64, Member)> {
+        let seq = self
+            .dir
+            .member_rows
+            .remove(&(group_id.to_owned(), member_id.to_owned()))?;
+        let member = self.dir.members.get_mut(group_id)?.remove(&seq)?;
+        if let Some(gs) = self.dir.member_of.get_mut(member_id) {
+            gs.remove(group_id);
+            if gs.is_empty() {
+                self.dir.member_of.remove(member_id);
+            }
+        }
+        Some((seq, member))
+    }
+
+    fn put_row(&mut self, group_id: &str, seq: u64, member: Member) {
+        self.dir
+            .member_rows
+            .insert((group_id.to_owned(), member.value.clone()), seq);
+        self.dir
+            .member_of
+            .entry(member.value.clone())
+            .or_default()
+            .insert(group_id.to_owned());
+        self.dir
+            .members
+            .entry(group_id.to_owned())
+            .or_default()
+            .insert(seq, member);
+    }
+
+    fn rollback(&mut self) {
+        while let Some(u) = self.undo.pop() {
+            match u {
+                Undo::Put(kind, id) => {
+                    self.dir.kind_mut(kind).take(&id);
+                }
+                Undo::Taken(seq, r) => self.dir.kind_mut(r.kind).put(seq, r),
+                Undo::MemberAdded(g, m) => {
+                    self.remove_row(&g, &m);
+                }
+                Undo::MemberRemoved(g, seq, m) => self.put_row(&g, seq, m),
+            }
+        }
+    }
+}
+
+impl WriteTx for Tx<'_> {
+    fn insert(&mut self, resource: StoredResource) -> Result<()> {
+        if self
+            .dir
+            .kind(resource.kind)
+            .by_id
+            .contains_key(&resource.id)
+        {
+            return Err(ScimError::internal(format!(
+                "store: {} {} already exists",
+                resource.kind.as_str(),
+                resource.id
+            )));
+        }
+        let seq = self.dir.seq();
+        self.undo
+            .push(Undo::Put(resource.kind, resource.id.clone()));
+        self.dir.kind_mut(resource.kind).put(seq, resource);
+        Ok(())
+    }
+
+    fn update(&mut self, resource: StoredResource) -> Result<()> {
+        let k = self.dir.kind_mut(resource.kind);
+        let Some((seq, old)) = k.take(&resource.id) else {
+            return Err(ScimError::internal(format!(
+                "store: {} {} does not exist",
+                resource.kind.as_str(),
+                resource.id
+            )));
+        };
+        k.put(seq, resource);
+        // Undo in reverse: remove the new version, then put the old one back.
+        self.undo.push(Undo::Taken(seq, old.clone()));
+        self.undo.push(Undo::Put(old.kind, old.id));
+        Ok(())
+    }
+
+    fn delete(&mut self, kind: ResourceKind, id: &str) -> Result<bool> {
+        let Some((seq, old)) = self.dir.kind_mut(kind).take(id) else {
+            return Ok(false);
+        };
+        self.undo.push(Undo::Taken(seq, old));
+        if kind == ResourceKind::Group {
+            self.clear_members(id)?;
+        }
+        for g in read_groups_of(self.dir, id) {
+            self.remove_member(&g, id)?;
+        }
+        Ok(true)
+    }
+
+    fn add_member(&mut self, group_id: &str, member: Member) -> Result<bool> {
+        let key = (group_id.to_owned(), member.value.clone());
+        if self.dir.member_rows.contains_key(&key) {
+            return Ok(false);
+        }
+        let seq = self.dir.seq();
+        self.undo
+            .push(Undo::MemberAdded(group_id.to_owned(), member.value.clone()));
+        self.put_row(group_id, seq, member);
+        Ok(true)
+    }
+
+    fn remove_member(&mut self, group_id: &str, member_id: &str) -> Result<bool> {
+        match self.remove_row(group_id, member_id) {
+            Some((seq, m)) => {
+                self.undo
+                    .push(Undo::MemberRemoved(group_id.to_owned(), seq, m));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn clear_members(&mut self, group_id: &str) -> Result<u64> {
+        let ids: Vec<String> = self
+            .dir
+            .members
+            .get(group_id)
+            .map(|rows| rows.values().map(|m| m.value.clone()).collect())
+            .unwrap_or_default();
+        for id in &ids {
+            self.remove_member(group_id, id)?;
+        }
+        self.dir.members.remove(group_id);
+        Ok(ids.len() as u64)
+    }
+}
+
+impl Store for MemoryStore {
+    fn read(&self, dir: &str, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
+        let dirs = self.dirs.read();
+        f(&ReadView { dir: dirs.get(dir) })
+    }
+
+    fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        let mut dirs = self.dirs.write();
+        let state = dirs.entry(dir.to_owned()).or_default();
+        let mut tx = Tx {
+            dir: state,
+            undo: Vec::new(),
+        };
+        let result = f(&mut tx);
+        if result.is_err() {
+            tx.rollback();
+        }
+        result
+    }
+}

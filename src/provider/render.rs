@@ -1,0 +1,129 @@
+//! Rendering a stored resource as the client sees it: `id`, `meta`, and the derived
+//! `members` (groups) and `groups` (users) added to the canonical attributes.
+
+use super::Ctx;
+use crate::error::Result;
+use crate::schema::ResourceKind;
+use crate::store::{Member, ReadTx, StoredResource};
+use serde_json::{json, Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// The ETag of a version (weak: the representation may vary with `attributes`).
+pub(crate) fn etag(version: u64) -> String {
+    format!("W/\"{version}\"")
+}
+
+pub(crate) fn location(base_url: &str, kind: ResourceKind, id: &str) -> String {
+    format!("{base_url}{}/{id}", kind.resource_type().endpoint)
+}
+
+pub(crate) fn timestamp(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Which derived members to render.
+#[derive(Clone, Debug)]
+pub(crate) enum Members {
+    /// Not loaded (not requested, or not a group).
+    Skip,
+    /// Every member row.
+    All,
+    /// Only these ids, when they are members: enough to evaluate `members.value eq "x"`
+    /// without loading a large group.
+    Only(Vec<String>),
+}
+
+/// The member object of one row.
+pub(crate) fn member_json(base_url: &str, m: &Member) -> Value {
+    let mut o = Map::new();
+    o.insert("value".into(), Value::String(m.value.clone()));
+    o.insert(
+        "$ref".into(),
+        Value::String(location(base_url, m.kind, &m.value)),
+    );
+    o.insert("type".into(), Value::String(m.kind.as_str().into()));
+    if let Some(d) = &m.display {
+        o.insert("display".into(), Value::String(d.clone()));
+    }
+    Value::Object(o)
+}
+
+/// The full representation of `r`, before projection.
+pub(crate) fn render(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    r: &StoredResource,
+    members: &Members,
+    groups: bool,
+) -> Result<Value> {
+    let mut out = Map::new();
+    if let Some(s) = r.data.get("schemas") {
+        out.insert("schemas".into(), s.clone());
+    }
+    out.insert("id".into(), Value::String(r.id.clone()));
+    if let Value::Object(data) = &r.data {
+        for (k, v) in data {
+            if k != "schemas" {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    match (r.kind, members) {
+        (ResourceKind::Group, Members::All) => {
+            let mut list = Vec::new();
+            tx.members(&r.id, &mut |m| {
+                list.push(member_json(ctx.base_url, &m));
+                true
+            })?;
+            if !list.is_empty() {
+                out.insert("members".into(), Value::Array(list));
+            }
+        }
+        (ResourceKind::Group, Members::Only(ids)) => {
+            let mut list = Vec::new();
+            for id in ids {
+                if tx.is_member(&r.id, id)? {
+                    list.push(json!({ "value": id }));
+                }
+            }
+            if !list.is_empty() {
+                out.insert("members".into(), Value::Array(list));
+            }
+        }
+        _ => {}
+    }
+    if groups && r.kind == ResourceKind::User {
+        let mut list = Vec::new();
+        for gid in tx.groups_of(&r.id)? {
+            let display = tx
+                .get(ResourceKind::Group, &gid)?
+                .and_then(|g| g.data.get("displayName").cloned());
+            let mut g = Map::new();
+            g.insert("value".into(), Value::String(gid.clone()));
+            g.insert(
+                "$ref".into(),
+                Value::String(location(ctx.base_url, ResourceKind::Group, &gid)),
+            );
+            if let Some(d) = display {
+                g.insert("display".into(), d);
+            }
+            g.insert("type".into(), Value::String("direct".into()));
+            list.push(Value::Object(g));
+        }
+        if !list.is_empty() {
+            out.insert("groups".into(), Value::Array(list));
+        }
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": r.kind.as_str(),
+            "created": timestamp(r.created),
+            "lastModified": timestamp(r.last_modified),
+            "location": location(ctx.base_url, r.kind, &r.id),
+            "version": etag(r.version),
+        }),
+    );
+    Ok(Value::Object(out))
+}

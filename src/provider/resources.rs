@@ -1,0 +1,380 @@
+//! Single-resource operations: POST, GET, PUT, PATCH, DELETE (RFC 7644 §3.3–3.6), with
+//! uniqueness, ETag preconditions and group membership as rows.
+
+use super::params::Params;
+use super::render::{etag, location, render, Members};
+use super::{Ctx, Request, Response};
+use crate::error::{Result, ScimError};
+use crate::filter::{matches_value, Filter};
+use crate::patch::{self, MemberSink};
+use crate::schema::{check_required, normalize, Projection, ResourceKind, GROUP};
+use crate::store::{IndexKey, Member, ReadTx, StoredResource, WriteTx};
+use serde_json::Value;
+
+/// POST /Users, POST /Groups.
+pub(crate) fn create(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    params: &Params,
+    body: &Value,
+) -> Result<Response> {
+    let projection = params.projection()?;
+    let rt = kind.resource_type();
+    let mut data = normalize(rt, body, ctx.mode)?;
+    check_required(rt, &data)?;
+    let members = take_members(kind, &mut data);
+    strip_unstored(&mut data);
+    let id = uuid::Uuid::new_v4().to_string();
+    let resource = StoredResource {
+        id: id.clone(),
+        kind,
+        data,
+        created: ctx.now,
+        last_modified: ctx.now,
+        version: 1,
+    };
+    let mut out = None;
+    ctx.store.write(ctx.dir, &mut |tx| {
+        check_unique(tx, &resource, None)?;
+        tx.insert(resource.clone())?;
+        let mut sink = RowSink::new(tx, &resource.id);
+        sink.add(members.clone())?;
+        out = Some(respond(ctx, tx, &resource, &projection, 201)?);
+        Ok(())
+    })?;
+    let mut resp = out.expect("write succeeded");
+    resp.headers
+        .push(("Location".into(), location(ctx.base_url, kind, &id)));
+    Ok(resp)
+}
+
+/// GET /Users/{id}, GET /Groups/{id}.
+pub(crate) fn get(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    params: &Params,
+    req: &Request,
+) -> Result<Response> {
+    let projection = params.projection()?;
+    let mut out = None;
+    ctx.store.read(ctx.dir, &mut |tx| {
+        let r = existing(tx, kind, id)?;
+        if let Some(tags) = req.header("If-None-Match") {
+            if etag_matches(tags, r.version) {
+                out = Some(Response {
+                    status: 304,
+                    headers: vec![("ETag".into(), etag(r.version))],
+                    body: Vec::new(),
+                });
+                return Ok(());
+            }
+        }
+        out = Some(respond(ctx, tx, &r, &projection, 200)?);
+        Ok(())
+    })?;
+    Ok(out.expect("read succeeded"))
+}
+
+/// PUT /Users/{id}, PUT /Groups/{id}: replace every client-writable attribute.
+pub(crate) fn replace(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    params: &Params,
+    req: &Request,
+    body: &Value,
+) -> Result<Response> {
+    let projection = params.projection()?;
+    let rt = kind.resource_type();
+    let mut data = normalize(rt, body, ctx.mode)?;
+    check_required(rt, &data)?;
+    let members = take_members(kind, &mut data);
+    strip_unstored(&mut data);
+    let mut out = None;
+    ctx.store.write(ctx.dir, &mut |tx| {
+        let old = existing(tx, kind, id)?;
+        check_if_match(req, &old)?;
+        let mut new = old.clone();
+        new.data = data.clone();
+        check_unique(tx, &new, Some(&old))?;
+        let mut changed = new.data != old.data;
+        if kind == ResourceKind::Group {
+            changed |= replace_members(tx, id, &members)?;
+        }
+        let stored = commit(ctx, tx, old, new, changed)?;
+        out = Some(respond(ctx, tx, &stored, &projection, 200)?);
+        Ok(())
+    })?;
+    Ok(out.expect("write succeeded"))
+}
+
+/// PATCH /Users/{id}, PATCH /Groups/{id}: atomic — any failing operation changes nothing.
+pub(crate) fn patch(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    params: &Params,
+    req: &Request,
+    body: &Value,
+) -> Result<Response> {
+    let projection = params.projection()?;
+    let rt = kind.resource_type();
+    let ops = patch::parse_request(body)?;
+    let mut out = None;
+    ctx.store.write(ctx.dir, &mut |tx| {
+        let old = existing(tx, kind, id)?;
+        check_if_match(req, &old)?;
+        let mut new = old.clone();
+        let members_changed = if kind == ResourceKind::Group {
+            let mut sink = RowSink::new(tx, id);
+            patch::apply(rt, &mut new.data, &ops, Some(&mut sink), ctx.mode)?;
+            sink.changed
+        } else {
+            patch::apply(rt, &mut new.data, &ops, None, ctx.mode)?;
+            false
+        };
+        strip_unstored(&mut new.data);
+        check_required(rt, &new.data)?;
+        check_unique(tx, &new, Some(&old))?;
+        let changed = members_changed || new.data != old.data;
+        let stored = commit(ctx, tx, old, new, changed)?;
+        out = Some(respond(ctx, tx, &stored, &projection, 200)?);
+        Ok(())
+    })?;
+    Ok(out.expect("write succeeded"))
+}
+
+/// DELETE /Users/{id}, DELETE /Groups/{id}.
+pub(crate) fn delete(ctx: &Ctx, kind: ResourceKind, id: &str, req: &Request) -> Result<Response> {
+    ctx.store.write(ctx.dir, &mut |tx| {
+        let old = existing(tx, kind, id)?;
+        check_if_match(req, &old)?;
+        tx.delete(kind, id)?;
+        Ok(())
+    })?;
+    Ok(Response {
+        status: 204,
+        headers: Vec::new(),
+        body: Vec::new(),
+    })
+}
+
+/// The resource, or 404.
+pub(crate) fn existing(tx: &dyn ReadTx, kind: ResourceKind, id: &str) -> Result<StoredResource> {
+    tx.get(kind, id)?
+        .ok_or_else(|| ScimError::not_found(format!("{} '{id}' not found", kind.as_str())))
+}
+
+/// Store `new` with the next version when anything changed; otherwise keep `old` as is,
+/// so a repeated identical request is not a change.
+fn commit(
+    ctx: &Ctx,
+    tx: &mut dyn WriteTx,
+    old: StoredResource,
+    mut new: StoredResource,
+    changed: bool,
+) -> Result<StoredResource> {
+    if !changed {
+        return Ok(old);
+    }
+    new.version = old.version + 1;
+    new.last_modified = ctx.now;
+    tx.update(new.clone())?;
+    Ok(new)
+}
+
+/// Render, project and wrap a resource with its ETag.
+fn respond(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    r: &StoredResource,
+    projection: &Projection,
+    status: u16,
+) -> Result<Response> {
+    let rt = r.kind.resource_type();
+    let members = if projection.includes(rt, None, "members") {
+        Members::All
+    } else {
+        Members::Skip
+    };
+    let groups = projection.includes(rt, None, "groups");
+    let full = render(ctx, tx, r, &members, groups)?;
+    let mut resp = Response::json(status, &crate::schema::project(rt, &full, projection));
+    resp.headers.push(("ETag".into(), etag(r.version)));
+    Ok(resp)
+}
+
+/// `password` is accepted but never kept: the provider has no use for a cleartext
+/// secret, and what is not stored cannot leak (`changePassword` is advertised false).
+fn strip_unstored(data: &mut Value) {
+    if let Value::Object(o) = data {
+        o.remove("password");
+    }
+}
+
+/// Pull a group's `members` out of its canonical form: they are stored as rows.
+fn take_members(kind: ResourceKind, data: &mut Value) -> Vec<Value> {
+    match (kind, data) {
+        (ResourceKind::Group, Value::Object(o)) => match o.remove("members") {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// 409 when another resource already holds a server-unique value.
+fn check_unique(tx: &dyn ReadTx, new: &StoredResource, old: Option<&StoredResource>) -> Result<()> {
+    let (key, attr) = match new.kind {
+        ResourceKind::User => (IndexKey::UserName, "userName"),
+        ResourceKind::Group => (IndexKey::DisplayName, "displayName"),
+    };
+    let Some(value) = new.data.get(attr).and_then(Value::as_str) else {
+        return Ok(());
+    };
+    if old.is_some_and(|o| o.data.get(attr).and_then(Value::as_str) == Some(value)) {
+        return Ok(());
+    }
+    let taken = tx
+        .lookup(new.kind, key, value)?
+        .into_iter()
+        .any(|other| other != new.id);
+    if taken {
+        return Err(ScimError::uniqueness(format!(
+            "{attr} '{value}' is already taken by another {}",
+            new.kind.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// Does an `If-Match`/`If-None-Match` header name this version? (`*` matches any.)
+fn etag_matches(header: &str, version: u64) -> bool {
+    let current = version.to_string();
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == current)
+}
+
+/// 412 when `If-Match` is present and names another version.
+pub(crate) fn check_if_match(req: &Request, r: &StoredResource) -> Result<()> {
+    match req.header("If-Match") {
+        Some(tags) if !etag_matches(tags, r.version) => {
+            Err(ScimError::precondition_failed(format!(
+                "If-Match '{tags}' does not match the current version {}",
+                etag(r.version)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// PUT semantics for members: the given list becomes the membership. True if it changed.
+fn replace_members(tx: &mut dyn WriteTx, group_id: &str, members: &[Value]) -> Result<bool> {
+    let wanted: Vec<&str> = members.iter().filter_map(|m| m["value"].as_str()).collect();
+    let mut stale = Vec::new();
+    tx.members(group_id, &mut |m| {
+        if !wanted.contains(&m.value.as_str()) {
+            stale.push(m.value);
+        }
+        true
+    })?;
+    let mut sink = RowSink::new(tx, group_id);
+    sink.remove(&stale)?;
+    sink.add(members.to_vec())?;
+    Ok(sink.changed)
+}
+
+/// Membership changes from PATCH/PUT/POST, written straight into the transaction as rows.
+struct RowSink<'a> {
+    tx: &'a mut dyn WriteTx,
+    group_id: &'a str,
+    changed: bool,
+}
+
+impl<'a> RowSink<'a> {
+    fn new(tx: &'a mut dyn WriteTx, group_id: &'a str) -> Self {
+        RowSink {
+            tx,
+            group_id,
+            changed: false,
+        }
+    }
+
+    /// Resolve a member's kind: the given `type`, else whichever resource has the id.
+    /// A member must exist in this directory: a dangling reference is a client error.
+    fn member_kind(&self, value: &str, given: Option<&str>) -> Result<ResourceKind> {
+        let wanted: &[ResourceKind] = match given {
+            Some(t) if t.eq_ignore_ascii_case("User") => &[ResourceKind::User],
+            Some(t) if t.eq_ignore_ascii_case("Group") => &[ResourceKind::Group],
+            Some(t) => {
+                return Err(ScimError::invalid_value(format!(
+                    "members.type must be 'User' or 'Group', got '{t}'"
+                )))
+            }
+            None => &[ResourceKind::User, ResourceKind::Group],
+        };
+        for &k in wanted {
+            if self.tx.get(k, value)?.is_some() {
+                return Ok(k);
+            }
+        }
+        Err(ScimError::invalid_value(format!(
+            "member '{value}' does not exist"
+        )))
+    }
+}
+
+impl MemberSink for RowSink<'_> {
+    fn add(&mut self, members: Vec<Value>) -> Result<()> {
+        for m in members {
+            let Some(value) = m["value"].as_str() else {
+                return Err(ScimError::invalid_value("members.value is required"));
+            };
+            if value == self.group_id {
+                return Err(ScimError::invalid_value(
+                    "a group cannot be a member of itself",
+                ));
+            }
+            let kind = self.member_kind(value, m["type"].as_str())?;
+            let row = Member {
+                value: value.to_owned(),
+                kind,
+                display: m["display"].as_str().map(str::to_owned),
+            };
+            self.changed |= self.tx.add_member(self.group_id, row)?;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, ids: &[String]) -> Result<()> {
+        for id in ids {
+            self.changed |= self.tx.remove_member(self.group_id, id)?;
+        }
+        Ok(())
+    }
+
+    fn remove_matching(&mut self, filter: &Filter) -> Result<()> {
+        let attr = GROUP.attr("members").expect("Group defines members");
+        let mut rows = Vec::new();
+        self.tx.members(self.group_id, &mut |m| {
+            rows.push(m);
+            true
+        })?;
+        let mut doomed = Vec::new();
+        for m in rows {
+            let element = super::render::member_json("", &m);
+            if matches_value(filter, &element, attr)? {
+                doomed.push(m.value);
+            }
+        }
+        self.remove(&doomed)
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        self.changed |= self.tx.clear_members(self.group_id)? > 0;
+        Ok(())
+    }
+}
