@@ -730,3 +730,54 @@ fn failing_second_op_fails_the_request() {
     );
     assert_eq!(err_type(r), bad(ScimType::Mutability));
 }
+
+#[test]
+fn core_schema_urn_paths_and_keys() {
+    let r = user_patch(
+        &user(),
+        json!([
+            {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:name.givenName",
+             "value": "Babs"},
+            {"op": "replace", "value": {USER_SCHEMA: {"displayName": "BJ"}}},
+            {"op": "replace", "value": {"urn:ietf:params:scim:schemas:core:2.0:User:title": "Dr"}}
+        ]),
+    )
+    .unwrap();
+    assert_eq!(r["name"]["givenName"], "Babs");
+    assert_eq!(r["displayName"], "BJ");
+    assert_eq!(r["title"], "Dr");
+}
+
+#[test]
+fn entra_roles_with_string_primary() {
+    let r = user_patch(
+        &user(),
+        json!([{"op": "Add", "path": "roles", "value": [
+            {"primary": "True", "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]}]),
+    )
+    .unwrap();
+    assert_eq!(r["roles"][0]["primary"], json!(true));
+    assert_eq!(r["roles"][0]["value"], "Admin");
+}
+
+#[test]
+fn pathless_read_only_keys_are_ignored_but_explicit_sub_is_not() {
+    let r = user_patch(
+        &user(),
+        json!([{"op": "replace", "value": {
+            "id": "x", "meta": {"version": "W/\"1\""}, "groups": [], "schemas": [USER_SCHEMA],
+            "nickName": "n"}}]),
+    )
+    .unwrap();
+    assert!(r.get("id").is_none() && r.get("meta").is_none() && r.get("groups").is_none());
+    assert_eq!(r["nickName"], "n");
+    assert_eq!(
+        err_type(user_patch(
+            &user(),
+            json!([{"op": "replace",
+                    "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName",
+                    "value": "x"}])
+        )),
+        bad(ScimType::Mutability)
+    );
+}
