@@ -12,7 +12,7 @@ mod validate;
 
 pub use definitions::*;
 pub use project::{project, Projection};
-pub use render::{resource_type_json, schema_json};
+pub use render::{resource_type_json, schema_json, RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA};
 pub use validate::{check_required, normalize, normalize_element, normalize_value, Mode};
 
 /// SCIM data types (RFC 7643 §2.3).

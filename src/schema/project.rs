@@ -1,29 +1,293 @@
 //! `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5) and the `returned`
-//! characteristic. (stub — to be implemented)
+//! characteristic.
+//!
+//! - `returned: never` is always removed, `always` (and `schemas`) always kept;
+//! - `request` only when named in `attributes`;
+//! - `default` kept unless excluded, or — when `attributes` is given — only when named
+//!   (naming `name` keeps all of name; naming `name.givenName` keeps only that part).
+//!
+//! When both parameters are given, `attributes` wins and `excludedAttributes` is ignored.
+//! Unknown attribute names are ignored; malformed paths are 400 `invalidSyntax`.
 
-use super::ResourceTypeDef;
-use crate::error::Result;
-use serde_json::Value;
+use super::{AttrType, AttributeDef, ResourceTypeDef, Returned, ALL_SCHEMAS};
+use crate::error::{Result, ScimError};
+use serde_json::{Map, Value};
 
 /// What a client asked to see.
 #[derive(Clone, Debug, Default)]
-pub struct Projection {}
+pub struct Projection {
+    /// `Some` when the client gave `attributes`: only these (and `always`) are returned.
+    attributes: Option<Vec<AttrPath>>,
+    /// `excludedAttributes` (empty when `attributes` is given).
+    excluded: Vec<AttrPath>,
+}
+
+/// One parsed path, lower-cased for comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct AttrPath {
+    /// The schema URN it is qualified with, if any.
+    urn: Option<String>,
+    /// The top-level attribute; `None` names the whole schema `urn`.
+    attr: Option<String>,
+    /// A sub-attribute of `attr`.
+    sub: Option<String>,
+}
+
+/// How a list of paths selects one top-level attribute.
+#[derive(Debug, PartialEq, Eq)]
+enum Sel {
+    Not,
+    Whole,
+    Subs(Vec<String>),
+}
 
 impl Projection {
     /// Parse the comma-separated `attributes` and `excludedAttributes` parameters.
-    pub fn parse(_attributes: Option<&str>, _excluded: Option<&str>) -> Result<Projection> {
-        Ok(Projection {})
+    pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection> {
+        let attributes = attributes.map(parse_list).transpose()?;
+        // An empty `attributes=` means no restriction rather than "nothing".
+        let attributes = attributes.filter(|a| !a.is_empty());
+        let excluded = match (&attributes, excluded) {
+            (None, Some(e)) => parse_list(e)?,
+            _ => Vec::new(),
+        };
+        Ok(Projection {
+            attributes,
+            excluded,
+        })
     }
 
     /// Would the rendered resource include top-level attribute `name` of schema `urn`
     /// (`None` = core/common)? Lets the provider skip loading what is not returned, such
     /// as a large group's `members`.
-    pub fn includes(&self, _rt: &ResourceTypeDef, _urn: Option<&str>, _name: &str) -> bool {
-        true
+    pub fn includes(&self, rt: &ResourceTypeDef, urn: Option<&str>, name: &str) -> bool {
+        let urn = urn.filter(|u| !u.eq_ignore_ascii_case(rt.schema.id));
+        if urn.is_none() && name.eq_ignore_ascii_case("schemas") {
+            return true;
+        }
+        let def = rt.resolve(urn, name).map(|r| r.attr);
+        !matches!(self.decide(rt, urn, name, def), Sel::Not)
+    }
+
+    /// What to keep of one top-level attribute: nothing, all of it (less the sub-attributes
+    /// `returned` hides), or the listed sub-attributes.
+    fn decide(
+        &self,
+        rt: &ResourceTypeDef,
+        urn: Option<&str>,
+        name: &str,
+        def: Option<&AttributeDef>,
+    ) -> Sel {
+        let returned = def.map_or(Returned::Default, |d| d.returned);
+        let complex = def.is_some_and(|d| d.ty == AttrType::Complex);
+        match returned {
+            Returned::Never => return Sel::Not,
+            Returned::Always => return Sel::Whole,
+            _ => {}
+        }
+        if let Some(list) = &self.attributes {
+            return match select(list, rt, urn, name) {
+                Sel::Subs(_) if !complex => Sel::Not,
+                sel => sel,
+            };
+        }
+        if returned == Returned::Request {
+            return Sel::Not;
+        }
+        match select(&self.excluded, rt, urn, name) {
+            Sel::Whole => Sel::Not,
+            Sel::Subs(subs) if complex => Sel::Subs(subs),
+            _ => Sel::Whole,
+        }
+    }
+
+    /// Whether sub-attribute `sub` of a kept attribute stays.
+    fn keeps_sub(&self, sel: &Sel, def: Option<&AttributeDef>, sub: &str) -> bool {
+        let returned = def
+            .and_then(|d| d.sub(sub))
+            .map_or(Returned::Default, |s| s.returned);
+        match returned {
+            Returned::Never => return false,
+            Returned::Always => return true,
+            _ => {}
+        }
+        let named = |subs: &[String]| subs.iter().any(|s| s.eq_ignore_ascii_case(sub));
+        if self.attributes.is_some() {
+            match sel {
+                Sel::Whole => true,
+                Sel::Subs(subs) => named(subs),
+                Sel::Not => false,
+            }
+        } else {
+            returned != Returned::Request
+                && match sel {
+                    Sel::Subs(subs) => !named(subs),
+                    Sel::Whole => true,
+                    Sel::Not => false,
+                }
+        }
+    }
+
+    /// The projected value of one top-level attribute, `None` to drop it.
+    fn apply(
+        &self,
+        rt: &ResourceTypeDef,
+        urn: Option<&str>,
+        name: &str,
+        value: &Value,
+    ) -> Option<Value> {
+        let def = rt.resolve(urn, name).map(|r| r.attr);
+        let sel = self.decide(rt, urn, name, def);
+        if sel == Sel::Not {
+            return None;
+        }
+        let filter = |obj: &Map<String, Value>| -> Map<String, Value> {
+            obj.iter()
+                .filter(|(k, _)| self.keeps_sub(&sel, def, k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        match value {
+            Value::Object(obj) => {
+                let kept = filter(obj);
+                (!kept.is_empty()).then_some(Value::Object(kept))
+            }
+            Value::Array(items) => {
+                let kept: Vec<Value> = items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Value::Object(obj) => {
+                            let kept = filter(obj);
+                            (!kept.is_empty()).then_some(Value::Object(kept))
+                        }
+                        other => Some(other.clone()),
+                    })
+                    .collect();
+                (!kept.is_empty() || items.is_empty()).then_some(Value::Array(kept))
+            }
+            other => Some(other.clone()),
+        }
     }
 }
 
+/// How `list` names top-level attribute `name` of schema `urn` (`None` = core/common).
+fn select(list: &[AttrPath], rt: &ResourceTypeDef, urn: Option<&str>, name: &str) -> Sel {
+    let mut subs = Vec::new();
+    for p in list {
+        if !same_schema(p.urn.as_deref(), rt, urn) {
+            continue;
+        }
+        match (&p.attr, &p.sub) {
+            (None, _) => return Sel::Whole,
+            (Some(a), None) if a.eq_ignore_ascii_case(name) => return Sel::Whole,
+            (Some(a), Some(s)) if a.eq_ignore_ascii_case(name) => subs.push(s.clone()),
+            _ => {}
+        }
+    }
+    if subs.is_empty() {
+        Sel::Not
+    } else {
+        Sel::Subs(subs)
+    }
+}
+
+/// Does a path qualified by `path_urn` address schema `urn` of `rt`?
+fn same_schema(path_urn: Option<&str>, rt: &ResourceTypeDef, urn: Option<&str>) -> bool {
+    let core = |u: &str| u.eq_ignore_ascii_case(rt.schema.id);
+    match (path_urn, urn) {
+        (None, None) => true,
+        (Some(p), None) => core(p),
+        (Some(p), Some(u)) => p.eq_ignore_ascii_case(u),
+        (None, Some(_)) => false,
+    }
+}
+
+fn parse_list(s: &str) -> Result<Vec<AttrPath>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(parse_path)
+        .collect()
+}
+
+fn parse_path(raw: &str) -> Result<AttrPath> {
+    let malformed = || ScimError::invalid_syntax(format!("malformed attribute path '{raw}'"));
+    let lower = raw.to_ascii_lowercase();
+    let (urn, rest) = if lower.starts_with("urn:") {
+        // A known schema URN names the whole schema; otherwise the attribute follows the
+        // last ':' (attribute names contain no ':').
+        if ALL_SCHEMAS
+            .iter()
+            .any(|s| s.id.eq_ignore_ascii_case(&lower))
+        {
+            return Ok(AttrPath {
+                urn: Some(lower),
+                attr: None,
+                sub: None,
+            });
+        }
+        let known = ALL_SCHEMAS
+            .iter()
+            .map(|s| s.id.to_ascii_lowercase())
+            .find(|id| {
+                lower.len() > id.len()
+                    && lower.starts_with(id.as_str())
+                    && lower[id.len()..].starts_with(':')
+            });
+        match known {
+            Some(id) => {
+                let rest = lower[id.len() + 1..].to_owned();
+                (Some(id), rest)
+            }
+            None => {
+                let i = lower.rfind(':').ok_or_else(malformed)?;
+                (Some(lower[..i].to_owned()), lower[i + 1..].to_owned())
+            }
+        }
+    } else {
+        (None, lower)
+    };
+    let mut parts = rest.split('.');
+    let attr = parts.next().unwrap_or_default().to_owned();
+    let sub = parts.next().map(str::to_owned);
+    let valid = |n: &str| {
+        !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'$')
+    };
+    if parts.next().is_some() || !valid(&attr) || !sub.as_deref().map_or(true, valid) {
+        return Err(malformed());
+    }
+    Ok(AttrPath {
+        urn,
+        attr: Some(attr),
+        sub,
+    })
+}
+
 /// Apply `returned` rules and the projection to a fully rendered resource.
-pub fn project(_rt: &ResourceTypeDef, resource: &Value, _p: &Projection) -> Value {
-    resource.clone()
+pub fn project(rt: &ResourceTypeDef, resource: &Value, p: &Projection) -> Value {
+    let Value::Object(obj) = resource else {
+        return resource.clone();
+    };
+    let mut out = Map::new();
+    for (key, value) in obj {
+        if key.eq_ignore_ascii_case("schemas") {
+            out.insert(key.clone(), value.clone());
+        } else if let Some(ext) = rt.extension(key) {
+            let Value::Object(inner) = value else {
+                continue;
+            };
+            let kept: Map<String, Value> = inner
+                .iter()
+                .filter_map(|(k, v)| p.apply(rt, Some(ext.id), k, v).map(|v| (k.clone(), v)))
+                .collect();
+            if !kept.is_empty() {
+                out.insert(key.clone(), Value::Object(kept));
+            }
+        } else if let Some(v) = p.apply(rt, None, key, value) {
+            out.insert(key.clone(), v);
+        }
+    }
+    Value::Object(out)
 }
