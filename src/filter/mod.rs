@@ -2,11 +2,9 @@
 //! attribute/PATCH path syntax shared by PATCH and mapping.
 
 mod ast;
-mod check;
 mod eval;
 mod parser;
 
 pub use ast::{AttrPath, CompareOp, Filter, Literal, PatchPath};
-pub use check::check;
-pub use eval::{matches, matches_value};
+pub use eval::{compile, compile_value, matches, matches_value, CompiledFilter};
 pub use parser::{parse_filter, parse_path, MAX_DEPTH, MAX_FILTER_LEN};

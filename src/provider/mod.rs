@@ -43,7 +43,7 @@ impl Default for Config {
             strict: false,
             max_results: 1000,
             max_operations: 1000,
-            max_payload_size: 4 * 1024 * 1024,
+            max_payload_size: 1024 * 1024,
         }
     }
 }

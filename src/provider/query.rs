@@ -6,7 +6,7 @@ use super::params::{Params, Search};
 use super::render::{render, Members};
 use super::{Ctx, Response};
 use crate::error::{Result, ScimError};
-use crate::filter::{self, AttrPath, CompareOp, Filter, Literal};
+use crate::filter::{self, AttrPath, CompareOp, CompiledFilter, Filter, Literal};
 use crate::schema::{AttrType, ResourceKind, ResourceTypeDef};
 use crate::store::{IndexKey, ReadTx, StoredResource};
 use serde_json::{json, Value};
@@ -44,7 +44,7 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
         total = 0;
         let mut sorted: Vec<(SortKey, StoredResource)> = Vec::new();
         for &kind in &kinds {
-            let plan = Plan::new(search.filter.as_ref(), kind);
+            let plan = Plan::new(search.filter.as_ref(), kind)?;
             plan.each_match(ctx, tx, &mut |r, view| {
                 if let Some(spec) = &sort {
                     sorted.push((spec.key(view), r));
@@ -105,8 +105,8 @@ fn searchable_kinds(kinds: &[ResourceKind], search: &Search) -> Result<Vec<Resou
     let mut ok = Vec::new();
     let mut first_err = None;
     for &k in kinds {
-        match filter::check(f, k.resource_type()) {
-            Ok(()) => ok.push(k),
+        match filter::compile(f, k.resource_type()) {
+            Ok(_) => ok.push(k),
             Err(e) => {
                 first_err.get_or_insert(e);
             }
@@ -119,21 +119,21 @@ fn searchable_kinds(kinds: &[ResourceKind], search: &Search) -> Result<Vec<Resou
 }
 
 /// How to find the matches of a filter on one resource type.
-struct Plan<'f> {
+struct Plan {
     kind: ResourceKind,
-    filter: Option<&'f Filter>,
+    filter: Option<CompiledFilter>,
     /// A point lookup every match must satisfy.
     lookup: Option<(Option<IndexKey>, String)>,
     members: Members,
     groups: bool,
 }
 
-impl<'f> Plan<'f> {
-    fn new(filter: Option<&'f Filter>, kind: ResourceKind) -> Self {
+impl Plan {
+    fn new(filter: Option<&Filter>, kind: ResourceKind) -> Result<Self> {
         let rt = kind.resource_type();
         let mut plan = Plan {
             kind,
-            filter,
+            filter: filter.map(|f| filter::compile(f, rt)).transpose()?,
             lookup: None,
             members: Members::Skip,
             groups: false,
@@ -165,7 +165,7 @@ impl<'f> Plan<'f> {
                 None => Members::All,
             };
         }
-        plan
+        Ok(plan)
     }
 
     /// Call `found` with every matching resource and the view the filter saw.
@@ -175,13 +175,9 @@ impl<'f> Plan<'f> {
         tx: &dyn ReadTx,
         found: &mut dyn FnMut(StoredResource, &Value),
     ) -> Result<()> {
-        let rt = self.kind.resource_type();
         let mut consider = |r: StoredResource| -> Result<()> {
             let view = render(ctx, tx, &r, &self.members, self.groups)?;
-            if match self.filter {
-                Some(f) => filter::matches(f, &view, rt)?,
-                None => true,
-            } {
+            if self.filter.as_ref().is_none_or(|f| f.matches(&view)) {
                 found(r, &view);
             }
             Ok(())
