@@ -315,7 +315,7 @@ fn entra_members_remove_by_value_and_add_with_null_ref() {
     .unwrap();
     assert_eq!(rec.log, ["add 1"]);
     assert_eq!(rec.added[0]["value"], "f648f8d5ea4e4cd38e9c");
-    assert!(rec.added[0].get("$ref").map_or(true, Value::is_null));
+    assert!(rec.added[0].get("$ref").is_none_or(Value::is_null));
 }
 
 #[test]

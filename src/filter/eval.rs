@@ -34,6 +34,15 @@ pub fn compile(filter: &Filter, rt: &ResourceTypeDef) -> Result<CompiledFilter> 
     })
 }
 
+/// Like [`compile`], for a query across several resource types (RFC 7644 §3.4.2.1 root
+/// queries): an attribute this type does not define is absent on its resources, so
+/// `attr eq x` never matches and `attr ne x` always does, instead of an error.
+pub fn compile_for_root(filter: &Filter, rt: &ResourceTypeDef) -> Result<CompiledFilter> {
+    Ok(CompiledFilter {
+        root: compile_node(filter, Scope::Root(rt))?,
+    })
+}
+
 /// Like [`compile`], for a value filter over the elements of complex attribute `attr`.
 pub fn compile_value(filter: &Filter, attr: &AttributeDef) -> Result<CompiledFilter> {
     if attr.ty != AttrType::Complex {
@@ -68,6 +77,8 @@ static SCHEMAS_ATTR: AttributeDef =
 #[derive(Clone, Copy)]
 enum Scope<'a> {
     Resource(&'a ResourceTypeDef),
+    /// A resource of one of several types queried together: unknown attributes are absent.
+    Root(&'a ResourceTypeDef),
     Element(&'a AttributeDef),
 }
 
@@ -106,7 +117,28 @@ enum Cmp {
     Time(CompareOp, OffsetDateTime),
 }
 
+/// How a comparison on an attribute the resource type lacks evaluates: as on an absent value.
+fn absent(f: &Filter) -> Node {
+    let never = Node::Or(Vec::new());
+    match f {
+        Filter::Compare(_, CompareOp::Ne, _) | Filter::Compare(_, CompareOp::Eq, Literal::Null) => {
+            Node::Not(Box::new(never))
+        }
+        _ => never,
+    }
+}
+
 fn compile_node(f: &Filter, scope: Scope<'_>) -> Result<Node> {
+    if let Scope::Root(rt) = scope {
+        if let Filter::Present(p) | Filter::Compare(p, ..) | Filter::ValuePath(p, _) = f {
+            let known = rt.resolve(p.urn.as_deref(), &p.name).is_some()
+                || (p.urn.is_none() && p.name.eq_ignore_ascii_case("schemas"));
+            if !known {
+                return Ok(absent(f));
+            }
+            return compile_node(f, Scope::Resource(rt));
+        }
+    }
     Ok(match f {
         Filter::And(..) => Node::And(compile_chain(f, true, scope)?),
         Filter::Or(..) => Node::Or(compile_chain(f, false, scope)?),
@@ -150,7 +182,7 @@ fn compile_node(f: &Filter, scope: Scope<'_>) -> Result<Node> {
         }
         Filter::ValuePath(path, inner) => {
             let rt = match scope {
-                Scope::Resource(rt) => rt,
+                Scope::Resource(rt) | Scope::Root(rt) => rt,
                 Scope::Element(_) => {
                     return Err(ScimError::invalid_filter(format!(
                         "value paths cannot be nested ('{path}[...]' inside a value filter)"
@@ -195,14 +227,14 @@ fn compile_chain(f: &Filter, and: bool, scope: Scope<'_>) -> Result<Vec<Node>> {
 fn resolve(path: &AttrPath, scope: Scope<'_>) -> Result<(Access, &'static AttributeDef)> {
     let unknown = || ScimError::invalid_filter(format!("unknown attribute '{path}' in filter"));
     let (access, top): (Access, &'static AttributeDef) = match scope {
-        Scope::Resource(rt) => {
+        Scope::Resource(rt) | Scope::Root(rt) => {
             let (ext, def) = match rt.resolve(path.urn.as_deref(), &path.name) {
                 Some(r) => (r.in_extension.then_some(r.schema.id), r.attr),
                 None if path.name.eq_ignore_ascii_case("schemas")
                     && path
                         .urn
                         .as_deref()
-                        .map_or(true, |u| u.eq_ignore_ascii_case(rt.schema.id)) =>
+                        .is_none_or(|u| u.eq_ignore_ascii_case(rt.schema.id)) =>
                 {
                     (None, &SCHEMAS_ATTR)
                 }

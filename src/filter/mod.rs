@@ -6,5 +6,5 @@ mod eval;
 mod parser;
 
 pub use ast::{AttrPath, CompareOp, Filter, Literal, PatchPath};
-pub use eval::{compile, compile_value, matches, matches_value, CompiledFilter};
+pub use eval::{compile, compile_for_root, compile_value, matches, matches_value, CompiledFilter};
 pub use parser::{parse_filter, parse_path, MAX_DEPTH, MAX_FILTER_LEN};

@@ -142,8 +142,7 @@ fn run_one(ctx: &Ctx, op: &Value, created: &HashMap<String, String>) -> OpOutcom
         .and_then(|b| b.get("id")?.as_str().map(str::to_owned));
     let location = resp.header("Location").map(str::to_owned).or_else(|| {
         let path = op.get("path")?.as_str()?;
-        (resp.status < 300 && !op.get("method")?.as_str()?.eq_ignore_ascii_case("DELETE"))
-            .then(|| format!("{}{}", ctx.base_url, substitute_path(path, created)))
+        (resp.status < 300).then(|| format!("{}{}", ctx.base_url, substitute_path(path, created)))
     });
     OpOutcome {
         failed: resp.status >= 400,

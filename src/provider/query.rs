@@ -28,12 +28,14 @@ pub(crate) fn search(
 
 /// GET on a collection (or the root): a ListResponse.
 pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<Response> {
-    let kinds = searchable_kinds(kinds, &search)?;
+    if let (Some(f), true) = (&search.filter, kinds.len() > 1) {
+        known_somewhere(f, kinds)?;
+    }
     let max = ctx.config.max_results;
     let count = search.count.unwrap_or(max).min(max);
     let skip = search.start_index - 1;
     let sort = match &search.sort_by {
-        Some(path) => Some(SortSpec::parse(path, &kinds)?),
+        Some(path) => Some(SortSpec::parse(path, kinds)?),
         None => None,
     };
 
@@ -43,8 +45,8 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
         page.clear();
         total = 0;
         let mut sorted: Vec<(SortKey, StoredResource)> = Vec::new();
-        for &kind in &kinds {
-            let plan = Plan::new(search.filter.as_ref(), kind)?;
+        for &kind in kinds {
+            let plan = Plan::new(search.filter.as_ref(), kind, kinds.len() > 1)?;
             plan.each_match(ctx, tx, &mut |r, view| {
                 if let Some(spec) = &sort {
                     sorted.push((spec.key(view), r));
@@ -96,25 +98,25 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
     Ok(Response::json(200, &body))
 }
 
-/// The kinds a filter can be evaluated on. On one type an unknown attribute is a 400; at
-/// the root, a type that lacks the attribute simply has no matches, unless every type lacks it.
-fn searchable_kinds(kinds: &[ResourceKind], search: &Search) -> Result<Vec<ResourceKind>> {
-    let Some(f) = &search.filter else {
-        return Ok(kinds.to_vec());
-    };
-    let mut ok = Vec::new();
-    let mut first_err = None;
-    for &k in kinds {
-        match filter::compile(f, k.resource_type()) {
-            Ok(_) => ok.push(k),
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
+/// At the root, an attribute may be missing from some types, but not from all of them.
+fn known_somewhere(f: &Filter, kinds: &[ResourceKind]) -> Result<()> {
+    let mut unknown = None;
+    visit_paths(f, &mut |p, _| {
+        let known = (p.urn.is_none() && p.name.eq_ignore_ascii_case("schemas"))
+            || kinds.iter().any(|k| {
+                k.resource_type()
+                    .resolve(p.urn.as_deref(), &p.name)
+                    .is_some()
+            });
+        if !known && unknown.is_none() {
+            unknown = Some(p.to_string());
         }
-    }
-    match (ok.is_empty(), first_err) {
-        (true, Some(e)) => Err(e),
-        _ => Ok(ok),
+    });
+    match unknown {
+        Some(p) => Err(ScimError::invalid_filter(format!(
+            "unknown attribute '{p}' in filter"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -129,11 +131,17 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(filter: Option<&Filter>, kind: ResourceKind) -> Result<Self> {
+    /// `root`: the query spans several resource types (attributes a type lacks are absent).
+    fn new(filter: Option<&Filter>, kind: ResourceKind, root: bool) -> Result<Self> {
         let rt = kind.resource_type();
+        let compile = if root {
+            filter::compile_for_root
+        } else {
+            filter::compile
+        };
         let mut plan = Plan {
             kind,
-            filter: filter.map(|f| filter::compile(f, rt)).transpose()?,
+            filter: filter.map(|f| compile(f, rt)).transpose()?,
             lookup: None,
             members: Members::Skip,
             groups: false,
@@ -151,7 +159,7 @@ impl Plan {
                             if path
                                 .sub
                                 .as_deref()
-                                .map_or(true, |s| s.eq_ignore_ascii_case("value")) =>
+                                .is_none_or(|s| s.eq_ignore_ascii_case("value")) =>
                         {
                             ids.push(v.clone())
                         }

@@ -255,7 +255,7 @@ fn parse_path(raw: &str) -> Result<AttrPath> {
             && n.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'$')
     };
-    if parts.next().is_some() || !valid(&attr) || !sub.as_deref().map_or(true, valid) {
+    if parts.next().is_some() || !valid(&attr) || !sub.as_deref().is_none_or(valid) {
         return Err(malformed());
     }
     Ok(AttrPath {

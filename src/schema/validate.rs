@@ -350,7 +350,7 @@ fn check_schema_required(schema: &SchemaDef, obj: &Map<String, Value>, prefix: &
             for sub in attr.sub_attributes {
                 if sub.required
                     && sub.mutability != Mutability::ReadOnly
-                    && get_ci(sub_obj, sub.name).map_or(true, is_unassigned)
+                    && get_ci(sub_obj, sub.name).is_none_or(is_unassigned)
                 {
                     return Err(missing(&format!("{prefix}{}.{}", attr.name, sub.name)));
                 }
