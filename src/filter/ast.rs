@@ -49,6 +49,23 @@ pub enum CompareOp {
     Le,
 }
 
+impl CompareOp {
+    /// The operator as written in a filter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "eq",
+            CompareOp::Ne => "ne",
+            CompareOp::Co => "co",
+            CompareOp::Sw => "sw",
+            CompareOp::Ew => "ew",
+            CompareOp::Gt => "gt",
+            CompareOp::Ge => "ge",
+            CompareOp::Lt => "lt",
+            CompareOp::Le => "le",
+        }
+    }
+}
+
 /// A comparison value: JSON string, number, boolean or null.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Literal {

@@ -306,7 +306,7 @@ fn compile_cmp(path: &AttrPath, def: &AttributeDef, op: CompareOp, lit: &Literal
     let bad_op = || {
         ScimError::invalid_filter(format!(
             "operator '{}' is not supported for '{path}' ({})",
-            op_str(op),
+            op.as_str(),
             ty.as_str()
         ))
     };
@@ -375,20 +375,6 @@ fn compile_cmp(path: &AttrPath, def: &AttributeDef, op: CompareOp, lit: &Literal
             Ok(Cmp::Time(op_eq, t))
         }
         AttrType::Complex => Err(bad_op()),
-    }
-}
-
-fn op_str(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "eq",
-        CompareOp::Ne => "ne",
-        CompareOp::Co => "co",
-        CompareOp::Sw => "sw",
-        CompareOp::Ew => "ew",
-        CompareOp::Gt => "gt",
-        CompareOp::Ge => "ge",
-        CompareOp::Lt => "lt",
-        CompareOp::Le => "le",
     }
 }
 

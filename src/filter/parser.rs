@@ -425,7 +425,7 @@ impl<'a> Parser<'a> {
                 at,
                 format!(
                     "expected a value after operator '{}', found {}",
-                    op_name(op),
+                    op.as_str(),
                     self.describe_next()
                 ),
             ));
@@ -631,20 +631,6 @@ impl<'a> Parser<'a> {
             name: name.to_owned(),
             sub,
         })
-    }
-}
-
-fn op_name(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "eq",
-        CompareOp::Ne => "ne",
-        CompareOp::Co => "co",
-        CompareOp::Sw => "sw",
-        CompareOp::Ew => "ew",
-        CompareOp::Gt => "gt",
-        CompareOp::Ge => "ge",
-        CompareOp::Lt => "lt",
-        CompareOp::Le => "le",
     }
 }
 
