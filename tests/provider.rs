@@ -37,7 +37,7 @@ macro_rules! delegate_read {
         fn scan(
             &self,
             kind: ResourceKind,
-            visit: &mut dyn FnMut(StoredResource) -> bool,
+            visit: &mut dyn FnMut(&StoredResource) -> bool,
         ) -> scim::error::Result<()> {
             self.counts.scans.fetch_add(1, Relaxed);
             self.inner.scan(kind, visit)

@@ -42,7 +42,7 @@ fn ids(store: &dyn Store, dir: &str, kind: ResourceKind) -> Vec<String> {
         .read(dir, &mut |tx| {
             out.clear();
             tx.scan(kind, &mut |r| {
-                out.push(r.id);
+                out.push(r.id.clone());
                 true
             })
         })

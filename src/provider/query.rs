@@ -46,10 +46,12 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
         total = 0;
         let mut sorted: Vec<(SortKey, StoredResource)> = Vec::new();
         for &kind in kinds {
-            let plan = Plan::new(search.filter.as_ref(), kind, kinds.len() > 1)?;
+            let mut plan = Plan::new(search.filter.as_ref(), kind, kinds.len() > 1)?;
+            plan.needs_view |= sort.as_ref().is_some_and(|s| derived(&s.path));
             plan.each_match(ctx, tx, &mut |r, view| {
                 if let Some(spec) = &sort {
-                    sorted.push((spec.key(view), r));
+                    let key = spec.key(view.unwrap_or(&r.data));
+                    sorted.push((key, r));
                 } else {
                     if total >= skip && page.len() < count {
                         page.push(r);
@@ -128,6 +130,17 @@ struct Plan {
     lookup: Option<(Option<IndexKey>, String)>,
     members: Members,
     groups: bool,
+    /// Whether matching needs the rendered resource (`id`, `meta`, derived attributes), or
+    /// can look at the stored attributes alone.
+    needs_view: bool,
+}
+
+/// Is this path to something only the rendered resource has?
+fn derived(p: &AttrPath) -> bool {
+    p.urn.is_none()
+        && ["id", "meta", "members", "groups"]
+            .iter()
+            .any(|n| p.name.eq_ignore_ascii_case(n))
 }
 
 impl Plan {
@@ -145,11 +158,13 @@ impl Plan {
             lookup: None,
             members: Members::Skip,
             groups: false,
+            needs_view: false,
         };
         if let Some(f) = filter {
             plan.lookup = point_lookup(f, rt);
             let mut ids = Some(Vec::new());
             visit_paths(f, &mut |path, cmp| {
+                plan.needs_view |= derived(path);
                 if path.urn.is_none() && path.name.eq_ignore_ascii_case("groups") {
                     plan.groups = true;
                 }
@@ -176,30 +191,37 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Call `found` with every matching resource and the view the filter saw.
+    /// Call `found` with every matching resource and the rendered view the filter saw
+    /// (`None` when the stored attributes were enough).
     fn each_match(
         &self,
         ctx: &Ctx,
         tx: &dyn ReadTx,
-        found: &mut dyn FnMut(StoredResource, &Value),
+        found: &mut dyn FnMut(StoredResource, Option<&Value>),
     ) -> Result<()> {
-        let mut consider = |r: StoredResource| -> Result<()> {
-            let view = render(ctx, tx, &r, &self.members, self.groups)?;
+        let mut consider = |r: &StoredResource| -> Result<()> {
+            if !self.needs_view {
+                if self.filter.as_ref().is_none_or(|f| f.matches(&r.data)) {
+                    found(r.clone(), None);
+                }
+                return Ok(());
+            }
+            let view = render(ctx, tx, r, &self.members, self.groups)?;
             if self.filter.as_ref().is_none_or(|f| f.matches(&view)) {
-                found(r, &view);
+                found(r.clone(), Some(&view));
             }
             Ok(())
         };
         match &self.lookup {
             Some((None, id)) => {
                 if let Some(r) = tx.get(self.kind, id)? {
-                    consider(r)?;
+                    consider(&r)?;
                 }
             }
             Some((Some(key), value)) => {
                 for id in tx.lookup(self.kind, *key, value)? {
                     if let Some(r) = tx.get(self.kind, &id)? {
-                        consider(r)?;
+                        consider(&r)?;
                     }
                 }
             }

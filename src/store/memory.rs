@@ -128,11 +128,11 @@ fn read_lookup(dir: &DirState, kind: ResourceKind, key: IndexKey, value: &str) -
         .unwrap_or_default()
 }
 
-fn read_scan(dir: &DirState, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool) {
+fn read_scan(dir: &DirState, kind: ResourceKind, visit: &mut dyn FnMut(&StoredResource) -> bool) {
     let k = dir.kind(kind);
     for id in k.order.values() {
         if let Some((_, r)) = k.by_id.get(id) {
-            if !visit(r.clone()) {
+            if !visit(r) {
                 break;
             }
         }
@@ -177,7 +177,7 @@ macro_rules! impl_read {
             fn scan(
                 &self,
                 kind: ResourceKind,
-                visit: &mut dyn FnMut(StoredResource) -> bool,
+                visit: &mut dyn FnMut(&StoredResource) -> bool,
             ) -> Result<()> {
                 let $dir = self;
                 if let Some(d) = $get {

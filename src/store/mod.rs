@@ -99,8 +99,11 @@ pub trait ReadTx {
 
     /// Visit every resource of `kind` in stable insertion order until `visit` returns
     /// `false`. Streams: a backend must not load the whole table at once.
-    fn scan(&self, kind: ResourceKind, visit: &mut dyn FnMut(StoredResource) -> bool)
-        -> Result<()>;
+    fn scan(
+        &self,
+        kind: ResourceKind,
+        visit: &mut dyn FnMut(&StoredResource) -> bool,
+    ) -> Result<()>;
 
     /// How many resources of `kind` there are.
     fn count(&self, kind: ResourceKind) -> Result<u64>;
