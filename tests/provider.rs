@@ -2,7 +2,10 @@
 //! concurrency, limits.
 
 use scim::schema::ResourceKind;
-use scim::store::{IndexKey, Member, MemoryStore, ReadTx, Store, StoredResource, WriteTx};
+use scim::store::{
+    DirectoryRecord, Event, IndexKey, Member, MemoryStore, NewEvent, ReadTx, Store, StoredResource,
+    WriteTx,
+};
 use scim::{Config, Request, Response, ServiceProvider};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -93,6 +96,9 @@ impl<T: WriteTx + ?Sized> WriteTx for CountingTx<'_, T> {
     fn clear_members(&mut self, g: &str) -> scim::error::Result<u64> {
         self.inner.clear_members(g)
     }
+    fn append_event(&mut self, e: NewEvent) -> scim::error::Result<u64> {
+        self.inner.append_event(e)
+    }
 }
 
 impl Store for Counting {
@@ -119,6 +125,36 @@ impl Store for Counting {
                 counts: self,
             })
         })
+    }
+    fn create_directory(&self, r: &DirectoryRecord) -> scim::error::Result<()> {
+        self.inner.create_directory(r)
+    }
+    fn update_directory(&self, r: &DirectoryRecord) -> scim::error::Result<()> {
+        self.inner.update_directory(r)
+    }
+    fn get_directory(&self, id: &str) -> scim::error::Result<Option<DirectoryRecord>> {
+        self.inner.get_directory(id)
+    }
+    fn directory_by_token(&self, h: &str) -> scim::error::Result<Option<DirectoryRecord>> {
+        self.inner.directory_by_token(h)
+    }
+    fn list_directories(&self) -> scim::error::Result<Vec<DirectoryRecord>> {
+        self.inner.list_directories()
+    }
+    fn delete_directory(&self, id: &str) -> scim::error::Result<bool> {
+        self.inner.delete_directory(id)
+    }
+    fn events(&self, d: &str, after: u64, limit: usize) -> scim::error::Result<Vec<Event>> {
+        self.inner.events(d, after, limit)
+    }
+    fn ack_events(&self, d: &str, seq: u64) -> scim::error::Result<()> {
+        self.inner.ack_events(d, seq)
+    }
+    fn acked(&self, d: &str) -> scim::error::Result<u64> {
+        self.inner.acked(d)
+    }
+    fn prune_events(&self, d: &str, seq: u64) -> scim::error::Result<u64> {
+        self.inner.prune_events(d, seq)
     }
 }
 

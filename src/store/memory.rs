@@ -3,7 +3,9 @@
 //! directions. A write transaction holds the lock and keeps an undo log, so a failed
 //! transaction leaves nothing behind.
 
-use super::{IndexKey, Member, ReadTx, Store, StoredResource, WriteTx};
+use super::{
+    DirectoryRecord, Event, IndexKey, Member, NewEvent, ReadTx, Store, StoredResource, WriteTx,
+};
 use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
 use parking_lot::RwLock;
@@ -13,6 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 #[derive(Default)]
 pub struct MemoryStore {
     dirs: RwLock<HashMap<String, DirState>>,
+    /// Directory records in creation order.
+    directories: RwLock<Vec<DirectoryRecord>>,
 }
 
 impl MemoryStore {
@@ -39,6 +43,9 @@ struct DirState {
     member_rows: HashMap<(String, String), u64>,
     /// member id → the groups it is in.
     member_of: HashMap<String, BTreeSet<String>>,
+    events: BTreeMap<u64, Event>,
+    last_event: u64,
+    acked: u64,
 }
 
 impl DirState {
@@ -105,6 +112,8 @@ enum Undo {
     Taken(u64, StoredResource),
     MemberAdded(String, String),
     MemberRemoved(String, u64, Member),
+    /// An event was appended (remove it, and give its number back).
+    Event(u64),
 }
 
 struct Tx<'a> {
@@ -259,6 +268,10 @@ impl Tx<'_> {
                     self.remove_row(&g, &m);
                 }
                 Undo::MemberRemoved(g, seq, m) => self.put_row(&g, seq, m),
+                Undo::Event(seq) => {
+                    self.dir.events.remove(&seq);
+                    self.dir.last_event = seq - 1;
+                }
             }
         }
     }
@@ -351,12 +364,141 @@ impl WriteTx for Tx<'_> {
         self.dir.members.remove(group_id);
         Ok(ids.len() as u64)
     }
+
+    fn append_event(&mut self, e: NewEvent) -> Result<u64> {
+        self.dir.last_event += 1;
+        let seq = self.dir.last_event;
+        self.dir.events.insert(
+            seq,
+            Event {
+                seq,
+                kind: e.kind,
+                resource_kind: e.resource_kind,
+                resource_id: e.resource_id,
+                time: e.time,
+                data: e.data,
+            },
+        );
+        self.undo.push(Undo::Event(seq));
+        Ok(seq)
+    }
+}
+
+fn conflict(records: &[DirectoryRecord], r: &DirectoryRecord) -> Result<()> {
+    for other in records.iter().filter(|o| o.id != r.id) {
+        if other.name.to_lowercase() == r.name.to_lowercase() {
+            return Err(ScimError::uniqueness(format!(
+                "a directory named '{}' already exists",
+                other.name
+            )));
+        }
+        if r.token_hash.is_some() && other.token_hash == r.token_hash {
+            return Err(ScimError::uniqueness("token hash collision"));
+        }
+    }
+    Ok(())
 }
 
 impl Store for MemoryStore {
     fn read(&self, dir: &str, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
         let dirs = self.dirs.read();
         f(&ReadView { dir: dirs.get(dir) })
+    }
+
+    fn create_directory(&self, record: &DirectoryRecord) -> Result<()> {
+        let mut all = self.directories.write();
+        if all.iter().any(|d| d.id == record.id) {
+            return Err(ScimError::uniqueness(format!(
+                "directory '{}' already exists",
+                record.id
+            )));
+        }
+        conflict(&all, record)?;
+        all.push(record.clone());
+        Ok(())
+    }
+
+    fn update_directory(&self, record: &DirectoryRecord) -> Result<()> {
+        let mut all = self.directories.write();
+        conflict(&all, record)?;
+        let slot = all
+            .iter_mut()
+            .find(|d| d.id == record.id)
+            .ok_or_else(|| ScimError::not_found(format!("directory '{}' not found", record.id)))?;
+        *slot = record.clone();
+        Ok(())
+    }
+
+    fn get_directory(&self, id: &str) -> Result<Option<DirectoryRecord>> {
+        Ok(self.directories.read().iter().find(|d| d.id == id).cloned())
+    }
+
+    fn directory_by_token(&self, token_hash: &str) -> Result<Option<DirectoryRecord>> {
+        Ok(self
+            .directories
+            .read()
+            .iter()
+            .find(|d| d.token_hash.as_deref() == Some(token_hash))
+            .cloned())
+    }
+
+    fn list_directories(&self) -> Result<Vec<DirectoryRecord>> {
+        Ok(self.directories.read().clone())
+    }
+
+    fn delete_directory(&self, id: &str) -> Result<bool> {
+        let mut all = self.directories.write();
+        let before = all.len();
+        all.retain(|d| d.id != id);
+        self.dirs.write().remove(id);
+        Ok(all.len() != before)
+    }
+
+    fn events(&self, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
+        let dirs = self.dirs.read();
+        Ok(dirs
+            .get(dir)
+            .map(|d| {
+                d.events
+                    .range(after.saturating_add(1)..)
+                    .take(limit)
+                    .map(|(_, e)| e.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    fn ack_events(&self, dir: &str, seq: u64) -> Result<()> {
+        let mut dirs = self.dirs.write();
+        let d = dirs.entry(dir.to_owned()).or_default();
+        if seq > d.last_event {
+            return Err(ScimError::new(
+                409,
+                None,
+                format!(
+                    "cannot acknowledge event {seq}: the last event is {}",
+                    d.last_event
+                ),
+            ));
+        }
+        d.acked = d.acked.max(seq);
+        Ok(())
+    }
+
+    fn acked(&self, dir: &str) -> Result<u64> {
+        Ok(self.dirs.read().get(dir).map_or(0, |d| d.acked))
+    }
+
+    fn prune_events(&self, dir: &str, seq: u64) -> Result<u64> {
+        let mut dirs = self.dirs.write();
+        let Some(d) = dirs.get_mut(dir) else {
+            return Ok(0);
+        };
+        let upto = seq.min(d.acked);
+        let keep = d.events.split_off(&upto.saturating_add(1));
+        let pruned = d.events.len() as u64;
+        d.events = keep;
+        Ok(pruned)
     }
 
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {

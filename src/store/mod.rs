@@ -132,6 +132,62 @@ pub trait WriteTx: ReadTx {
     fn remove_member(&mut self, group_id: &str, member_id: &str) -> Result<bool>;
     /// Remove every member row of a group; returns how many there were.
     fn clear_members(&mut self, group_id: &str) -> Result<u64>;
+    /// Append a change event to the directory's outbox, in this transaction: it commits
+    /// with the change it describes or not at all. Returns its sequence number, which is
+    /// strictly greater than every earlier event's of the directory (never reused, even
+    /// after pruning).
+    fn append_event(&mut self, event: NewEvent) -> Result<u64>;
+}
+
+/// A change to record in the outbox.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    /// `user.created`, `group.members_added`, … (see [`crate::provider`] for the list).
+    pub kind: String,
+    pub resource_kind: ResourceKind,
+    pub resource_id: String,
+    pub time: OffsetDateTime,
+    /// The event's payload (resource snapshot, membership delta, mapped records).
+    pub data: Value,
+}
+
+/// A recorded change event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Position in the directory's outbox: strictly increasing.
+    pub seq: u64,
+    pub kind: String,
+    pub resource_kind: ResourceKind,
+    pub resource_id: String,
+    pub time: OffsetDateTime,
+    pub data: Value,
+}
+
+/// A directory (tenant) as stored. The store owns only what it must index — the id, the
+/// unique name, the current token's hash; the rest (`data`) belongs to [`crate::directory`].
+#[derive(Clone, PartialEq)]
+pub struct DirectoryRecord {
+    pub id: String,
+    /// Unique per store, compared case-insensitively.
+    pub name: String,
+    /// Hex SHA-256 of the directory's current bearer token; unique when set.
+    pub token_hash: Option<String>,
+    pub data: Value,
+}
+
+impl std::fmt::Debug for DirectoryRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Even a token's hash stays out of logs.
+        f.debug_struct("DirectoryRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field(
+                "token_hash",
+                &self.token_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("data", &self.data)
+            .finish()
+    }
 }
 
 /// A storage backend. `dir` names the directory (tenant) a transaction is bound to;
@@ -141,6 +197,32 @@ pub trait Store: Send + Sync {
     fn read(&self, dir: &str, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()>;
 
     /// Run `f` in a write transaction on directory `dir`: when `f` fails, nothing it did
-    /// is kept; when `write` returns `Ok`, everything is committed.
+    /// is kept; when `write` returns `Ok`, everything is committed (durably, for a durable
+    /// store).
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()>;
+
+    /// Add a directory. 409 `uniqueness` when the name (case-insensitively) or the
+    /// token hash is taken.
+    fn create_directory(&self, record: &DirectoryRecord) -> Result<()>;
+    /// Replace a directory's record (same id). 404 when absent; 409 as for create.
+    fn update_directory(&self, record: &DirectoryRecord) -> Result<()>;
+    fn get_directory(&self, id: &str) -> Result<Option<DirectoryRecord>>;
+    /// The directory whose current token has this hash.
+    fn directory_by_token(&self, token_hash: &str) -> Result<Option<DirectoryRecord>>;
+    /// Every directory, in creation order.
+    fn list_directories(&self) -> Result<Vec<DirectoryRecord>>;
+    /// Remove a directory with all its users, groups, member rows and events.
+    /// `false` when absent.
+    fn delete_directory(&self, id: &str) -> Result<bool>;
+
+    /// Up to `limit` events of directory `dir` with `seq > after`, in order.
+    fn events(&self, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>>;
+    /// Record that the consumer has applied every event up to `seq` (durably). A cursor
+    /// never moves backwards; acknowledging past the last event is an error (409).
+    fn ack_events(&self, dir: &str, seq: u64) -> Result<()>;
+    /// The acknowledged cursor: events after it are redelivered (0 when none acknowledged).
+    fn acked(&self, dir: &str) -> Result<u64>;
+    /// Delete acknowledged events up to `seq` (at most the acknowledged cursor); returns
+    /// how many were deleted.
+    fn prune_events(&self, dir: &str, seq: u64) -> Result<u64>;
 }
