@@ -5,6 +5,7 @@
 //! server, the C ABI, the bindings) gives the same answers.
 
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod patch;
 pub mod provider;
