@@ -4,6 +4,8 @@
 //! [`provider::Response`] out, with no HTTP of its own, so every adapter (the built-in
 //! server, the C ABI, the bindings) gives the same answers.
 
+pub mod directory;
+pub mod engine;
 pub mod error;
 pub mod events;
 pub mod filter;
@@ -11,6 +13,8 @@ pub mod patch;
 pub mod provider;
 pub mod schema;
 pub mod store;
+pub mod token;
 
+pub use engine::{Engine, EngineConfig};
 pub use error::{ScimError, ScimType};
-pub use provider::{Config, Request, Response, ServiceProvider};
+pub use provider::{Config, Request, Response, ServiceProvider, Tenant};

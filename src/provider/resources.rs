@@ -3,7 +3,7 @@
 
 use super::params::Params;
 use super::render::{etag, location, render, Members};
-use super::{Ctx, Request, Response};
+use super::{tenant, Ctx, Request, Response};
 use crate::error::{Result, ScimError};
 use crate::events::{events_for, Change, MemberDelta};
 use crate::filter::{matches_value, Filter};
@@ -23,6 +23,7 @@ pub(crate) fn create(
     let rt = kind.resource_type();
     let mut data = normalize(rt, body, ctx.mode)?;
     check_required(rt, &data)?;
+    tenant::apply(ctx, kind, &mut data)?;
     let members = take_members(kind, &mut data);
     strip_unstored(&mut data);
     let id = uuid::Uuid::new_v4().to_string();
@@ -92,6 +93,7 @@ pub(crate) fn replace(
     let rt = kind.resource_type();
     let mut data = normalize(rt, body, ctx.mode)?;
     check_required(rt, &data)?;
+    tenant::apply(ctx, kind, &mut data)?;
     let members = take_members(kind, &mut data);
     strip_unstored(&mut data);
     let mut out = None;
@@ -140,6 +142,7 @@ pub(crate) fn patch(
         };
         strip_unstored(&mut new.data);
         check_required(rt, &new.data)?;
+        tenant::apply(ctx, kind, &mut new.data)?;
         check_unique(tx, &new, Some(&old))?;
         let stored = commit(ctx, tx, old, new, &delta)?;
         out = Some(respond(ctx, tx, &stored, &projection, 200)?);
