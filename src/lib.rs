@@ -12,6 +12,7 @@ pub mod filter;
 pub mod patch;
 pub mod provider;
 pub mod schema;
+pub mod server;
 pub mod store;
 pub mod token;
 
