@@ -1,0 +1,90 @@
+//! One structured access-log line per request, through the `log` facade, never with a
+//! token. (Its own test binary: it installs the process-wide logger.)
+
+use parking_lot::Mutex;
+use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
+use scim::server::{Server, ServerOptions};
+use scim::store::MemoryStore;
+use scim::{Engine, EngineConfig};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+
+static LINES: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        LINES
+            .lock()
+            .push((record.target().to_owned(), record.args().to_string()));
+    }
+    fn flush(&self) {}
+}
+
+fn get(addr: SocketAddr, path: &str, token: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path}?filter=userName%20eq%20%22secret.person%22 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn access_log_lines_are_structured_and_never_carry_a_token() {
+    log::set_logger(&Capture).unwrap();
+    log::set_max_level(log::LevelFilter::Info);
+    let engine = Arc::new(Engine::new(
+        EngineConfig::default(),
+        Arc::new(MemoryStore::new()),
+    ));
+    let d = engine
+        .create_directory(&NewDirectory {
+            name: "Logged".into(),
+            domain: "example.com".into(),
+            idp: IdpKind::Entra,
+            services: vec![Service::Access],
+            settings: DirectorySettings::default(),
+        })
+        .unwrap();
+    let token = engine.issue_token(&d.id, None).unwrap().secret;
+    let server = Server::start(
+        engine,
+        ServerOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..ServerOptions::default()
+        },
+    )
+    .unwrap();
+    let path = format!("/scim/v2/{}/Users", d.id);
+    assert!(get(server.local_addr(), &path, &token).starts_with("HTTP/1.1 200"));
+    assert!(get(server.local_addr(), &path, "scim_forged").starts_with("HTTP/1.1 401"));
+    server.stop();
+
+    let lines = LINES.lock().clone();
+    let access: Vec<&String> = lines
+        .iter()
+        .filter(|(t, _)| t == "scim::access")
+        .map(|(_, l)| l)
+        .collect();
+    assert_eq!(access.len(), 2, "{lines:?}");
+    assert!(access[0].starts_with(&format!("method=GET path={path} status=200 duration_ms=")));
+    assert!(access[0].ends_with(&format!("directory={}", d.id)));
+    assert!(access[1].contains("status=401"));
+    for (_, line) in &lines {
+        assert!(!line.contains(&token), "a token reached the log: {line}");
+        assert!(!line.contains("scim_forged"));
+        assert!(
+            !line.contains("secret.person"),
+            "queries stay out of the log"
+        );
+    }
+}
