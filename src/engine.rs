@@ -6,8 +6,9 @@ use crate::directory::{
     StoredSettings,
 };
 use crate::error::{Result, ScimError};
+use crate::events::EventFeed;
 use crate::provider::{Config, Request, Response, ServiceProvider, Tenant};
-use crate::store::{DirectoryRecord, Store};
+use crate::store::{DirectoryRecord, Event, Store};
 use crate::token::{self, IssuedToken};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -42,6 +43,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     provider: ServiceProvider,
     clock: Clock,
+    feed: EventFeed,
 }
 
 /// What every authentication failure says: nothing about which part was wrong, and
@@ -57,6 +59,7 @@ impl Engine {
             config,
             store,
             clock,
+            feed: EventFeed::default(),
         }
     }
 
@@ -225,7 +228,11 @@ impl Engine {
                     path: rest,
                     ..req.clone()
                 };
-                self.provider.handle_for(&tenant, &inner)
+                let resp = self.provider.handle_for(&tenant, &inner);
+                if resp.status < 300 && !req.method.eq_ignore_ascii_case("GET") {
+                    self.feed.notify();
+                }
+                resp
             }
             Err(e) => Response::error(&e),
         }
@@ -265,6 +272,45 @@ impl Engine {
             Some(t) if !t.is_expired(self.now()) => Ok((record, settings, rest)),
             _ => Err(denied()),
         }
+    }
+
+    // ----- events -------------------------------------------------------------------------
+
+    /// Up to `limit` events of the directory not yet delivered, waiting up to `timeout`
+    /// for the first to arrive (an empty list when none did). Delivered events come again
+    /// after a restart, or after [`Engine::rewind_events`], until acknowledged.
+    pub fn next_events(
+        &self,
+        directory_id: &str,
+        limit: usize,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<Event>> {
+        self.record(directory_id)?;
+        let acked = self.store.acked(directory_id)?;
+        self.feed.next(directory_id, acked, timeout, |after| {
+            self.store.events(directory_id, after, limit.max(1))
+        })
+    }
+
+    /// The host has applied every event up to `seq`: they are not delivered again, and
+    /// [`Engine::prune_events`] may delete them.
+    pub fn ack_events(&self, directory_id: &str, seq: u64) -> Result<()> {
+        self.record(directory_id)?;
+        self.store.ack_events(directory_id, seq)
+    }
+
+    /// Deliver every unacknowledged event again (the host could not apply them).
+    pub fn rewind_events(&self, directory_id: &str) -> Result<()> {
+        self.record(directory_id)?;
+        self.feed.rewind(directory_id);
+        Ok(())
+    }
+
+    /// Delete acknowledged events; returns how many.
+    pub fn prune_events(&self, directory_id: &str) -> Result<u64> {
+        self.record(directory_id)?;
+        let acked = self.store.acked(directory_id)?;
+        self.store.prune_events(directory_id, acked)
     }
 
     fn record(&self, id: &str) -> Result<DirectoryRecord> {

@@ -154,3 +154,66 @@ fn member_json(m: &Member) -> Value {
     }
     Value::Object(o)
 }
+
+/// Delivery to the host: a per-directory delivery cursor (in memory, starting at the
+/// store's acknowledged cursor) and a wake-up for consumers blocked waiting for events.
+/// Whatever was delivered but not acknowledged is delivered again after a restart or a
+/// [`EventFeed::rewind`]: at-least-once, in order.
+#[derive(Default)]
+pub(crate) struct EventFeed {
+    state: parking_lot::Mutex<FeedState>,
+    changed: parking_lot::Condvar,
+}
+
+#[derive(Default)]
+struct FeedState {
+    /// Bumped on every committed change, so waiters can tell something happened.
+    generation: u64,
+    delivered: std::collections::HashMap<String, u64>,
+}
+
+impl EventFeed {
+    /// A change committed: wake every waiting consumer.
+    pub fn notify(&self) {
+        self.state.lock().generation += 1;
+        self.changed.notify_all();
+    }
+
+    /// The next events of `dir` after what was delivered, waiting up to `timeout` for
+    /// one to arrive. `read(after)` reads the store.
+    pub fn next(
+        &self,
+        dir: &str,
+        acked: u64,
+        timeout: std::time::Duration,
+        mut read: impl FnMut(u64) -> crate::error::Result<Vec<crate::store::Event>>,
+    ) -> crate::error::Result<Vec<crate::store::Event>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let (after, generation) = {
+                let s = self.state.lock();
+                let after = s.delivered.get(dir).copied().unwrap_or(0).max(acked);
+                (after, s.generation)
+            };
+            let events = read(after)?;
+            let mut s = self.state.lock();
+            if let Some(last) = events.last() {
+                let cursor = s.delivered.entry(dir.to_owned()).or_insert(0);
+                *cursor = (*cursor).max(last.seq);
+                return Ok(events);
+            }
+            // Nothing yet: sleep until a change commits (unless one did meanwhile).
+            if s.generation == generation && self.changed.wait_until(&mut s, deadline).timed_out() {
+                return Ok(Vec::new());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    /// Deliver everything after the acknowledged cursor again.
+    pub fn rewind(&self, dir: &str) {
+        self.state.lock().delivered.remove(dir);
+    }
+}

@@ -248,3 +248,98 @@ fn sequence_is_strictly_increasing_and_acknowledgement_moves_the_cursor() {
     );
     f.new_events();
 }
+
+mod delivery {
+    use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
+    use scim::store::{MemoryStore, Store};
+    use scim::{Engine, EngineConfig, Request};
+    use serde_json::json;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn engine(store: Arc<dyn Store>) -> Arc<Engine> {
+        Arc::new(Engine::new(EngineConfig::default(), store))
+    }
+
+    fn create_user(e: &Engine, dir: &str, token: &str, name: &str) {
+        let r = e.handle(&Request {
+            method: "POST".into(),
+            path: format!("/scim/v2/{dir}/Users"),
+            headers: vec![("Authorization".into(), format!("Bearer {token}"))],
+            body: json!({ "userName": name }).to_string().into_bytes(),
+            ..Request::default()
+        });
+        assert_eq!(r.status, 201);
+    }
+
+    #[test]
+    fn consumers_wait_receive_acknowledge_and_get_redelivery() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let e = engine(store.clone());
+        let d = e
+            .create_directory(&NewDirectory {
+                name: "Feed".into(),
+                domain: "example.com".into(),
+                idp: IdpKind::Okta,
+                services: vec![Service::Uem],
+                settings: DirectorySettings::default(),
+            })
+            .unwrap();
+        let token = e.issue_token(&d.id, None).unwrap().secret;
+
+        // Nothing yet: the wait times out with nothing.
+        let t = Instant::now();
+        assert!(e
+            .next_events(&d.id, 10, Duration::from_millis(100))
+            .unwrap()
+            .is_empty());
+        assert!(t.elapsed() >= Duration::from_millis(100));
+
+        // A blocked consumer wakes as soon as a change commits.
+        let waiter = {
+            let e = e.clone();
+            let id = d.id.clone();
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                (
+                    e.next_events(&id, 10, Duration::from_secs(10)).unwrap(),
+                    t.elapsed(),
+                )
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        create_user(&e, &d.id, &token, "first");
+        let (events, waited) = waiter.join().unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "user.created");
+        assert!(waited < Duration::from_secs(5));
+
+        // Delivered events are not delivered twice in one run…
+        create_user(&e, &d.id, &token, "second");
+        let next = e.next_events(&d.id, 10, Duration::ZERO).unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].data["resource"]["userName"], "second");
+        assert!(e.next_events(&d.id, 10, Duration::ZERO).unwrap().is_empty());
+        // …but come again after a rewind, from the acknowledged cursor.
+        e.ack_events(&d.id, events[0].seq).unwrap();
+        e.rewind_events(&d.id).unwrap();
+        assert_eq!(e.next_events(&d.id, 10, Duration::ZERO).unwrap(), next);
+
+        // A restart (a new engine on the same store) redelivers what was not acknowledged.
+        let restarted = engine(store.clone());
+        assert_eq!(
+            restarted.next_events(&d.id, 10, Duration::ZERO).unwrap(),
+            next
+        );
+        restarted.ack_events(&d.id, next[0].seq).unwrap();
+        assert_eq!(restarted.prune_events(&d.id).unwrap(), 2);
+        assert!(engine(store)
+            .next_events(&d.id, 10, Duration::ZERO)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            e.next_events("nope", 1, Duration::ZERO).unwrap_err().status,
+            404
+        );
+    }
+}
