@@ -2,8 +2,10 @@
 //! target services, isolated from every other directory of the engine.
 
 use crate::error::{Result, ScimError};
+use crate::mapping::{Mapping, Profile};
 use crate::token::TokenInfo;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// Longest directory name, in characters.
@@ -51,6 +53,10 @@ pub struct NewDirectory {
     pub services: Vec<Service>,
     #[serde(default)]
     pub settings: DirectorySettings,
+    /// The attribute mapping every service starts from: `None` → `workspace-one` for
+    /// Okta and Entra, `rfc` for a generic IdP.
+    #[serde(default)]
+    pub mapping_profile: Option<Profile>,
 }
 
 /// What an admin may change later (name and IdP kind are fixed).
@@ -89,6 +95,37 @@ pub(crate) struct StoredSettings {
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
     pub token: Option<TokenInfo>,
+    /// Per service; a fed service without one uses its profile's defaults (directories
+    /// stored before mappings existed, services added later).
+    #[serde(default)]
+    pub mappings: BTreeMap<Service, Mapping>,
+}
+
+impl StoredSettings {
+    /// The profile a service without a stored mapping starts from: that of the other
+    /// services' mappings, else the IdP's default.
+    fn profile(&self) -> Profile {
+        self.mappings
+            .values()
+            .next()
+            .map_or(Profile::for_idp(self.idp), |m| m.profile)
+    }
+
+    /// The mapping of one service (stored, or its profile's defaults).
+    pub fn mapping(&self, service: Service) -> Mapping {
+        self.mappings
+            .get(&service)
+            .cloned()
+            .unwrap_or_else(|| self.profile().mapping())
+    }
+
+    /// The mappings of the services the directory feeds.
+    pub fn fed_mappings(&self) -> BTreeMap<Service, Mapping> {
+        self.services
+            .iter()
+            .map(|s| (*s, self.mapping(*s)))
+            .collect()
+    }
 }
 
 /// `name`: 1–128 characters, letters of any script, digits, space, `-`, `_`; no leading

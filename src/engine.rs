@@ -1,15 +1,20 @@
 //! The engine a host embeds: directories (tenants), their tokens, and the authenticated
 //! SCIM entry point that binds every request to exactly one directory.
 
+use crate::directory::Service;
 use crate::directory::{
     normalize_domain, normalize_services, validate_name, Directory, DirectoryUpdate, NewDirectory,
     StoredSettings,
 };
 use crate::error::{Result, ScimError};
 use crate::events::EventFeed;
+use crate::mapping::{service_name, DirectoryMapping, FoundUser, Mapping, MappingEntry, Profile};
 use crate::provider::{Config, Request, Response, ServiceProvider, Tenant};
-use crate::store::{DirectoryRecord, Event, Store};
+use crate::schema::ResourceKind;
+use crate::store::{DirectoryRecord, Event, Store, StoredResource};
 use crate::token::{self, IssuedToken};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
@@ -44,7 +49,12 @@ pub struct Engine {
     provider: ServiceProvider,
     clock: Clock,
     feed: EventFeed,
+    /// Compiled mappings per directory, reused while the stored mappings are unchanged.
+    compiled: Mutex<HashMap<String, Arc<DirectoryMapping>>>,
 }
+
+/// Users per write transaction of [`Engine::resync`].
+const RESYNC_BATCH: usize = 500;
 
 /// What every authentication failure says: nothing about which part was wrong, and
 /// nothing about any other directory.
@@ -60,6 +70,7 @@ impl Engine {
             store,
             clock,
             feed: EventFeed::default(),
+            compiled: Mutex::new(HashMap::new()),
         }
     }
 
@@ -99,10 +110,13 @@ impl Engine {
     /// name already in use (case-insensitively) is a 409.
     pub fn create_directory(&self, new: &NewDirectory) -> Result<Directory> {
         validate_name(&new.name)?;
+        let services = normalize_services(&new.services)?;
+        let profile = new.mapping_profile.unwrap_or(Profile::for_idp(new.idp));
         let settings = StoredSettings {
             domain: normalize_domain(&new.domain)?,
             idp: new.idp,
-            services: normalize_services(&new.services)?,
+            mappings: services.iter().map(|s| (*s, profile.mapping())).collect(),
+            services,
             settings: new.settings.clone(),
             created: self.now(),
             token: None,
@@ -166,7 +180,182 @@ impl Engine {
         if !self.store.delete_directory(id)? {
             return Err(not_found(id));
         }
+        self.compiled.lock().remove(id);
         Ok(())
+    }
+
+    // ----- attribute mappings -------------------------------------------------------------
+
+    /// The mapping of each service the directory feeds ("Map SCIM User Attributes").
+    pub fn mappings(&self, id: &str) -> Result<BTreeMap<Service, Mapping>> {
+        Ok(settings(&self.record(id)?)?.fed_mappings())
+    }
+
+    /// The mapping of one service; 400 when the directory does not feed it.
+    pub fn mapping(&self, id: &str, service: Service) -> Result<Mapping> {
+        let s = settings(&self.record(id)?)?;
+        fed(&s, service)?;
+        Ok(s.mapping(service))
+    }
+
+    /// Replace a service's whole mapping (validated: 400 naming the bad entry).
+    pub fn set_mapping(&self, id: &str, service: Service, mapping: &Mapping) -> Result<Mapping> {
+        self.edit_mapping(id, service, |m| {
+            *m = mapping.clone();
+            Ok(())
+        })
+    }
+
+    /// Add an entry, or change the one with the same target (case-insensitively). The
+    /// profile's required targets must stay required. Emits no event: see [`Self::resync`].
+    pub fn set_mapping_entry(
+        &self,
+        id: &str,
+        service: Service,
+        kind: ResourceKind,
+        entry: &MappingEntry,
+    ) -> Result<Mapping> {
+        self.edit_mapping(id, service, |m| {
+            let entries = m.entries_mut(kind);
+            match entries
+                .iter_mut()
+                .find(|e| e.target.eq_ignore_ascii_case(&entry.target))
+            {
+                Some(e) => *e = entry.clone(),
+                None => entries.push(entry.clone()),
+            }
+            Ok(())
+        })
+    }
+
+    /// Remove the entry with this target: 404 when there is none, 400 when it is required.
+    pub fn remove_mapping_entry(
+        &self,
+        id: &str,
+        service: Service,
+        kind: ResourceKind,
+        target: &str,
+    ) -> Result<Mapping> {
+        self.edit_mapping(id, service, |m| {
+            let entries = m.entries_mut(kind);
+            let at = entries
+                .iter()
+                .position(|e| e.target.eq_ignore_ascii_case(target))
+                .ok_or_else(|| {
+                    ScimError::not_found(format!(
+                        "no {} mapping entry with target '{target}' for {}",
+                        kind.as_str(),
+                        service_name(service)
+                    ))
+                })?;
+            if entries[at].required {
+                return Err(ScimError::invalid_value(format!(
+                    "mapping entry '{}' is required and cannot be removed",
+                    entries[at].target
+                )));
+            }
+            entries.remove(at);
+            Ok(())
+        })
+    }
+
+    /// Reset a service's mapping to a profile's defaults.
+    pub fn reset_mapping(&self, id: &str, service: Service, profile: Profile) -> Result<Mapping> {
+        self.edit_mapping(id, service, |m| {
+            *m = profile.mapping();
+            Ok(())
+        })
+    }
+
+    fn edit_mapping(
+        &self,
+        id: &str,
+        service: Service,
+        edit: impl FnOnce(&mut Mapping) -> Result<()>,
+    ) -> Result<Mapping> {
+        let mut record = self.record(id)?;
+        let mut s = settings(&record)?;
+        fed(&s, service)?;
+        let mut m = s.mapping(service);
+        edit(&mut m)?;
+        m.validate_for(service)?;
+        s.mappings.insert(service, m.clone());
+        record.data = to_data(&s)?;
+        self.store.update_directory(&record)?;
+        Ok(m)
+    }
+
+    /// Append a `user.updated` event, with records under the current mappings, for every
+    /// user of the directory (after a mapping change the host must apply). Changing a
+    /// mapping never does this by itself. Runs in write transactions of 500 users;
+    /// returns how many events were appended.
+    pub fn resync(&self, id: &str) -> Result<u64> {
+        let record = self.record(id)?;
+        let s = settings(&record)?;
+        let m = self.compiled_mapping(&record.id, &s)?;
+        let base_url = self.tenant_url(&record.id);
+        let tenant = tenant(&record, &s, &base_url, &m);
+        self.provider.resync_for(&tenant, RESYNC_BATCH)
+    }
+
+    /// The provisioned user whose mapped `target` (for `service`) equals `value`:
+    /// case-insensitively when the source attribute is (`userName`, emails), exactly
+    /// otherwise (`externalId`). Equality on `userName`, `externalId` or an email (also
+    /// through a value path) is an index point lookup. More than one match is a 409.
+    pub fn find_user(
+        &self,
+        id: &str,
+        service: Service,
+        target: &str,
+        value: &str,
+    ) -> Result<Option<FoundUser>> {
+        let record = self.record(id)?;
+        let s = settings(&record)?;
+        let m = self.compiled_mapping(&record.id, &s)?;
+        let (filter, entry) = m.lookup(service, ResourceKind::User, target, value)?;
+        let base_url = self.tenant_url(&record.id);
+        let tenant = tenant(&record, &s, &base_url, &m);
+        let mut accept = |r: &StoredResource| {
+            entry
+                .value(&r.data)
+                .is_some_and(|v| entry.value_equals(&v, value))
+        };
+        let mut found =
+            self.provider
+                .find_for(&tenant, ResourceKind::User, filter.as_ref(), &mut accept)?;
+        if found.len() > 1 {
+            return Err(ScimError::uniqueness(format!(
+                "{} users have '{target}' = '{value}' for {}",
+                found.len(),
+                service_name(service)
+            )));
+        }
+        Ok(found.pop().map(|resource| {
+            let mut records = m.records(ResourceKind::User, &resource);
+            FoundUser {
+                id: resource["id"].as_str().unwrap_or_default().to_owned(),
+                record: records[service_name(service)].take(),
+                resource,
+            }
+        }))
+    }
+
+    /// The directory's compiled mappings, cached while the stored ones are unchanged.
+    fn compiled_mapping(&self, id: &str, s: &StoredSettings) -> Result<Arc<DirectoryMapping>> {
+        let wanted = s.fed_mappings();
+        if let Some(m) = self.compiled.lock().get(id) {
+            if *m.mappings() == wanted {
+                return Ok(m.clone());
+            }
+        }
+        let m = Arc::new(DirectoryMapping::compile(&wanted).map_err(|e| {
+            ScimError::internal(format!(
+                "directory '{id}' has an invalid mapping: {}",
+                e.detail
+            ))
+        })?);
+        self.compiled.lock().insert(id.to_owned(), m.clone());
+        Ok(m)
     }
 
     // ----- tokens -------------------------------------------------------------------------
@@ -216,14 +405,12 @@ impl Engine {
     pub fn handle(&self, req: &Request) -> Response {
         match self.authenticate(req) {
             Ok((record, settings, rest)) => {
-                let base_url = self.tenant_url(&record.id);
-                let tenant = Tenant {
-                    id: &record.id,
-                    base_url: &base_url,
-                    domain: Some(&settings.domain),
-                    enforce_domain: settings.settings.enforce_domain,
-                    strict: settings.settings.strict,
+                let m = match self.compiled_mapping(&record.id, &settings) {
+                    Ok(m) => m,
+                    Err(e) => return Response::error(&e),
                 };
+                let base_url = self.tenant_url(&record.id);
+                let tenant = tenant(&record, &settings, &base_url, &m);
                 let inner = Request {
                     path: rest,
                     ..req.clone()
@@ -330,6 +517,35 @@ impl Engine {
             token: s.token,
             tenant_url: self.tenant_url(&record.id),
         })
+    }
+}
+
+/// The protocol context of a directory.
+fn tenant<'a>(
+    record: &'a DirectoryRecord,
+    s: &'a StoredSettings,
+    base_url: &'a str,
+    mappings: &'a DirectoryMapping,
+) -> Tenant<'a> {
+    Tenant {
+        id: &record.id,
+        base_url,
+        domain: Some(&s.domain),
+        enforce_domain: s.settings.enforce_domain,
+        strict: s.settings.strict,
+        mappings: Some(mappings),
+    }
+}
+
+/// 400 unless the directory feeds `service`.
+fn fed(s: &StoredSettings, service: Service) -> Result<()> {
+    if s.services.contains(&service) {
+        Ok(())
+    } else {
+        Err(ScimError::invalid_value(format!(
+            "the directory does not feed '{}'",
+            service_name(service)
+        )))
     }
 }
 

@@ -16,6 +16,15 @@
 //!
 //! Membership events carry only the delta, never the whole member list. Sequence numbers
 //! increase strictly per directory; consumers read after a cursor and acknowledge.
+//!
+//! In a directory of the [`crate::Engine`], every event's `data` also has `records`: for
+//! each service the directory feeds, the resource's mapped record (see
+//! [`crate::mapping`]) — `{"records": {"uem": {"userName": …, "email": …}, "access": {…}}}`.
+//! It is the state after the change (for `*.deleted`, the last state); membership events
+//! carry the group's record, and their `members` delta is the same for every service. A
+//! host applies an event from `records` (and `members`) alone, without reading SCIM.
+//! `user.updated` is also emitted by [`crate::Engine::resync`], for every user, after a
+//! mapping change.
 
 use crate::schema::ResourceKind;
 use crate::store::{Member, NewEvent};
@@ -68,6 +77,8 @@ pub(crate) struct Change<'a> {
     /// Whether the resource's own attributes changed (not only its members).
     pub attributes_changed: bool,
     pub members: &'a MemberDelta,
+    /// The mapped records of the latest state, per service (`None`: no mappings).
+    pub records: Option<&'a Value>,
 }
 
 fn is_active(v: Option<&Value>) -> bool {
@@ -88,7 +99,13 @@ fn new_event(kind: &str, rk: ResourceKind, id: &str, now: OffsetDateTime, data: 
 /// The events a change produces, in the order the host should apply them.
 pub(crate) fn events_for(c: &Change, now: OffsetDateTime) -> Vec<NewEvent> {
     let mut out = Vec::new();
-    let resource = |v: &Value| json!({ "resource": v });
+    let with_records = |mut data: Value| {
+        if let (Some(r), Value::Object(o)) = (c.records, &mut data) {
+            o.insert("records".into(), r.clone());
+        }
+        data
+    };
+    let resource = |v: &Value| with_records(json!({ "resource": v }));
     let (created, updated, deleted) = match c.kind {
         ResourceKind::User => (USER_CREATED, USER_UPDATED, USER_DELETED),
         ResourceKind::Group => (GROUP_CREATED, GROUP_UPDATED, GROUP_DELETED),
@@ -123,7 +140,7 @@ pub(crate) fn events_for(c: &Change, now: OffsetDateTime) -> Vec<NewEvent> {
                 c.kind,
                 c.id,
                 now,
-                json!({ "group": g, "members": members }),
+                with_records(json!({ "group": g, "members": members })),
             ));
         }
         if !c.members.removed.is_empty() {
@@ -138,7 +155,7 @@ pub(crate) fn events_for(c: &Change, now: OffsetDateTime) -> Vec<NewEvent> {
                 c.kind,
                 c.id,
                 now,
-                json!({ "group": g, "members": members }),
+                with_records(json!({ "group": g, "members": members })),
             ));
         }
     }

@@ -3,6 +3,7 @@
 
 use parking_lot::Mutex;
 use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
+use scim::mapping::Profile;
 use scim::server::{Server, ServerOptions};
 use scim::store::MemoryStore;
 use scim::{Engine, EngineConfig};
@@ -53,6 +54,7 @@ fn access_log_lines_are_structured_and_never_carry_a_token() {
             idp: IdpKind::Entra,
             services: vec![Service::Access],
             settings: DirectorySettings::default(),
+            mapping_profile: Some(Profile::Rfc),
         })
         .unwrap();
     let token = engine.issue_token(&d.id, None).unwrap().secret;

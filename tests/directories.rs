@@ -2,6 +2,7 @@
 
 use parking_lot::Mutex;
 use scim::directory::{DirectorySettings, DirectoryUpdate, IdpKind, NewDirectory, Service};
+use scim::mapping::Profile;
 use scim::store::{MemoryStore, Store};
 use scim::{Engine, EngineConfig, Request, Response};
 use serde_json::{json, Value};
@@ -37,6 +38,9 @@ fn new_dir(name: &str, domain: &str) -> NewDirectory {
         idp: IdpKind::Okta,
         services: vec![Service::Uem, Service::Access],
         settings: DirectorySettings::default(),
+        // Minimal users in these tests: only RFC 7643's required attributes are enforced
+        // (the Workspace ONE defaults are tested in tests/mapping.rs).
+        mapping_profile: Some(Profile::Rfc),
     }
 }
 

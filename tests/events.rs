@@ -251,6 +251,7 @@ fn sequence_is_strictly_increasing_and_acknowledgement_moves_the_cursor() {
 
 mod delivery {
     use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
+    use scim::mapping::Profile;
     use scim::store::{MemoryStore, Store};
     use scim::{Engine, EngineConfig, Request};
     use serde_json::json;
@@ -283,6 +284,7 @@ mod delivery {
                 idp: IdpKind::Okta,
                 services: vec![Service::Uem],
                 settings: DirectorySettings::default(),
+                mapping_profile: Some(Profile::Rfc),
             })
             .unwrap();
         let token = e.issue_token(&d.id, None).unwrap().secret;

@@ -2,6 +2,7 @@
 //! limits, authentication, graceful stop.
 
 use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
+use scim::mapping::Profile;
 use scim::server::{Server, ServerOptions, TlsFiles};
 use scim::store::MemoryStore;
 use scim::{Engine, EngineConfig, Request};
@@ -34,6 +35,7 @@ impl Fixture {
                 idp: IdpKind::Okta,
                 services: vec![Service::Uem],
                 settings: DirectorySettings::default(),
+                mapping_profile: Some(Profile::Rfc),
             })
             .unwrap();
         let token = engine.issue_token(&d.id, None).unwrap().secret;

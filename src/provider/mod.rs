@@ -13,8 +13,10 @@ mod tenant;
 pub use message::{Request, Response, SCIM_JSON};
 
 use crate::error::{Result, ScimError};
+use crate::filter::Filter;
+use crate::mapping::DirectoryMapping;
 use crate::schema::{Mode, ResourceKind};
-use crate::store::Store;
+use crate::store::{Store, StoredResource};
 use serde_json::Value;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -83,6 +85,9 @@ pub struct Tenant<'a> {
     pub enforce_domain: bool,
     /// Reject unknown attributes (in addition to [`Config::strict`]).
     pub strict: bool,
+    /// The directory's attribute mappings: required/immutable checks on every write, and
+    /// the `records` of every event. `None`: no checks, no records.
+    pub mappings: Option<&'a DirectoryMapping>,
 }
 
 /// The per-request context handed to the handlers.
@@ -95,6 +100,7 @@ pub(crate) struct Ctx<'a> {
     pub mode: Mode,
     pub domain: Option<&'a str>,
     pub enforce_domain: bool,
+    pub mappings: Option<&'a DirectoryMapping>,
 }
 
 impl ServiceProvider {
@@ -125,6 +131,7 @@ impl ServiceProvider {
                 domain: None,
                 enforce_domain: false,
                 strict: false,
+                mappings: None,
             },
             req,
         )
@@ -133,7 +140,32 @@ impl ServiceProvider {
     /// Answer one request on one directory. The caller has authenticated the request
     /// and bound it to `tenant` (see [`crate::Engine`]).
     pub fn handle_for(&self, tenant: &Tenant, req: &Request) -> Response {
-        let ctx = Ctx {
+        match dispatch(&self.ctx(tenant), req) {
+            Ok(r) => r,
+            Err(e) => Response::error(&e),
+        }
+    }
+
+    /// The rendered users of `tenant` matching `filter` and accepted by `accept` (index
+    /// point lookups where the filter allows; see [`query::find`]).
+    pub(crate) fn find_for(
+        &self,
+        tenant: &Tenant,
+        kind: ResourceKind,
+        filter: Option<&Filter>,
+        accept: &mut dyn FnMut(&StoredResource) -> bool,
+    ) -> Result<Vec<Value>> {
+        query::find(&self.ctx(tenant), kind, filter, accept)
+    }
+
+    /// Append a `user.updated` event (with records) for every user of `tenant`, in write
+    /// transactions of `batch` users; returns how many.
+    pub(crate) fn resync_for(&self, tenant: &Tenant, batch: usize) -> Result<u64> {
+        resources::resync(&self.ctx(tenant), batch)
+    }
+
+    fn ctx<'a>(&'a self, tenant: &Tenant<'a>) -> Ctx<'a> {
+        Ctx {
             config: &self.config,
             base_url: tenant.base_url.trim_end_matches('/'),
             store: &*self.store,
@@ -144,10 +176,7 @@ impl ServiceProvider {
             },
             domain: tenant.domain,
             enforce_domain: tenant.enforce_domain && tenant.domain.is_some(),
-        };
-        match dispatch(&ctx, req) {
-            Ok(r) => r,
-            Err(e) => Response::error(&e),
+            mappings: tenant.mappings,
         }
     }
 }

@@ -100,6 +100,33 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
     Ok(Response::json(200, &body))
 }
 
+/// The rendered resources (users with their `groups`) of one type matching `filter`
+/// (every one when `None`) that `accept` keeps. Equality on an indexed attribute, also
+/// inside a value path (`emails[type eq "work" and value eq "x"]`), is a point lookup.
+pub(crate) fn find(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    filter: Option<&Filter>,
+    accept: &mut dyn FnMut(&StoredResource) -> bool,
+) -> Result<Vec<Value>> {
+    let plan = Plan::new(filter, kind, false)?;
+    let mut out = Vec::new();
+    ctx.store.read(ctx.dir, &mut |tx| {
+        let mut found = Vec::new();
+        plan.each_match(ctx, tx, &mut |r, _| {
+            if accept(&r) {
+                found.push(r);
+            }
+        })?;
+        out = found
+            .iter()
+            .map(|r| render(ctx, tx, r, &Members::Skip, true))
+            .collect::<Result<_>>()?;
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// At the root, an attribute may be missing from some types, but not from all of them.
 fn known_somewhere(f: &Filter, kinds: &[ResourceKind]) -> Result<()> {
     let mut unknown = None;
@@ -268,7 +295,33 @@ fn point_lookup(f: &Filter, rt: &ResourceTypeDef) -> Option<(Option<IndexKey>, S
             };
             Some((key, v.clone()))
         }
+        // `emails[type eq "work" and value eq "x"]`: `emails.value eq "x"` holds too.
+        Filter::ValuePath(path, inner) => {
+            let mut found = None;
+            and_terms(inner, &mut |t| match (&found, t) {
+                (None, Filter::Compare(sub, CompareOp::Eq, lit)) if sub.sub.is_none() => {
+                    let outer = AttrPath {
+                        sub: Some(sub.name.clone()),
+                        ..path.clone()
+                    };
+                    found = point_lookup(&Filter::Compare(outer, CompareOp::Eq, lit.clone()), rt);
+                }
+                _ => {}
+            });
+            found
+        }
         _ => None,
+    }
+}
+
+/// Every term of a conjunction (`a and (b and c)` → a, b, c).
+fn and_terms<'f>(f: &'f Filter, visit: &mut dyn FnMut(&'f Filter)) {
+    match f {
+        Filter::And(a, b) => {
+            and_terms(a, visit);
+            and_terms(b, visit);
+        }
+        other => visit(other),
     }
 }
 

@@ -36,6 +36,7 @@ pub(crate) fn create(
         version: 1,
     };
     let mut out = None;
+    tenant::check_mapping(ctx, kind, None, &resource.data)?;
     ctx.store.write(ctx.dir, &mut |tx| {
         check_unique(tx, &resource, None)?;
         tx.insert(resource.clone())?;
@@ -102,6 +103,7 @@ pub(crate) fn replace(
         check_if_match(req, &old)?;
         let mut new = old.clone();
         new.data = data.clone();
+        tenant::check_mapping(ctx, kind, Some(&old.data), &new.data)?;
         check_unique(tx, &new, Some(&old))?;
         let delta = if kind == ResourceKind::Group {
             replace_members(tx, id, &members)?
@@ -143,6 +145,7 @@ pub(crate) fn patch(
         strip_unstored(&mut new.data);
         check_required(rt, &new.data)?;
         tenant::apply(ctx, kind, &mut new.data)?;
+        tenant::check_mapping(ctx, kind, Some(&old.data), &new.data)?;
         check_unique(tx, &new, Some(&old))?;
         let stored = commit(ctx, tx, old, new, &delta)?;
         out = Some(respond(ctx, tx, &stored, &projection, 200)?);
@@ -217,6 +220,8 @@ fn record(
     let view = |r: &StoredResource| render(ctx, &*tx, r, &Members::Skip, false);
     let before = before.map(view).transpose()?;
     let after = after.map(view).transpose()?;
+    // The mapped records of the latest state (the last one, for a delete).
+    let records = ctx.mappings.map(|m| m.records(r.kind, &r.data));
     let change = Change {
         kind: r.kind,
         id: &r.id,
@@ -224,11 +229,44 @@ fn record(
         after: after.as_ref(),
         attributes_changed,
         members,
+        records: records.as_ref(),
     };
     for e in events_for(&change, ctx.now) {
         tx.append_event(e)?;
     }
     Ok(())
+}
+
+/// Append a `user.updated` event, with the records of the current mappings, for every
+/// user: ids are collected by one streaming scan, events written `batch` users per
+/// write transaction (a huge directory never holds one giant transaction). Users
+/// deleted meanwhile are skipped. Returns how many events were appended.
+pub(crate) fn resync(ctx: &Ctx, batch: usize) -> Result<u64> {
+    let mut ids = Vec::new();
+    ctx.store.read(ctx.dir, &mut |tx| {
+        ids.clear();
+        tx.scan(ResourceKind::User, &mut |r| {
+            ids.push(r.id.clone());
+            true
+        })
+    })?;
+    let mut total = 0u64;
+    for chunk in ids.chunks(batch.max(1)) {
+        let mut n = 0u64;
+        ctx.store.write(ctx.dir, &mut |tx| {
+            n = 0;
+            for id in chunk {
+                let Some(r) = tx.get(ResourceKind::User, id)? else {
+                    continue;
+                };
+                record(ctx, tx, Some(&r), Some(&r), true, &MemberDelta::default())?;
+                n += 1;
+            }
+            Ok(())
+        })?;
+        total += n;
+    }
+    Ok(total)
 }
 
 /// Render, project and wrap a resource with its ETag.

@@ -1,5 +1,6 @@
 //! Directory rules applied to every user and group written: the directory's domain is
-//! filled into the ws1b `domain` attribute, and optionally enforced.
+//! filled into the ws1b `domain` attribute, and optionally enforced; the directory's
+//! attribute mappings' immutable and required entries are enforced.
 
 use super::Ctx;
 use crate::directory::domain_of;
@@ -30,6 +31,25 @@ pub(crate) fn apply(ctx: &Ctx, kind: ResourceKind, data: &mut Value) -> Result<(
     let schemas = kind.resource_type().schema_ids(obj);
     obj.insert("schemas".into(), schemas);
     Ok(())
+}
+
+/// The mapping rules for a resource about to be stored (`old`: its stored state, for a
+/// replace or patch): 400 `mutability` when an immutable mapped value (`externalId` in
+/// the `workspace-one` profile) changes, then 400 `invalidValue` when a required one is
+/// missing for any service the directory feeds.
+pub(crate) fn check_mapping(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    old: Option<&Value>,
+    new: &Value,
+) -> Result<()> {
+    let Some(m) = ctx.mappings else {
+        return Ok(());
+    };
+    if let Some(old) = old {
+        m.check_immutable(kind, old, new)?;
+    }
+    m.check_required(kind, new)
 }
 
 fn enforce(domain: &str, data: &Value) -> Result<()> {
