@@ -4,12 +4,17 @@
 //! [`provider::Response`] out, with no HTTP of its own, so every adapter (the built-in
 //! server, the C ABI, the bindings) gives the same answers.
 
+pub mod directory;
+pub mod engine;
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod patch;
 pub mod provider;
 pub mod schema;
 pub mod store;
+pub mod token;
 
+pub use engine::{Engine, EngineConfig};
 pub use error::{ScimError, ScimType};
-pub use provider::{Config, Request, Response, ServiceProvider};
+pub use provider::{Config, Request, Response, ServiceProvider, Tenant};

@@ -725,13 +725,8 @@ pub(super) fn finish(rt: &ResourceTypeDef, resource: &mut Value) -> Result<()> {
         prune(v);
         !is_empty(v)
     });
-    let mut schemas = vec![Value::String(rt.schema.id.to_owned())];
-    for ext in rt.extensions {
-        if obj.get(ext.schema.id).is_some_and(Value::is_object) {
-            schemas.push(Value::String(ext.schema.id.to_owned()));
-        }
-    }
-    obj.insert("schemas".to_owned(), Value::Array(schemas));
+    let schemas = rt.schema_ids(obj);
+    obj.insert("schemas".to_owned(), schemas);
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod params;
 mod query;
 mod render;
 mod resources;
+mod tenant;
 
 pub use message::{Request, Response, SCIM_JSON};
 
@@ -69,6 +70,21 @@ enum Endpoint<'a> {
     Schemas(Option<&'a str>),
 }
 
+/// The directory a request is bound to, and its rules.
+#[derive(Clone, Copy, Debug)]
+pub struct Tenant<'a> {
+    /// The directory id: the store scope of every read and write.
+    pub id: &'a str,
+    /// The directory's SCIM base URL, for `Location` and `meta.location`.
+    pub base_url: &'a str,
+    /// Filled into the ws1b `domain` attribute of users and groups when absent.
+    pub domain: Option<&'a str>,
+    /// Reject user names and work emails in another domain (needs `domain`).
+    pub enforce_domain: bool,
+    /// Reject unknown attributes (in addition to [`Config::strict`]).
+    pub strict: bool,
+}
+
 /// The per-request context handed to the handlers.
 pub(crate) struct Ctx<'a> {
     pub config: &'a Config,
@@ -77,6 +93,8 @@ pub(crate) struct Ctx<'a> {
     pub dir: &'a str,
     pub now: OffsetDateTime,
     pub mode: Mode,
+    pub domain: Option<&'a str>,
+    pub enforce_domain: bool,
 }
 
 impl ServiceProvider {
@@ -100,20 +118,32 @@ impl ServiceProvider {
 
     /// Answer one request on the default directory at the configured base URL.
     pub fn handle(&self, req: &Request) -> Response {
-        self.handle_in(DEFAULT_DIRECTORY, &self.config.base_url, req)
+        self.handle_for(
+            &Tenant {
+                id: DEFAULT_DIRECTORY,
+                base_url: &self.config.base_url,
+                domain: None,
+                enforce_domain: false,
+                strict: false,
+            },
+            req,
+        )
     }
 
-    /// Answer one request on directory `dir`, whose SCIM base URL is `base_url`.
-    pub fn handle_in(&self, dir: &str, base_url: &str, req: &Request) -> Response {
+    /// Answer one request on one directory. The caller has authenticated the request
+    /// and bound it to `tenant` (see [`crate::Engine`]).
+    pub fn handle_for(&self, tenant: &Tenant, req: &Request) -> Response {
         let ctx = Ctx {
             config: &self.config,
-            base_url: base_url.trim_end_matches('/'),
+            base_url: tenant.base_url.trim_end_matches('/'),
             store: &*self.store,
-            dir,
+            dir: tenant.id,
             now: (self.clock)(),
             mode: Mode {
-                strict: self.config.strict,
+                strict: self.config.strict || tenant.strict,
             },
+            domain: tenant.domain,
+            enforce_domain: tenant.enforce_domain && tenant.domain.is_some(),
         };
         match dispatch(&ctx, req) {
             Ok(r) => r,

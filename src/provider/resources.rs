@@ -3,8 +3,9 @@
 
 use super::params::Params;
 use super::render::{etag, location, render, Members};
-use super::{Ctx, Request, Response};
+use super::{tenant, Ctx, Request, Response};
 use crate::error::{Result, ScimError};
+use crate::events::{events_for, Change, MemberDelta};
 use crate::filter::{matches_value, Filter};
 use crate::patch::{self, MemberSink};
 use crate::schema::{check_required, normalize, Projection, ResourceKind, GROUP};
@@ -22,6 +23,7 @@ pub(crate) fn create(
     let rt = kind.resource_type();
     let mut data = normalize(rt, body, ctx.mode)?;
     check_required(rt, &data)?;
+    tenant::apply(ctx, kind, &mut data)?;
     let members = take_members(kind, &mut data);
     strip_unstored(&mut data);
     let id = uuid::Uuid::new_v4().to_string();
@@ -39,6 +41,8 @@ pub(crate) fn create(
         tx.insert(resource.clone())?;
         let mut sink = RowSink::new(tx, &resource.id);
         sink.add(members.clone())?;
+        let delta = sink.delta;
+        record(ctx, tx, None, Some(&resource), true, &delta)?;
         out = Some(respond(ctx, tx, &resource, &projection, 201)?);
         Ok(())
     })?;
@@ -89,6 +93,7 @@ pub(crate) fn replace(
     let rt = kind.resource_type();
     let mut data = normalize(rt, body, ctx.mode)?;
     check_required(rt, &data)?;
+    tenant::apply(ctx, kind, &mut data)?;
     let members = take_members(kind, &mut data);
     strip_unstored(&mut data);
     let mut out = None;
@@ -98,11 +103,12 @@ pub(crate) fn replace(
         let mut new = old.clone();
         new.data = data.clone();
         check_unique(tx, &new, Some(&old))?;
-        let mut changed = new.data != old.data;
-        if kind == ResourceKind::Group {
-            changed |= replace_members(tx, id, &members)?;
-        }
-        let stored = commit(ctx, tx, old, new, changed)?;
+        let delta = if kind == ResourceKind::Group {
+            replace_members(tx, id, &members)?
+        } else {
+            MemberDelta::default()
+        };
+        let stored = commit(ctx, tx, old, new, &delta)?;
         out = Some(respond(ctx, tx, &stored, &projection, 200)?);
         Ok(())
     })?;
@@ -126,19 +132,19 @@ pub(crate) fn patch(
         let old = existing(tx, kind, id)?;
         check_if_match(req, &old)?;
         let mut new = old.clone();
-        let members_changed = if kind == ResourceKind::Group {
+        let delta = if kind == ResourceKind::Group {
             let mut sink = RowSink::new(tx, id);
             patch::apply(rt, &mut new.data, &ops, Some(&mut sink), ctx.mode)?;
-            sink.changed
+            sink.delta
         } else {
             patch::apply(rt, &mut new.data, &ops, None, ctx.mode)?;
-            false
+            MemberDelta::default()
         };
         strip_unstored(&mut new.data);
         check_required(rt, &new.data)?;
+        tenant::apply(ctx, kind, &mut new.data)?;
         check_unique(tx, &new, Some(&old))?;
-        let changed = members_changed || new.data != old.data;
-        let stored = commit(ctx, tx, old, new, changed)?;
+        let stored = commit(ctx, tx, old, new, &delta)?;
         out = Some(respond(ctx, tx, &stored, &projection, 200)?);
         Ok(())
     })?;
@@ -150,6 +156,16 @@ pub(crate) fn delete(ctx: &Ctx, kind: ResourceKind, id: &str, req: &Request) -> 
     ctx.store.write(ctx.dir, &mut |tx| {
         let old = existing(tx, kind, id)?;
         check_if_match(req, &old)?;
+        // The groups it was in lose a member: tell the host, then delete.
+        for gid in tx.groups_of(id)? {
+            let Some(group) = tx.get(ResourceKind::Group, &gid)? else {
+                continue;
+            };
+            let mut delta = MemberDelta::default();
+            delta.remove(id);
+            record(ctx, tx, Some(&group), Some(&group), false, &delta)?;
+        }
+        record(ctx, tx, Some(&old), None, true, &MemberDelta::default())?;
         tx.delete(kind, id)?;
         Ok(())
     })?;
@@ -166,22 +182,53 @@ pub(crate) fn existing(tx: &dyn ReadTx, kind: ResourceKind, id: &str) -> Result<
         .ok_or_else(|| ScimError::not_found(format!("{} '{id}' not found", kind.as_str())))
 }
 
-/// Store `new` with the next version when anything changed; otherwise keep `old` as is,
-/// so a repeated identical request is not a change.
+/// Store `new` with the next version when anything changed, and record the change's
+/// events; otherwise keep `old` as is, so a repeated identical request is not a change.
 fn commit(
     ctx: &Ctx,
     tx: &mut dyn WriteTx,
     old: StoredResource,
     mut new: StoredResource,
-    changed: bool,
+    delta: &MemberDelta,
 ) -> Result<StoredResource> {
-    if !changed {
+    let attributes_changed = new.data != old.data;
+    if !attributes_changed && delta.is_empty() {
         return Ok(old);
     }
     new.version = old.version + 1;
     new.last_modified = ctx.now;
     tx.update(new.clone())?;
+    record(ctx, tx, Some(&old), Some(&new), attributes_changed, delta)?;
     Ok(new)
+}
+
+/// Append the events of one change to the outbox, in the write's transaction.
+fn record(
+    ctx: &Ctx,
+    tx: &mut dyn WriteTx,
+    before: Option<&StoredResource>,
+    after: Option<&StoredResource>,
+    attributes_changed: bool,
+    members: &MemberDelta,
+) -> Result<()> {
+    let Some(r) = after.or(before) else {
+        return Ok(());
+    };
+    let view = |r: &StoredResource| render(ctx, &*tx, r, &Members::Skip, false);
+    let before = before.map(view).transpose()?;
+    let after = after.map(view).transpose()?;
+    let change = Change {
+        kind: r.kind,
+        id: &r.id,
+        before: before.as_ref(),
+        after: after.as_ref(),
+        attributes_changed,
+        members,
+    };
+    for e in events_for(&change, ctx.now) {
+        tx.append_event(e)?;
+    }
+    Ok(())
 }
 
 /// Render, project and wrap a resource with its ETag.
@@ -271,8 +318,8 @@ pub(crate) fn check_if_match(req: &Request, r: &StoredResource) -> Result<()> {
     }
 }
 
-/// PUT semantics for members: the given list becomes the membership. True if it changed.
-fn replace_members(tx: &mut dyn WriteTx, group_id: &str, members: &[Value]) -> Result<bool> {
+/// PUT semantics for members: the given list becomes the membership.
+fn replace_members(tx: &mut dyn WriteTx, group_id: &str, members: &[Value]) -> Result<MemberDelta> {
     let wanted: Vec<&str> = members.iter().filter_map(|m| m["value"].as_str()).collect();
     let mut stale = Vec::new();
     tx.members(group_id, &mut |m| {
@@ -284,14 +331,14 @@ fn replace_members(tx: &mut dyn WriteTx, group_id: &str, members: &[Value]) -> R
     let mut sink = RowSink::new(tx, group_id);
     sink.remove(&stale)?;
     sink.add(members.to_vec())?;
-    Ok(sink.changed)
+    Ok(sink.delta)
 }
 
 /// Membership changes from PATCH/PUT/POST, written straight into the transaction as rows.
 struct RowSink<'a> {
     tx: &'a mut dyn WriteTx,
     group_id: &'a str,
-    changed: bool,
+    delta: MemberDelta,
 }
 
 impl<'a> RowSink<'a> {
@@ -299,7 +346,7 @@ impl<'a> RowSink<'a> {
         RowSink {
             tx,
             group_id,
-            changed: false,
+            delta: MemberDelta::default(),
         }
     }
 
@@ -344,14 +391,18 @@ impl MemberSink for RowSink<'_> {
                 kind,
                 display: m["display"].as_str().map(str::to_owned),
             };
-            self.changed |= self.tx.add_member(self.group_id, row)?;
+            if self.tx.add_member(self.group_id, row.clone())? {
+                self.delta.add(row);
+            }
         }
         Ok(())
     }
 
     fn remove(&mut self, ids: &[String]) -> Result<()> {
         for id in ids {
-            self.changed |= self.tx.remove_member(self.group_id, id)?;
+            if self.tx.remove_member(self.group_id, id)? {
+                self.delta.remove(id);
+            }
         }
         Ok(())
     }
@@ -374,7 +425,11 @@ impl MemberSink for RowSink<'_> {
     }
 
     fn clear(&mut self) -> Result<()> {
-        self.changed |= self.tx.clear_members(self.group_id)? > 0;
-        Ok(())
+        let mut ids = Vec::new();
+        self.tx.members(self.group_id, &mut |m| {
+            ids.push(m.value);
+            true
+        })?;
+        self.remove(&ids)
     }
 }

@@ -265,6 +265,23 @@ impl ResourceTypeDef {
         std::iter::once(self.schema).chain(self.extensions.iter().map(|e| e.schema))
     }
 
+    /// The `schemas` value of a canonical resource: the core schema, then each extension
+    /// whose object the resource carries, in this type's order.
+    pub fn schema_ids(
+        &self,
+        resource: &serde_json::Map<String, serde_json::Value>,
+    ) -> serde_json::Value {
+        let present = self.extensions.iter().filter(|e| {
+            resource
+                .get(e.schema.id)
+                .is_some_and(serde_json::Value::is_object)
+        });
+        std::iter::once(self.schema.id)
+            .chain(present.map(|e| e.schema.id))
+            .map(|id| serde_json::Value::String(id.to_owned()))
+            .collect()
+    }
+
     /// The extension schema with this URN (case-insensitive), if this type has it.
     pub fn extension(&self, urn: &str) -> Option<&'static SchemaDef> {
         self.extensions

@@ -117,19 +117,14 @@ pub fn normalize(rt: &ResourceTypeDef, input: &Value, mode: Mode) -> Result<Valu
     }
 
     let mut out = Map::new();
-    let mut ids = vec![Value::String(rt.schema.id.to_owned())];
-    for (ext, attrs) in rt.extensions.iter().zip(&exts) {
-        if !attrs.is_empty() {
-            ids.push(Value::String(ext.schema.id.to_owned()));
-        }
-    }
-    out.insert("schemas".to_owned(), Value::Array(ids));
+    out.insert("schemas".to_owned(), Value::Null);
     out.extend(core);
     for (ext, attrs) in rt.extensions.iter().zip(exts) {
         if !attrs.is_empty() {
             out.insert(ext.schema.id.to_owned(), Value::Object(attrs));
         }
     }
+    out["schemas"] = rt.schema_ids(&out);
     Ok(Value::Object(out))
 }
 

@@ -1,0 +1,252 @@
+//! Directories: one IdP integration each — its own users, groups, token, settings and
+//! target services, isolated from every other directory of the engine.
+
+use crate::error::{Result, ScimError};
+use crate::token::TokenInfo;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Longest directory name, in characters.
+pub const MAX_NAME_CHARS: usize = 128;
+/// Longest domain, in characters.
+pub const MAX_DOMAIN_CHARS: usize = 100;
+
+/// The identity provider a directory is connected to. Fixed at creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdpKind {
+    Okta,
+    Entra,
+    Generic,
+}
+
+/// A downstream service the directory feeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    /// Workspace ONE UEM (device management).
+    Uem,
+    /// Workspace ONE Access (identity).
+    Access,
+}
+
+/// Per-directory behaviour.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectorySettings {
+    /// Reject a `userName` in `user@domain` form, or a work email, whose domain is not
+    /// the directory's (400 `invalidValue`).
+    pub enforce_domain: bool,
+    /// Reject unknown attributes and schema URNs instead of ignoring them.
+    pub strict: bool,
+}
+
+/// What an admin gives to create a directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDirectory {
+    pub name: String,
+    pub domain: String,
+    pub idp: IdpKind,
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub settings: DirectorySettings,
+}
+
+/// What an admin may change later (name and IdP kind are fixed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectoryUpdate {
+    pub domain: Option<String>,
+    pub services: Option<Vec<Service>>,
+    pub settings: Option<DirectorySettings>,
+}
+
+/// A directory as the admin sees it. Never holds the token's secret or hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    pub id: String,
+    pub name: String,
+    pub domain: String,
+    pub idp: IdpKind,
+    pub services: Vec<Service>,
+    pub settings: DirectorySettings,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// The current token, if one was issued and not revoked (it may have expired).
+    pub token: Option<TokenInfo>,
+    /// The SCIM base URL to paste into the IdP (derived from the engine's public URL).
+    pub tenant_url: String,
+}
+
+/// The stored part of a directory (`DirectoryRecord::data`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredSettings {
+    pub domain: String,
+    pub idp: IdpKind,
+    pub services: Vec<Service>,
+    pub settings: DirectorySettings,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    pub token: Option<TokenInfo>,
+}
+
+/// `name`: 1–128 characters, letters of any script, digits, space, `-`, `_`; no leading
+/// or trailing space.
+pub fn validate_name(name: &str) -> Result<()> {
+    let invalid = |rule: &str| ScimError::invalid_value(format!("name: {rule}"));
+    let n = name.chars().count();
+    if n == 0 || n > MAX_NAME_CHARS {
+        return Err(invalid(&format!(
+            "must be 1 to {MAX_NAME_CHARS} characters (got {n})"
+        )));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, ' ' | '-' | '_')))
+    {
+        return Err(invalid(&format!(
+            "may contain only letters, digits, space, '-' and '_' (found {c:?})"
+        )));
+    }
+    if name.starts_with(' ') || name.ends_with(' ') {
+        return Err(invalid("must not start or end with a space"));
+    }
+    Ok(())
+}
+
+/// `domain`: one domain of at most 100 characters, letters, digits, `-` and `.`, with at
+/// least one dot; no empty label, no label starting or ending with `-`. Returns it in
+/// lower case.
+pub fn normalize_domain(domain: &str) -> Result<String> {
+    let invalid = |rule: &str| ScimError::invalid_value(format!("domain: {rule}"));
+    let n = domain.chars().count();
+    if n == 0 || n > MAX_DOMAIN_CHARS {
+        return Err(invalid(&format!(
+            "must be 1 to {MAX_DOMAIN_CHARS} characters (got {n})"
+        )));
+    }
+    if let Some(c) = domain
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '.')))
+    {
+        return Err(invalid(&format!(
+            "may contain only letters, digits, '-' and '.' (found {c:?})"
+        )));
+    }
+    if !domain.contains('.') {
+        return Err(invalid("must contain at least one dot"));
+    }
+    for label in domain.split('.') {
+        if label.is_empty() {
+            return Err(invalid(
+                "must not have an empty label (leading, trailing or double dot)",
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(invalid(&format!(
+                "label '{label}' must not start or end with '-'"
+            )));
+        }
+    }
+    Ok(domain.to_lowercase())
+}
+
+/// `services`: at least one, each once.
+pub fn normalize_services(services: &[Service]) -> Result<Vec<Service>> {
+    let mut s = services.to_vec();
+    s.sort();
+    s.dedup();
+    if s.is_empty() {
+        return Err(ScimError::invalid_value(
+            "services: must name at least one of 'uem' and 'access'",
+        ));
+    }
+    Ok(s)
+}
+
+/// The domain part of `user@domain`, if the value has that form.
+pub(crate) fn domain_of(value: &str) -> Option<&str> {
+    let (local, domain) = value.rsplit_once('@')?;
+    (!local.is_empty() && !domain.is_empty()).then_some(domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in [
+            "Lab Directory",
+            "a",
+            "Ünïcødé_目录-1",
+            "Отдел продаж",
+            &"x".repeat(128),
+        ] {
+            validate_name(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for (bad, rule) in [
+            ("", "1 to 128"),
+            (&"x".repeat(129) as &str, "1 to 128"),
+            ("a.b", "only letters"),
+            ("a/b", "only letters"),
+            ("tab\tname", "only letters"),
+            (" lead", "start or end"),
+            ("trail ", "start or end"),
+        ] {
+            let e = validate_name(bad).unwrap_err();
+            assert!(e.detail.starts_with("name: "), "{}", e.detail);
+            assert!(e.detail.contains(rule), "{bad}: {}", e.detail);
+        }
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(normalize_domain("Example.COM").unwrap(), "example.com");
+        assert_eq!(
+            normalize_domain("a-b.c-d.example").unwrap(),
+            "a-b.c-d.example"
+        );
+        let long = format!("{}.com", "a".repeat(96));
+        assert_eq!(normalize_domain(&long).unwrap().len(), 100);
+        for (bad, rule) in [
+            ("", "1 to 100"),
+            (&format!("{}.com", "a".repeat(97)) as &str, "1 to 100"),
+            ("example", "at least one dot"),
+            ("exa mple.com", "only letters"),
+            ("a,b.com", "only letters"),
+            ("a_b.com", "only letters"),
+            (".example.com", "empty label"),
+            ("example..com", "empty label"),
+            ("example.com.", "empty label"),
+            ("-ex.com", "start or end with '-'"),
+            ("ex-.com", "start or end with '-'"),
+            ("a.com b.com", "only letters"),
+        ] {
+            let e = normalize_domain(bad).unwrap_err();
+            assert!(e.detail.starts_with("domain: "), "{}", e.detail);
+            assert!(e.detail.contains(rule), "{bad}: {}", e.detail);
+        }
+    }
+
+    #[test]
+    fn services() {
+        assert_eq!(
+            normalize_services(&[Service::Access, Service::Uem, Service::Access]).unwrap(),
+            [Service::Uem, Service::Access]
+        );
+        assert!(normalize_services(&[])
+            .unwrap_err()
+            .detail
+            .starts_with("services: "));
+    }
+
+    #[test]
+    fn email_domains() {
+        assert_eq!(domain_of("jane@Example.com"), Some("Example.com"));
+        assert_eq!(domain_of("a@b@c.com"), Some("c.com"));
+        assert_eq!(domain_of("jane"), None);
+        assert_eq!(domain_of("@x.com"), None);
+    }
+}

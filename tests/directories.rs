@@ -1,0 +1,507 @@
+//! Directories, tenant URLs and bearer tokens: the multi-tenant edge of the engine.
+
+use parking_lot::Mutex;
+use scim::directory::{DirectorySettings, DirectoryUpdate, IdpKind, NewDirectory, Service};
+use scim::store::{MemoryStore, Store};
+use scim::{Engine, EngineConfig, Request, Response};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+struct Fixture {
+    engine: Engine,
+    store: Arc<MemoryStore>,
+    now: Arc<Mutex<OffsetDateTime>>,
+}
+
+fn fixture() -> Fixture {
+    let store = Arc::new(MemoryStore::new());
+    let now = Arc::new(Mutex::new(datetime!(2026-11-29 10:00 UTC)));
+    let clock = now.clone();
+    let engine = Engine::new(
+        EngineConfig {
+            public_url: "https://host.example.com".into(),
+            ..EngineConfig::default()
+        },
+        store.clone(),
+    )
+    .with_clock(Arc::new(move || *clock.lock()));
+    Fixture { engine, store, now }
+}
+
+fn new_dir(name: &str, domain: &str) -> NewDirectory {
+    NewDirectory {
+        name: name.into(),
+        domain: domain.into(),
+        idp: IdpKind::Okta,
+        services: vec![Service::Uem, Service::Access],
+        settings: DirectorySettings::default(),
+    }
+}
+
+fn call(
+    e: &Engine,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<Value>,
+) -> Response {
+    let mut headers = vec![(
+        "Content-Type".to_owned(),
+        "application/scim+json".to_owned(),
+    )];
+    if let Some(t) = token {
+        headers.push(("Authorization".into(), format!("Bearer {t}")));
+    }
+    e.handle(&Request {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers,
+        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+    })
+}
+
+fn body(r: &Response) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+fn assert_401(r: &Response) {
+    assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("WWW-Authenticate"), Some("Bearer"));
+    let b = body(r);
+    assert_eq!(b["status"], "401");
+    assert_eq!(
+        b["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+}
+
+#[test]
+fn directory_validation_names_field_and_rule() {
+    let f = fixture();
+    let cases = [
+        (new_dir("", "example.com"), "name: must be 1 to 128"),
+        (
+            new_dir(&"n".repeat(129), "example.com"),
+            "name: must be 1 to 128",
+        ),
+        (new_dir("bad/name", "example.com"), "name: may contain only"),
+        (
+            new_dir("ok", "nodot"),
+            "domain: must contain at least one dot",
+        ),
+        (new_dir("ok", "two words.com"), "domain: may contain only"),
+        (
+            new_dir("ok", &format!("{}.com", "a".repeat(97))),
+            "domain: must be 1 to 100",
+        ),
+        (
+            NewDirectory {
+                services: vec![],
+                ..new_dir("ok", "example.com")
+            },
+            "services: must name",
+        ),
+    ];
+    for (spec, detail) in cases {
+        let e = f.engine.create_directory(&spec).unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(
+            e.detail.starts_with(detail),
+            "{:?} → {}",
+            spec.name,
+            e.detail
+        );
+    }
+    assert!(
+        f.engine.directories().unwrap().is_empty(),
+        "nothing was created"
+    );
+
+    let d = f
+        .engine
+        .create_directory(&new_dir("Lab Directory", "Example.COM"))
+        .unwrap();
+    assert_eq!(d.domain, "example.com");
+    assert_eq!(
+        d.tenant_url,
+        format!("https://host.example.com/scim/v2/{}", d.id)
+    );
+    assert!(
+        !d.tenant_url.contains('_'),
+        "Okta rejects base URLs with '_'"
+    );
+    assert!(d.token.is_none());
+    let dup = f
+        .engine
+        .create_directory(&new_dir("lab DIRECTORY", "other.com"))
+        .unwrap_err();
+    assert_eq!(dup.status, 409);
+
+    // Services and settings change; name and IdP kind cannot (the update has no field).
+    let d2 = f
+        .engine
+        .update_directory(
+            &d.id,
+            &DirectoryUpdate {
+                services: Some(vec![Service::Access]),
+                settings: Some(DirectorySettings {
+                    enforce_domain: true,
+                    strict: false,
+                }),
+                ..DirectoryUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(d2.services, [Service::Access]);
+    assert!(d2.settings.enforce_domain);
+    assert_eq!((d2.name.as_str(), d2.idp), ("Lab Directory", IdpKind::Okta));
+    let e = f
+        .engine
+        .update_directory(
+            &d.id,
+            &DirectoryUpdate {
+                domain: Some("nodot".into()),
+                ..DirectoryUpdate::default()
+            },
+        )
+        .unwrap_err();
+    assert!(e.detail.starts_with("domain: "));
+    assert_eq!(f.engine.directory(&d.id).unwrap(), d2);
+    assert!(
+        serde_json::from_value::<DirectoryUpdate>(json!({"name": "renamed"}))
+            .unwrap_err()
+            .is_data(),
+        "the name is not updatable"
+    );
+    assert_eq!(f.engine.directory("nope").unwrap_err().status, 404);
+}
+
+#[test]
+fn token_lifecycle() {
+    let f = fixture();
+    let d = f
+        .engine
+        .create_directory(&new_dir("Lab", "example.com"))
+        .unwrap();
+    let users = format!("/scim/v2/{}/Users", d.id);
+
+    assert_401(&call(&f.engine, None, "GET", &users, "", None));
+    assert_401(&call(
+        &f.engine,
+        Some("scim_nothing"),
+        "GET",
+        &users,
+        "",
+        None,
+    ));
+
+    let t1 = f.engine.issue_token(&d.id, None).unwrap();
+    assert_eq!(t1.info.lifespan_months, 6);
+    assert_eq!(t1.info.expires_at, datetime!(2027-05-29 10:00 UTC));
+    assert_eq!(f.engine.directory(&d.id).unwrap().token.unwrap(), t1.info);
+    let r = call(
+        &f.engine,
+        Some(&t1.secret),
+        "GET",
+        &users,
+        "startIndex=1&count=2",
+        None,
+    );
+    assert_eq!(r.status, 200);
+    // The scheme is case-insensitive.
+    let r = f.engine.handle(&Request {
+        method: "GET".into(),
+        path: users.clone(),
+        headers: vec![("authorization".into(), format!("bearer {}", t1.secret))],
+        ..Request::default()
+    });
+    assert_eq!(r.status, 200);
+
+    // Regenerating invalidates the old token at once.
+    let t2 = f.engine.issue_token(&d.id, None).unwrap();
+    assert_401(&call(&f.engine, Some(&t1.secret), "GET", &users, "", None));
+    assert_eq!(
+        call(&f.engine, Some(&t2.secret), "GET", &users, "", None).status,
+        200
+    );
+
+    // A lifespan change is a new token: the previous one fails.
+    assert!(f.engine.issue_token(&d.id, Some(25)).is_err());
+    assert!(f.engine.issue_token(&d.id, Some(0)).is_err());
+    let t3 = f.engine.issue_token(&d.id, Some(1)).unwrap();
+    assert_401(&call(&f.engine, Some(&t2.secret), "GET", &users, "", None));
+    assert_eq!(t3.info.expires_at, datetime!(2026-12-29 10:00 UTC));
+
+    // Near-expiry listing, then expiry with the injected clock.
+    assert!(f
+        .engine
+        .tokens_expiring_within(Duration::days(7))
+        .unwrap()
+        .is_empty());
+    *f.now.lock() = datetime!(2026-12-25 10:00 UTC);
+    let soon = f.engine.tokens_expiring_within(Duration::days(7)).unwrap();
+    assert_eq!(soon.len(), 1);
+    assert_eq!(soon[0].id, d.id);
+    assert_eq!(
+        call(&f.engine, Some(&t3.secret), "GET", &users, "", None).status,
+        200
+    );
+    *f.now.lock() = datetime!(2026-12-29 10:00 UTC);
+    assert_401(&call(&f.engine, Some(&t3.secret), "GET", &users, "", None));
+    // Discovery needs a valid token as well.
+    assert_401(&call(
+        &f.engine,
+        Some(&t3.secret),
+        "GET",
+        &format!("/scim/v2/{}/ServiceProviderConfig", d.id),
+        "",
+        None,
+    ));
+
+    // Revocation and deletion.
+    let t4 = f.engine.issue_token(&d.id, Some(24)).unwrap();
+    assert_eq!(
+        call(&f.engine, Some(&t4.secret), "GET", &users, "", None).status,
+        200
+    );
+    f.engine.revoke_token(&d.id).unwrap();
+    assert_401(&call(&f.engine, Some(&t4.secret), "GET", &users, "", None));
+    let t5 = f.engine.issue_token(&d.id, None).unwrap();
+    f.engine.delete_directory(&d.id).unwrap();
+    assert_401(&call(&f.engine, Some(&t5.secret), "GET", &users, "", None));
+    assert_eq!(f.engine.delete_directory(&d.id).unwrap_err().status, 404);
+}
+
+#[test]
+fn directories_are_isolated() {
+    let f = fixture();
+    let a = f
+        .engine
+        .create_directory(&new_dir("A", "a.example"))
+        .unwrap();
+    let b = f
+        .engine
+        .create_directory(&new_dir("B", "b.example"))
+        .unwrap();
+    let ta = f.engine.issue_token(&a.id, None).unwrap().secret;
+    let tb = f.engine.issue_token(&b.id, None).unwrap().secret;
+    let pa = |p: &str| format!("/scim/v2/{}{p}", a.id);
+    let pb = |p: &str| format!("/scim/v2/{}{p}", b.id);
+
+    // The same userName in both directories: no conflict.
+    let user = json!({"userName": "jane@example.com", "title": "in A"});
+    let ra = call(&f.engine, Some(&ta), "POST", &pa("/Users"), "", Some(user));
+    assert_eq!(ra.status, 201);
+    let ida = body(&ra)["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ra.header("Location").unwrap(),
+        format!("https://host.example.com/scim/v2/{}/Users/{ida}", a.id)
+    );
+    let rb = call(
+        &f.engine,
+        Some(&tb),
+        "POST",
+        &pb("/Users"),
+        "",
+        Some(json!({"userName": "jane@example.com", "title": "in B"})),
+    );
+    assert_eq!(rb.status, 201);
+
+    // A's token on B's paths: refused exactly like a bad token, whatever the verb.
+    let idb = body(&rb)["id"].as_str().unwrap().to_owned();
+    for (method, path, payload) in [
+        ("GET", pb("/Users"), None),
+        ("GET", pb(&format!("/Users/{idb}")), None),
+        ("DELETE", pb(&format!("/Users/{idb}")), None),
+        (
+            "PUT",
+            pb(&format!("/Users/{idb}")),
+            Some(json!({"userName": "x"})),
+        ),
+        ("POST", pb("/Users"), Some(json!({"userName": "intruder"}))),
+        ("GET", pb("/Schemas"), None),
+        ("GET", pb("/ServiceProviderConfig"), None),
+        (
+            "POST",
+            pb("/Bulk"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                        "Operations": [{"method": "DELETE", "path": format!("/Users/{idb}")}]}),
+            ),
+        ),
+    ] {
+        assert_401(&call(&f.engine, Some(&ta), method, &path, "", payload));
+    }
+
+    // Ids from B do not exist in A, through any door.
+    let r = call(
+        &f.engine,
+        Some(&ta),
+        "GET",
+        &pa(&format!("/Users/{idb}")),
+        "",
+        None,
+    );
+    assert_eq!(r.status, 404);
+    let r = call(
+        &f.engine,
+        Some(&ta),
+        "GET",
+        &pa("/Users"),
+        "filter=userName%20eq%20%22jane@example.com%22",
+        None,
+    );
+    let list = body(&r);
+    assert_eq!(list["totalResults"], 1);
+    assert_eq!(list["Resources"][0]["title"], "in A");
+    let r = call(
+        &f.engine,
+        Some(&ta),
+        "POST",
+        &pa("/Bulk"),
+        "",
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [
+                {"method": "DELETE", "path": format!("/Users/{idb}")},
+                {"method": "POST", "path": "/Groups", "bulkId": "g",
+                 "data": {"displayName": "G", "members": [{"value": idb}]}}
+            ]}),
+        ),
+    );
+    let ops = body(&r)["Operations"].clone();
+    assert_eq!(ops[0]["status"], "404");
+    assert_eq!(
+        ops[1]["status"], "400",
+        "a member from another directory does not exist here"
+    );
+    let r = call(
+        &f.engine,
+        Some(&tb),
+        "GET",
+        &pb(&format!("/Users/{idb}")),
+        "",
+        None,
+    );
+    assert_eq!(body(&r)["title"], "in B");
+
+    // Deleting A leaves B whole.
+    f.engine.delete_directory(&a.id).unwrap();
+    let r = call(&f.engine, Some(&tb), "GET", &pb("/Users"), "", None);
+    assert_eq!(body(&r)["totalResults"], 1);
+}
+
+#[test]
+fn domain_is_filled_and_optionally_enforced() {
+    let f = fixture();
+    let d = f
+        .engine
+        .create_directory(&new_dir("Corp", "corp.example"))
+        .unwrap();
+    let t = f.engine.issue_token(&d.id, None).unwrap().secret;
+    let p = |s: &str| format!("/scim/v2/{}{s}", d.id);
+    const WS1B: &str = "urn:ietf:params:scim:schemas:extension:ws1b:2.0:User";
+    let r = call(
+        &f.engine,
+        Some(&t),
+        "POST",
+        &p("/Users"),
+        "",
+        Some(json!({"userName": "x@elsewhere.example"})),
+    );
+    assert_eq!(r.status, 201);
+    let u = body(&r);
+    assert_eq!(u[WS1B]["domain"], "corp.example");
+    assert!(u["schemas"].as_array().unwrap().contains(&json!(WS1B)));
+    let r = call(
+        &f.engine,
+        Some(&t),
+        "POST",
+        &p("/Users"),
+        "",
+        Some(json!({"userName": "own", WS1B: {"domain": "sub.corp.example"}})),
+    );
+    assert_eq!(
+        body(&r)[WS1B]["domain"],
+        "sub.corp.example",
+        "a given domain is kept"
+    );
+    let r = call(
+        &f.engine,
+        Some(&t),
+        "POST",
+        &p("/Groups"),
+        "",
+        Some(json!({"displayName": "G"})),
+    );
+    assert_eq!(
+        body(&r)["urn:ietf:params:scim:schemas:extension:ws1b:2.0:Group"]["domain"],
+        "corp.example"
+    );
+
+    f.engine
+        .update_directory(
+            &d.id,
+            &DirectoryUpdate {
+                settings: Some(DirectorySettings {
+                    enforce_domain: true,
+                    strict: false,
+                }),
+                ..DirectoryUpdate::default()
+            },
+        )
+        .unwrap();
+    for user in [
+        json!({"userName": "y@elsewhere.example"}),
+        json!({"userName": "plain", "emails": [{"type": "work", "value": "y@elsewhere.example"}]}),
+    ] {
+        let r = call(&f.engine, Some(&t), "POST", &p("/Users"), "", Some(user));
+        assert_eq!(r.status, 400);
+        let b = body(&r);
+        assert_eq!(b["scimType"], "invalidValue");
+        assert!(
+            b["detail"].as_str().unwrap().contains("'corp.example'"),
+            "{b}"
+        );
+    }
+    let ok = json!({"userName": "z@Corp.Example",
+                    "emails": [{"type": "work", "value": "z@corp.example"},
+                               {"type": "home", "value": "z@gmail.example"}]});
+    assert_eq!(
+        call(&f.engine, Some(&t), "POST", &p("/Users"), "", Some(ok)).status,
+        201
+    );
+}
+
+#[test]
+fn secrets_never_reach_the_store_or_debug_output() {
+    let f = fixture();
+    let d = f
+        .engine
+        .create_directory(&new_dir("Secretive", "example.com"))
+        .unwrap();
+    let issued = f.engine.issue_token(&d.id, None).unwrap();
+    let stored = format!("{:?}", f.store.list_directories().unwrap());
+    assert!(!stored.contains(&issued.secret));
+    for rec in f.store.list_directories().unwrap() {
+        assert!(!rec.data.to_string().contains(&issued.secret));
+        assert_ne!(rec.token_hash.as_deref(), Some(issued.secret.as_str()));
+        assert_eq!(rec.token_hash.unwrap().len(), 64, "a SHA-256 hash is kept");
+    }
+    assert!(!format!("{issued:?}").contains(&issued.secret));
+    assert!(!format!("{:?}", f.engine.directory(&d.id).unwrap()).contains(&issued.secret));
+    // Nor does a 401 echo what was presented.
+    let r = call(
+        &f.engine,
+        Some(&format!("{}x", issued.secret)),
+        "GET",
+        &format!("/scim/v2/{}/Users", d.id),
+        "",
+        None,
+    );
+    assert!(!String::from_utf8_lossy(&r.body).contains(&issued.secret));
+}
