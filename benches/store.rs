@@ -121,10 +121,16 @@ fn concurrent_creates(store: Arc<dyn Store>, threads: usize, per_thread: usize) 
     t.elapsed() / (threads * per_thread) as u32
 }
 
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
+/// as a quick smoke test at small sizes.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
 /// creates/s with 32 concurrent writers.
 fn creates() {
     let threads = 32;
-    let per_thread = 100;
+    let per_thread = if smoke() { 3 } else { 100 };
     let (single, single_path) = sqlite("single", false);
     let one_each = concurrent_creates(single, threads, per_thread);
     cleanup(&single_path);
@@ -205,6 +211,7 @@ fn lookups_on(n: usize) -> [Duration; 4] {
     let (store, path) = sqlite(&format!("lookups{n}"), true);
     let ids = bulk_load(&store, n);
     let p = provider(store);
+    let iters = if smoke() { 5 } else { 300 };
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     let mut pick = move || {
         x ^= x << 13;
@@ -213,7 +220,7 @@ fn lookups_on(n: usize) -> [Duration; 4] {
         (x % n as u64) as usize
     };
     let mut filter = |attr: &str, value: &dyn Fn(usize) -> String| {
-        measure(300, |_| {
+        measure(iters, |_| {
             let i = pick();
             let q = format!("filter={attr}%20eq%20%22{}%22", value(i));
             let body = ok(p.handle(&req("GET", "/Users", &q, None)), 200);
@@ -224,7 +231,7 @@ fn lookups_on(n: usize) -> [Duration; 4] {
     let external_id = filter("externalId", &|i| format!("ext-{i}"));
     let email = filter("emails.value", &|i| format!("USER{i}@example.com"));
     let mut k = 0usize;
-    let by_id = measure(300, |_| {
+    let by_id = measure(iters, |_| {
         k = (k + 7919) % ids.len();
         ok(
             p.handle(&req("GET", &format!("/Users/{}", ids[k]), "", None)),
@@ -240,7 +247,7 @@ fn lookups() {
     let n: usize = std::env::var("SCIM_BENCH_USERS")
         .ok()
         .and_then(|v| v.replace(['_', ','], "").parse().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or(if smoke() { 2_000 } else { 1_000_000 });
     let small = lookups_on(1_000);
     let large = lookups_on(n);
     let names = [

@@ -99,10 +99,14 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Settings of every connection, once the file is known to be ours.
+fn tune(conn: &Connection) -> Result<()> {
     // 32 MiB of page cache per connection (SQLite's default is 2 MiB).
     conn.pragma_update(None, "cache_size", -32_768)
-        .map_err(sql_err)?;
-    Ok(conn)
+        .map_err(sql_err)
 }
 
 impl SqliteStore {
@@ -129,6 +133,7 @@ impl SqliteStore {
         )?;
         // Refuse a foreign file before changing anything in it.
         schema::check(&conn, &shown)?;
+        tune(&conn)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(sql_err)?;
@@ -177,6 +182,7 @@ impl SqliteStore {
         )?;
         conn.pragma_update(None, "query_only", true)
             .map_err(sql_err)?;
+        tune(&conn)?;
         Ok(conn)
     }
 
