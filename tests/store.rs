@@ -1,9 +1,14 @@
 //! The store suite: one set of behaviours every `Store` must have, run against each.
 
 use scim::schema::ResourceKind::{self, Group, User};
-use scim::store::{IndexKey, Member, MemoryStore, Store, StoredResource};
+use scim::store::{
+    DirectoryRecord, IndexKey, Member, MemoryStore, NewEvent, SqliteOptions, SqliteStore, Store,
+    StoredResource,
+};
 use scim::ScimError;
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -263,6 +268,322 @@ fn scan_stops_when_asked(store: &dyn Store) {
     assert_eq!(seen, 3);
 }
 
+fn directory(id: &str, name: &str, token: Option<&str>) -> DirectoryRecord {
+    DirectoryRecord {
+        id: id.into(),
+        name: name.into(),
+        token_hash: token.map(str::to_owned),
+        data: json!({"domain": format!("{id}.example.com"), "n": 1}),
+    }
+}
+
+fn directory_records(store: &dyn Store) {
+    store
+        .create_directory(&directory("d1", "Sales", Some("h1")))
+        .unwrap();
+    store
+        .create_directory(&directory("d2", "Ünïcode Ops", None))
+        .unwrap();
+    store
+        .create_directory(&directory("d3", "Eng", Some("h3")))
+        .unwrap();
+    let names = |s: &dyn Store| -> Vec<String> {
+        s.list_directories()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect()
+    };
+    assert_eq!(names(store), ["d1", "d2", "d3"]);
+    assert_eq!(
+        store.get_directory("d1").unwrap().unwrap(),
+        directory("d1", "Sales", Some("h1"))
+    );
+    assert!(store.get_directory("nope").unwrap().is_none());
+    assert_eq!(store.directory_by_token("h3").unwrap().unwrap().id, "d3");
+    assert!(store.directory_by_token("h2").unwrap().is_none());
+
+    // Names are unique case-insensitively (Unicode folding too); ids and token hashes too.
+    let e = store
+        .create_directory(&directory("d4", "sALES", None))
+        .unwrap_err();
+    assert_eq!(
+        (e.status, e.scim_type),
+        (409, Some(scim::ScimType::Uniqueness))
+    );
+    let e = store
+        .create_directory(&directory("d4", "ünïcode ops", None))
+        .unwrap_err();
+    assert_eq!(e.status, 409);
+    let e = store
+        .create_directory(&directory("d4", "Other", Some("h1")))
+        .unwrap_err();
+    assert_eq!(e.status, 409);
+    let e = store
+        .create_directory(&directory("d1", "Fresh", None))
+        .unwrap_err();
+    assert_eq!(e.status, 409);
+    assert_eq!(names(store), ["d1", "d2", "d3"]);
+
+    // Update: keeps its position; the old token stops working at once.
+    let mut d1 = directory("d1", "Sales", Some("h1-new"));
+    d1.data["n"] = json!(2);
+    store.update_directory(&d1).unwrap();
+    assert!(store.directory_by_token("h1").unwrap().is_none());
+    assert_eq!(store.directory_by_token("h1-new").unwrap().unwrap(), d1);
+    assert_eq!(names(store), ["d1", "d2", "d3"]);
+    // Renaming to its own name in another case is fine; to another's name is not.
+    store
+        .update_directory(&directory("d1", "SALES", Some("h1-new")))
+        .unwrap();
+    let e = store
+        .update_directory(&directory("d1", "eng", Some("h1-new")))
+        .unwrap_err();
+    assert_eq!(e.status, 409);
+    let e = store
+        .update_directory(&directory("d1", "Sales", Some("h3")))
+        .unwrap_err();
+    assert_eq!(e.status, 409);
+    let e = store
+        .update_directory(&directory("zz", "Nobody", None))
+        .unwrap_err();
+    assert_eq!(e.status, 404);
+
+    // Deleting a directory removes its resources, members and events, not others'.
+    for dir in ["d1", "d3"] {
+        store
+            .write(dir, &mut |tx| {
+                tx.insert(user("u1", "alice"))?;
+                tx.insert(resource(Group, "g", json!({"displayName": "G"})))?;
+                tx.add_member("g", member("u1"))?;
+                tx.append_event(event("user.created", "u1"))?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    store.ack_events("d1", 1).unwrap();
+    assert!(store.delete_directory("d1").unwrap());
+    assert!(!store.delete_directory("d1").unwrap());
+    assert!(store.get_directory("d1").unwrap().is_none());
+    assert!(store.directory_by_token("h1-new").unwrap().is_none());
+    assert_eq!(names(store), ["d2", "d3"]);
+    assert!(ids(store, "d1", User).is_empty());
+    assert!(ids(store, "d1", Group).is_empty());
+    assert!(members(store, "d1", "g").is_empty());
+    assert!(store.events("d1", 0, 10).unwrap().is_empty());
+    assert_eq!(store.acked("d1").unwrap(), 0);
+    assert_eq!(ids(store, "d3", User), ["u1"]);
+    assert_eq!(members(store, "d3", "g"), ["u1"]);
+    assert_eq!(store.events("d3", 0, 10).unwrap().len(), 1);
+    // The name is free again.
+    store
+        .create_directory(&directory("d5", "sales", None))
+        .unwrap();
+    assert_eq!(names(store), ["d2", "d3", "d5"]);
+}
+
+fn event(kind: &str, id: &str) -> NewEvent {
+    NewEvent {
+        kind: kind.into(),
+        resource_kind: User,
+        resource_id: id.into(),
+        time: OffsetDateTime::now_utc(),
+        data: json!({"id": id, "nested": {"b": 1, "a": [1, 2]}}),
+    }
+}
+
+fn event_ids(store: &dyn Store, dir: &str, after: u64) -> Vec<(u64, String)> {
+    store
+        .events(dir, after, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.seq, e.resource_id))
+        .collect()
+}
+
+fn outbox(store: &dyn Store) {
+    assert!(store.events("d", 0, 10).unwrap().is_empty());
+    assert_eq!(store.acked("d").unwrap(), 0);
+    let sent = event("user.created", "u1");
+    let mut seqs = Vec::new();
+    store
+        .write("d", &mut |tx| {
+            seqs.clear();
+            tx.insert(user("u1", "alice"))?;
+            seqs.push(tx.append_event(sent.clone())?);
+            seqs.push(tx.append_event(event("user.updated", "u1"))?);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seqs, [1, 2]);
+    let got = store.events("d", 0, 1).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (&got[0].kind, got[0].resource_kind, &got[0].resource_id),
+        (&sent.kind, sent.resource_kind, &sent.resource_id)
+    );
+    assert_eq!(
+        (got[0].seq, got[0].time, &got[0].data),
+        (1, sent.time, &sent.data)
+    );
+    // A failed write keeps none of its events.
+    store
+        .write("d", &mut |tx| {
+            tx.append_event(event("user.deleted", "u1"))?;
+            Err(ScimError::invalid_value("no"))
+        })
+        .unwrap_err();
+    assert_eq!(
+        event_ids(store, "d", 0),
+        [(1, "u1".into()), (2, "u1".into())]
+    );
+    let mut next = 0;
+    store
+        .write("d", &mut |tx| {
+            next = tx.append_event(event("user.created", "u2"))?;
+            Ok(())
+        })
+        .unwrap();
+    assert!(next > 2, "strictly increasing: {next}");
+    // Events are per directory.
+    store
+        .write("other", &mut |tx| {
+            tx.append_event(event("x", "o")).map(|_| ())
+        })
+        .unwrap();
+    assert_eq!(event_ids(store, "other", 0), [(1, "o".into())]);
+    assert_eq!(
+        event_ids(store, "d", 1),
+        [(2, "u1".into()), (next, "u2".into())]
+    );
+    assert_eq!(event_ids(store, "d", next), []);
+
+    // Acknowledgement: never past the last event, never backwards.
+    let e = store.ack_events("d", next + 1).unwrap_err();
+    assert_eq!(e.status, 409);
+    let e = store.ack_events("empty", 1).unwrap_err();
+    assert_eq!(e.status, 409);
+    store.ack_events("d", 2).unwrap();
+    store.ack_events("d", 1).unwrap();
+    assert_eq!(store.acked("d").unwrap(), 2);
+    assert_eq!(store.acked("other").unwrap(), 0);
+    // Pruning goes at most up to the cursor.
+    assert_eq!(store.prune_events("d", 100).unwrap(), 2);
+    assert_eq!(event_ids(store, "d", 0), [(next, "u2".into())]);
+    assert_eq!(store.prune_events("d", 100).unwrap(), 0);
+    store.ack_events("d", next).unwrap();
+    assert_eq!(store.prune_events("d", next).unwrap(), 1);
+    assert!(event_ids(store, "d", 0).is_empty());
+    assert_eq!(store.acked("d").unwrap(), next);
+    // Numbers are never reused, even when the outbox is empty.
+    let mut after = 0;
+    store
+        .write("d", &mut |tx| {
+            after = tx.append_event(event("user.created", "u3"))?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(after, next + 1);
+    assert_eq!(event_ids(store, "d", 0), [(after, "u3".into())]);
+}
+
+fn concurrent_writers(store: &dyn Store) {
+    // Many threads writing at once: every write lands, every event number is unique.
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            s.spawn(move || {
+                for i in 0..25 {
+                    let id = format!("t{t}-{i}");
+                    let result = store.write("d", &mut |tx| {
+                        tx.insert(user(&id, &id))?;
+                        tx.append_event(event("user.created", &id))?;
+                        if i % 5 == 4 {
+                            return Err(ScimError::invalid_value("rejected"));
+                        }
+                        Ok(())
+                    });
+                    assert_eq!(result.is_ok(), i % 5 != 4, "{id}");
+                }
+            });
+        }
+    });
+    let got = ids(store, "d", User);
+    assert_eq!(got.len(), 8 * 20);
+    let events = store.events("d", 0, usize::MAX).unwrap();
+    assert_eq!(events.len(), 8 * 20);
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    let mut evs: Vec<String> = events.into_iter().map(|e| e.resource_id).collect();
+    let mut want = got.clone();
+    evs.sort();
+    want.sort();
+    assert_eq!(evs, want);
+    assert!(!got
+        .iter()
+        .any(|id| id.ends_with("-4") || id.ends_with("-9")));
+}
+
+fn timestamps_round_trip(store: &dyn Store) {
+    let mut r = user("u1", "alice");
+    r.created = time::macros::datetime!(2024-02-29 23:59:59.123456789 +05:30);
+    r.last_modified = time::macros::datetime!(1999-12-31 00:00:00.000000001 UTC);
+    r.version = 42;
+    r.data = json!({"userName": "alice", "z": 1, "a": {"y": [1, "two", null], "b": true}});
+    store.write("d", &mut |tx| tx.insert(r.clone())).unwrap();
+    store
+        .read("d", &mut |tx| {
+            let got = tx.get(User, "u1")?.unwrap();
+            assert_eq!(got, r);
+            assert_eq!(got.created.offset(), r.created.offset());
+            assert_eq!(
+                serde_json::to_string(&got.data).unwrap(),
+                serde_json::to_string(&r.data).unwrap(),
+                "key order is kept"
+            );
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn long_scans_and_member_lists(store: &dyn Store) {
+    // More rows than one page of a streaming backend.
+    store
+        .write("d", &mut |tx| {
+            tx.insert(resource(Group, "g", json!({"displayName": "G"})))?;
+            for i in 0..1234 {
+                let id = format!("u{i:05}");
+                tx.insert(user(&id, &id))?;
+                tx.add_member(
+                    "g",
+                    Member {
+                        value: id.clone(),
+                        kind: User,
+                        display: Some(format!("User {i}")),
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let all = ids(store, "d", User);
+    assert_eq!(all.len(), 1234);
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "insertion order");
+    let m = members(store, "d", "g");
+    assert_eq!(m, all);
+    let mut seen = 0;
+    store
+        .read("d", &mut |tx| {
+            seen = 0;
+            assert_eq!(tx.count(User)?, 1234);
+            tx.members("g", &mut |m| {
+                assert_eq!(m.display, Some(format!("User {seen}")));
+                seen += 1;
+                seen < 700
+            })
+        })
+        .unwrap();
+    assert_eq!(seen, 700);
+}
+
 /// Every behaviour, each on a fresh store from `make`.
 fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
     type Case = (&'static str, fn(&dyn Store));
@@ -273,6 +594,11 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
         ("membership_rows", membership_rows),
         ("directories_are_isolated", directories_are_isolated),
         ("scan_stops_when_asked", scan_stops_when_asked),
+        ("directory_records", directory_records),
+        ("outbox", outbox),
+        ("concurrent_writers", concurrent_writers),
+        ("timestamps_round_trip", timestamps_round_trip),
+        ("long_scans_and_member_lists", long_scans_and_member_lists),
     ];
     for (name, case) in cases {
         eprintln!("store suite: {name}");
@@ -283,4 +609,382 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
 #[test]
 fn memory_store_passes_the_suite() {
     suite(&|| Arc::new(MemoryStore::new()));
+}
+
+/// A fresh, empty directory for this test's database files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("libscim-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn sqlite_store_passes_the_suite() {
+    let dir = scratch("suite");
+    let n = AtomicUsize::new(0);
+    for group_commit in [true, false] {
+        suite(&|| {
+            let path = dir.join(format!("case{}.db", n.fetch_add(1, Ordering::SeqCst)));
+            let options = SqliteOptions {
+                group_commit,
+                ..SqliteOptions::default()
+            };
+            Arc::new(SqliteStore::open(&path, options).unwrap())
+        });
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn fill(store: &dyn Store) {
+    store
+        .create_directory(&directory("d1", "Sales", Some("h1")))
+        .unwrap();
+    store
+        .create_directory(&directory("d2", "Eng", None))
+        .unwrap();
+    store
+        .write("d1", &mut |tx| {
+            for (id, name) in [("c", "carol"), ("a", "alice"), ("b", "bob")] {
+                tx.insert(user(id, name))?;
+                tx.append_event(event("user.created", id))?;
+            }
+            tx.insert(resource(Group, "g", json!({"displayName": "Admins"})))?;
+            tx.add_member("g", member("b"))?;
+            tx.add_member("g", member("c"))?;
+            Ok(())
+        })
+        .unwrap();
+    store.ack_events("d1", 2).unwrap();
+}
+
+#[test]
+fn sqlite_store_reopens_with_everything() {
+    let dir = scratch("reopen");
+    let path = dir.join("store.db");
+    let (users, events) = {
+        let store = SqliteStore::open_default(&path).unwrap();
+        fill(&store);
+        let users: Vec<StoredResource> = ["c", "a", "b"]
+            .iter()
+            .map(|id| {
+                let mut out = None;
+                store
+                    .read("d1", &mut |tx| {
+                        out = tx.get(User, id)?;
+                        Ok(())
+                    })
+                    .unwrap();
+                out.unwrap()
+            })
+            .collect();
+        (users, store.events("d1", 0, 100).unwrap())
+    };
+    let store = SqliteStore::open_default(&path).unwrap();
+    assert_eq!(ids(&store, "d1", User), ["c", "a", "b"]);
+    assert_eq!(members(&store, "d1", "g"), ["b", "c"]);
+    assert_eq!(store.events("d1", 0, 100).unwrap(), events);
+    assert_eq!(store.acked("d1").unwrap(), 2);
+    assert_eq!(
+        store
+            .list_directories()
+            .unwrap()
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect::<Vec<_>>(),
+        ["d1", "d2"]
+    );
+    assert_eq!(
+        store.directory_by_token("h1").unwrap().unwrap().name,
+        "Sales"
+    );
+    store
+        .read("d1", &mut |tx| {
+            for u in &users {
+                assert_eq!(tx.get(User, &u.id)?.as_ref(), Some(u));
+            }
+            assert_eq!(tx.lookup(User, IndexKey::UserName, "BOB")?, ["b"]);
+            assert_eq!(tx.lookup(Group, IndexKey::DisplayName, "admins")?, ["g"]);
+            assert_eq!(tx.groups_of("c")?, ["g"]);
+            Ok(())
+        })
+        .unwrap();
+    // Carrying on: order continues, numbers continue.
+    let mut seq = 0;
+    store
+        .write("d1", &mut |tx| {
+            tx.insert(user("d", "dave"))?;
+            seq = tx.append_event(event("user.created", "d"))?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seq, 4);
+    assert_eq!(ids(&store, "d1", User), ["c", "a", "b", "d"]);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sqlite_store_refuses_foreign_and_newer_files() {
+    let dir = scratch("foreign");
+    // Another application's SQLite database.
+    let other = dir.join("other.db");
+    {
+        let c = rusqlite::Connection::open(&other).unwrap();
+        c.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+    }
+    let e = SqliteStore::open_default(&other).unwrap_err();
+    assert_eq!(e.status, 500);
+    assert!(e.detail.contains("file is not a libscim database"), "{e}");
+    // ... left untouched (still not in WAL mode, table intact).
+    {
+        let c = rusqlite::Connection::open(&other).unwrap();
+        let mode: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    // Another application id, even without tables.
+    let tagged = dir.join("tagged.db");
+    {
+        let c = rusqlite::Connection::open(&tagged).unwrap();
+        c.pragma_update(None, "application_id", 1234).unwrap();
+    }
+    let e = SqliteStore::open_default(&tagged).unwrap_err();
+    assert!(e.detail.contains("file is not a libscim database"), "{e}");
+    // Not a database at all.
+    let garbage = dir.join("garbage.db");
+    std::fs::write(&garbage, vec![0x5a_u8; 8192]).unwrap();
+    let e = SqliteStore::open_default(&garbage).unwrap_err();
+    assert_eq!(e.status, 500);
+    assert!(e.detail.contains("file is not a libscim database"), "{e}");
+    // Written by a newer library.
+    let newer = dir.join("newer.db");
+    drop(SqliteStore::open_default(&newer).unwrap());
+    {
+        let c = rusqlite::Connection::open(&newer).unwrap();
+        c.pragma_update(None, "user_version", SqliteStore::SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let e = SqliteStore::open_default(&newer).unwrap_err();
+    assert_eq!(e.status, 500);
+    let want = format!(
+        "database schema version {} is newer than this library ({})",
+        SqliteStore::SCHEMA_VERSION + 1,
+        SqliteStore::SCHEMA_VERSION
+    );
+    assert!(e.detail.contains(&want), "{e}");
+    // An empty file is a new database.
+    let empty = dir.join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let store = SqliteStore::open_default(&empty).unwrap();
+    store
+        .write("d", &mut |tx| tx.insert(user("u", "u")))
+        .unwrap();
+    drop(store);
+    let c = rusqlite::Connection::open(&empty).unwrap();
+    let (app, version): (i32, i64) = c
+        .query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id),
+                    (SELECT user_version FROM pragma_user_version)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (app, version),
+        (SqliteStore::APPLICATION_ID, SqliteStore::SCHEMA_VERSION)
+    );
+    drop(c);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const FIXTURE_V1: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/schema-v1.sqlite"
+);
+
+/// The fixed timestamp of every record in the fixture.
+fn fixture_time() -> OffsetDateTime {
+    time::macros::datetime!(2026-01-02 03:04:05.678901234 UTC)
+}
+
+fn fixture_resource(kind: ResourceKind, id: &str, data: Value) -> StoredResource {
+    StoredResource {
+        id: id.into(),
+        kind,
+        data,
+        created: fixture_time(),
+        last_modified: fixture_time(),
+        version: 1,
+    }
+}
+
+/// Regenerate `tests/fixtures/schema-v1.sqlite` — only while the current schema *is* v1:
+/// `cargo test --test store -- --ignored make_schema_v1_fixture`. Once v2 exists, the
+/// committed file is the record of v1 and must not be regenerated.
+#[test]
+#[ignore]
+fn make_schema_v1_fixture() {
+    assert_eq!(
+        SqliteStore::SCHEMA_VERSION,
+        1,
+        "the fixture records schema v1"
+    );
+    let path = Path::new(FIXTURE_V1);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let store = SqliteStore::open_default(path).unwrap();
+    store
+        .create_directory(&directory("dir-a", "Sales", Some("hash-a")))
+        .unwrap();
+    store
+        .create_directory(&directory("dir-b", "Engineering", Some("hash-b")))
+        .unwrap();
+    for dir in ["dir-a", "dir-b"] {
+        store
+            .write(dir, &mut |tx| {
+                for (id, name) in [("u3", "carol"), ("u1", "alice"), ("u2", "bob")] {
+                    tx.insert(fixture_resource(
+                        User,
+                        id,
+                        json!({"userName": format!("{name}@{dir}"), "externalId": format!("ext-{id}"),
+                               "emails": [{"value": format!("{name}@Example.com"), "type": "work"}],
+                               "active": true}),
+                    ))?;
+                    tx.append_event(NewEvent {
+                        kind: "user.created".into(),
+                        resource_kind: User,
+                        resource_id: id.into(),
+                        time: fixture_time(),
+                        data: json!({"id": id}),
+                    })?;
+                }
+                tx.insert(fixture_resource(
+                    Group,
+                    "g1",
+                    json!({"displayName": "Admins", "externalId": "G-1"}),
+                ))?;
+                tx.add_member("g1", member("u2"))?;
+                tx.add_member(
+                    "g1",
+                    Member {
+                        value: "u3".into(),
+                        kind: User,
+                        display: Some("Carol".into()),
+                    },
+                )?;
+                tx.append_event(NewEvent {
+                    kind: "group.created".into(),
+                    resource_kind: Group,
+                    resource_id: "g1".into(),
+                    time: fixture_time(),
+                    data: json!({"id": "g1", "members": ["u2", "u3"]}),
+                })?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    store.ack_events("dir-a", 2).unwrap();
+    store.prune_events("dir-a", 1).unwrap();
+    drop(store);
+    // One self-contained file: fold the WAL back in and leave rollback-journal mode.
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE; VACUUM;")
+        .unwrap();
+}
+
+#[test]
+fn opens_a_schema_v1_file() {
+    // Work on a copy: opening migrates in place.
+    let dir = scratch("v1");
+    let path = dir.join("v1.sqlite");
+    std::fs::copy(FIXTURE_V1, &path).unwrap();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1, "the fixture is schema v1");
+    }
+    let store = SqliteStore::open_default(&path).unwrap();
+    let dirs = store.list_directories().unwrap();
+    assert_eq!(
+        dirs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+        ["Sales", "Engineering"]
+    );
+    assert_eq!(dirs[0], directory("dir-a", "Sales", Some("hash-a")));
+    assert_eq!(
+        store.directory_by_token("hash-b").unwrap().unwrap().id,
+        "dir-b"
+    );
+    for dir in ["dir-a", "dir-b"] {
+        assert_eq!(ids(&store, dir, User), ["u3", "u1", "u2"]);
+        assert_eq!(members(&store, dir, "g1"), ["u2", "u3"]);
+        store
+            .read(dir, &mut |tx| {
+                let u = tx.get(User, "u1")?.unwrap();
+                assert_eq!(u.created, fixture_time());
+                assert_eq!(u.data["userName"], format!("alice@{dir}"));
+                assert_eq!(
+                    tx.lookup(User, IndexKey::UserName, &format!("ALICE@{dir}"))?,
+                    ["u1"]
+                );
+                assert_eq!(tx.lookup(User, IndexKey::Email, "bob@example.com")?, ["u2"]);
+                assert_eq!(tx.lookup(User, IndexKey::ExternalId, "ext-u3")?, ["u3"]);
+                assert_eq!(tx.lookup(Group, IndexKey::DisplayName, "ADMINS")?, ["g1"]);
+                assert_eq!(tx.groups_of("u3")?, ["g1"]);
+                let mut display = None;
+                tx.members("g1", &mut |m| {
+                    if m.value == "u3" {
+                        display = m.display;
+                    }
+                    true
+                })?;
+                assert_eq!(display.as_deref(), Some("Carol"));
+                Ok(())
+            })
+            .unwrap();
+    }
+    let seqs = |dir: &str| -> Vec<u64> {
+        store
+            .events(dir, 0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect()
+    };
+    assert_eq!(seqs("dir-a"), [2, 3, 4]);
+    assert_eq!(seqs("dir-b"), [1, 2, 3, 4]);
+    assert_eq!(store.acked("dir-a").unwrap(), 2);
+    assert_eq!(store.acked("dir-b").unwrap(), 0);
+    let e = &store.events("dir-b", 2, 1).unwrap()[0];
+    assert_eq!(
+        (
+            e.kind.as_str(),
+            e.resource_kind,
+            e.resource_id.as_str(),
+            e.time
+        ),
+        ("user.created", User, "u2", fixture_time())
+    );
+    // And it carries on.
+    let mut seq = 0;
+    store
+        .write("dir-a", &mut |tx| {
+            tx.insert(user("u4", "dave"))?;
+            seq = tx.append_event(event("user.created", "u4"))?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seq, 5);
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,8 +6,10 @@
 //! change, so one member costs the same in a 10-member and a 100,000-member group.
 
 mod memory;
+mod sqlite;
 
 pub use memory::MemoryStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 use crate::error::Result;
 use crate::schema::ResourceKind;

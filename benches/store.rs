@@ -1,0 +1,281 @@
+//! `make bench`: the durable store. Every figure is printed next to a baseline measured in
+//! the same run, as a ratio, because the machines are shared and noisy.
+//!
+//! - creates/s with 32 concurrent writers through `ServiceProvider::handle`: SQLite with
+//!   group commit vs one commit per write (baseline), and the in-memory store for reference;
+//! - point lookups (`userName eq`, `externalId eq`, `emails.value eq`, GET by id) on
+//!   `SCIM_BENCH_USERS` users (default 1,000,000) vs 1,000 users (baseline).
+//!
+//! Pass a substring to run only the matching groups: `cargo bench --bench store -- lookups`.
+
+use scim::schema::ResourceKind;
+use scim::store::{MemoryStore, SqliteOptions, SqliteStore, Store, StoredResource};
+use scim::{Config, Request, Response, ServiceProvider};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn req(method: &str, path: &str, query: &str, body: Option<&Value>) -> Request {
+    Request {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers: vec![("Content-Type".into(), "application/scim+json".into())],
+        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+    }
+}
+
+fn ok(resp: Response, want: u16) -> Value {
+    assert_eq!(resp.status, want, "{}", String::from_utf8_lossy(&resp.body));
+    serde_json::from_slice(&resp.body).unwrap_or(Value::Null)
+}
+
+fn user_body(i: usize) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": format!("user{i}@example.com"),
+        "externalId": format!("ext-{i}"),
+        "name": {"givenName": "Given", "familyName": format!("Family{i}")},
+        "emails": [{"value": format!("user{i}@example.com"), "type": "work", "primary": true}],
+        "active": true
+    })
+}
+
+fn provider(store: Arc<dyn Store>) -> ServiceProvider {
+    ServiceProvider::new(
+        Config {
+            base_url: "https://bench.example.com/scim/v2".into(),
+            ..Config::default()
+        },
+        store,
+    )
+}
+
+/// A fresh scratch file; removed (with its WAL) by `cleanup`.
+fn scratch(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("libscim-bench-{}-{name}.db", std::process::id()));
+    cleanup(&path);
+    path
+}
+
+fn cleanup(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+fn sqlite(name: &str, group_commit: bool) -> (Arc<SqliteStore>, PathBuf) {
+    let path = scratch(name);
+    let options = SqliteOptions {
+        group_commit,
+        ..SqliteOptions::default()
+    };
+    (Arc::new(SqliteStore::open(&path, options).unwrap()), path)
+}
+
+/// Median time per call of `f` over several rounds of `iters` calls.
+fn measure(iters: usize, mut f: impl FnMut(usize)) -> Duration {
+    let mut rounds = Vec::new();
+    let mut n = 0;
+    for _ in 0..7 {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f(n);
+            n += 1;
+        }
+        rounds.push(t.elapsed() / iters as u32);
+    }
+    rounds.sort();
+    rounds[rounds.len() / 2]
+}
+
+fn report(group: &str, baseline: (&str, Duration), others: &[(&str, Duration)]) {
+    println!("{group}");
+    println!("  {:<44} {:>12?}  1.00x (baseline)", baseline.0, baseline.1);
+    for (name, d) in others {
+        println!(
+            "  {:<44} {:>12?}  {:.2}x",
+            name,
+            d,
+            d.as_secs_f64() / baseline.1.as_secs_f64()
+        );
+    }
+}
+
+/// Wall time per create with `threads` writers doing `per_thread` creates each.
+fn concurrent_creates(store: Arc<dyn Store>, threads: usize, per_thread: usize) -> Duration {
+    let p = provider(store);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for th in 0..threads {
+            let p = &p;
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    let body = user_body(th * per_thread + i);
+                    ok(p.handle(&req("POST", "/Users", "", Some(&body))), 201);
+                }
+            });
+        }
+    });
+    t.elapsed() / (threads * per_thread) as u32
+}
+
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
+/// as a quick smoke test at small sizes.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+/// creates/s with 32 concurrent writers.
+fn creates() {
+    let threads = 32;
+    let per_thread = if smoke() { 3 } else { 100 };
+    let (single, single_path) = sqlite("single", false);
+    let one_each = concurrent_creates(single, threads, per_thread);
+    cleanup(&single_path);
+    let (grouped, grouped_path) = sqlite("grouped", true);
+    let grouped_time = concurrent_creates(grouped, threads, per_thread);
+    cleanup(&grouped_path);
+    let memory = concurrent_creates(Arc::new(MemoryStore::new()), threads, per_thread);
+    report(
+        "POST /Users, 32 concurrent writers, durable (synchronous=FULL); time per create",
+        ("sqlite, one commit per write", one_each),
+        &[
+            ("sqlite, group commit", grouped_time),
+            ("memory store (reference, not durable)", memory),
+        ],
+    );
+    for (name, d) in [
+        ("sqlite, one commit per write", one_each),
+        ("sqlite, group commit", grouped_time),
+        ("memory store", memory),
+    ] {
+        println!("  {:<44} {:>9.0} creates/s", name, 1.0 / d.as_secs_f64());
+    }
+}
+
+/// Load `n` users straight into the store, shaped like the provider stores them.
+fn bulk_load(store: &Arc<SqliteStore>, n: usize) -> Vec<String> {
+    let p = provider(store.clone());
+    // One real create gives the stored shape; the rest are copies with new values.
+    let id0 = ok(
+        p.handle(&req("POST", "/Users", "", Some(&user_body(0)))),
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut template = None;
+    store
+        .read(scim::provider::DEFAULT_DIRECTORY, &mut |tx| {
+            template = tx.get(ResourceKind::User, &id0)?;
+            Ok(())
+        })
+        .unwrap();
+    let template = template.unwrap();
+    let mut ids = vec![id0];
+    let started = Instant::now();
+    let chunk = 20_000;
+    let mut next = 1;
+    while next < n {
+        let end = (next + chunk).min(n);
+        let batch: Vec<StoredResource> = (next..end)
+            .map(|i| {
+                let mut r = template.clone();
+                r.id = uuid::Uuid::new_v4().to_string();
+                let body = user_body(i);
+                for key in ["userName", "externalId", "name", "emails"] {
+                    r.data[key] = body[key].clone();
+                }
+                r
+            })
+            .collect();
+        store
+            .write(scim::provider::DEFAULT_DIRECTORY, &mut |tx| {
+                for r in &batch {
+                    tx.insert(r.clone())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        ids.extend(batch.into_iter().map(|r| r.id));
+        next = end;
+    }
+    eprintln!("  (loaded {n} users in {:?})", started.elapsed());
+    ids
+}
+
+/// Point lookups on `n` users: (userName eq, externalId eq, emails.value eq, GET by id).
+fn lookups_on(n: usize) -> [Duration; 4] {
+    let (store, path) = sqlite(&format!("lookups{n}"), true);
+    let ids = bulk_load(&store, n);
+    let p = provider(store);
+    let iters = if smoke() { 5 } else { 300 };
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut pick = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let mut filter = |attr: &str, value: &dyn Fn(usize) -> String| {
+        measure(iters, |_| {
+            let i = pick();
+            let q = format!("filter={attr}%20eq%20%22{}%22", value(i));
+            let body = ok(p.handle(&req("GET", "/Users", &q, None)), 200);
+            assert_eq!(body["totalResults"], 1, "{q}");
+        })
+    };
+    let user_name = filter("userName", &|i| format!("user{i}@example.com"));
+    let external_id = filter("externalId", &|i| format!("ext-{i}"));
+    let email = filter("emails.value", &|i| format!("USER{i}@example.com"));
+    let mut k = 0usize;
+    let by_id = measure(iters, |_| {
+        k = (k + 7919) % ids.len();
+        ok(
+            p.handle(&req("GET", &format!("/Users/{}", ids[k]), "", None)),
+            200,
+        );
+    });
+    drop(p);
+    cleanup(&path);
+    [user_name, external_id, email, by_id]
+}
+
+fn lookups() {
+    let n: usize = std::env::var("SCIM_BENCH_USERS")
+        .ok()
+        .and_then(|v| v.replace(['_', ','], "").parse().ok())
+        .unwrap_or(if smoke() { 2_000 } else { 1_000_000 });
+    let small = lookups_on(1_000);
+    let large = lookups_on(n);
+    let names = [
+        "filter=userName eq",
+        "filter=externalId eq",
+        "filter=emails.value eq",
+        "GET /Users/{id}",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let big = format!("{n} users");
+        report(
+            &format!("sqlite point lookup: {name}"),
+            ("1,000 users", small[i]),
+            &[(big.as_str(), large[i])],
+        );
+    }
+}
+
+fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
+    if run("creates") {
+        creates();
+    }
+    if run("lookups") {
+        lookups();
+    }
+}

@@ -1,0 +1,540 @@
+//! The durable embedded store: one SQLite file (WAL) per engine.
+//!
+//! - **Durability**: a write returns `Ok` only after its `COMMIT` completed; with
+//!   [`SqliteOptions::synchronous_full`] (the default) the WAL is fsync'd at every commit, so
+//!   an acknowledged change survives a crash or a power loss.
+//! - **Group commit**: one writer connection behind a mutex. Each write runs inside a
+//!   `SAVEPOINT` of a shared transaction; a writer that sees others queued behind it leaves
+//!   the transaction open and waits, and the last writer of a burst (or the one that fills
+//!   the batch) commits for everyone: one fsync for many writes. A failed write rolls back
+//!   its savepoint only; a failed `COMMIT` fails every write of the batch.
+//! - **Reads** run on a small pool of read connections, each `read()` inside one deferred
+//!   transaction: a consistent snapshot, never blocked by the writer.
+//! - **Schema**: see [`schema`]; foreign or newer files are refused with a clear error.
+
+mod schema;
+mod tx;
+
+use crate::error::{Result, ScimError};
+use crate::store::{DirectoryRecord, Event, ReadTx, Store, WriteTx};
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tx::{event_row, i64_of, json_col, json_text, u64_col, Tx};
+
+/// Most writes that share one commit.
+const MAX_BATCH: usize = 256;
+/// How long a waiting writer sleeps before checking that its batch is not orphaned.
+const WAIT_SLICE: Duration = Duration::from_millis(20);
+/// How many failed batches are remembered for their waiters.
+const FAILURES_KEPT: usize = 1024;
+
+pub(crate) fn sql_err(e: rusqlite::Error) -> ScimError {
+    ScimError::internal(format!("store: {e}"))
+}
+
+/// How a [`SqliteStore`] runs.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    /// Concurrent writes share one commit (one fsync). Default `true`.
+    pub group_commit: bool,
+    /// `PRAGMA synchronous = FULL`: a returned write survived power loss, not only a
+    /// process crash. Default `true`; `false` uses `NORMAL` (still crash-safe in WAL).
+    pub synchronous_full: bool,
+    /// Read connections kept open for `read()`; more are opened under load. Default 4.
+    pub read_connections: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            group_commit: true,
+            synchronous_full: true,
+            read_connections: 4,
+        }
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    /// A transaction is open (a batch is collecting writes).
+    open: bool,
+    /// The number of the open, or next, batch.
+    batch: u64,
+    /// Successful writes in the open batch.
+    writes: usize,
+    /// Every batch up to this number has finished (committed or failed).
+    done: u64,
+    /// Recently failed batches and why.
+    failures: VecDeque<(u64, ScimError)>,
+}
+
+/// A [`Store`] in one SQLite file. See the module documentation.
+pub struct SqliteStore {
+    path: String,
+    options: SqliteOptions,
+    writer: Mutex<Writer>,
+    finished: Condvar,
+    /// Writers blocked on `writer.lock()`.
+    contenders: AtomicUsize,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| ScimError::internal(format!("store: {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(sql_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Settings of every connection, once the file is known to be ours.
+fn tune(conn: &Connection) -> Result<()> {
+    // 32 MiB of page cache per connection (SQLite's default is 2 MiB).
+    conn.pragma_update(None, "cache_size", -32_768)
+        .map_err(sql_err)
+}
+
+impl SqliteStore {
+    /// `PRAGMA application_id` of a libscim database ("SCIM" in ASCII).
+    pub const APPLICATION_ID: i32 = schema::APPLICATION_ID;
+    /// The schema version (`PRAGMA user_version`) this library writes.
+    pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
+
+    /// Open (or create) the database at `path` with the default options.
+    pub fn open_default(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        Self::open(path, SqliteOptions::default())
+    }
+
+    /// Open (or create) the database at `path`, migrating an older schema. A file that is
+    /// not a libscim database, or one written by a newer library, is refused (500).
+    pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let conn = open_conn(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Refuse a foreign file before changing anything in it.
+        schema::check(&conn, &shown)?;
+        tune(&conn)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(sql_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(ScimError::internal(format!(
+                "store: {shown}: cannot enable WAL (journal_mode is {mode})"
+            )));
+        }
+        let sync = if options.synchronous_full {
+            "FULL"
+        } else {
+            "NORMAL"
+        };
+        conn.pragma_update(None, "synchronous", sync)
+            .map_err(sql_err)?;
+        schema::migrate(&conn, &shown)?;
+        let store = SqliteStore {
+            path: shown,
+            options,
+            writer: Mutex::new(Writer {
+                conn,
+                open: false,
+                batch: 1,
+                writes: 0,
+                done: 0,
+                failures: VecDeque::new(),
+            }),
+            finished: Condvar::new(),
+            contenders: AtomicUsize::new(0),
+            readers: Mutex::new(Vec::new()),
+        };
+        let first = store.open_reader()?;
+        store.readers.lock().push(first);
+        Ok(store)
+    }
+
+    /// The file this store writes.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
+        let conn = open_conn(
+            Path::new(&self.path),
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(sql_err)?;
+        tune(&conn)?;
+        Ok(conn)
+    }
+
+    /// Run `f` in one read transaction on a pooled read connection.
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        conn.execute_batch("BEGIN").map_err(sql_err)?;
+        let result = f(&conn);
+        let end = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        if end.is_ok() && conn.is_autocommit() {
+            let mut pool = self.readers.lock();
+            if pool.len() < self.options.read_connections.max(1) {
+                pool.push(conn);
+            }
+        }
+        let value = result?;
+        end.map_err(sql_err)?;
+        Ok(value)
+    }
+
+    /// Run `f` in a savepoint of the shared write transaction; return once the
+    /// transaction that holds it has committed (or failed).
+    fn transact<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.contenders.fetch_add(1, Ordering::SeqCst);
+        let mut w = self.writer.lock();
+        self.contenders.fetch_sub(1, Ordering::SeqCst);
+        if !w.open {
+            w.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
+            w.open = true;
+            w.writes = 0;
+        }
+        if let Err(e) = w.conn.execute_batch("SAVEPOINT w") {
+            let err = sql_err(e);
+            self.abort(&mut w, err.clone());
+            return Err(err);
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| f(&w.conn)));
+        let succeeded = matches!(outcome, Ok(Ok(_)));
+        let end = if succeeded {
+            "RELEASE w"
+        } else {
+            "ROLLBACK TO w; RELEASE w"
+        };
+        if let Err(e) = w.conn.execute_batch(end) {
+            // The transaction is in an unknown state: give up the whole batch.
+            let err = sql_err(e);
+            self.abort(&mut w, err.clone());
+            drop(w);
+            return match outcome {
+                Err(panic) => resume_unwind(panic),
+                Ok(_) => Err(err),
+            };
+        }
+        let committed = if succeeded {
+            w.writes += 1;
+            let batch = w.batch;
+            if self.options.group_commit
+                && w.writes < MAX_BATCH
+                && self.contenders.load(Ordering::SeqCst) > 0
+            {
+                // Someone is queued behind us: let them join this batch; the last one
+                // commits for all.
+                self.wait(&mut w, batch)
+            } else {
+                self.commit(&mut w)
+            }
+        } else {
+            // Nothing of ours to commit; close the batch unless someone will join it.
+            if self.contenders.load(Ordering::SeqCst) == 0 {
+                let _ = self.commit(&mut w);
+            }
+            Ok(())
+        };
+        drop(w);
+        match outcome {
+            Err(panic) => resume_unwind(panic),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(v)) => committed.map(|()| v),
+        }
+    }
+
+    /// End the open batch: `COMMIT` if it holds writes, `ROLLBACK` otherwise; wake its
+    /// waiters.
+    fn commit(&self, w: &mut MutexGuard<'_, Writer>) -> Result<()> {
+        if !w.open {
+            return Ok(());
+        }
+        let result = if w.writes > 0 {
+            w.conn.execute_batch("COMMIT").map_err(sql_err)
+        } else {
+            w.conn.execute_batch("ROLLBACK").map_err(sql_err)
+        };
+        match result {
+            Ok(()) => {
+                self.finish(w);
+                Ok(())
+            }
+            Err(err) => {
+                self.abort(w, err.clone());
+                Err(err)
+            }
+        }
+    }
+
+    /// Fail the open batch: roll it back and tell its waiters why.
+    fn abort(&self, w: &mut MutexGuard<'_, Writer>, err: ScimError) {
+        if !w.conn.is_autocommit() {
+            let _ = w.conn.execute_batch("ROLLBACK");
+        }
+        let batch = w.batch;
+        w.failures.push_back((batch, err));
+        if w.failures.len() > FAILURES_KEPT {
+            w.failures.pop_front();
+        }
+        self.finish(w);
+    }
+
+    fn finish(&self, w: &mut MutexGuard<'_, Writer>) {
+        w.open = false;
+        w.writes = 0;
+        w.done = w.batch;
+        w.batch += 1;
+        self.finished.notify_all();
+    }
+
+    /// Wait until batch `batch` has finished; commit it ourselves if it is orphaned.
+    fn wait(&self, w: &mut MutexGuard<'_, Writer>, batch: u64) -> Result<()> {
+        loop {
+            if w.done >= batch {
+                return match w.failures.iter().find(|(b, _)| *b == batch) {
+                    Some((_, e)) => Err(e.clone()),
+                    None => Ok(()),
+                };
+            }
+            let timed_out = self.finished.wait_for(w, WAIT_SLICE).timed_out();
+            if timed_out
+                && w.done < batch
+                && w.open
+                && w.batch == batch
+                && self.contenders.load(Ordering::SeqCst) == 0
+            {
+                return self.commit(w);
+            }
+        }
+    }
+}
+
+fn conflict(c: &Connection, r: &DirectoryRecord) -> Result<()> {
+    let other: Option<String> = c
+        .prepare_cached("SELECT name FROM directories WHERE name_folded = ?1 AND id <> ?2")
+        .and_then(|mut s| {
+            s.query_row(params![r.name.to_lowercase(), r.id], |row| row.get(0))
+                .optional()
+        })
+        .map_err(sql_err)?;
+    if let Some(name) = other {
+        return Err(ScimError::uniqueness(format!(
+            "a directory named '{name}' already exists"
+        )));
+    }
+    if let Some(hash) = &r.token_hash {
+        let taken = c
+            .prepare_cached("SELECT 1 FROM directories WHERE token_hash = ?1 AND id <> ?2")
+            .and_then(|mut s| s.query_row(params![hash, r.id], |_| Ok(())).optional())
+            .map_err(sql_err)?;
+        if taken.is_some() {
+            return Err(ScimError::uniqueness("token hash collision"));
+        }
+    }
+    Ok(())
+}
+
+fn directory_row(row: &rusqlite::Row) -> rusqlite::Result<DirectoryRecord> {
+    Ok(DirectoryRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        token_hash: row.get(2)?,
+        data: json_col(row, 3)?,
+    })
+}
+
+const DIRECTORY_COLUMNS: &str = "SELECT id, name, token_hash, data FROM directories";
+
+impl Store for SqliteStore {
+    fn read(&self, dir: &str, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
+        self.with_reader(|conn| f(&Tx { conn, dir }))
+    }
+
+    fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        self.transact(|conn| f(&mut Tx { conn, dir }))
+    }
+
+    fn create_directory(&self, record: &DirectoryRecord) -> Result<()> {
+        let data = json_text(&record.data)?;
+        self.transact(|c| {
+            let exists = c
+                .prepare_cached("SELECT 1 FROM directories WHERE id = ?1")
+                .and_then(|mut s| s.query_row([&record.id], |_| Ok(())).optional())
+                .map_err(sql_err)?;
+            if exists.is_some() {
+                return Err(ScimError::uniqueness(format!(
+                    "directory '{}' already exists",
+                    record.id
+                )));
+            }
+            conflict(c, record)?;
+            c.prepare_cached(
+                "INSERT INTO directories (id, name, name_folded, token_hash, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    record.id,
+                    record.name,
+                    record.name.to_lowercase(),
+                    record.token_hash,
+                    data
+                ])
+            })
+            .map_err(sql_err)?;
+            Ok(())
+        })
+    }
+
+    fn update_directory(&self, record: &DirectoryRecord) -> Result<()> {
+        let data = json_text(&record.data)?;
+        self.transact(|c| {
+            conflict(c, record)?;
+            let n = c
+                .prepare_cached(
+                    "UPDATE directories SET name = ?2, name_folded = ?3, token_hash = ?4,
+                     data = ?5 WHERE id = ?1",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        record.id,
+                        record.name,
+                        record.name.to_lowercase(),
+                        record.token_hash,
+                        data
+                    ])
+                })
+                .map_err(sql_err)?;
+            if n == 0 {
+                return Err(ScimError::not_found(format!(
+                    "directory '{}' not found",
+                    record.id
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn get_directory(&self, id: &str) -> Result<Option<DirectoryRecord>> {
+        self.with_reader(|c| {
+            c.prepare_cached(&format!("{DIRECTORY_COLUMNS} WHERE id = ?1"))
+                .and_then(|mut s| s.query_row([id], directory_row).optional())
+                .map_err(sql_err)
+        })
+    }
+
+    fn directory_by_token(&self, token_hash: &str) -> Result<Option<DirectoryRecord>> {
+        self.with_reader(|c| {
+            c.prepare_cached(&format!("{DIRECTORY_COLUMNS} WHERE token_hash = ?1"))
+                .and_then(|mut s| s.query_row([token_hash], directory_row).optional())
+                .map_err(sql_err)
+        })
+    }
+
+    fn list_directories(&self) -> Result<Vec<DirectoryRecord>> {
+        self.with_reader(|c| {
+            let mut s = c
+                .prepare_cached(&format!("{DIRECTORY_COLUMNS} ORDER BY ord"))
+                .map_err(sql_err)?;
+            let rows = s.query_map([], directory_row).map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
+        })
+    }
+
+    fn delete_directory(&self, id: &str) -> Result<bool> {
+        self.transact(|c| {
+            let n = c
+                .execute("DELETE FROM directories WHERE id = ?1", [id])
+                .map_err(sql_err)?;
+            for table in ["resources", "index_entries", "members", "events", "cursors"] {
+                c.execute(&format!("DELETE FROM {table} WHERE dir = ?1"), [id])
+                    .map_err(sql_err)?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    fn events(&self, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
+        self.with_reader(|c| {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT seq, kind, resource_kind, resource_id, time, data FROM events
+                     WHERE dir = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(sql_err)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = s
+                .query_map(params![dir, i64_of(after), limit], event_row)
+                .map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
+        })
+    }
+
+    fn ack_events(&self, dir: &str, seq: u64) -> Result<()> {
+        self.transact(|c| {
+            let (last, _) = cursor(c, dir)?;
+            if seq > last {
+                return Err(ScimError::new(
+                    409,
+                    None,
+                    format!("cannot acknowledge event {seq}: the last event is {last}"),
+                ));
+            }
+            c.prepare_cached("UPDATE cursors SET acked = MAX(acked, ?2) WHERE dir = ?1")
+                .and_then(|mut s| s.execute(params![dir, i64_of(seq)]))
+                .map_err(sql_err)?;
+            Ok(())
+        })
+    }
+
+    fn acked(&self, dir: &str) -> Result<u64> {
+        self.with_reader(|c| cursor(c, dir).map(|(_, acked)| acked))
+    }
+
+    fn prune_events(&self, dir: &str, seq: u64) -> Result<u64> {
+        self.transact(|c| {
+            let (_, acked) = cursor(c, dir)?;
+            let upto = seq.min(acked);
+            c.prepare_cached("DELETE FROM events WHERE dir = ?1 AND seq <= ?2")
+                .and_then(|mut s| s.execute(params![dir, i64_of(upto)]))
+                .map(|n| n as u64)
+                .map_err(sql_err)
+        })
+    }
+}
+
+/// A directory's `(last_event, acked)`; `(0, 0)` before its first event.
+fn cursor(c: &Connection, dir: &str) -> Result<(u64, u64)> {
+    c.prepare_cached("SELECT last_event, acked FROM cursors WHERE dir = ?1")
+        .and_then(|mut s| {
+            s.query_row([dir], |r| Ok((u64_col(r, 0)?, u64_col(r, 1)?)))
+                .optional()
+        })
+        .map(Option::unwrap_or_default)
+        .map_err(sql_err)
+}

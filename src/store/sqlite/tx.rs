@@ -1,0 +1,466 @@
+//! [`ReadTx`] and [`WriteTx`] over one SQLite connection, bound to one directory.
+
+use super::sql_err;
+use crate::error::{Result, ScimError};
+use crate::schema::ResourceKind;
+use crate::store::{Event, IndexKey, Member, NewEvent, ReadTx, StoredResource, WriteTx};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Rows fetched per query by the streaming visitors.
+const BATCH: i64 = 500;
+
+pub fn kind_code(kind: ResourceKind) -> i64 {
+    match kind {
+        ResourceKind::User => 1,
+        ResourceKind::Group => 2,
+    }
+}
+
+pub fn kind_of(code: i64) -> rusqlite::Result<ResourceKind> {
+    match code {
+        1 => Ok(ResourceKind::User),
+        2 => Ok(ResourceKind::Group),
+        n => Err(rusqlite::Error::IntegralValueOutOfRange(0, n)),
+    }
+}
+
+fn key_code(key: IndexKey) -> i64 {
+    match key {
+        IndexKey::UserName => 1,
+        IndexKey::ExternalId => 2,
+        IndexKey::DisplayName => 3,
+        IndexKey::Email => 4,
+    }
+}
+
+/// Timestamps are stored as RFC 3339 text with full precision and the original offset.
+pub fn time_text(t: OffsetDateTime) -> Result<String> {
+    t.format(&Rfc3339)
+        .map_err(|e| ScimError::internal(format!("store: timestamp {t}: {e}")))
+}
+
+fn conv_err(col: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
+}
+
+pub fn time_col(row: &Row, col: usize) -> rusqlite::Result<OffsetDateTime> {
+    let s: String = row.get(col)?;
+    OffsetDateTime::parse(&s, &Rfc3339).map_err(|e| conv_err(col, e))
+}
+
+pub fn json_col(row: &Row, col: usize) -> rusqlite::Result<serde_json::Value> {
+    let s: String = row.get(col)?;
+    serde_json::from_str(&s).map_err(|e| conv_err(col, e))
+}
+
+pub fn u64_col(row: &Row, col: usize) -> rusqlite::Result<u64> {
+    let n: i64 = row.get(col)?;
+    u64::try_from(n).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(col, n))
+}
+
+/// A u64 as SQLite's signed integer; values beyond `i64::MAX` are clamped (they cannot
+/// occur as stored numbers, so a clamped probe finds the same rows).
+pub fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub fn event_row(row: &Row) -> rusqlite::Result<Event> {
+    Ok(Event {
+        seq: u64_col(row, 0)?,
+        kind: row.get(1)?,
+        resource_kind: kind_of(row.get(2)?)?,
+        resource_id: row.get(3)?,
+        time: time_col(row, 4)?,
+        data: json_col(row, 5)?,
+    })
+}
+
+fn resource_row(kind: ResourceKind, row: &Row) -> rusqlite::Result<StoredResource> {
+    Ok(StoredResource {
+        id: row.get(0)?,
+        kind,
+        data: json_col(row, 1)?,
+        created: time_col(row, 2)?,
+        last_modified: time_col(row, 3)?,
+        version: u64_col(row, 4)?,
+    })
+}
+
+pub fn json_text(v: &serde_json::Value) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| ScimError::internal(format!("store: json: {e}")))
+}
+
+/// One connection bound to one directory.
+pub struct Tx<'c> {
+    pub conn: &'c Connection,
+    pub dir: &'c str,
+}
+
+impl Tx<'_> {
+    fn seq_of(&self, kind: ResourceKind, id: &str) -> Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT seq FROM resources WHERE dir = ?1 AND kind = ?2 AND id = ?3")
+            .and_then(|mut s| {
+                s.query_row(params![self.dir, kind_code(kind), id], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(sql_err)
+    }
+
+    fn index_add(&self, seq: i64, r: &StoredResource) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO index_entries (dir, kind, key, value, seq, id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(sql_err)?;
+        for key in IndexKey::ALL {
+            for v in key.values(r.kind, &r.data) {
+                stmt.execute(params![
+                    self.dir,
+                    kind_code(r.kind),
+                    key_code(key),
+                    v,
+                    seq,
+                    r.id
+                ])
+                .map_err(sql_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn index_remove(&self, seq: i64, r: &StoredResource) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM index_entries WHERE dir = ?1 AND kind = ?2 AND key = ?3
+                 AND value = ?4 AND seq = ?5 AND id = ?6",
+            )
+            .map_err(sql_err)?;
+        for key in IndexKey::ALL {
+            for v in key.values(r.kind, &r.data) {
+                stmt.execute(params![
+                    self.dir,
+                    kind_code(r.kind),
+                    key_code(key),
+                    v,
+                    seq,
+                    r.id
+                ])
+                .map_err(sql_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn put(&self, seq: i64, r: &StoredResource) -> Result<()> {
+        let data = json_text(&r.data)?;
+        let created = time_text(r.created)?;
+        let modified = time_text(r.last_modified)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO resources (dir, kind, id, seq, data, created, last_modified, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.dir,
+                    kind_code(r.kind),
+                    r.id,
+                    seq,
+                    data,
+                    created,
+                    modified,
+                    i64_of(r.version),
+                ])
+            })
+            .map_err(sql_err)?;
+        self.index_add(seq, r)
+    }
+}
+
+impl ReadTx for Tx<'_> {
+    fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, data, created, last_modified, version FROM resources
+                 WHERE dir = ?1 AND kind = ?2 AND id = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![self.dir, kind_code(kind), id], |r| {
+                    resource_row(kind, r)
+                })
+                .optional()
+            })
+            .map_err(sql_err)
+    }
+
+    fn lookup(&self, kind: ResourceKind, key: IndexKey, value: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM index_entries WHERE dir = ?1 AND kind = ?2 AND key = ?3
+                 AND value = ?4 ORDER BY seq, id",
+            )
+            .map_err(sql_err)?;
+        let rows = stmt
+            .query_map(
+                params![self.dir, kind_code(kind), key_code(key), key.probe(value)],
+                |r| r.get(0),
+            )
+            .map_err(sql_err)?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(sql_err)
+    }
+
+    fn scan(
+        &self,
+        kind: ResourceKind,
+        visit: &mut dyn FnMut(&StoredResource) -> bool,
+    ) -> Result<()> {
+        let mut after = i64::MIN;
+        loop {
+            // One page at a time, so neither the table nor a long-lived statement is held
+            // while `visit` runs.
+            let page: Vec<(i64, StoredResource)> = {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id, data, created, last_modified, version, seq FROM resources
+                         WHERE dir = ?1 AND kind = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                    )
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map(params![self.dir, kind_code(kind), after, BATCH], |r| {
+                        Ok((r.get(5)?, resource_row(kind, r)?))
+                    })
+                    .map_err(sql_err)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(sql_err)?
+            };
+            let full = page.len() as i64 == BATCH;
+            for (seq, r) in &page {
+                after = *seq;
+                if !visit(r) {
+                    return Ok(());
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn count(&self, kind: ResourceKind) -> Result<u64> {
+        self.conn
+            .prepare_cached("SELECT count(*) FROM resources WHERE dir = ?1 AND kind = ?2")
+            .and_then(|mut s| s.query_row(params![self.dir, kind_code(kind)], |r| u64_col(r, 0)))
+            .map_err(sql_err)
+    }
+
+    fn members(&self, group_id: &str, visit: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+        let mut after = i64::MIN;
+        loop {
+            let page: Vec<(i64, Member)> = {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT member_id, kind, display, seq FROM members
+                         WHERE dir = ?1 AND group_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                    )
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map(params![self.dir, group_id, after, BATCH], |r| {
+                        Ok((
+                            r.get(3)?,
+                            Member {
+                                value: r.get(0)?,
+                                kind: kind_of(r.get(1)?)?,
+                                display: r.get(2)?,
+                            },
+                        ))
+                    })
+                    .map_err(sql_err)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(sql_err)?
+            };
+            let full = page.len() as i64 == BATCH;
+            for (seq, m) in page {
+                after = seq;
+                if !visit(m) {
+                    return Ok(());
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn is_member(&self, group_id: &str, member_id: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT 1 FROM members WHERE dir = ?1 AND group_id = ?2 AND member_id = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![self.dir, group_id, member_id], |_| Ok(()))
+                    .optional()
+            })
+            .map(|o| o.is_some())
+            .map_err(sql_err)
+    }
+
+    fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT group_id FROM members WHERE dir = ?1 AND member_id = ?2
+                 ORDER BY group_id",
+            )
+            .map_err(sql_err)?;
+        let rows = stmt
+            .query_map(params![self.dir, member_id], |r| r.get(0))
+            .map_err(sql_err)?;
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(sql_err)
+    }
+}
+
+impl WriteTx for Tx<'_> {
+    fn insert(&mut self, resource: StoredResource) -> Result<()> {
+        if self.seq_of(resource.kind, &resource.id)?.is_some() {
+            return Err(ScimError::internal(format!(
+                "store: {} {} already exists",
+                resource.kind.as_str(),
+                resource.id
+            )));
+        }
+        let seq: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM resources WHERE dir = ?1 AND kind = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![self.dir, kind_code(resource.kind)], |r| r.get(0))
+            })
+            .map_err(sql_err)?;
+        self.put(seq, &resource)
+    }
+
+    fn update(&mut self, resource: StoredResource) -> Result<()> {
+        let missing = || {
+            ScimError::internal(format!(
+                "store: {} {} does not exist",
+                resource.kind.as_str(),
+                resource.id
+            ))
+        };
+        let seq = self
+            .seq_of(resource.kind, &resource.id)?
+            .ok_or_else(missing)?;
+        let old = self.get(resource.kind, &resource.id)?.ok_or_else(missing)?;
+        self.index_remove(seq, &old)?;
+        self.conn
+            .prepare_cached("DELETE FROM resources WHERE dir = ?1 AND kind = ?2 AND id = ?3")
+            .and_then(|mut s| s.execute(params![self.dir, kind_code(old.kind), old.id]))
+            .map_err(sql_err)?;
+        self.put(seq, &resource)
+    }
+
+    fn delete(&mut self, kind: ResourceKind, id: &str) -> Result<bool> {
+        let Some(seq) = self.seq_of(kind, id)? else {
+            return Ok(false);
+        };
+        if let Some(old) = self.get(kind, id)? {
+            self.index_remove(seq, &old)?;
+        }
+        self.conn
+            .prepare_cached("DELETE FROM resources WHERE dir = ?1 AND kind = ?2 AND id = ?3")
+            .and_then(|mut s| s.execute(params![self.dir, kind_code(kind), id]))
+            .map_err(sql_err)?;
+        if kind == ResourceKind::Group {
+            self.clear_members(id)?;
+        }
+        self.conn
+            .prepare_cached("DELETE FROM members WHERE dir = ?1 AND member_id = ?2")
+            .and_then(|mut s| s.execute(params![self.dir, id]))
+            .map_err(sql_err)?;
+        Ok(true)
+    }
+
+    fn add_member(&mut self, group_id: &str, member: Member) -> Result<bool> {
+        if self.is_member(group_id, &member.value)? {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO members (dir, group_id, member_id, kind, display, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5,
+                   (SELECT COALESCE(MAX(seq), 0) + 1 FROM members
+                    WHERE dir = ?1 AND group_id = ?2))",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.dir,
+                    group_id,
+                    member.value,
+                    kind_code(member.kind),
+                    member.display
+                ])
+            })
+            .map_err(sql_err)?;
+        Ok(true)
+    }
+
+    fn remove_member(&mut self, group_id: &str, member_id: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached(
+                "DELETE FROM members WHERE dir = ?1 AND group_id = ?2 AND member_id = ?3",
+            )
+            .and_then(|mut s| s.execute(params![self.dir, group_id, member_id]))
+            .map(|n| n > 0)
+            .map_err(sql_err)
+    }
+
+    fn clear_members(&mut self, group_id: &str) -> Result<u64> {
+        self.conn
+            .prepare_cached("DELETE FROM members WHERE dir = ?1 AND group_id = ?2")
+            .and_then(|mut s| s.execute(params![self.dir, group_id]))
+            .map(|n| n as u64)
+            .map_err(sql_err)
+    }
+
+    fn append_event(&mut self, e: NewEvent) -> Result<u64> {
+        let seq: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO cursors (dir, last_event, acked) VALUES (?1, 1, 0)
+                 ON CONFLICT (dir) DO UPDATE SET last_event = last_event + 1
+                 RETURNING last_event",
+            )
+            .and_then(|mut s| s.query_row(params![self.dir], |r| r.get(0)))
+            .map_err(sql_err)?;
+        let time = time_text(e.time)?;
+        let data = json_text(&e.data)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (dir, seq, kind, resource_kind, resource_id, time, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.dir,
+                    seq,
+                    e.kind,
+                    kind_code(e.resource_kind),
+                    e.resource_id,
+                    time,
+                    data,
+                ])
+            })
+            .map_err(sql_err)?;
+        Ok(seq as u64)
+    }
+}
