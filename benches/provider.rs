@@ -6,8 +6,19 @@
 use scim::store::MemoryStore;
 use scim::{Config, Request, Response, ServiceProvider};
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// Under `cargo test` (no `--bench` argument) the benchmarks run as a quick smoke test.
+static SMOKE: OnceLock<bool> = OnceLock::new();
+
+fn scale(full: usize, smoke: usize) -> usize {
+    if *SMOKE.get().unwrap_or(&false) {
+        smoke
+    } else {
+        full
+    }
+}
 
 fn provider() -> ServiceProvider {
     ServiceProvider::new(
@@ -53,7 +64,7 @@ fn create_user(p: &ServiceProvider, i: usize) -> String {
 fn measure(iters: usize, mut f: impl FnMut(usize)) -> Duration {
     let mut rounds = Vec::new();
     let mut n = 0;
-    for _ in 0..7 {
+    for _ in 0..scale(7, 1) {
         let t = Instant::now();
         for _ in 0..iters {
             f(n);
@@ -93,7 +104,7 @@ fn members() {
         json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [o]})
     };
     let mut results = Vec::new();
-    for size in [10usize, 100_000] {
+    for size in [10usize, scale(100_000, 100)] {
         let p = provider();
         let ids: Vec<String> = (0..size + 1).map(|i| create_user(&p, i)).collect();
         let group = ok(
@@ -122,7 +133,7 @@ fn members() {
         }
         let extra = ids[size].clone();
         let path = format!("/Groups/{gid}");
-        let d = measure(200, |n| {
+        let d = measure(scale(200, 4), |n| {
             let op = if n % 2 == 0 { "add" } else { "remove" };
             ok(
                 p.handle(&req(
@@ -136,17 +147,18 @@ fn members() {
         });
         results.push(d);
     }
+    let big = format!("group of {} members", scale(100_000, 100));
     report(
         "membership PATCH (add or remove one member, excludedAttributes=members)",
         ("group of 10 members", results[0]),
-        &[("group of 100,000 members", results[1])],
+        &[(big.as_str(), results[1])],
     );
 }
 
 /// Point lookups by indexed attributes vs a filter that must scan, on 10,000 users.
 fn queries() {
     let p = provider();
-    let n = 10_000;
+    let n = scale(10_000, 100);
     for i in 0..n {
         create_user(&p, i);
     }
@@ -154,19 +166,19 @@ fn queries() {
         ok(p.handle(&req("GET", "/Users", &q, None)), 200);
     };
     let enc = |f: &str| format!("filter={}", f.replace(' ', "%20").replace('"', "%22"));
-    let by_name = measure(500, |i| {
+    let by_name = measure(scale(500, 4), |i| {
         get(enc(&format!("userName eq \"user{}@example.com\"", i % n)))
     });
-    let by_ext = measure(500, |i| {
+    let by_ext = measure(scale(500, 4), |i| {
         get(enc(&format!("externalId eq \"ext-{}\"", i % n)))
     });
-    let by_email = measure(500, |i| {
+    let by_email = measure(scale(500, 4), |i| {
         get(enc(&format!(
             "emails.value eq \"USER{}@example.com\"",
             i % n
         )))
     });
-    let scan = measure(5, |i| {
+    let scan = measure(scale(5, 1), |i| {
         get(enc(&format!("name.familyName eq \"Family{}\"", i % n)))
     });
     report(
@@ -183,15 +195,15 @@ fn queries() {
 /// Create throughput, and the cost of the full round trip of a read.
 fn crud() {
     let p = provider();
-    let create = measure(500, |i| {
+    let create = measure(scale(500, 4), |i| {
         create_user(&p, 1_000_000 + i);
     });
     let id = create_user(&p, 42);
     let path = format!("/Users/{id}");
-    let get = measure(2000, |_| {
+    let get = measure(scale(2000, 4), |_| {
         ok(p.handle(&req("GET", &path, "", None)), 200);
     });
-    let patch = measure(500, |i| {
+    let patch = measure(scale(500, 4), |i| {
         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "replace", "value": {"active": i % 2 == 0}}]});
         ok(p.handle(&req("PATCH", &path, "", Some(&body))), 200);
@@ -204,6 +216,7 @@ fn crud() {
 }
 
 fn main() {
+    let _ = SMOKE.set(!std::env::args().any(|a| a == "--bench"));
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let groups: [(&str, fn()); 3] = [("crud", crud), ("queries", queries), ("members", members)];
     for (name, f) in groups {

@@ -1,99 +1,323 @@
-//! The main job. Until the built-in HTTP server lands (step 4), this runs the protocol
-//! engine in-process: it replays what Okta does when an admin connects and assigns users,
-//! and prints every request with its answer.
+//! The main job: a SCIM 2.0 endpoint Okta or Entra ID can be pointed at, on the embedded
+//! store. `cargo run --release --example serve -- --help` lists the flags.
 
-use scim::store::MemoryStore;
-use scim::{Config, Request, ServiceProvider};
-use serde_json::{json, Value};
+use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
+use scim::server::{Server, ServerOptions, TlsFiles};
+use scim::token::IssuedToken;
+use scim::{Engine, EngineConfig};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-fn call(p: &ServiceProvider, method: &str, path: &str, query: &str, body: Option<Value>) -> Value {
-    let req = Request {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![("Content-Type".into(), "application/scim+json".into())],
-        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+const HELP: &str = "\
+libscim serve: a SCIM 2.0 endpoint for Okta and Microsoft Entra ID provisioning.
+
+USAGE: cargo run --release --example serve -- [FLAGS]
+
+  --listen ADDR                 address to listen on (default 127.0.0.1:8080)
+  --data DIR                    where the database lives (default ./libscim-data)
+  --directory NAME              directory to serve, created when missing (default \"Lab Directory\")
+  --domain DOMAIN               the directory's domain when it is created (default example.com)
+  --idp okta|entra|generic      the directory's IdP when it is created (default okta)
+  --public-url URL              scheme://host[:port] the IdP reaches this server at
+                                (default http(s)://<listen address>)
+  --new-token                   issue a new token even if the current one is valid
+  --token-lifespan-months N     lifespan of a newly issued token, 1-24 (default 6)
+  --credentials-file PATH       also write {tenant_url, token, expires_at} there (mode 0600)
+  --tls-cert PEM --tls-key PEM  serve HTTPS with this certificate chain and key
+  -h, --help                    this text
+";
+
+struct Args {
+    listen: SocketAddr,
+    data: PathBuf,
+    directory: String,
+    domain: String,
+    idp: IdpKind,
+    public_url: Option<String>,
+    new_token: bool,
+    /// `--token-lifespan-months`, when given: a token with another lifespan is replaced.
+    lifespan: Option<u32>,
+    credentials_file: Option<PathBuf>,
+    tls: Option<TlsFiles>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        data: PathBuf::from("libscim-data"),
+        directory: "Lab Directory".into(),
+        domain: "example.com".into(),
+        idp: IdpKind::Okta,
+        public_url: None,
+        new_token: false,
+        lifespan: None,
+        credentials_file: None,
+        tls: None,
     };
-    let resp = p.handle(&req);
-    let q = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    println!("{method} {path}{q} -> {}", resp.status);
-    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-    if !v.is_null() {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    let (mut cert, mut key) = (None, None);
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => {
+                print!("{HELP}");
+                std::process::exit(0);
+            }
+            "--listen" => {
+                let v = value()?;
+                a.listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
+            }
+            "--data" => a.data = PathBuf::from(value()?),
+            "--directory" => a.directory = value()?,
+            "--domain" => a.domain = value()?,
+            "--idp" => {
+                a.idp = match value()?.as_str() {
+                    "okta" => IdpKind::Okta,
+                    "entra" => IdpKind::Entra,
+                    "generic" => IdpKind::Generic,
+                    other => {
+                        return Err(format!("--idp must be okta, entra or generic, not {other}"))
+                    }
+                }
+            }
+            "--public-url" => a.public_url = Some(value()?.trim_end_matches('/').to_owned()),
+            "--new-token" => a.new_token = true,
+            "--token-lifespan-months" => {
+                let v = value()?;
+                let months = v
+                    .parse()
+                    .map_err(|_| format!("--token-lifespan-months {v}: not a number"))?;
+                a.lifespan = Some(scim::token::lifespan(Some(months)).map_err(|e| e.detail)?);
+            }
+            "--credentials-file" => a.credentials_file = Some(PathBuf::from(value()?)),
+            "--tls-cert" => cert = Some(PathBuf::from(value()?)),
+            "--tls-key" => key = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown flag {other} (see --help)")),
+        }
     }
-    v
+    a.tls = match (cert, key) {
+        (Some(cert_chain), Some(private_key)) => Some(TlsFiles {
+            cert_chain,
+            private_key,
+        }),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    Ok(a)
 }
 
 fn main() {
-    let base = "http://127.0.0.1:8080/scim/v2";
-    let p = ServiceProvider::new(
-        Config {
-            base_url: base.into(),
-            ..Config::default()
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    std::fs::create_dir_all(&args.data)
+        .map_err(|e| format!("cannot create {}: {e}", args.data.display()))?;
+    let db = args.data.join("libscim.db");
+    let scheme = if args.tls.is_some() { "https" } else { "http" };
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
+    let engine = Arc::new(
+        Engine::open(
+            Some(&db),
+            EngineConfig {
+                public_url,
+                ..EngineConfig::default()
+            },
+        )
+        .map_err(|e| format!("cannot open {}: {e}", db.display()))?,
+    );
+
+    let directory = match engine
+        .directory_by_name(&args.directory)
+        .map_err(|e| e.to_string())?
+    {
+        Some(d) => d,
+        None => engine
+            .create_directory(&NewDirectory {
+                name: args.directory.clone(),
+                domain: args.domain.clone(),
+                idp: args.idp,
+                services: vec![Service::Uem, Service::Access],
+                settings: DirectorySettings::default(),
+                // The IdP picks the profile: Workspace ONE for Okta and Entra, RFC 7643
+                // for generic IdPs.
+                mapping_profile: None,
+            })
+            .map_err(|e| e.to_string())?,
+    };
+    let known = known_secret(&args, &directory);
+    let valid = directory.token.as_ref().is_some_and(|t| {
+        !t.is_expired(time::OffsetDateTime::now_utc())
+            && args.lifespan.is_none_or(|m| m == t.lifespan_months)
+    });
+    // A token is issued when asked, when none is valid, or when the credentials file is
+    // wanted but the current secret is not known (it is never stored).
+    let issued: Option<IssuedToken> =
+        if args.new_token || !valid || (args.credentials_file.is_some() && known.is_none()) {
+            Some(
+                engine
+                    .issue_token(&directory.id, args.lifespan)
+                    .map_err(|e| e.to_string())?,
+            )
+        } else {
+            None
+        };
+
+    let server = Server::start(
+        engine.clone(),
+        ServerOptions {
+            addr: args.listen,
+            tls: args.tls.clone(),
+            ..ServerOptions::default()
         },
-        Arc::new(MemoryStore::new()),
+    )
+    .map_err(|e| e.to_string())?;
+    let directory = engine.directory(&directory.id).map_err(|e| e.to_string())?;
+    let token = directory
+        .token
+        .clone()
+        .ok_or("the directory has no token")?;
+    let secret = issued.as_ref().map(|t| t.secret.clone()).or(known);
+
+    println!(
+        "libscim is serving SCIM 2.0 on {scheme}://{}",
+        server.local_addr()
     );
-    println!("libscim in-process demo (SCIM base {base}); the HTTP server arrives in step 4.\n");
-    call(&p, "GET", "/Users", "startIndex=1&count=2", None);
-    call(
-        &p,
-        "GET",
-        "/Users",
-        "filter=userName%20eq%20%22jane.doe%40example.com%22&startIndex=1&count=100",
-        None,
+    println!(
+        "  directory:  {} ({:?}, domain {})",
+        directory.name, directory.idp, directory.domain
     );
-    let user = call(
-        &p,
-        "POST",
-        "/Users",
-        "",
-        Some(json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": "jane.doe@example.com",
-            "name": {"givenName": "Jane", "familyName": "Doe"},
-            "emails": [{"primary": true, "value": "jane.doe@example.com", "type": "work"}],
-            "displayName": "Jane Doe",
-            "externalId": "00u1abcd",
-            "password": "never-stored",
-            "active": true
-        })),
-    );
-    let uid = user["id"].as_str().unwrap_or_default().to_owned();
-    let group = call(
-        &p,
-        "POST",
-        "/Groups",
-        "",
-        Some(json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-            "displayName": "Engineering",
-            "members": []
-        })),
-    );
-    let gid = group["id"].as_str().unwrap_or_default().to_owned();
-    call(
-        &p,
-        "PATCH",
-        &format!("/Groups/{gid}"),
-        "",
-        Some(json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "add", "path": "members", "value": [{"value": uid, "display": "jane.doe@example.com"}]}]
-        })),
-    );
-    call(
-        &p,
-        "PATCH",
-        &format!("/Users/{uid}"),
-        "",
-        Some(json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "value": {"active": false}}]
-        })),
-    );
+    println!("  tenant URL: {}", directory.tenant_url);
+    match &issued {
+        Some(t) => {
+            println!("  token:      {}", t.secret);
+            println!(
+                "              (shown once; expires {})",
+                rfc3339(token.expires_at)
+            );
+        }
+        None => println!(
+            "  token:      unchanged, expires {} (use --new-token to issue another)",
+            rfc3339(token.expires_at)
+        ),
+    }
+    println!();
+    println!("In Okta (SCIM 2.0 Test App (OAuth Bearer Token) > Provisioning > Integration):");
+    println!("  SCIM 2.0 Base Url:   {}", directory.tenant_url);
+    println!("  OAuth Bearer Token:  the token above");
+    println!("In Microsoft Entra ID (Enterprise application > Provisioning > Admin Credentials):");
+    println!("  Tenant URL:          {}", directory.tenant_url);
+    println!("  Secret Token:        the token above");
+    if let Some(path) = &args.credentials_file {
+        write_credentials(
+            path,
+            &directory.tenant_url,
+            secret.as_deref(),
+            token.expires_at,
+        )?;
+        println!("Credentials written to {}", path.display());
+    }
+    println!("Health check: GET /healthz. Stop with Ctrl-C.");
+
+    wait_for_signal();
+    println!("stopping: finishing in-flight requests");
+    server.stop();
+    Ok(())
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The current token's secret, when an earlier credentials file holds it.
+fn known_secret(args: &Args, dir: &scim::directory::Directory) -> Option<String> {
+    let text = std::fs::read_to_string(args.credentials_file.as_ref()?).ok()?;
+    let creds: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let secret = creds["token"].as_str()?;
+    let current = dir.token.as_ref()?;
+    (creds["tenant_url"] == dir.tenant_url.as_str()
+        && creds["expires_at"].as_str() == Some(rfc3339(current.expires_at).as_str()))
+    .then(|| secret.to_owned())
+}
+
+fn write_credentials(
+    path: &PathBuf,
+    tenant_url: &str,
+    token: Option<&str>,
+    expires_at: time::OffsetDateTime,
+) -> Result<(), String> {
+    use std::io::Write;
+    let body = serde_json::json!({
+        "tenant_url": tenant_url,
+        "token": token,
+        "expires_at": rfc3339(expires_at),
+    });
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    writeln!(
+        f,
+        "{}",
+        serde_json::to_string_pretty(&body).unwrap_or_default()
+    )
+    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Block until Ctrl-C or SIGTERM.
+fn wait_for_signal() {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    });
 }

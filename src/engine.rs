@@ -18,8 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
-/// Engine settings.
-#[derive(Clone, Debug)]
+/// Engine settings (JSON at the C ABI: `{"public_url": …, "scim_path": …, "provider": {…}}`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Scheme, host and port clients reach the host at (`https://host.example.com`).
     pub public_url: String,
@@ -61,6 +62,16 @@ const RESYNC_BATCH: usize = 500;
 const UNAUTHORIZED: &str = "a valid bearer token for this directory is required";
 
 impl Engine {
+    /// An engine on the embedded durable store in the file `path`, or in memory when
+    /// `path` is `None`.
+    pub fn open(path: Option<&std::path::Path>, config: EngineConfig) -> Result<Engine> {
+        let store: Arc<dyn Store> = match path {
+            None => Arc::new(crate::store::MemoryStore::new()),
+            Some(p) => Arc::new(crate::store::SqliteStore::open_default(p)?),
+        };
+        Ok(Engine::new(config, store))
+    }
+
     pub fn new(config: EngineConfig, store: Arc<dyn Store>) -> Engine {
         let clock: Clock = Arc::new(OffsetDateTime::now_utc);
         Engine {

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod ffi;
 pub mod filter;
 pub mod mapping;
 pub mod patch;

@@ -379,9 +379,26 @@ fn directories_are_isolated() {
     );
     let ops = body(&r)["Operations"].clone();
     assert_eq!(ops[0]["status"], "404");
-    assert_eq!(
-        ops[1]["status"], "400",
-        "a member from another directory does not exist here"
+    assert_eq!(ops[1]["status"], "201");
+    let group = call(
+        &f.engine,
+        Some(&ta),
+        "GET",
+        &pa(&format!(
+            "/Groups/{}",
+            ops[1]["location"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+        )),
+        "",
+        None,
+    );
+    assert!(
+        body(&group).get("members").is_none(),
+        "a member from another directory does not exist here: it is left out"
     );
     let r = call(
         &f.engine,

@@ -191,7 +191,13 @@ fn json_of(r: &Response) -> Value {
 }
 
 fn create_user(p: &ServiceProvider, name: &str) -> String {
-    let r = call(p, "POST", "/Users", "", Some(json!({"userName": name})));
+    let r = call(
+        p,
+        "POST",
+        "/Users",
+        "",
+        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name})),
+    );
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     json_of(&r)["id"].as_str().unwrap().to_owned()
 }
@@ -492,4 +498,42 @@ fn hostile_requests_get_precise_errors() {
     }
     let r = json_of(&call(&p, "GET", "/Users", "", None));
     assert_eq!(r["totalResults"], 0, "nothing was written");
+}
+
+#[test]
+fn unknown_members_are_left_out_or_refused_in_strict_mode() {
+    for strict in [false, true] {
+        let p = ServiceProvider::new(
+            Config {
+                base_url: BASE.into(),
+                strict,
+                ..Config::default()
+            },
+            Arc::new(MemoryStore::new()),
+        );
+        let uid = create_user(&p, "real");
+        let group =
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G"});
+        let r = call(&p, "POST", "/Groups", "", Some(group));
+        let gid = json_of(&r)["id"].as_str().unwrap().to_owned();
+        let r = call(
+            &p,
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            "",
+            Some(patch_ops(json!([{"op": "add", "path": "members",
+                "value": [{"value": uid}, {"value": "no-such-id"}]}]))),
+        );
+        if strict {
+            assert_eq!(r.status, 400);
+            assert_eq!(json_of(&r)["scimType"], "invalidValue");
+            let g = json_of(&call(&p, "GET", &format!("/Groups/{gid}"), "", None));
+            assert!(g.get("members").is_none(), "nothing was added");
+        } else {
+            assert_eq!(r.status, 200);
+            let members = json_of(&r)["members"].clone();
+            assert_eq!(members.as_array().unwrap().len(), 1, "{members}");
+            assert_eq!(members[0]["value"], uid.as_str());
+        }
+    }
 }

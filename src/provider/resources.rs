@@ -23,7 +23,7 @@ pub(crate) fn create(
     let rt = kind.resource_type();
     let mut data = normalize(rt, body, ctx.mode)?;
     check_required(rt, &data)?;
-    tenant::apply(ctx, kind, &mut data)?;
+    tenant::apply(ctx, kind, &mut data, true)?;
     let members = take_members(kind, &mut data);
     strip_unstored(&mut data);
     let id = uuid::Uuid::new_v4().to_string();
@@ -40,7 +40,7 @@ pub(crate) fn create(
     ctx.store.write(ctx.dir, &mut |tx| {
         check_unique(tx, &resource, None)?;
         tx.insert(resource.clone())?;
-        let mut sink = RowSink::new(tx, &resource.id);
+        let mut sink = RowSink::new(tx, &resource.id, ctx.mode.strict);
         sink.add(members.clone())?;
         let delta = sink.delta;
         record(ctx, tx, None, Some(&resource), true, &delta)?;
@@ -94,7 +94,7 @@ pub(crate) fn replace(
     let rt = kind.resource_type();
     let mut data = normalize(rt, body, ctx.mode)?;
     check_required(rt, &data)?;
-    tenant::apply(ctx, kind, &mut data)?;
+    tenant::apply(ctx, kind, &mut data, true)?;
     let members = take_members(kind, &mut data);
     strip_unstored(&mut data);
     let mut out = None;
@@ -106,7 +106,7 @@ pub(crate) fn replace(
         tenant::check_mapping(ctx, kind, Some(&old.data), &new.data)?;
         check_unique(tx, &new, Some(&old))?;
         let delta = if kind == ResourceKind::Group {
-            replace_members(tx, id, &members)?
+            replace_members(tx, id, &members, ctx.mode.strict)?
         } else {
             MemberDelta::default()
         };
@@ -135,7 +135,7 @@ pub(crate) fn patch(
         check_if_match(req, &old)?;
         let mut new = old.clone();
         let delta = if kind == ResourceKind::Group {
-            let mut sink = RowSink::new(tx, id);
+            let mut sink = RowSink::new(tx, id, ctx.mode.strict);
             patch::apply(rt, &mut new.data, &ops, Some(&mut sink), ctx.mode)?;
             sink.delta
         } else {
@@ -144,7 +144,7 @@ pub(crate) fn patch(
         };
         strip_unstored(&mut new.data);
         check_required(rt, &new.data)?;
-        tenant::apply(ctx, kind, &mut new.data)?;
+        tenant::apply(ctx, kind, &mut new.data, false)?;
         tenant::check_mapping(ctx, kind, Some(&old.data), &new.data)?;
         check_unique(tx, &new, Some(&old))?;
         let stored = commit(ctx, tx, old, new, &delta)?;
@@ -357,7 +357,12 @@ pub(crate) fn check_if_match(req: &Request, r: &StoredResource) -> Result<()> {
 }
 
 /// PUT semantics for members: the given list becomes the membership.
-fn replace_members(tx: &mut dyn WriteTx, group_id: &str, members: &[Value]) -> Result<MemberDelta> {
+fn replace_members(
+    tx: &mut dyn WriteTx,
+    group_id: &str,
+    members: &[Value],
+    strict: bool,
+) -> Result<MemberDelta> {
     let wanted: Vec<&str> = members.iter().filter_map(|m| m["value"].as_str()).collect();
     let mut stale = Vec::new();
     tx.members(group_id, &mut |m| {
@@ -366,7 +371,7 @@ fn replace_members(tx: &mut dyn WriteTx, group_id: &str, members: &[Value]) -> R
         }
         true
     })?;
-    let mut sink = RowSink::new(tx, group_id);
+    let mut sink = RowSink::new(tx, group_id, strict);
     sink.remove(&stale)?;
     sink.add(members.to_vec())?;
     Ok(sink.delta)
@@ -377,20 +382,23 @@ struct RowSink<'a> {
     tx: &'a mut dyn WriteTx,
     group_id: &'a str,
     delta: MemberDelta,
+    /// Refuse members that do not exist (400) instead of leaving them out.
+    strict: bool,
 }
 
 impl<'a> RowSink<'a> {
-    fn new(tx: &'a mut dyn WriteTx, group_id: &'a str) -> Self {
+    fn new(tx: &'a mut dyn WriteTx, group_id: &'a str, strict: bool) -> Self {
         RowSink {
             tx,
             group_id,
             delta: MemberDelta::default(),
+            strict,
         }
     }
 
-    /// Resolve a member's kind: the given `type`, else whichever resource has the id.
-    /// A member must exist in this directory: a dangling reference is a client error.
-    fn member_kind(&self, value: &str, given: Option<&str>) -> Result<ResourceKind> {
+    /// Resolve a member's kind: the given `type`, else whichever resource has the id;
+    /// `None` when no resource of this directory has it.
+    fn member_kind(&self, value: &str, given: Option<&str>) -> Result<Option<ResourceKind>> {
         let wanted: &[ResourceKind] = match given {
             Some(t) if t.eq_ignore_ascii_case("User") => &[ResourceKind::User],
             Some(t) if t.eq_ignore_ascii_case("Group") => &[ResourceKind::Group],
@@ -403,12 +411,10 @@ impl<'a> RowSink<'a> {
         };
         for &k in wanted {
             if self.tx.get(k, value)?.is_some() {
-                return Ok(k);
+                return Ok(Some(k));
             }
         }
-        Err(ScimError::invalid_value(format!(
-            "member '{value}' does not exist"
-        )))
+        Ok(None)
     }
 }
 
@@ -423,7 +429,18 @@ impl MemberSink for RowSink<'_> {
                     "a group cannot be a member of itself",
                 ));
             }
-            let kind = self.member_kind(value, m["type"].as_str())?;
+            // A reference to nothing in this directory (ids are ours: it can never come
+            // to exist) is left out, like an unknown attribute; strict mode refuses it.
+            // The response shows the membership as stored.
+            let Some(kind) = self.member_kind(value, m["type"].as_str())? else {
+                if self.strict {
+                    return Err(ScimError::invalid_value(format!(
+                        "member '{value}' does not exist"
+                    )));
+                }
+                log::warn!(target: "scim::provider", "group {}: ignoring unknown member '{value}'", self.group_id);
+                continue;
+            };
             let row = Member {
                 value: value.to_owned(),
                 kind,

@@ -8,15 +8,17 @@ use crate::error::{Result, ScimError};
 use crate::schema::{ResourceKind, WS1B_GROUP_SCHEMA, WS1B_USER_SCHEMA};
 use serde_json::{Map, Value};
 
-/// Apply the tenant's rules to a canonical resource about to be stored.
-pub(crate) fn apply(ctx: &Ctx, kind: ResourceKind, data: &mut Value) -> Result<()> {
+/// Apply the tenant's rules to a canonical resource about to be stored. `fill` is true
+/// for a whole resource (POST, PUT), where an absent `domain` takes the directory's as
+/// its default; a PATCH that removes `domain` leaves it unassigned (RFC 7644 §3.5.2.2).
+pub(crate) fn apply(ctx: &Ctx, kind: ResourceKind, data: &mut Value, fill: bool) -> Result<()> {
     let Some(domain) = ctx.domain else {
         return Ok(());
     };
     if ctx.enforce_domain && kind == ResourceKind::User {
         enforce(domain, data)?;
     }
-    let Value::Object(obj) = data else {
+    let (true, Value::Object(obj)) = (fill, data) else {
         return Ok(());
     };
     let urn = match kind {

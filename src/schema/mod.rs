@@ -211,7 +211,7 @@ impl SchemaDef {
 }
 
 /// The kinds of resources this provider serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum ResourceKind {
     User,
     Group,

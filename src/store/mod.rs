@@ -153,14 +153,17 @@ pub struct NewEvent {
     pub data: Value,
 }
 
-/// A recorded change event.
-#[derive(Clone, Debug, PartialEq)]
+/// A recorded change event. Its JSON form (the C ABI and the bindings) is
+/// `{"seq", "kind", "resource_type", "resource_id", "time", "data"}`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Event {
     /// Position in the directory's outbox: strictly increasing.
     pub seq: u64,
     pub kind: String,
+    #[serde(rename = "resource_type")]
     pub resource_kind: ResourceKind,
     pub resource_id: String,
+    #[serde(with = "time::serde::rfc3339")]
     pub time: OffsetDateTime,
     pub data: Value,
 }

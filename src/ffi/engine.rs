@@ -1,0 +1,61 @@
+//! `scim_engine`: the engine handle (shared, thread-safe).
+
+use super::{boundary, check_out, json_arg, opt_str_arg, out, quiet, scim_result, FfiResult};
+use crate::engine::{Engine, EngineConfig};
+use std::ffi::c_char;
+use std::sync::Arc;
+
+/// An engine: directories, tokens, the SCIM protocol, events.
+///
+/// Thread-safety: every function taking a `const scim_engine *` may be called from any
+/// number of threads at once. Free it once with `scim_engine_free`, after every call
+/// using it has returned (a running `scim_server` keeps its own reference).
+pub struct scim_engine {
+    _private: [u8; 0],
+}
+
+/// Borrow the engine behind a handle.
+pub(crate) unsafe fn engine<'a>(p: *const scim_engine) -> FfiResult<&'a Arc<Engine>> {
+    if p.is_null() {
+        return Err(super::null("engine"));
+    }
+    Ok(&*(p as *const Arc<Engine>))
+}
+
+/// Open an engine on the durable store in the file `path` (created when missing), or in
+/// memory when `path` is NULL. `config_json` (NULL for defaults) is an object such as
+/// `{"public_url": "https://host.example.com", "scim_path": "/scim/v2",
+///   "provider": {"strict": false, "max_results": 1000, "max_operations": 1000,
+///   "max_payload_size": 1048576}}`. On success `*engine_out` owns a new engine.
+///
+/// Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON, IO/INTERNAL (the store).
+#[no_mangle]
+pub unsafe extern "C" fn scim_engine_open(
+    path: *const c_char,
+    config_json: *const c_char,
+    engine_out: *mut *mut scim_engine,
+) -> scim_result {
+    boundary(|| {
+        check_out(engine_out, "engine_out")?;
+        let path = opt_str_arg(path, "path")?;
+        let config: EngineConfig = if config_json.is_null() {
+            EngineConfig::default()
+        } else {
+            json_arg(config_json, "config_json")?
+        };
+        let engine = Engine::open(path.map(std::path::Path::new), config)
+            .map_err(|e| super::Failure(scim_result::SCIM_RESULT_IO, e.detail))?;
+        let handle = Box::into_raw(Box::new(Arc::new(engine))) as *mut scim_engine;
+        out(engine_out, "engine_out", handle)
+    })
+}
+
+/// Free an engine. NULL is a no-op. Never free the same engine twice.
+#[no_mangle]
+pub unsafe extern "C" fn scim_engine_free(engine: *mut scim_engine) {
+    quiet(|| {
+        if !engine.is_null() {
+            drop(Box::from_raw(engine as *mut Arc<Engine>));
+        }
+    })
+}

@@ -1,0 +1,144 @@
+//! Change events for hosts: pull (`next` + `ack`) or push (a callback on a thread of the
+//! library's own).
+
+use super::engine::{engine, scim_engine};
+use super::{boundary, check_out, json_out, null, out, quiet, scim_result, str_arg};
+use crate::engine::Engine;
+use std::ffi::{c_char, c_void, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Wait up to `timeout_ms` for events of directory `id` not yet delivered, and return up
+/// to `limit` of them as a JSON array (`[]` on timeout): each
+/// `{"seq", "kind", "resource_type", "resource_id", "time", "data"}`. Events delivered but
+/// not acknowledged come again after a restart. Thread-safe (blocks the calling thread).
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_next(
+    engine: *const scim_engine,
+    id: *const c_char,
+    limit: usize,
+    timeout_ms: u32,
+    events_json_out: *mut *mut c_char,
+) -> scim_result {
+    boundary(|| {
+        check_out(events_json_out, "events_json_out")?;
+        let e = self::engine(engine)?;
+        let events = e.next_events(
+            str_arg(id, "id")?,
+            limit,
+            Duration::from_millis(timeout_ms.into()),
+        )?;
+        out(events_json_out, "events_json_out", json_out(&events)?)
+    })
+}
+
+/// Acknowledge every event of directory `id` up to `seq`: applied, not to be delivered
+/// again. Errors: NOT_FOUND, CONFLICT (`seq` beyond the last event).
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_ack(
+    engine: *const scim_engine,
+    id: *const c_char,
+    seq: u64,
+) -> scim_result {
+    boundary(|| Ok(self::engine(engine)?.ack_events(str_arg(id, "id")?, seq)?))
+}
+
+/// Called with `userdata` first and a JSON array of events (valid only during the call).
+pub type scim_events_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, events_json: *const c_char)>;
+/// Called once with `userdata` when the library no longer needs it.
+pub type scim_finalizer = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
+
+/// A push subscription; free it with `scim_subscription_free`.
+pub struct scim_subscription {
+    _private: [u8; 0],
+}
+
+struct Subscription {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Userdata(*mut c_void);
+// The host promises, by subscribing, that userdata may be used from the library's thread.
+unsafe impl Send for Userdata {}
+
+/// Deliver directory `id`'s events to `callback` as they commit, in order, in batches,
+/// on a thread the library owns (never the caller's). The host acknowledges with
+/// `scim_events_ack` (from any thread). `finalizer` (may be NULL) is called with
+/// `userdata` once the subscription is freed.
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_subscribe(
+    engine: *const scim_engine,
+    id: *const c_char,
+    callback: scim_events_callback,
+    userdata: *mut c_void,
+    finalizer: scim_finalizer,
+    subscription_out: *mut *mut scim_subscription,
+) -> scim_result {
+    boundary(|| {
+        check_out(subscription_out, "subscription_out")?;
+        let e: Arc<Engine> = self::engine(engine)?.clone();
+        let id = str_arg(id, "id")?.to_owned();
+        let callback = callback.ok_or_else(|| null("callback"))?;
+        e.directory(&id)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ud = Userdata(userdata);
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("libscim-events".into())
+            .spawn(move || {
+                let ud = ud;
+                while !stopping.load(Ordering::Acquire) {
+                    let batch = match e.next_events(&id, 100, Duration::from_millis(200)) {
+                        Ok(b) => b,
+                        Err(err) => {
+                            log::error!(target: "scim::events", "subscription for {id}: {err}");
+                            std::thread::sleep(Duration::from_millis(200));
+                            continue;
+                        }
+                    };
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let Ok(json) = serde_json::to_string(&batch) else {
+                        continue;
+                    };
+                    let json = CString::new(json).unwrap_or_default();
+                    // A panic in the host's callback cannot unwind here (it is C), but
+                    // guard our own side.
+                    let _ = std::panic::catch_unwind(|| unsafe { callback(ud.0, json.as_ptr()) });
+                }
+                if let Some(f) = finalizer {
+                    unsafe { f(ud.0) };
+                }
+            })
+            .map_err(|err| super::Failure(scim_result::SCIM_RESULT_IO, err.to_string()))?;
+        let sub = Subscription {
+            stop,
+            thread: Some(thread),
+        };
+        out(
+            subscription_out,
+            "subscription_out",
+            Box::into_raw(Box::new(sub)) as *mut scim_subscription,
+        )
+    })
+}
+
+/// Stop a subscription: waits for a callback in progress to return, then calls the
+/// finalizer. NULL is a no-op. Do not call it from inside the callback.
+#[no_mangle]
+pub unsafe extern "C" fn scim_subscription_free(subscription: *mut scim_subscription) {
+    quiet(|| {
+        if subscription.is_null() {
+            return;
+        }
+        let mut sub = Box::from_raw(subscription as *mut Subscription);
+        sub.stop.store(true, Ordering::Release);
+        if let Some(t) = sub.thread.take() {
+            let _ = t.join();
+        }
+    })
+}

@@ -1,0 +1,184 @@
+//! `scim_handle`: answer one SCIM request for hosts with their own HTTP server.
+
+use super::engine::{engine, scim_engine};
+use super::{boundary, check_out, null, out, quiet, scim_result, str_arg, FfiResult};
+use crate::provider::{Request, Response};
+use std::ffi::{c_char, CString};
+
+/// One request header.
+#[repr(C)]
+pub struct scim_header {
+    pub name: *const c_char,
+    pub value: *const c_char,
+}
+
+/// One HTTP request as the host received it. `path` is the full URL path
+/// (`/scim/v2/<directory-id>/Users`); `query` is the raw query string without `?` (NULL
+/// or "" for none); `headers` points to `headers_len` headers (NULL when 0); `body` to
+/// `body_len` bytes (NULL when 0). Nothing is kept after the call returns.
+#[repr(C)]
+pub struct scim_request {
+    pub method: *const c_char,
+    pub path: *const c_char,
+    pub query: *const c_char,
+    pub headers: *const scim_header,
+    pub headers_len: usize,
+    pub body: *const u8,
+    pub body_len: usize,
+}
+
+/// A response: status, headers and body. Owned by the caller; free it with
+/// `scim_response_free`. Not thread-safe to free while another thread reads it.
+pub struct scim_response {
+    _private: [u8; 0],
+}
+
+/// A response with its header strings kept as C strings for the accessors.
+struct Owned {
+    status: u16,
+    headers: Vec<(CString, CString)>,
+    body: Vec<u8>,
+}
+
+unsafe fn convert(req: &scim_request) -> FfiResult<Request> {
+    let headers = if req.headers_len == 0 {
+        Vec::new()
+    } else {
+        if req.headers.is_null() {
+            return Err(null("request.headers"));
+        }
+        std::slice::from_raw_parts(req.headers, req.headers_len)
+            .iter()
+            .map(|h| {
+                Ok((
+                    str_arg(h.name, "header name")?.to_owned(),
+                    str_arg(h.value, "header value")?.to_owned(),
+                ))
+            })
+            .collect::<FfiResult<Vec<_>>>()?
+    };
+    let body = if req.body_len == 0 {
+        Vec::new()
+    } else {
+        if req.body.is_null() {
+            return Err(null("request.body"));
+        }
+        std::slice::from_raw_parts(req.body, req.body_len).to_vec()
+    };
+    Ok(Request {
+        method: str_arg(req.method, "request.method")?.to_owned(),
+        path: str_arg(req.path, "request.path")?.to_owned(),
+        query: if req.query.is_null() {
+            String::new()
+        } else {
+            str_arg(req.query, "request.query")?.to_owned()
+        },
+        headers,
+        body,
+    })
+}
+
+fn own(r: Response) -> Owned {
+    Owned {
+        status: r.status,
+        headers: r
+            .headers
+            .into_iter()
+            .filter_map(|(k, v)| Some((CString::new(k).ok()?, CString::new(v).ok()?)))
+            .collect(),
+        body: r.body,
+    }
+}
+
+/// Answer one SCIM request: authentication, routing, the protocol — the same answer as
+/// the built-in server gives. A client's mistake is a SCIM error *response* (4xx), not a
+/// failure of this call; the call fails only for bad arguments. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn scim_handle(
+    engine: *const scim_engine,
+    request: *const scim_request,
+    response_out: *mut *mut scim_response,
+) -> scim_result {
+    boundary(|| {
+        check_out(response_out, "response_out")?;
+        let e = self::engine(engine)?;
+        if request.is_null() {
+            return Err(null("request"));
+        }
+        let req = convert(&*request)?;
+        let resp = own(e.handle(&req));
+        out(
+            response_out,
+            "response_out",
+            Box::into_raw(Box::new(resp)) as *mut scim_response,
+        )
+    })
+}
+
+unsafe fn response<'a>(p: *const scim_response) -> Option<&'a Owned> {
+    (p as *const Owned).as_ref()
+}
+
+/// The HTTP status of a response (0 when `response` is NULL).
+#[no_mangle]
+pub unsafe extern "C" fn scim_response_status(response: *const scim_response) -> u16 {
+    std::panic::catch_unwind(|| self::response(response).map_or(0, |r| r.status)).unwrap_or(0)
+}
+
+/// The body: `*body_out` points into the response (valid until it is freed) and
+/// `*len_out` is its length.
+#[no_mangle]
+pub unsafe extern "C" fn scim_response_body(
+    response: *const scim_response,
+    body_out: *mut *const u8,
+    len_out: *mut usize,
+) -> scim_result {
+    boundary(|| {
+        check_out(body_out, "body_out")?;
+        check_out(len_out, "len_out")?;
+        let r = self::response(response).ok_or_else(|| null("response"))?;
+        out(body_out, "body_out", r.body.as_ptr())?;
+        out(len_out, "len_out", r.body.len())
+    })
+}
+
+/// How many headers the response has.
+#[no_mangle]
+pub unsafe extern "C" fn scim_response_header_count(response: *const scim_response) -> usize {
+    std::panic::catch_unwind(|| self::response(response).map_or(0, |r| r.headers.len()))
+        .unwrap_or(0)
+}
+
+/// Header `index` (0-based): name and value point into the response (valid until it is
+/// freed). Errors: NULL_PARAMETER, INVALID_ARGUMENT (index out of range).
+#[no_mangle]
+pub unsafe extern "C" fn scim_response_header(
+    response: *const scim_response,
+    index: usize,
+    name_out: *mut *const c_char,
+    value_out: *mut *const c_char,
+) -> scim_result {
+    boundary(|| {
+        check_out(name_out, "name_out")?;
+        check_out(value_out, "value_out")?;
+        let r = self::response(response).ok_or_else(|| null("response"))?;
+        let (k, v) = r.headers.get(index).ok_or_else(|| {
+            super::Failure(
+                scim_result::SCIM_RESULT_INVALID_ARGUMENT,
+                format!("header index {index} out of range ({})", r.headers.len()),
+            )
+        })?;
+        out(name_out, "name_out", k.as_ptr())?;
+        out(value_out, "value_out", v.as_ptr())
+    })
+}
+
+/// Free a response. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn scim_response_free(response: *mut scim_response) {
+    quiet(|| {
+        if !response.is_null() {
+            drop(Box::from_raw(response as *mut Owned));
+        }
+    })
+}

@@ -1,0 +1,209 @@
+//! The C ABI (`include/scim.h`). Converts and delegates; no logic of its own.
+//!
+//! Conventions (as rustls-ffi): every fallible function returns a [`scim_result`];
+//! inputs come first, outputs (`*_out`) last and are written only on success; every
+//! exported body runs behind a panic boundary; NULL and UTF-8 are checked on every input;
+//! structured values cross as UTF-8 JSON strings that the library allocates and the
+//! caller frees with [`scim_string_free`]. After a failure, [`scim_last_error`] describes
+//! it on the calling thread.
+
+#![allow(non_camel_case_types)]
+// The safety contract of every exported function is in its doc comment (the header).
+#![allow(clippy::missing_safety_doc)]
+
+mod directory;
+mod engine;
+mod events;
+mod handle;
+mod log;
+mod server;
+
+use crate::error::ScimError;
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+
+/// Status of every fallible call. Values are grouped and never reused.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum scim_result {
+    /// Success.
+    SCIM_RESULT_OK = 0,
+    /// A required pointer argument was NULL.
+    SCIM_RESULT_NULL_PARAMETER = 100,
+    /// A string argument was not valid UTF-8.
+    SCIM_RESULT_INVALID_UTF8 = 101,
+    /// A JSON argument did not parse, or did not have the expected shape.
+    SCIM_RESULT_INVALID_JSON = 102,
+    /// An argument had a value the operation does not accept (a rule was broken: the
+    /// message names the field and the rule).
+    SCIM_RESULT_INVALID_ARGUMENT = 103,
+    /// The named directory (or other object) does not exist.
+    SCIM_RESULT_NOT_FOUND = 200,
+    /// The operation conflicts with existing state (a name already taken).
+    SCIM_RESULT_CONFLICT = 201,
+    /// The operation is not allowed in the object's current state.
+    SCIM_RESULT_WRONG_STATE = 202,
+    /// The store or the operating system failed (disk, network, socket).
+    SCIM_RESULT_IO = 300,
+    /// An internal error; the message says more.
+    SCIM_RESULT_INTERNAL = 301,
+    /// Rust code panicked; the library caught it at the boundary.
+    SCIM_RESULT_PANIC = 900,
+}
+
+use scim_result::*;
+
+/// A short, stable name for a result code (a static string; never free it).
+#[no_mangle]
+pub extern "C" fn scim_result_name(result: scim_result) -> *const c_char {
+    let s: &'static CStr = match result {
+        SCIM_RESULT_OK => c"SCIM_RESULT_OK",
+        SCIM_RESULT_NULL_PARAMETER => c"SCIM_RESULT_NULL_PARAMETER",
+        SCIM_RESULT_INVALID_UTF8 => c"SCIM_RESULT_INVALID_UTF8",
+        SCIM_RESULT_INVALID_JSON => c"SCIM_RESULT_INVALID_JSON",
+        SCIM_RESULT_INVALID_ARGUMENT => c"SCIM_RESULT_INVALID_ARGUMENT",
+        SCIM_RESULT_NOT_FOUND => c"SCIM_RESULT_NOT_FOUND",
+        SCIM_RESULT_CONFLICT => c"SCIM_RESULT_CONFLICT",
+        SCIM_RESULT_WRONG_STATE => c"SCIM_RESULT_WRONG_STATE",
+        SCIM_RESULT_IO => c"SCIM_RESULT_IO",
+        SCIM_RESULT_INTERNAL => c"SCIM_RESULT_INTERNAL",
+        SCIM_RESULT_PANIC => c"SCIM_RESULT_PANIC",
+    };
+    s.as_ptr()
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// The message of the last failed call on this thread ("" after a success). The pointer
+/// stays valid until the next libscim call on the same thread; do not free it.
+#[no_mangle]
+pub extern "C" fn scim_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// The library version ("0.1.0"): a static string; never free it.
+#[no_mangle]
+pub extern "C" fn scim_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Free a string the library returned. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn scim_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        drop(CString::from_raw(s));
+    }
+}
+
+/// A failure on its way to C: a code and a message.
+pub(crate) struct Failure(pub scim_result, pub String);
+
+impl From<ScimError> for Failure {
+    fn from(e: ScimError) -> Self {
+        let code = match e.status {
+            404 => SCIM_RESULT_NOT_FOUND,
+            409 => SCIM_RESULT_CONFLICT,
+            400..=499 => SCIM_RESULT_INVALID_ARGUMENT,
+            _ => SCIM_RESULT_INTERNAL,
+        };
+        Failure(code, e.detail)
+    }
+}
+
+pub(crate) type FfiResult<T = ()> = Result<T, Failure>;
+
+fn set_last_error(msg: &str) {
+    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+/// Run an exported body: clear the last error, catch panics, record failures.
+pub(crate) fn boundary(f: impl FnOnce() -> FfiResult) -> scim_result {
+    set_last_error("");
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(())) => SCIM_RESULT_OK,
+        Ok(Err(Failure(code, msg))) => {
+            set_last_error(&msg);
+            code
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            set_last_error(&format!("internal panic caught at the C boundary: {what}"));
+            SCIM_RESULT_PANIC
+        }
+    }
+}
+
+/// Like [`boundary`] for functions that cannot fail in a way worth reporting (`*_free`):
+/// only panics are contained.
+pub(crate) fn quiet(f: impl FnOnce()) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+}
+
+pub(crate) fn null(name: &str) -> Failure {
+    Failure(SCIM_RESULT_NULL_PARAMETER, format!("{name} is NULL"))
+}
+
+/// A required C string argument.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> FfiResult<&'a str> {
+    if p.is_null() {
+        return Err(null(name));
+    }
+    CStr::from_ptr(p).to_str().map_err(|_| {
+        Failure(
+            SCIM_RESULT_INVALID_UTF8,
+            format!("{name} is not valid UTF-8"),
+        )
+    })
+}
+
+/// An optional C string argument (NULL = absent).
+pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char, name: &str) -> FfiResult<Option<&'a str>> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        str_arg(p, name).map(Some)
+    }
+}
+
+/// A JSON argument parsed into `T`.
+pub(crate) unsafe fn json_arg<T: serde::de::DeserializeOwned>(
+    p: *const c_char,
+    name: &str,
+) -> FfiResult<T> {
+    let s = str_arg(p, name)?;
+    serde_json::from_str(s).map_err(|e| Failure(SCIM_RESULT_INVALID_JSON, format!("{name}: {e}")))
+}
+
+/// Hand a JSON value to C as an allocated string.
+pub(crate) fn json_out(v: &impl serde::Serialize) -> FfiResult<*mut c_char> {
+    let s = serde_json::to_string(v)
+        .map_err(|e| Failure(SCIM_RESULT_INTERNAL, format!("serialising: {e}")))?;
+    Ok(CString::new(s)
+        .map_err(|_| Failure(SCIM_RESULT_INTERNAL, "NUL in output".into()))?
+        .into_raw())
+}
+
+/// Write an output pointer, after checking it is not NULL.
+pub(crate) unsafe fn out<T>(p: *mut T, name: &str, value: T) -> FfiResult {
+    if p.is_null() {
+        return Err(null(name));
+    }
+    p.write(value);
+    Ok(())
+}
+
+/// Check an output pointer before doing any work, so nothing happens when it is NULL.
+pub(crate) fn check_out<T>(p: *mut T, name: &str) -> FfiResult {
+    if p.is_null() {
+        Err(null(name))
+    } else {
+        Ok(())
+    }
+}

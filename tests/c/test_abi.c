@@ -1,0 +1,198 @@
+/* The C ABI as a C host uses it: the whole flow, and every misuse returning its code. */
+#define _POSIX_C_SOURCE 200809L
+#include "scim.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int passed = 0, failed = 0;
+
+#define CHECK(cond)                                                                  \
+  do {                                                                               \
+    if (cond) {                                                                      \
+      passed++;                                                                      \
+    } else {                                                                         \
+      failed++;                                                                      \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__,        \
+              __LINE__, #cond, scim_last_error());                                   \
+    }                                                                                \
+  } while (0)
+
+/* The string value of "key" in a flat JSON object (enough for ids and secrets). */
+static char *json_string(const char *json, const char *key) {
+  char pattern[128];
+  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+  const char *start = strstr(json, pattern);
+  if (!start) return NULL;
+  start += strlen(pattern);
+  const char *end = strchr(start, '"');
+  if (!end) return NULL;
+  return strndup(start, (size_t)(end - start));
+}
+
+static scim_response *request(scim_engine *engine, const char *method, const char *path,
+                              const char *token, const char *body) {
+  char auth[256];
+  snprintf(auth, sizeof auth, "Bearer %s", token);
+  scim_header headers[2] = {{"Authorization", auth}, {"Content-Type", "application/scim+json"}};
+  scim_request req = {method, path, NULL, headers, 2, (const uint8_t *)body,
+                      body ? strlen(body) : 0};
+  scim_response *resp = NULL;
+  CHECK(scim_handle(engine, &req, &resp) == SCIM_RESULT_OK);
+  return resp;
+}
+
+static void misuse(void) {
+  scim_engine *engine = NULL;
+  char *out = NULL;
+  CHECK(scim_engine_open(NULL, NULL, NULL) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(strstr(scim_last_error(), "engine_out") != NULL);
+  CHECK(scim_engine_open(NULL, "{not json", &engine) == SCIM_RESULT_INVALID_JSON);
+  CHECK(engine == NULL); /* outputs are written only on success */
+  CHECK(scim_engine_open(NULL, "{\"unknown_field\": 1}", &engine) == SCIM_RESULT_INVALID_JSON);
+  CHECK(scim_engine_open("\xff\xfe", NULL, &engine) == SCIM_RESULT_INVALID_UTF8);
+  CHECK(scim_engine_open(NULL, NULL, &engine) == SCIM_RESULT_OK);
+  CHECK(strcmp(scim_last_error(), "") == 0);
+
+  CHECK(scim_directory_create(NULL, "{}", &out) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(scim_directory_create(engine, NULL, &out) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(scim_directory_create(engine, "[]", &out) == SCIM_RESULT_INVALID_JSON);
+  CHECK(scim_directory_create(engine,
+                              "{\"name\":\"bad/name\",\"domain\":\"example.com\","
+                              "\"idp\":\"okta\",\"services\":[\"uem\"]}",
+                              &out) == SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(strncmp(scim_last_error(), "name: ", 6) == 0);
+  CHECK(out == NULL);
+  CHECK(scim_directory_get(engine, "nope", &out) == SCIM_RESULT_NOT_FOUND);
+  CHECK(scim_token_issue(engine, "nope", 0, &out) == SCIM_RESULT_NOT_FOUND);
+  CHECK(scim_events_ack(engine, "nope", 1) == SCIM_RESULT_NOT_FOUND);
+
+  scim_request req = {"GET", NULL, NULL, NULL, 0, NULL, 0};
+  scim_response *resp = NULL;
+  CHECK(scim_handle(engine, &req, &resp) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(scim_handle(engine, NULL, &resp) == SCIM_RESULT_NULL_PARAMETER);
+  req.path = "/scim/v2/x/Users";
+  req.body_len = 3; /* a length without a body */
+  CHECK(scim_handle(engine, &req, &resp) == SCIM_RESULT_NULL_PARAMETER);
+  req.body_len = 0;
+  req.headers_len = 1; /* headers claimed, none given */
+  CHECK(scim_handle(engine, &req, &resp) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(resp == NULL);
+
+  CHECK(scim_response_status(NULL) == 0);
+  CHECK(scim_response_header_count(NULL) == 0);
+  CHECK(strcmp(scim_result_name(SCIM_RESULT_PANIC), "SCIM_RESULT_PANIC") == 0);
+
+  /* Every free accepts NULL. */
+  scim_response_free(NULL);
+  scim_engine_free(NULL);
+  scim_string_free(NULL);
+  scim_server_stop(NULL);
+  scim_subscription_free(NULL);
+  scim_engine_free(engine);
+}
+
+static void flow(void) {
+  scim_engine *engine = NULL;
+  char *dir_json = NULL, *token_json = NULL, *events = NULL;
+  CHECK(scim_engine_open(NULL, "{\"public_url\": \"https://host.example.com\"}", &engine) ==
+        SCIM_RESULT_OK);
+  CHECK(scim_directory_create(engine,
+                              "{\"name\":\"C Directory\",\"domain\":\"example.com\","
+                              "\"idp\":\"okta\",\"services\":[\"uem\",\"access\"]}",
+                              &dir_json) == SCIM_RESULT_OK);
+  char *id = json_string(dir_json, "id");
+  char *tenant = json_string(dir_json, "tenant_url");
+  CHECK(id && tenant && strstr(tenant, "https://host.example.com/scim/v2/") == tenant);
+  scim_string_free(dir_json);
+  dir_json = NULL;
+  CHECK(scim_token_issue(engine, id, 13, &token_json) == SCIM_RESULT_OK);
+  char *secret = json_string(token_json, "secret");
+  CHECK(secret && strncmp(secret, "scim_", 5) == 0);
+
+  char path[256];
+  snprintf(path, sizeof path, "/scim/v2/%s/Users", id);
+  /* The Workspace ONE profile (the Okta default) requires the six mapped attributes. */
+  scim_response *resp = request(engine, "POST", path, secret,
+                                "{\"userName\":\"ada@example.com\",\"externalId\":\"00u1\","
+                                "\"name\":{\"givenName\":\"Ada\",\"familyName\":\"Lovelace\"},"
+                                "\"emails\":[{\"value\":\"ada@example.com\",\"type\":\"work\"}],"
+                                "\"active\":true}");
+  CHECK(scim_response_status(resp) == 201);
+  const uint8_t *body = NULL;
+  size_t len = 0;
+  CHECK(scim_response_body(resp, &body, &len) == SCIM_RESULT_OK);
+  CHECK(len > 0 && memmem(body, len, "ada@example.com", 15) != NULL);
+  int saw_location = 0;
+  for (size_t i = 0; i < scim_response_header_count(resp); i++) {
+    const char *name, *value;
+    CHECK(scim_response_header(resp, i, &name, &value) == SCIM_RESULT_OK);
+    if (strcmp(name, "Location") == 0) saw_location = strstr(value, tenant) == value;
+  }
+  CHECK(saw_location);
+  const char *name = NULL, *value = NULL;
+  CHECK(scim_response_header(resp, 99, &name, &value) == SCIM_RESULT_INVALID_ARGUMENT);
+  scim_response_free(resp);
+
+  resp = request(engine, "GET", path, "scim_wrong", NULL);
+  CHECK(scim_response_status(resp) == 401);
+  scim_response_free(resp);
+
+  CHECK(scim_events_next(engine, id, 10, 1000, &events) == SCIM_RESULT_OK);
+  CHECK(strstr(events, "\"kind\":\"user.created\"") != NULL);
+  CHECK(strstr(events, "\"seq\":1") != NULL);
+  CHECK(scim_events_ack(engine, id, 1) == SCIM_RESULT_OK);
+  CHECK(scim_events_ack(engine, id, 99) == SCIM_RESULT_CONFLICT);
+  scim_string_free(events);
+
+  /* The built-in server answers the same request over a socket. */
+  scim_server *server = NULL;
+  char *address = NULL;
+  CHECK(scim_server_start(engine, "{\"listen\": \"127.0.0.1:0\"}", &server) == SCIM_RESULT_OK);
+  CHECK(scim_server_address(server, &address) == SCIM_RESULT_OK);
+  const char *colon = strrchr(address, ':');
+  int port = colon ? atoi(colon + 1) : 0;
+  CHECK(port > 0);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+  char http[512];
+  int n = snprintf(http, sizeof http,
+                   "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                   "Connection: close\r\n\r\n",
+                   path, secret);
+  CHECK(write(fd, http, (size_t)n) == n);
+  char reply[4096] = {0};
+  size_t got = 0;
+  ssize_t r;
+  while (got < sizeof reply - 1 && (r = read(fd, reply + got, sizeof reply - 1 - got)) > 0)
+    got += (size_t)r;
+  close(fd);
+  CHECK(strncmp(reply, "HTTP/1.1 200", 12) == 0);
+  CHECK(strstr(reply, "ada@example.com") != NULL);
+  scim_string_free(address);
+  scim_server_stop(server);
+
+  CHECK(scim_directory_delete(engine, id) == SCIM_RESULT_OK);
+  CHECK(scim_directory_get(engine, id, &dir_json) == SCIM_RESULT_NOT_FOUND);
+  free(id);
+  free(tenant);
+  free(secret);
+  scim_string_free(token_json);
+  scim_engine_free(engine);
+}
+
+int main(void) {
+  misuse();
+  flow();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

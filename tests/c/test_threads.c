@@ -1,0 +1,86 @@
+/* One engine, many C threads at once: the engine handle is thread-safe. */
+#include "scim.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define THREADS 16
+#define PER_THREAD 100
+
+static scim_engine *engine;
+static char path[256];
+static char auth[256];
+
+static void *worker(void *arg) {
+  long t = (long)arg;
+  long ok = 0;
+  for (int i = 0; i < PER_THREAD; i++) {
+    char body[128];
+    snprintf(body, sizeof body, "{\"userName\":\"t%ld-u%d\"}", t, i);
+    scim_header headers[1] = {{"Authorization", auth}};
+    scim_request req = {"POST", path, NULL, headers, 1, (const uint8_t *)body, strlen(body)};
+    scim_response *resp = NULL;
+    if (scim_handle(engine, &req, &resp) == SCIM_RESULT_OK && scim_response_status(resp) == 201)
+      ok++;
+    scim_response_free(resp);
+    /* Reads interleave with the writes. */
+    scim_request get = {"GET", path, "count=1", headers, 1, NULL, 0};
+    if (scim_handle(engine, &get, &resp) == SCIM_RESULT_OK && scim_response_status(resp) == 200)
+      ok++;
+    scim_response_free(resp);
+  }
+  return (void *)ok;
+}
+
+static char *json_string(const char *json, const char *key) {
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+  const char *s = strstr(json, pattern);
+  if (!s) return NULL;
+  s += strlen(pattern);
+  return strndup(s, (size_t)(strchr(s, '"') - s));
+}
+
+int main(void) {
+  char *dir = NULL, *token = NULL;
+  if (scim_engine_open(NULL, NULL, &engine) != SCIM_RESULT_OK ||
+      scim_directory_create(engine,
+                            "{\"name\":\"Threads\",\"domain\":\"example.com\",\"idp\":\"entra\","
+                            "\"services\":[\"access\"],\"mapping_profile\":\"rfc\"}",
+                            &dir) != SCIM_RESULT_OK ||
+      scim_token_issue(engine, json_string(dir, "id"), 0, &token) != SCIM_RESULT_OK) {
+    fprintf(stderr, "setup failed: %s\n", scim_last_error());
+    return 1;
+  }
+  snprintf(path, sizeof path, "/scim/v2/%s/Users", json_string(dir, "id"));
+  snprintf(auth, sizeof auth, "Bearer %s", json_string(token, "secret"));
+
+  pthread_t threads[THREADS];
+  for (long t = 0; t < THREADS; t++) pthread_create(&threads[t], NULL, worker, (void *)t);
+  long ok = 0;
+  for (int t = 0; t < THREADS; t++) {
+    void *r;
+    pthread_join(threads[t], &r);
+    ok += (long)r;
+  }
+  int passed = ok == THREADS * PER_THREAD * 2;
+  /* Every write is there exactly once. */
+  scim_header headers[1] = {{"Authorization", auth}};
+  scim_request req = {"GET", path, "count=0", headers, 1, NULL, 0};
+  scim_response *resp = NULL;
+  scim_handle(engine, &req, &resp);
+  const uint8_t *body;
+  size_t len;
+  scim_response_body(resp, &body, &len);
+  char expect[64];
+  snprintf(expect, sizeof expect, "\"totalResults\":%d", THREADS * PER_THREAD);
+  int total_ok = memmem(body, len, expect, strlen(expect)) != NULL;
+  scim_response_free(resp);
+  scim_string_free(dir);
+  scim_string_free(token);
+  scim_engine_free(engine);
+  printf("%d passed, %d failed\n", passed + total_ok, !passed + !total_ok);
+  return passed && total_ok ? 0 : 1;
+}
