@@ -9,7 +9,7 @@ build:
 	$(CARGO) build --release
 
 ## Everything CI runs. Installs what it needs by itself.
-test: lint rust-test
+test: lint rust-test compliance
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -23,3 +23,5 @@ bench:
 
 clean:
 	$(CARGO) clean
+
+include tests/compliance/Makefile.inc
