@@ -18,7 +18,7 @@ build:
 	$(CARGO) build --release --lib
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test
+test: lint rust-test header-check c-test compliance
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -53,7 +53,11 @@ c-test: build
 
 bench:
 	$(CARGO) bench --bench provider
+	$(CARGO) bench --bench store
 
 clean:
 	$(CARGO) clean
 	rm -rf $(TOOLS)
+
+# External SCIM compliance suites against the serve example (its own venv).
+include tests/compliance/Makefile.inc
