@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod filter;
+pub mod oidc;
 pub mod patch;
 pub mod provider;
 pub mod schema;
