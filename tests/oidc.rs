@@ -522,6 +522,30 @@ fn discovery_issuer_must_match_the_configuration_url() {
 }
 
 #[test]
+fn transport_failures_are_reported_as_such() {
+    let fx = Fx::new();
+    // A JWKS over the 1 MiB response cap.
+    fx.idp.state.lock().unwrap().jwks = json!({"keys": [], "pad": "x".repeat(2 << 20)});
+    assert_eq!(
+        fx.code(&fx.key.sign(&fx.claims(), json!({}))),
+        "jwks_failed"
+    );
+    // A configuration URL the IdP does not serve.
+    let mut config = fx.rp.config().clone();
+    config.config_url = format!("{}/tenant/.well-known/openid-configuration", fx.idp.base);
+    let rp = RelyingParty::new(config).unwrap();
+    assert_eq!(rp.discover().unwrap_err().code(), "discovery_failed");
+    // Nothing listening.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = dead.local_addr().unwrap();
+    drop(dead);
+    let mut config = fx.rp.config().clone();
+    config.config_url = format!("http://{addr}/.well-known/openid-configuration");
+    let rp = RelyingParty::new(config).unwrap();
+    assert_eq!(rp.discover().unwrap_err().code(), "discovery_failed");
+}
+
+#[test]
 fn discovery_is_cached_and_refreshable() {
     let fx = Fx::new();
     fx.rp.discover().unwrap();

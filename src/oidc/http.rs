@@ -34,13 +34,15 @@ static RUNTIME: Lazy<tokio::runtime::Runtime> = Lazy::new(|| {
 
 /// Runs `fut` on the shared runtime and waits for it. Safe from any thread, including
 /// one that is itself inside a tokio runtime (it blocks that thread, it does not panic).
-pub(crate) fn block_on<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> T {
+/// `None` if the task died without an answer.
+pub(crate) fn block_on<T: Send + 'static>(
+    fut: impl Future<Output = T> + Send + 'static,
+) -> Option<T> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     RUNTIME.spawn(async move {
         let _ = tx.send(fut.await);
     });
-    rx.recv()
-        .expect("the OIDC I/O task ended without an answer")
+    rx.recv().ok()
 }
 
 /// A response, fully read.
@@ -120,6 +122,7 @@ impl HttpClient {
         let tls = self.tls.clone();
         let target = format!("{}:{}", url.host, url.port);
         let fut = exchange(tls, url, req);
+        let what = target.clone();
         block_on(async move {
             match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
                 Ok(r) => r.map_err(|e| OidcError::new(fail, format!("{target}: {e}"))),
@@ -129,6 +132,7 @@ impl HttpClient {
                 )),
             }
         })
+        .unwrap_or_else(|| Err(OidcError::new(fail, format!("{what}: the I/O task failed"))))
     }
 }
 

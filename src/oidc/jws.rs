@@ -135,9 +135,39 @@ pub(crate) fn b64_encode(bytes: &[u8]) -> String {
 fn json_object(segment: &str, what: &str) -> OidcResult<Map<String, Value>> {
     let bytes =
         b64_decode(segment).ok_or_else(|| oidc_err!(Malformed, "{what} is not base64url"))?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(oidc_err!(Malformed, "{what} is not a JSON object")),
+    match serde_json::from_slice::<UniqueObject>(&bytes) {
+        Ok(UniqueObject(m)) => Ok(m),
+        Err(e) => Err(oidc_err!(Malformed, "{what} is not a JSON object: {e}")),
+    }
+}
+
+/// A JSON object whose members are unique (RFC 7515 §5.2, RFC 7519 §7.2): with
+/// duplicates, two parsers could read two different tokens out of one.
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut map = Map::new();
+                while let Some((k, v)) = a.next_entry::<String, Value>()? {
+                    if map.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!("duplicate member {k:?}")));
+                    }
+                    map.insert(k, v);
+                }
+                Ok(UniqueObject(map))
+            }
+        }
+        d.deserialize_map(Visitor)
     }
 }
 
@@ -294,6 +324,18 @@ mod tests {
         assert_eq!(code(json!({"alg": "RS256", "enc": "A128GCM"})), "malformed");
         assert_eq!(code(json!({"alg": "RS256", "typ": "at+jwt"})), "wrong_type");
         assert_eq!(code(json!({"alg": "RS256", "kid": 7})), "malformed");
+        let dup = format!(
+            "{}.{}.c2ln",
+            b64_encode(br#"{"alg":"RS256","alg":"none"}"#),
+            seg(json!({}))
+        );
+        assert_eq!(parse(&dup, &all).unwrap_err().code(), "malformed");
+        let dup = format!(
+            "{}.{}.c2ln",
+            seg(json!({"alg": "RS256"})),
+            b64_encode(br#"{"sub":"a","sub":"b"}"#)
+        );
+        assert_eq!(parse(&dup, &all).unwrap_err().code(), "malformed");
         let only_es = [Alg::Es256];
         let e = parse(&token(json!({"alg": "RS256"})), &only_es).unwrap_err();
         assert_eq!(e.code(), "alg_not_allowed");
