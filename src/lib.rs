@@ -11,6 +11,7 @@ pub mod events;
 pub mod ffi;
 pub mod filter;
 pub mod mapping;
+pub mod oidc;
 pub mod patch;
 pub mod provider;
 pub mod schema;

@@ -1,0 +1,140 @@
+//! The few URL operations the relying party needs: parse an absolute http(s) URL, and
+//! percent-encode query and form values.
+
+use super::error::{oidc_err, OidcResult};
+
+pub(crate) const WELL_KNOWN_SUFFIX: &str = "/.well-known/openid-configuration";
+
+/// An absolute `http`/`https` URL, checked once.
+#[derive(Clone, Debug)]
+pub(crate) struct HttpUrl {
+    pub uri: http::Uri,
+    https: bool,
+    /// Host without IPv6 brackets, for DNS and the TLS server name.
+    pub host: String,
+    pub port: u16,
+}
+
+impl HttpUrl {
+    /// Parses `s`; `what` names the field in errors. Plain http only when `allow_http`.
+    pub fn parse(s: &str, allow_http: bool, what: &str) -> OidcResult<HttpUrl> {
+        if s.contains('#') || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(oidc_err!(InvalidConfig, "{what} {s:?} is not a valid URL"));
+        }
+        let uri: http::Uri = s
+            .parse()
+            .map_err(|e| oidc_err!(InvalidConfig, "{what} {s:?} is not a valid URL: {e}"))?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => {
+                return Err(oidc_err!(
+                    InvalidConfig,
+                    "{what} {s:?} must be an absolute https URL"
+                ))
+            }
+        };
+        if !https && !allow_http {
+            return Err(oidc_err!(
+                InsecureUrl,
+                "{what} {s:?} is plain http; https is required (allow_http is off)"
+            ));
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| oidc_err!(InvalidConfig, "{what} {s:?} has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(oidc_err!(
+                InvalidConfig,
+                "{what} {s:?} must not carry credentials"
+            ));
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if host.is_empty() {
+            return Err(oidc_err!(InvalidConfig, "{what} {s:?} has no host"));
+        }
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        Ok(HttpUrl {
+            uri,
+            https,
+            host,
+            port,
+        })
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// `host[:port]` as sent in the Host header.
+    pub fn authority(&self) -> &str {
+        self.uri.authority().map(|a| a.as_str()).unwrap_or("")
+    }
+
+    /// The origin-form request target (`/path?query`).
+    pub fn path_and_query(&self) -> &str {
+        self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (a safe encoding for
+/// query values and for `application/x-www-form-urlencoded` alike).
+pub(crate) fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `k1=v1&k2=v2`, every key and value encoded.
+pub(crate) fn encode_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    pairs
+        .into_iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_reserved_characters() {
+        assert_eq!(encode("a b+c/d:é"), "a%20b%2Bc%2Fd%3A%C3%A9");
+        assert_eq!(encode_pairs([("x", "1&2"), ("y", "=")]), "x=1%262&y=%3D");
+    }
+
+    #[test]
+    fn parses_and_refuses() {
+        let u = HttpUrl::parse("https://idp.example.com/a?b=c", false, "u").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("idp.example.com", 443));
+        assert_eq!(u.path_and_query(), "/a?b=c");
+        let u = HttpUrl::parse("http://[::1]:8080/", true, "u").unwrap();
+        assert!(u.is_loopback());
+        assert_eq!(u.authority(), "[::1]:8080");
+        for bad in ["ftp://x/", "/relative", "https://u:p@x/", "https://x/#f"] {
+            assert!(HttpUrl::parse(bad, true, "u").is_err(), "{bad}");
+        }
+        let e = HttpUrl::parse("http://x/", false, "u").unwrap_err();
+        assert_eq!(e.code(), "insecure_url");
+    }
+}
