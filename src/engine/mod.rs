@@ -319,7 +319,9 @@ impl Engine {
         let m = self.compiled_mapping(&record.id, &s)?;
         let base_url = self.tenant_url(&record.id);
         let tenant = tenant(&record, &s, &base_url, &m);
-        self.provider.resync_for(&tenant, RESYNC_BATCH)
+        let n = self.provider.resync_for(&tenant, RESYNC_BATCH)?;
+        self.feed.notify();
+        Ok(n)
     }
 
     /// The provisioned user whose mapped `target` (for `service`) equals `value`:
