@@ -33,7 +33,7 @@ pub enum Service {
 }
 
 /// Per-directory behaviour.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectorySettings {
     /// Reject a `userName` in `user@domain` form, or a work email, whose domain is not
@@ -41,6 +41,19 @@ pub struct DirectorySettings {
     pub enforce_domain: bool,
     /// Reject unknown attributes and schema URNs instead of ignoring them.
     pub strict: bool,
+    /// Give users and groups created or replaced without a ws1b `domain` the directory's
+    /// (on by default; off leaves resources exactly as the IdP sent them).
+    pub fill_domain: bool,
+}
+
+impl Default for DirectorySettings {
+    fn default() -> Self {
+        DirectorySettings {
+            enforce_domain: false,
+            strict: false,
+            fill_domain: true,
+        }
+    }
 }
 
 /// What an admin gives to create a directory.

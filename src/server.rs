@@ -10,6 +10,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,29 +122,18 @@ impl Drop for Server {
 fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ScimError> {
     let bad =
         |what: &str, e: &dyn std::fmt::Display| ScimError::internal(format!("TLS {what}: {e}"));
-    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(&files.cert_chain)
-            .map_err(|e| bad(&format!("certificate {}", files.cert_chain.display()), &e))?,
-    ))
-    .collect::<Result<Vec<_>, _>>()
-    .map_err(|e| bad("certificate", &e))?;
+    let certs = CertificateDer::pem_file_iter(&files.cert_chain)
+        .map_err(|e| bad(&format!("certificate {}", files.cert_chain.display()), &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("certificate", &e))?;
     if certs.is_empty() {
         return Err(ScimError::internal(format!(
             "TLS certificate file {} holds no certificate",
             files.cert_chain.display()
         )));
     }
-    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(&files.private_key)
-            .map_err(|e| bad(&format!("key {}", files.private_key.display()), &e))?,
-    ))
-    .map_err(|e| bad("key", &e))?
-    .ok_or_else(|| {
-        ScimError::internal(format!(
-            "TLS key file {} holds no private key",
-            files.private_key.display()
-        ))
-    })?;
+    let key = PrivateKeyDer::from_pem_file(&files.private_key)
+        .map_err(|e| bad(&format!("key {}", files.private_key.display()), &e))?;
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -154,7 +154,7 @@ fn directory_validation_names_field_and_rule() {
                 services: Some(vec![Service::Access]),
                 settings: Some(DirectorySettings {
                     enforce_domain: true,
-                    strict: false,
+                    ..DirectorySettings::default()
                 }),
                 ..DirectoryUpdate::default()
             },
@@ -464,13 +464,38 @@ fn domain_is_filled_and_optionally_enforced() {
         "corp.example"
     );
 
+    // With filling off, resources stay exactly as the IdP sent them.
+    f.engine
+        .update_directory(
+            &d.id,
+            &DirectoryUpdate {
+                settings: Some(DirectorySettings {
+                    fill_domain: false,
+                    ..DirectorySettings::default()
+                }),
+                ..DirectoryUpdate::default()
+            },
+        )
+        .unwrap();
+    let r = call(
+        &f.engine,
+        Some(&t),
+        "POST",
+        &p("/Users"),
+        "",
+        Some(json!({"userName": "unfilled"})),
+    );
+    assert_eq!(
+        body(&r)["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+    );
     f.engine
         .update_directory(
             &d.id,
             &DirectoryUpdate {
                 settings: Some(DirectorySettings {
                     enforce_domain: true,
-                    strict: false,
+                    ..DirectorySettings::default()
                 }),
                 ..DirectoryUpdate::default()
             },

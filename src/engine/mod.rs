@@ -565,6 +565,7 @@ fn tenant<'a>(
         id: &record.id,
         base_url,
         domain: Some(&s.domain),
+        fill_domain: s.settings.fill_domain,
         enforce_domain: s.settings.enforce_domain,
         strict: s.settings.strict,
         mappings: Some(mappings),

@@ -80,8 +80,10 @@ pub struct Tenant<'a> {
     pub id: &'a str,
     /// The directory's SCIM base URL, for `Location` and `meta.location`.
     pub base_url: &'a str,
-    /// Filled into the ws1b `domain` attribute of users and groups when absent.
+    /// The directory's domain: filled into the ws1b `domain` attribute of users and
+    /// groups when absent (with `fill_domain`), and enforced with `enforce_domain`.
     pub domain: Option<&'a str>,
+    pub fill_domain: bool,
     /// Reject user names and work emails in another domain (needs `domain`).
     pub enforce_domain: bool,
     /// Reject unknown attributes (in addition to [`Config::strict`]).
@@ -100,6 +102,7 @@ pub(crate) struct Ctx<'a> {
     pub now: OffsetDateTime,
     pub mode: Mode,
     pub domain: Option<&'a str>,
+    pub fill_domain: bool,
     pub enforce_domain: bool,
     pub mappings: Option<&'a DirectoryMapping>,
 }
@@ -130,6 +133,7 @@ impl ServiceProvider {
                 id: DEFAULT_DIRECTORY,
                 base_url: &self.config.base_url,
                 domain: None,
+                fill_domain: false,
                 enforce_domain: false,
                 strict: false,
                 mappings: None,
@@ -176,6 +180,7 @@ impl ServiceProvider {
                 strict: self.config.strict || tenant.strict,
             },
             domain: tenant.domain,
+            fill_domain: tenant.fill_domain,
             enforce_domain: tenant.enforce_domain && tenant.domain.is_some(),
             mappings: tenant.mappings,
         }

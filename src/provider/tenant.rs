@@ -18,7 +18,7 @@ pub(crate) fn apply(ctx: &Ctx, kind: ResourceKind, data: &mut Value, fill: bool)
     if ctx.enforce_domain && kind == ResourceKind::User {
         enforce(domain, data)?;
     }
-    let (true, Value::Object(obj)) = (fill, data) else {
+    let (true, Value::Object(obj)) = (fill && ctx.fill_domain, data) else {
         return Ok(());
     };
     let urn = match kind {
