@@ -18,7 +18,7 @@ build:
 	$(CARGO) build --release --lib
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test compliance e2e
+test: lint rust-test header-check c-test compliance e2e python-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -69,3 +69,6 @@ clean:
 
 # External SCIM compliance suites against the serve example (its own venv).
 include tests/compliance/Makefile.inc
+
+# Python bindings (pytest in the same venv).
+include bindings/python/Makefile.inc

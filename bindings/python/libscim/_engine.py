@@ -1,0 +1,429 @@
+"""The engine: directories, tokens, SCIM requests and change events."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import threading
+import time
+from ctypes import byref, c_char_p, c_size_t, c_void_p
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import _ffi
+from ._error import Code, InvalidArgumentError, ScimError, check
+from ._handle import Handle
+
+__all__ = ["Engine", "Response", "EventStream", "Subscription"]
+
+JSON = Dict[str, Any]
+Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
+Body = Union[bytes, bytearray, str, Mapping[str, Any], List[Any], None]
+
+_lib = _ffi.lib
+# Longest single wait inside the library, so Ctrl-C and close() are noticed promptly.
+_WAIT_SLICE_MS = 500
+
+
+def _enc(s: str) -> bytes:
+    """A string for a ``const char *`` argument: UTF-8, and no NUL (C would cut it)."""
+    if "\0" in s:
+        raise InvalidArgumentError(Code.INVALID_ARGUMENT, f"NUL character in {s!r}")
+    return s.encode("utf-8")
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _json_out(call: Callable[[Any], int]) -> Any:
+    """Run a call whose last argument is a ``char **`` JSON output; parse and free it."""
+    out = c_void_p()
+    check(call(byref(out)))
+    return json.loads(_ffi.take_string(out.value))
+
+
+class Response:
+    """The answer to one SCIM request: ``status``, ``headers``, ``body`` (bytes).
+
+    A client's mistake (a 4xx SCIM error) is a response like any other; call
+    :meth:`raise_for_status` to turn an error status into a :class:`ScimError`.
+    """
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: List[Tuple[str, str]], body: bytes) -> None:
+        self.status: int = status
+        #: Every header as ``(name, value)``, in the order the library produced them.
+        self.headers: List[Tuple[str, str]] = headers
+        self.body: bytes = body
+
+    def header(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """The first header called ``name`` (case-insensitive), else ``default``."""
+        lname = name.lower()
+        for k, v in self.headers:
+            if k.lower() == lname:
+                return v
+        return default
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8."""
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ``ValueError`` on an empty or bad body)."""
+        return json.loads(self.body)
+
+    @property
+    def ok(self) -> bool:
+        """True for a status below 400."""
+        return self.status < 400
+
+    def raise_for_status(self) -> "Response":
+        """Raise :class:`ScimError` (status, scimType, detail) for a status >= 400;
+        return ``self`` otherwise."""
+        if self.status < 400:
+            return self
+        body: Dict[str, Any] = {}
+        try:
+            parsed = self.json()
+            if isinstance(parsed, dict):
+                body = parsed
+        except ValueError:
+            pass
+        detail = body.get("detail")
+        raise ScimError(
+            self.status,
+            body.get("scimType"),
+            detail if isinstance(detail, str) else self.text,
+            body,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} ({len(self.body)} bytes)>"
+
+
+def _take_response(ptr: int) -> Response:
+    """Copy a ``scim_response`` into Python objects, then free it."""
+    try:
+        status = _lib.scim_response_status(ptr)
+        body_ptr, body_len = c_void_p(), c_size_t()
+        check(_lib.scim_response_body(ptr, byref(body_ptr), byref(body_len)))
+        body = ctypes.string_at(body_ptr.value, body_len.value) if body_len.value else b""
+        headers: List[Tuple[str, str]] = []
+        name, value = c_void_p(), c_void_p()
+        for i in range(_lib.scim_response_header_count(ptr)):
+            check(_lib.scim_response_header(ptr, i, byref(name), byref(value)))
+            headers.append(
+                (
+                    ctypes.string_at(name.value).decode("utf-8"),
+                    ctypes.string_at(value.value).decode("utf-8"),
+                )
+            )
+        return Response(status, headers, body)
+    finally:
+        _lib.scim_response_free(ptr)
+
+
+class Engine(Handle):
+    """An engine over a durable store file, or in memory.
+
+    ``Engine()`` or ``Engine(None, config)`` keeps everything in memory;
+    ``Engine("scim.db", config)`` opens (or creates) a store file. ``config`` is a dict
+    such as ``{"public_url": "https://host.example.com", "scim_path": "/scim/v2",
+    "provider": {"strict": False, "max_results": 1000}}``.
+
+    Thread-safe: share one engine between threads. Close it (or use ``with``) when
+    done; a running :class:`~libscim.Server` keeps the engine alive on its own.
+    """
+
+    _what = "engine"
+
+    def __init__(
+        self,
+        path: Union[str, "os.PathLike[str]", None] = None,
+        config: Optional[JSON] = None,
+    ) -> None:
+        out = c_void_p()
+        check(
+            _lib.scim_engine_open(
+                None if path is None else _enc(os.fspath(path)),
+                None if config is None else _dumps(config),
+                byref(out),
+            )
+        )
+        super().__init__(out.value or 0, _lib.scim_engine_free)
+
+    @classmethod
+    def memory(cls, config: Optional[JSON] = None) -> "Engine":
+        """An engine on an empty in-memory store."""
+        return cls(None, config)
+
+    # ----- directories ---------------------------------------------------------------
+
+    def create_directory(self, spec: JSON) -> JSON:
+        """Create a directory from ``{"name", "domain", "idp": "okta"|"entra"|"generic",
+        "services": ["uem", "access"], "settings": {"enforce_domain", "strict"},
+        "mapping_profile": "workspace-one"|"rfc"}``; returns it (with ``id`` and
+        ``tenant_url``). Raises InvalidArgumentError (a rule) or ConflictError (name
+        taken)."""
+        with self._use() as e:
+            return _json_out(lambda out: _lib.scim_directory_create(e, _dumps(spec), out))
+
+    def directory(self, directory_id: str) -> JSON:
+        """The directory ``directory_id``; NotFoundError when there is none."""
+        with self._use() as e:
+            return _json_out(lambda out: _lib.scim_directory_get(e, _enc(directory_id), out))
+
+    def directories(self) -> List[JSON]:
+        """Every directory, in creation order."""
+        with self._use() as e:
+            return _json_out(lambda out: _lib.scim_directory_list(e, out))
+
+    def update_directory(self, directory_id: str, update: JSON) -> JSON:
+        """Change ``domain``, ``services`` or ``settings`` (only the keys given)."""
+        with self._use() as e:
+            return _json_out(
+                lambda out: _lib.scim_directory_update(
+                    e, _enc(directory_id), _dumps(update), out
+                )
+            )
+
+    def delete_directory(self, directory_id: str) -> None:
+        """Delete a directory with its users, groups and events."""
+        with self._use() as e:
+            check(_lib.scim_directory_delete(e, _enc(directory_id)))
+
+    # ----- tokens --------------------------------------------------------------------
+
+    def issue_token(self, directory_id: str, lifespan_months: int = 0) -> JSON:
+        """Issue a new bearer token (1–24 months; 0 = the default, 6). Returns
+        ``{"secret", "issued_at", "expires_at", "lifespan_months"}``: the only time
+        the secret is available. The previous token stops working at once."""
+        with self._use() as e:
+            return _json_out(
+                lambda out: _lib.scim_token_issue(e, _enc(directory_id), lifespan_months, out)
+            )
+
+    def revoke_token(self, directory_id: str) -> None:
+        """Revoke the directory's token."""
+        with self._use() as e:
+            check(_lib.scim_token_revoke(e, _enc(directory_id)))
+
+    # ----- requests ------------------------------------------------------------------
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        headers: Headers = None,
+        body: Body = None,
+    ) -> Response:
+        """Answer one SCIM request, exactly as the built-in server would.
+
+        ``path`` is the full path (``/scim/v2/<directory-id>/Users``), ``query`` the raw
+        query string without ``?``. ``headers`` is a mapping or a sequence of pairs and
+        must carry ``Authorization: Bearer <secret>``. ``body`` is bytes/str sent as is,
+        or a dict/list sent as compact JSON (with ``Content-Type:
+        application/scim+json`` added when no Content-Type is given).
+        """
+        pairs: List[Tuple[str, str]] = list(
+            headers.items() if isinstance(headers, Mapping) else (headers or ())
+        )
+        if body is None:
+            raw = b""
+        elif isinstance(body, (bytes, bytearray)):
+            raw = bytes(body)
+        elif isinstance(body, str):
+            raw = _enc(body)
+        else:
+            raw = _dumps(body)
+            if not any(k.lower() == "content-type" for k, _ in pairs):
+                pairs.append(("Content-Type", "application/scim+json"))
+        hdrs = (_ffi.scim_header * len(pairs))(
+            *[_ffi.scim_header(_enc(k), _enc(v)) for k, v in pairs]
+        )
+        req = _ffi.scim_request(
+            _enc(method),
+            _enc(path),
+            _enc(query),
+            hdrs if pairs else None,
+            len(pairs),
+            raw if raw else None,
+            len(raw),
+        )
+        out = c_void_p()
+        with self._use() as e:
+            check(_lib.scim_handle(e, byref(req), byref(out)))
+        return _take_response(out.value or 0)
+
+    # ----- events --------------------------------------------------------------------
+
+    def next_events(
+        self, directory_id: str, limit: int = 100, timeout: float = 0.0
+    ) -> List[JSON]:
+        """Up to ``limit`` events of the directory not yet delivered, waiting up to
+        ``timeout`` seconds for the first (``[]`` when none came). Each is
+        ``{"seq", "kind", "resource_type", "resource_id", "time", "data"}``.
+        Delivered events come again after a restart until acknowledged with
+        :meth:`ack_events`."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        did = _enc(directory_id)
+        while True:
+            left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+            with self._use() as e:
+                events = _json_out(
+                    lambda out: _lib.scim_events_next(
+                        e, did, limit, min(left_ms, _WAIT_SLICE_MS), out
+                    )
+                )
+            if events or left_ms <= _WAIT_SLICE_MS:
+                return events
+
+    def ack_events(self, directory_id: str, seq: int) -> None:
+        """Acknowledge every event up to ``seq``: applied, not to be delivered again.
+        ConflictError when ``seq`` is beyond the last event."""
+        with self._use() as e:
+            check(_lib.scim_events_ack(e, _enc(directory_id), seq))
+
+    def events(
+        self, directory_id: str, timeout: Optional[float] = 0.0, batch: int = 100
+    ) -> "EventStream":
+        """Iterate over the directory's events as they come (see :class:`EventStream`).
+        The iteration ends after ``timeout`` seconds without a new event (``None``:
+        never). Acknowledge what you applied with :meth:`EventStream.ack`."""
+        return EventStream(self, directory_id, timeout, batch)
+
+    def subscribe(
+        self, directory_id: str, callback: Callable[[List[JSON]], None]
+    ) -> "Subscription":
+        """Call ``callback(events)`` with each batch of events as they commit, on a
+        thread the library owns. See :class:`Subscription`."""
+        return Subscription(self, directory_id, callback)
+
+    def serve(self, listen: str = "127.0.0.1:0", **options: Any) -> "Server":
+        """Start the built-in HTTP(S) server on this engine (see :class:`Server`)."""
+        from ._server import Server
+
+        return Server(self, listen=listen, **options)
+
+    def __repr__(self) -> str:
+        return f"<Engine {'closed' if self.closed else 'open'}>"
+
+
+class EventStream(Iterator[JSON]):
+    """An iterator over one directory's events, in order.
+
+    Each ``next()`` returns one event dict; when none is pending it waits up to
+    ``timeout`` seconds for one, then stops. Nothing is acknowledged by iterating: call
+    :meth:`ack` once the events seen so far are applied (or ``ack(seq)`` for a prefix).
+    """
+
+    def __init__(
+        self, engine: Engine, directory_id: str, timeout: Optional[float], batch: int
+    ) -> None:
+        self._engine = engine
+        self.directory_id = directory_id
+        self.timeout = timeout
+        self.batch = batch
+        self._pending: List[JSON] = []
+        #: The ``seq`` of the last event returned, or ``None`` before the first.
+        self.last_seq: Optional[int] = None
+
+    def __iter__(self) -> "EventStream":
+        return self
+
+    def __next__(self) -> JSON:
+        while not self._pending:
+            wait = 3600.0 if self.timeout is None else self.timeout
+            self._pending = self._engine.next_events(self.directory_id, self.batch, wait)
+            if not self._pending and self.timeout is not None:
+                raise StopIteration
+        event = self._pending.pop(0)
+        self.last_seq = int(event["seq"])
+        return event
+
+    def ack(self, seq: Optional[int] = None) -> None:
+        """Acknowledge every event up to ``seq`` (default: the last one returned)."""
+        seq = self.last_seq if seq is None else seq
+        if seq is not None:
+            self._engine.ack_events(self.directory_id, seq)
+
+
+class Subscription(Handle):
+    """Events pushed to a callback on a library thread, in order, in batches.
+
+    The callback gets a list of event dicts. An exception it raises does not cross into
+    the library: it is kept, no further batches are delivered to the callback, and it is
+    raised again by :meth:`close` (or :meth:`check`). Closing waits for a callback in
+    progress; never close a subscription from inside its own callback.
+    """
+
+    _what = "subscription"
+
+    def __init__(
+        self, engine: Engine, directory_id: str, callback: Callable[[List[JSON]], None]
+    ) -> None:
+        # The trampoline must not refer to self: a reference cycle would let the
+        # garbage collector run __del__ (which joins the library thread) on that very
+        # thread, inside the callback.
+        failure: List[Optional[BaseException]] = []
+        self._failure = failure
+
+        def trampoline(_userdata: Optional[int], events_json: Optional[bytes]) -> None:
+            if failure:
+                return
+            try:
+                callback(json.loads(events_json or b"[]"))
+            except BaseException as exc:  # noqa: BLE001 - kept, re-raised by close()
+                failure.append(exc)
+
+        # Kept on the object: the library calls it until scim_subscription_free returns.
+        self._cfunc = _ffi.scim_events_callback(trampoline)
+        out = c_void_p()
+        with engine._use() as e:
+            check(
+                _lib.scim_events_subscribe(
+                    e, _enc(directory_id), self._cfunc, None, _ffi.scim_finalizer(), byref(out)
+                )
+            )
+        super().__init__(out.value or 0, _lib.scim_subscription_free)
+
+    @property
+    def error(self) -> Optional[BaseException]:
+        """The exception the callback raised, if any (not yet raised again)."""
+        return self._failure[0] if self._failure else None
+
+    def check(self) -> None:
+        """Raise the exception the callback raised, if any (once; delivery to the
+        callback stays stopped)."""
+        if self._failure and self._failure[0] is not None:
+            err = self._failure[0]
+            self._failure[0] = None
+            raise err
+
+    def close(self) -> None:
+        """Stop the subscription (waits for a callback in progress), then raise the
+        exception the callback raised, if any."""
+        super().close()
+        self.check()
+
+    def __del__(self) -> None:
+        try:
+            Handle.close(self)
+        except Exception:  # pragma: no cover
+            pass

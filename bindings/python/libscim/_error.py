@@ -1,0 +1,146 @@
+"""Exceptions: a failed C call becomes a :class:`LibscimError` carrying the result code
+and the library's message; SCIM error *responses* become :class:`ScimError` only when
+asked (:meth:`libscim.Response.raise_for_status`)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Type
+
+from . import _ffi
+
+__all__ = [
+    "LibscimError",
+    "ClosedError",
+    "NullParameterError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "ConflictError",
+    "WrongStateError",
+    "LibraryIOError",
+    "InternalError",
+    "ScimError",
+    "Code",
+]
+
+
+class Code:
+    """The ``scim_result`` values of ``include/scim.h``."""
+
+    OK = 0
+    NULL_PARAMETER = 100
+    INVALID_UTF8 = 101
+    INVALID_JSON = 102
+    INVALID_ARGUMENT = 103
+    NOT_FOUND = 200
+    CONFLICT = 201
+    WRONG_STATE = 202
+    IO = 300
+    INTERNAL = 301
+    PANIC = 900
+
+
+class LibscimError(Exception):
+    """A libscim call failed.
+
+    Attributes:
+        code: the ``scim_result`` value (see :class:`Code`).
+        name: its stable name, e.g. ``"SCIM_RESULT_NOT_FOUND"``.
+        message: what the library said about this failure.
+    """
+
+    def __init__(self, code: int, message: str, name: Optional[str] = None) -> None:
+        self.code = code
+        self.name = name or _result_name(code)
+        self.message = message
+        super().__init__(f"{self.name}: {message}" if message else self.name)
+
+
+class ClosedError(LibscimError, ValueError):
+    """The object was closed (or its engine was) and can no longer be used."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(Code.WRONG_STATE, f"{what} is closed", "CLOSED")
+
+
+class NullParameterError(LibscimError):
+    """A required pointer was NULL (a bug in these bindings if it ever happens)."""
+
+
+class InvalidArgumentError(LibscimError, ValueError):
+    """An argument was rejected: bad UTF-8, bad JSON, or a rule it breaks."""
+
+
+class NotFoundError(LibscimError, LookupError):
+    """The named directory (or other object) does not exist."""
+
+
+class ConflictError(LibscimError):
+    """The operation conflicts with existing state (a name already taken, …)."""
+
+
+class WrongStateError(LibscimError):
+    """The operation is not allowed in the object's current state."""
+
+
+class LibraryIOError(LibscimError, OSError):
+    """The store or the operating system failed (disk, network, socket)."""
+
+
+class InternalError(LibscimError):
+    """An internal error, or a panic caught at the C boundary."""
+
+
+_BY_CODE: Dict[int, Type[LibscimError]] = {
+    Code.NULL_PARAMETER: NullParameterError,
+    Code.INVALID_UTF8: InvalidArgumentError,
+    Code.INVALID_JSON: InvalidArgumentError,
+    Code.INVALID_ARGUMENT: InvalidArgumentError,
+    Code.NOT_FOUND: NotFoundError,
+    Code.CONFLICT: ConflictError,
+    Code.WRONG_STATE: WrongStateError,
+    Code.IO: LibraryIOError,
+    Code.INTERNAL: InternalError,
+    Code.PANIC: InternalError,
+}
+
+
+def _result_name(code: int) -> str:
+    if code in _BY_CODE or code == Code.OK:
+        raw = _ffi.lib.scim_result_name(code)
+        return raw.decode() if raw else f"SCIM_RESULT_{code}"
+    # scim_result_name takes a Rust enum: never hand it a value it does not define.
+    return f"SCIM_RESULT_{code}"
+
+
+def check(code: int) -> None:
+    """Raise for a non-OK result, with the message of the failed call (same thread)."""
+    if code == Code.OK:
+        return
+    raw = _ffi.lib.scim_last_error()
+    message = raw.decode("utf-8", "replace") if raw else ""
+    raise _BY_CODE.get(code, LibscimError)(code, message)
+
+
+class ScimError(Exception):
+    """A SCIM error response (RFC 7644 §3.12).
+
+    Attributes:
+        status: the HTTP status (int).
+        scim_type: the ``scimType`` keyword, or ``None``.
+        detail: the human-readable ``detail``, or ``""``.
+        body: the whole error body as a dict (empty when it was not JSON).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        scim_type: Optional[str] = None,
+        detail: str = "",
+        body: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        self.status = status
+        self.scim_type = scim_type
+        self.detail = detail
+        self.body = body or {}
+        kind = f" {scim_type}" if scim_type else ""
+        super().__init__(f"{status}{kind}: {detail}" if detail else f"{status}{kind}")

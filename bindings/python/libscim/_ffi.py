@@ -1,0 +1,175 @@
+"""Loads the libscim shared library and declares every C function it uses.
+
+The library is looked for, in order: the file named by the ``LIBSCIM_LIBRARY``
+environment variable; a copy inside this package (how a binary wheel would ship it);
+the ``target/release`` build output of the repository this package sits in (found by
+walking up from this file, so both an editable checkout and a venv inside the
+repository work). Nothing here needs a compiler.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char_p,
+    c_size_t,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from pathlib import Path
+from typing import List, Optional
+
+__all__ = ["lib", "library_path"]
+
+if sys.platform == "darwin":
+    _NAME = "libscim.dylib"
+elif sys.platform == "win32":
+    _NAME = "scim.dll"
+else:
+    _NAME = "libscim.so"
+
+
+def _candidates() -> List[Path]:
+    out: List[Path] = []
+    env = os.environ.get("LIBSCIM_LIBRARY")
+    if env:
+        out.append(Path(env))
+    here = Path(__file__).resolve().parent
+    out.append(here / _NAME)
+    for parent in here.parents:
+        if (parent / "Cargo.toml").is_file() and (parent / "include" / "scim.h").is_file():
+            out.append(parent / "target" / "release" / _NAME)
+            break
+    return out
+
+
+def _load() -> "tuple[ctypes.CDLL, Path]":
+    tried = _candidates()
+    env = os.environ.get("LIBSCIM_LIBRARY")
+    if env and not Path(env).is_file():
+        # An explicit override that points nowhere is a mistake, not a reason to fall
+        # back silently to some other build.
+        raise OSError(f"LIBSCIM_LIBRARY={env!r}: no such file")
+    for path in tried:
+        if path.is_file():
+            return ctypes.CDLL(str(path)), path
+    raise OSError(
+        "libscim shared library not found; build it with `cargo build --release --lib` "
+        "or set LIBSCIM_LIBRARY. Tried: " + ", ".join(str(p) for p in tried)
+    )
+
+
+lib, library_path = _load()
+
+# Types ------------------------------------------------------------------------------
+
+scim_result = c_uint32
+c_void_pp = POINTER(c_void_p)
+#: ``char **`` outputs that the caller frees: read as ``c_void_p`` so ctypes does not
+#: copy and forget the pointer.
+
+
+class scim_header(Structure):
+    _fields_ = [("name", c_char_p), ("value", c_char_p)]
+
+
+class scim_request(Structure):
+    _fields_ = [
+        ("method", c_char_p),
+        ("path", c_char_p),
+        ("query", c_char_p),
+        ("headers", POINTER(scim_header)),
+        ("headers_len", c_size_t),
+        # c_char_p so a bytes object can be assigned (and kept alive by the struct);
+        # the length is explicit, so NUL bytes in the body are fine.
+        ("body", c_char_p),
+        ("body_len", c_size_t),
+    ]
+
+
+scim_events_callback = CFUNCTYPE(None, c_void_p, c_char_p)
+scim_finalizer = CFUNCTYPE(None, c_void_p)
+scim_log_callback = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_char_p)
+
+
+def _fn(name: str, restype: Optional[type], *argtypes: type) -> None:
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+
+
+# Library ----------------------------------------------------------------------------
+_fn("scim_result_name", c_char_p, scim_result)
+_fn("scim_last_error", c_char_p)
+_fn("scim_version", c_char_p)
+_fn("scim_string_free", None, c_void_p)
+
+# Engine -----------------------------------------------------------------------------
+_fn("scim_engine_open", scim_result, c_char_p, c_char_p, c_void_pp)
+_fn("scim_engine_free", None, c_void_p)
+
+# Directories and tokens -------------------------------------------------------------
+_fn("scim_directory_create", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_directory_get", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_directory_list", scim_result, c_void_p, c_void_pp)
+_fn("scim_directory_update", scim_result, c_void_p, c_char_p, c_char_p, c_void_pp)
+_fn("scim_directory_delete", scim_result, c_void_p, c_char_p)
+_fn("scim_token_issue", scim_result, c_void_p, c_char_p, c_uint32, c_void_pp)
+_fn("scim_token_revoke", scim_result, c_void_p, c_char_p)
+
+# Events -----------------------------------------------------------------------------
+_fn("scim_events_next", scim_result, c_void_p, c_char_p, c_size_t, c_uint32, c_void_pp)
+_fn("scim_events_ack", scim_result, c_void_p, c_char_p, c_uint64)
+_fn(
+    "scim_events_subscribe",
+    scim_result,
+    c_void_p,
+    c_char_p,
+    scim_events_callback,
+    c_void_p,
+    scim_finalizer,
+    c_void_pp,
+)
+_fn("scim_subscription_free", None, c_void_p)
+
+# Requests ---------------------------------------------------------------------------
+_fn("scim_handle", scim_result, c_void_p, POINTER(scim_request), c_void_pp)
+_fn("scim_response_status", c_uint16, c_void_p)
+_fn("scim_response_body", scim_result, c_void_p, c_void_pp, POINTER(c_size_t))
+_fn("scim_response_header_count", c_size_t, c_void_p)
+_fn("scim_response_header", scim_result, c_void_p, c_size_t, c_void_pp, c_void_pp)
+_fn("scim_response_free", None, c_void_p)
+
+# Logging ----------------------------------------------------------------------------
+_fn("scim_set_log_callback", scim_result, scim_log_callback, c_void_p, c_uint32)
+
+# Server -----------------------------------------------------------------------------
+_fn("scim_server_start", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_server_address", scim_result, c_void_p, c_void_pp)
+_fn("scim_server_stop", None, c_void_p)
+
+
+def take_string(p: Optional[int]) -> str:
+    """Read a string the library allocated, then free it."""
+    if not p:
+        return ""
+    try:
+        return ctypes.string_at(p).decode("utf-8")
+    finally:
+        lib.scim_string_free(p)
+
+
+def has(name: str) -> bool:
+    """Whether the loaded library exports ``name`` (for functions added later)."""
+    try:
+        getattr(lib, name)
+    except AttributeError:
+        return False
+    return True

@@ -1,0 +1,110 @@
+"""Change events: pull (iteration + acknowledgement) and push (a callback)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+import libscim
+from conftest import Tenant, user
+
+
+def test_iterate_and_ack(tenant: Tenant) -> None:
+    for name in ("ann", "ben", "cat"):
+        tenant.request("POST", "/Users", body=user(f"{name}@acme.example")).raise_for_status()
+
+    stream = tenant.engine.events(tenant.id, timeout=0.2)
+    events = list(stream)
+    assert [e["kind"] for e in events] == ["user.created"] * 3
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    assert stream.last_seq == events[-1]["seq"]
+    # The data is what a host applies: the mapped records.
+    assert events[0]["resource_type"] == "User"
+    assert events[0]["data"]
+    stream.ack()
+
+    # Nothing new: the iteration ends after the timeout.
+    t0 = time.monotonic()
+    assert list(tenant.engine.events(tenant.id, timeout=0.2)) == []
+    assert time.monotonic() - t0 >= 0.15
+
+    with pytest.raises(libscim.ConflictError):
+        tenant.engine.ack_events(tenant.id, events[-1]["seq"] + 100)
+    with pytest.raises(libscim.NotFoundError):
+        tenant.engine.next_events("nope")
+
+
+def test_iteration_waits_for_new_events(tenant: Tenant) -> None:
+    def later() -> None:
+        time.sleep(0.3)
+        tenant.request("POST", "/Users", body=user("late@acme.example"))
+
+    t = threading.Thread(target=later)
+    t.start()
+    first = next(tenant.engine.events(tenant.id, timeout=5))
+    t.join()
+    assert first["kind"] == "user.created"
+
+
+def test_unacknowledged_events_come_again_after_restart(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    with libscim.Engine(db) as e:
+        d = e.create_directory(
+            {"name": "Ev", "domain": "ev.example", "idp": "okta", "services": ["uem"]}
+        )
+        secret = e.issue_token(d["id"])["secret"]
+        for n in ("a", "b"):
+            e.handle(
+                "POST",
+                f"/scim/v2/{d['id']}/Users",
+                headers={"Authorization": f"Bearer {secret}"},
+                body=user(f"{n}@ev.example"),
+            ).raise_for_status()
+        first = e.next_events(d["id"], limit=1)
+        assert len(first) == 1
+        e.ack_events(d["id"], first[0]["seq"])
+        assert len(e.next_events(d["id"])) == 1  # delivered, not acknowledged
+    with libscim.Engine(db) as e:
+        again = e.next_events(d["id"])
+        assert [x["seq"] for x in again] == [first[0]["seq"] + 1]
+        e.ack_events(d["id"], again[-1]["seq"])
+    with libscim.Engine(db) as e:
+        assert e.next_events(d["id"], timeout=0.1) == []
+
+
+def test_subscription_pushes_batches(tenant: Tenant) -> None:
+    got: List[Dict[str, Any]] = []
+    done = threading.Event()
+
+    def on_events(batch: List[Dict[str, Any]]) -> None:
+        got.extend(batch)
+        tenant.engine.ack_events(tenant.id, batch[-1]["seq"])
+        if len(got) >= 2:
+            done.set()
+
+    with tenant.engine.subscribe(tenant.id, on_events) as sub:
+        tenant.request("POST", "/Users", body=user("p1@acme.example"))
+        tenant.request("POST", "/Users", body=user("p2@acme.example"))
+        assert done.wait(10)
+    assert sub.closed
+    assert [e["kind"] for e in got] == ["user.created", "user.created"]
+    assert tenant.engine.next_events(tenant.id, timeout=0) == []
+
+
+def test_subscription_callback_exception_is_raised_on_close(tenant: Tenant) -> None:
+    called = threading.Event()
+
+    def boom(batch: List[Dict[str, Any]]) -> None:
+        called.set()
+        raise RuntimeError("host failed")
+
+    sub = tenant.engine.subscribe(tenant.id, boom)
+    tenant.request("POST", "/Users", body=user("x@acme.example"))
+    assert called.wait(10)
+    with pytest.raises(RuntimeError, match="host failed"):
+        sub.close()
+    sub.close()  # idempotent, and the error is raised only once
