@@ -90,31 +90,19 @@ pub(crate) fn replace(
     req: &Request,
     body: &Value,
 ) -> Result<Response> {
-    let projection = params.projection()?;
     let rt = kind.resource_type();
     let mut data = normalize(rt, body, ctx.mode)?;
     check_required(rt, &data)?;
     tenant::apply(ctx, kind, &mut data, true)?;
     let members = take_members(kind, &mut data);
     strip_unstored(&mut data);
-    let mut out = None;
-    ctx.store.write(ctx.dir, &mut |tx| {
-        let old = existing(tx, kind, id)?;
-        check_if_match(req, &old)?;
-        let mut new = old.clone();
+    update(ctx, kind, id, params, req, &mut |tx, new| {
         new.data = data.clone();
-        tenant::check_mapping(ctx, kind, Some(&old.data), &new.data)?;
-        check_unique(tx, &new, Some(&old))?;
-        let delta = if kind == ResourceKind::Group {
-            replace_members(tx, id, &members, ctx.mode.strict)?
-        } else {
-            MemberDelta::default()
-        };
-        let stored = commit(ctx, tx, old, new, &delta)?;
-        out = Some(respond(ctx, tx, &stored, &projection, 200)?);
-        Ok(())
-    })?;
-    Ok(out.expect("write succeeded"))
+        match kind {
+            ResourceKind::Group => replace_members(tx, id, &members, ctx.mode.strict),
+            ResourceKind::User => Ok(MemberDelta::default()),
+        }
+    })
 }
 
 /// PATCH /Users/{id}, PATCH /Groups/{id}: atomic — any failing operation changes nothing.
@@ -126,14 +114,9 @@ pub(crate) fn patch(
     req: &Request,
     body: &Value,
 ) -> Result<Response> {
-    let projection = params.projection()?;
     let rt = kind.resource_type();
     let ops = patch::parse_request(body)?;
-    let mut out = None;
-    ctx.store.write(ctx.dir, &mut |tx| {
-        let old = existing(tx, kind, id)?;
-        check_if_match(req, &old)?;
-        let mut new = old.clone();
+    update(ctx, kind, id, params, req, &mut |tx, new| {
         let delta = if kind == ResourceKind::Group {
             let mut sink = RowSink::new(tx, id, ctx.mode.strict);
             patch::apply(rt, &mut new.data, &ops, Some(&mut sink), ctx.mode)?;
@@ -145,6 +128,31 @@ pub(crate) fn patch(
         strip_unstored(&mut new.data);
         check_required(rt, &new.data)?;
         tenant::apply(ctx, kind, &mut new.data, false)?;
+        Ok(delta)
+    })
+}
+
+/// How a PUT or PATCH changes the stored resource (given as `new`, a copy of the stored
+/// one) inside the write transaction; returns the membership change.
+type Edit<'a> = dyn FnMut(&mut dyn WriteTx, &mut StoredResource) -> Result<MemberDelta> + 'a;
+
+/// The shared path of PUT and PATCH: precondition, change, mapping and uniqueness
+/// checks, then commit — all in one transaction.
+fn update(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: &str,
+    params: &Params,
+    req: &Request,
+    change: &mut Edit,
+) -> Result<Response> {
+    let projection = params.projection()?;
+    let mut out = None;
+    ctx.store.write(ctx.dir, &mut |tx| {
+        let old = existing(tx, kind, id)?;
+        check_if_match(req, &old)?;
+        let mut new = old.clone();
+        let delta = change(tx, &mut new)?;
         tenant::check_mapping(ctx, kind, Some(&old.data), &new.data)?;
         check_unique(tx, &new, Some(&old))?;
         let stored = commit(ctx, tx, old, new, &delta)?;
