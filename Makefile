@@ -18,7 +18,7 @@ build:
 	$(CARGO) build --release --lib
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test compliance
+test: lint rust-test header-check c-test compliance go-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -61,3 +61,6 @@ clean:
 
 # External SCIM compliance suites against the serve example (its own venv).
 include tests/compliance/Makefile.inc
+
+# Go bindings and the Go example.
+include bindings/go/Makefile.inc
