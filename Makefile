@@ -10,7 +10,7 @@ LIBDIR := target/release
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude
 PREFIX ?= /usr/local
 
-.PHONY: all build test lint rust-test header header-check c-test bench clean install
+.PHONY: all build test lint rust-test header header-check c-test e2e bench clean install
 
 all: build
 
@@ -18,7 +18,7 @@ build:
 	$(CARGO) build --release --lib
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test compliance go-test
+test: lint rust-test header-check c-test compliance e2e go-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -50,6 +50,14 @@ c-test: build
 	$(CC) $(CFLAGS_TEST) -pthread tests/c/test_threads.c -L$(LIBDIR) -lscim -o target/c/test_threads
 	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_abi
 	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_threads
+
+## End to end: OpenID Connect login through a real OpenID provider (npm oidc-provider).
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund
+
+e2e: tests/e2e/node_modules/.package-lock.json
+	$(CARGO) build --release --example serve
+	node tests/e2e/oidc_login.mjs target/release/examples/serve
 
 bench:
 	$(CARGO) bench --bench provider

@@ -26,6 +26,12 @@ USAGE: cargo run --release --example serve -- [FLAGS]
   --token-lifespan-months N     lifespan of a newly issued token, 1-24 (default 6)
   --credentials-file PATH       also write {tenant_url, token, expires_at} there (mode 0600)
   --tls-cert PEM --tls-key PEM  serve HTTPS with this certificate chain and key
+  --oidc-config-url URL         OpenID Connect login: the IdP's .well-known/openid-configuration
+  --client-id ID                the OIDC client id (with --oidc-config-url)
+  --client-secret SECRET        the OIDC client secret (with --oidc-config-url)
+  --oidc-claim CLAIM            ID-token claim identifying the user (default email; sub is safer)
+  --oidc-attribute ATTR         mapped user attribute it must equal (default email; or externalId)
+  --oidc-allow-http             allow http:// IdP URLs (loopback tests only)
   -h, --help                    this text
 ";
 
@@ -41,6 +47,16 @@ struct Args {
     lifespan: Option<u32>,
     credentials_file: Option<PathBuf>,
     tls: Option<TlsFiles>,
+    oidc: Option<OidcArgs>,
+}
+
+struct OidcArgs {
+    config_url: String,
+    client_id: String,
+    client_secret: String,
+    claim: String,
+    attribute: String,
+    allow_http: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -55,8 +71,11 @@ fn parse_args() -> Result<Args, String> {
         lifespan: None,
         credentials_file: None,
         tls: None,
+        oidc: None,
     };
     let (mut cert, mut key) = (None, None);
+    let (mut config_url, mut client_id, mut client_secret) = (None, None, None);
+    let (mut claim, mut attribute, mut allow_http) = (None, None, false);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -94,6 +113,12 @@ fn parse_args() -> Result<Args, String> {
             "--credentials-file" => a.credentials_file = Some(PathBuf::from(value()?)),
             "--tls-cert" => cert = Some(PathBuf::from(value()?)),
             "--tls-key" => key = Some(PathBuf::from(value()?)),
+            "--oidc-config-url" => config_url = Some(value()?),
+            "--client-id" => client_id = Some(value()?),
+            "--client-secret" => client_secret = Some(value()?),
+            "--oidc-claim" => claim = Some(value()?),
+            "--oidc-attribute" => attribute = Some(value()?),
+            "--oidc-allow-http" => allow_http = true,
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
     }
@@ -104,6 +129,18 @@ fn parse_args() -> Result<Args, String> {
         }),
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    a.oidc = match (config_url, client_id, client_secret) {
+        (Some(config_url), Some(client_id), Some(client_secret)) => Some(OidcArgs {
+            config_url,
+            client_id,
+            client_secret,
+            claim: claim.unwrap_or_else(|| "email".into()),
+            attribute: attribute.unwrap_or_else(|| "email".into()),
+            allow_http,
+        }),
+        (None, None, None) => None,
+        _ => return Err("--oidc-config-url, --client-id and --client-secret go together".into()),
     };
     Ok(a)
 }
@@ -160,6 +197,19 @@ fn run(args: Args) -> Result<(), String> {
             })
             .map_err(|e| e.to_string())?,
     };
+    if let Some(o) = &args.oidc {
+        let mut config = scim::oidc::OidcConfig::new(
+            o.client_id.clone(),
+            o.client_secret.clone(),
+            o.config_url.clone(),
+            String::new(),
+        );
+        config.claim = o.claim.clone();
+        config.allow_http = o.allow_http;
+        engine
+            .set_oidc(&directory.id, config, &o.attribute)
+            .map_err(|e| e.to_string())?;
+    }
     let known = known_secret(&args, &directory);
     let valid = directory.token.as_ref().is_some_and(|t| {
         !t.is_expired(time::OffsetDateTime::now_utc())
@@ -224,13 +274,22 @@ fn run(args: Args) -> Result<(), String> {
     println!("  Tenant URL:          {}", directory.tenant_url);
     println!("  Secret Token:        the token above");
     if let Some(path) = &args.credentials_file {
-        write_credentials(
-            path,
-            &directory.tenant_url,
-            secret.as_deref(),
-            token.expires_at,
-        )?;
+        write_credentials(path, &directory, secret.as_deref(), token.expires_at)?;
         println!("Credentials written to {}", path.display());
+    }
+    if let Some(login) = &directory.login {
+        println!(
+            "OpenID Connect login (claim '{}' = attribute '{}'):",
+            login.claim, login.attribute
+        );
+        println!(
+            "  Sign-in redirect URI (register it at the IdP): {}",
+            login.redirect_uri
+        );
+        println!(
+            "  Login URL:                                     {}",
+            login.login_url
+        );
     }
     println!("Health check: GET /healthz. Stop with Ctrl-C.");
 
@@ -258,16 +317,20 @@ fn known_secret(args: &Args, dir: &scim::directory::Directory) -> Option<String>
 
 fn write_credentials(
     path: &PathBuf,
-    tenant_url: &str,
+    directory: &scim::directory::Directory,
     token: Option<&str>,
     expires_at: time::OffsetDateTime,
 ) -> Result<(), String> {
     use std::io::Write;
-    let body = serde_json::json!({
-        "tenant_url": tenant_url,
+    let mut body = serde_json::json!({
+        "tenant_url": directory.tenant_url,
         "token": token,
         "expires_at": rfc3339(expires_at),
     });
+    if let Some(login) = &directory.login {
+        body["login_url"] = login.login_url.clone().into();
+        body["redirect_uri"] = login.redirect_uri.clone().into();
+    }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]

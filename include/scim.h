@@ -52,9 +52,14 @@ enum scim_result
    */
   SCIM_RESULT_CONFLICT = 201,
   /*
-   The operation is not allowed in the object's current state.
+   The operation is not allowed in the object's current state (e.g. a login on a
+   directory without OpenID Connect settings).
    */
   SCIM_RESULT_WRONG_STATE = 202,
+  /*
+   A login was refused; the message starts with its code (`user_deactivated: …`).
+   */
+  SCIM_RESULT_LOGIN_REFUSED = 203,
   /*
    The store or the operating system failed (disk, network, socket).
    */
@@ -63,6 +68,10 @@ enum scim_result
    An internal error; the message says more.
    */
   SCIM_RESULT_INTERNAL = 301,
+  /*
+   The identity provider could not be used (discovery, keys, token endpoint).
+   */
+  SCIM_RESULT_IDP_FAILED = 302,
   /*
    Rust code panicked; the library caught it at the boundary.
    */
@@ -75,6 +84,11 @@ typedef enum scim_result scim_result;
 typedef uint32_t scim_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/*
+ The signature algorithms an ID token may use (the allowlist).
+ */
+typedef struct Alg Alg;
 
 /*
  An engine: directories, tokens, the SCIM protocol, events.
@@ -329,6 +343,102 @@ void scim_response_free(struct scim_response *response);
  WRONG_STATE.
  */
 scim_result scim_set_log_callback(scim_log_callback callback, void *userdata, uint32_t max_level);
+
+/*
+ Configure directory `id`'s OpenID Connect login from
+ `{"config": {"client_id", "client_secret", "config_url", "scopes"?, "claim"?,
+ "allowed_algs"?, "leeway_secs"?, "extra_authorize_params"?, "allow_http"?,
+ "ca_bundle_pem"?, "require_email_verified"?}, "attribute": "email"}`. The redirect URI
+ is the directory's (in the returned directory JSON, under `login`).
+ */
+scim_result scim_oidc_configure(const struct scim_engine *engine,
+                                const char *id,
+                                const char *settings_json,
+                                char **directory_json_out);
+
+/*
+ Start a login: `{"authorization_url", "state", "expires_at"}`; send the browser to the
+ URL. Does network I/O (discovery) on first use. Errors: WRONG_STATE (no login
+ configured), IDP_FAILED (discovery).
+ */
+scim_result scim_login_begin(const struct scim_engine *engine,
+                             const char *id,
+                             char **start_json_out);
+
+/*
+ Complete a login from the callback's `code` and `state`: `{"user": {"id", "resource",
+ "record"}, "claims": {…}}`. Errors: LOGIN_REFUSED (the message starts with the code:
+ `not_provisioned`, `user_deactivated`, `email_not_verified`, `state_unknown`,
+ `expired`, …), IDP_FAILED (token exchange, discovery, keys).
+ */
+scim_result scim_login_complete(const struct scim_engine *engine,
+                                const char *id,
+                                const char *code,
+                                const char *state,
+                                char **login_json_out);
+
+/*
+ Validate an ID token from the host's own browser flow with the nonce it sent, then
+ find the provisioned, active user, as `scim_login_complete`.
+ */
+scim_result scim_validate_id_token(const struct scim_engine *engine,
+                                   const char *id,
+                                   const char *id_token,
+                                   const char *nonce,
+                                   char **login_json_out);
+
+/*
+ Directory `id`'s mappings, one per service it feeds, as JSON:
+ `{"uem": {"profile", "users": [entries], "groups": [entries]}, "access": …}` where an
+ entry is `{"target", "source", "required", "immutable", "transform"}`.
+ */
+scim_result scim_mappings_get(const struct scim_engine *engine,
+                              const char *id,
+                              char **mappings_json_out);
+
+/*
+ Add a mapping entry for `service` ("uem"|"access") and `kind` ("users"|"groups"), or
+ change the one with the same target. Validated when set (unknown SCIM path, duplicate
+ target → INVALID_ARGUMENT). Emits no event (see `scim_mapping_resync`). On success the
+ service's whole mapping as JSON.
+ */
+scim_result scim_mapping_set_entry(const struct scim_engine *engine,
+                                   const char *id,
+                                   const char *service,
+                                   const char *kind,
+                                   const char *entry_json,
+                                   char **mapping_json_out);
+
+/*
+ Remove the entry with `target`; required entries cannot be removed
+ (INVALID_ARGUMENT). On success the service's whole mapping as JSON.
+ */
+scim_result scim_mapping_remove_entry(const struct scim_engine *engine,
+                                      const char *id,
+                                      const char *service,
+                                      const char *kind,
+                                      const char *target,
+                                      char **mapping_json_out);
+
+/*
+ Re-emit `user.updated` (with the current mapped records) for every user of directory
+ `id`, e.g. after a mapping change; `*count_out` is how many.
+ */
+scim_result scim_mapping_resync(const struct scim_engine *engine,
+                                const char *id,
+                                uint64_t *count_out);
+
+/*
+ The provisioned user whose mapped attribute `target` (of `service`) equals `value`
+ (case-insensitively for emails and user names): `{"id", "resource", "record"}`, or
+ `null` when there is none. Errors: CONFLICT when several users match.
+ */
+scim_result scim_user_find(const struct scim_engine *engine,
+                           const char *id,
+                           const char *service,
+                           const char *target,
+                           const char *value,
+                           char **user_json_out);
 
 /*
  Start serving every directory of `engine` over HTTP (or HTTPS with `tls_cert` and

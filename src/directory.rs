@@ -83,6 +83,8 @@ pub struct Directory {
     pub token: Option<TokenInfo>,
     /// The SCIM base URL to paste into the IdP (derived from the engine's public URL).
     pub tenant_url: String,
+    /// OpenID Connect login, when configured.
+    pub login: Option<LoginInfo>,
 }
 
 /// The stored part of a directory (`DirectoryRecord::data`).
@@ -99,6 +101,40 @@ pub(crate) struct StoredSettings {
     /// stored before mappings existed, services added later).
     #[serde(default)]
     pub mappings: BTreeMap<Service, Mapping>,
+    /// OpenID Connect login through the directory's IdP, when configured.
+    #[serde(default)]
+    pub oidc: Option<DirectoryOidc>,
+}
+
+/// A directory's OpenID Connect login: the relying-party settings and which directory
+/// attribute the identifying claim is matched against.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryOidc {
+    /// The client secret is kept (the token endpoint needs it); `Debug` hides it.
+    pub config: crate::oidc::OidcConfig,
+    /// The mapped (Workspace ONE) attribute the claim `config.claim` must equal:
+    /// `email` (the console default) or `externalId` (with the `sub` claim, the safer
+    /// choice).
+    #[serde(default = "default_login_attribute")]
+    pub attribute: String,
+}
+
+fn default_login_attribute() -> String {
+    "email".into()
+}
+
+/// What the admin sees of a directory's login (no secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginInfo {
+    pub client_id: String,
+    pub config_url: String,
+    pub claim: String,
+    pub attribute: String,
+    /// Paste into the IdP's application as its sign-in redirect URI.
+    pub redirect_uri: String,
+    /// Where a browser starts a login.
+    pub login_url: String,
 }
 
 impl StoredSettings {

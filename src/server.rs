@@ -1,7 +1,7 @@
 //! The built-in HTTP server: hyper 1 on tokio, optional TLS through rustls. An adapter
 //! only — every SCIM answer comes from [`Engine::handle`], exactly as in-process.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, LoginError};
 use crate::error::ScimError;
 use crate::provider::{Request, Response};
 use bytes::Bytes;
@@ -267,6 +267,16 @@ async fn route(req: hyper::Request<Incoming>, engine: &Arc<Engine>) -> Response 
             body: b"ok\n".to_vec(),
         };
     }
+    let login = engine.config().login_path.trim_end_matches('/').to_owned();
+    if let Some(rest) = req
+        .uri()
+        .path()
+        .strip_prefix(&login)
+        .filter(|r| r.starts_with('/'))
+    {
+        let rest = rest.to_owned();
+        return login_route(req, engine.clone(), rest).await;
+    }
     let limit = engine.config().provider.max_payload_size;
     let too_large = || {
         Response::error(&ScimError::payload_too_large(format!(
@@ -311,6 +321,116 @@ async fn route(req: hyper::Request<Incoming>, engine: &Arc<Engine>) -> Response 
     tokio::task::spawn_blocking(move || engine.handle(&request))
         .await
         .unwrap_or_else(|_| Response::error(&ScimError::internal("the request handler failed")))
+}
+
+/// `GET <login>/<id>` → 302 to the IdP; `GET <login>/<id>/callback` → who logged in, as
+/// JSON (`Accept: application/json`) or a small HTML page.
+async fn login_route(req: hyper::Request<Incoming>, engine: Arc<Engine>, rest: String) -> Response {
+    let json = req
+        .headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    if req.method() != hyper::Method::GET {
+        return login_error(json, 405, "method_not_allowed", "use GET");
+    }
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let outcome = tokio::task::spawn_blocking(move || -> Result<Response, LoginError> {
+        let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            [dir] if !dir.is_empty() => {
+                let start = engine.login_begin(dir)?;
+                Ok(Response {
+                    status: 302,
+                    headers: vec![
+                        ("Location".into(), start.authorization_url),
+                        ("Cache-Control".into(), "no-store".into()),
+                    ],
+                    body: Vec::new(),
+                })
+            }
+            [dir, "callback"] => {
+                let params = crate::provider::params::Params::parse(&query)
+                    .map_err(LoginError::Directory)?;
+                if let Some(err) = params.get("error") {
+                    let detail = params.get("error_description").unwrap_or(err);
+                    return Ok(login_error(
+                        json,
+                        400,
+                        "idp_error",
+                        &format!("{err}: {detail}"),
+                    ));
+                }
+                let (Some(code), Some(state)) = (params.get("code"), params.get("state")) else {
+                    return Ok(login_error(
+                        json,
+                        400,
+                        "malformed",
+                        "the callback needs code and state",
+                    ));
+                };
+                let login = engine.login_complete(dir, code, state)?;
+                Ok(login_success(json, &login))
+            }
+            _ => Ok(login_error(
+                json,
+                404,
+                "not_found",
+                "no login endpoint here",
+            )),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => login_error(json, e.status(), e.code(), &e.to_string()),
+        Err(_) => login_error(json, 500, "internal", "the login handler failed"),
+    }
+}
+
+fn login_success(json: bool, login: &crate::engine::Login) -> Response {
+    if json {
+        let body = serde_json::json!({ "user": login.user.record, "claims": login.claims });
+        return Response::json(200, &body).with_content_type("application/json");
+    }
+    let name = login.user.resource["userName"]
+        .as_str()
+        .unwrap_or(&login.user.id);
+    html(
+        200,
+        &format!("<h1>Signed in</h1><p>Welcome, {}.</p>", escape(name)),
+    )
+}
+
+fn login_error(json: bool, status: u16, code: &str, detail: &str) -> Response {
+    if json {
+        let body = serde_json::json!({ "error": code, "detail": detail });
+        return Response::json(status, &body).with_content_type("application/json");
+    }
+    html(
+        status,
+        &format!(
+            "<h1>Sign-in failed</h1><p>{}</p><p><code>{}</code></p>",
+            escape(detail),
+            escape(code)
+        ),
+    )
+}
+
+fn html(status: u16, body: &str) -> Response {
+    Response {
+        status,
+        headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+        body: format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>libscim sign-in</title></head><body>{body}</body></html>").into_bytes(),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn to_hyper(resp: Response) -> hyper::Response<Full<Bytes>> {

@@ -16,6 +16,8 @@ mod engine;
 mod events;
 mod handle;
 mod log;
+mod login;
+mod mapping;
 mod server;
 
 use crate::error::ScimError;
@@ -41,12 +43,17 @@ pub enum scim_result {
     SCIM_RESULT_NOT_FOUND = 200,
     /// The operation conflicts with existing state (a name already taken).
     SCIM_RESULT_CONFLICT = 201,
-    /// The operation is not allowed in the object's current state.
+    /// The operation is not allowed in the object's current state (e.g. a login on a
+    /// directory without OpenID Connect settings).
     SCIM_RESULT_WRONG_STATE = 202,
+    /// A login was refused; the message starts with its code (`user_deactivated: …`).
+    SCIM_RESULT_LOGIN_REFUSED = 203,
     /// The store or the operating system failed (disk, network, socket).
     SCIM_RESULT_IO = 300,
     /// An internal error; the message says more.
     SCIM_RESULT_INTERNAL = 301,
+    /// The identity provider could not be used (discovery, keys, token endpoint).
+    SCIM_RESULT_IDP_FAILED = 302,
     /// Rust code panicked; the library caught it at the boundary.
     SCIM_RESULT_PANIC = 900,
 }
@@ -65,8 +72,10 @@ pub extern "C" fn scim_result_name(result: scim_result) -> *const c_char {
         SCIM_RESULT_NOT_FOUND => c"SCIM_RESULT_NOT_FOUND",
         SCIM_RESULT_CONFLICT => c"SCIM_RESULT_CONFLICT",
         SCIM_RESULT_WRONG_STATE => c"SCIM_RESULT_WRONG_STATE",
+        SCIM_RESULT_LOGIN_REFUSED => c"SCIM_RESULT_LOGIN_REFUSED",
         SCIM_RESULT_IO => c"SCIM_RESULT_IO",
         SCIM_RESULT_INTERNAL => c"SCIM_RESULT_INTERNAL",
+        SCIM_RESULT_IDP_FAILED => c"SCIM_RESULT_IDP_FAILED",
         SCIM_RESULT_PANIC => c"SCIM_RESULT_PANIC",
     };
     s.as_ptr()

@@ -30,6 +30,8 @@ pub struct OidcConfig {
     /// `https://idp.example.com/.well-known/openid-configuration`; the issuer is this URL
     /// minus the well-known suffix (OIDC Discovery §4).
     pub config_url: String,
+    /// For a directory's login, the engine sets it (`<public_url>/login/<id>/callback`).
+    #[serde(default)]
     pub redirect_uri: String,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,

@@ -47,6 +47,15 @@ impl Response {
         }
     }
 
+    /// The same response with another `Content-Type`.
+    pub fn with_content_type(mut self, content_type: &str) -> Self {
+        self.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("Content-Type"));
+        self.headers
+            .push(("Content-Type".into(), content_type.into()));
+        self
+    }
+
     /// The RFC 7644 §3.12 error response.
     pub fn error(e: &ScimError) -> Self {
         let mut r = Self::json(e.status, &e.to_json());

@@ -4,7 +4,7 @@
 mod bulk;
 mod discovery;
 mod message;
-mod params;
+pub(crate) mod params;
 mod query;
 mod render;
 mod resources;

@@ -181,6 +181,51 @@ static void flow(void) {
   scim_string_free(address);
   scim_server_stop(server);
 
+  /* Mappings and the reverse lookup. */
+  char *mappings = NULL, *mapping = NULL, *user = NULL, *start = NULL;
+  CHECK(scim_mappings_get(engine, id, &mappings) == SCIM_RESULT_OK);
+  CHECK(strstr(mappings, "\"uem\"") && strstr(mappings, "emails[type eq \\\"work\\\"].value"));
+  CHECK(scim_mapping_set_entry(engine, id, "uem", "users",
+                               "{\"target\":\"nick\",\"source\":\"nickName\"}",
+                               &mapping) == SCIM_RESULT_OK);
+  CHECK(strstr(mapping, "\"nick\"") != NULL);
+  scim_string_free(mapping);
+  CHECK(scim_mapping_set_entry(engine, id, "uem", "users",
+                               "{\"target\":\"x\",\"source\":\"noSuchAttribute\"}",
+                               &mapping) == SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(scim_mapping_set_entry(engine, id, "fax", "users", "{\"target\":\"a\",\"source\":\"title\"}", &mapping) ==
+        SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(scim_mapping_remove_entry(engine, id, "uem", "users", "email", &mapping) ==
+        SCIM_RESULT_INVALID_ARGUMENT); /* required */
+  CHECK(scim_user_find(engine, id, "uem", "email", "ADA@example.com", &user) == SCIM_RESULT_OK);
+  CHECK(strstr(user, "\"externalId\":\"00u1\"") != NULL);
+  scim_string_free(user);
+  CHECK(scim_user_find(engine, id, "uem", "email", "nobody@example.com", &user) == SCIM_RESULT_OK);
+  CHECK(strcmp(user, "null") == 0);
+  scim_string_free(user);
+  uint64_t resynced = 0;
+  CHECK(scim_mapping_resync(engine, id, &resynced) == SCIM_RESULT_OK && resynced == 1);
+  scim_string_free(mappings);
+
+  /* Login needs OpenID Connect settings first. */
+  CHECK(scim_login_begin(engine, id, &start) == SCIM_RESULT_WRONG_STATE);
+  CHECK(scim_oidc_configure(engine, id, "{\"config\":{\"client_id\":\"c\"}}", &dir_json) ==
+        SCIM_RESULT_INVALID_JSON);
+  CHECK(scim_oidc_configure(engine, id,
+                            "{\"config\":{\"client_id\":\"c\",\"client_secret\":\"s\","
+                            "\"config_url\":\"http://idp.example/.well-known/openid-configuration\"}}",
+                            &dir_json) == SCIM_RESULT_INVALID_ARGUMENT); /* http refused */
+  CHECK(scim_oidc_configure(engine, id,
+                            "{\"config\":{\"client_id\":\"c\",\"client_secret\":\"s\","
+                            "\"config_url\":\"https://idp.example/.well-known/openid-configuration\"},"
+                            "\"attribute\":\"externalId\"}",
+                            &dir_json) == SCIM_RESULT_OK);
+  CHECK(strstr(dir_json, "/login/") && strstr(dir_json, "/callback\"") && !strstr(dir_json, "\"s\""));
+  scim_string_free(dir_json);
+  CHECK(scim_login_complete(engine, id, "code", "forged-state", &start) ==
+        SCIM_RESULT_LOGIN_REFUSED);
+  CHECK(strncmp(scim_last_error(), "state_unknown", 13) == 0);
+
   CHECK(scim_directory_delete(engine, id) == SCIM_RESULT_OK);
   CHECK(scim_directory_get(engine, id, &dir_json) == SCIM_RESULT_NOT_FOUND);
   free(id);

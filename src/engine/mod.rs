@@ -3,8 +3,8 @@
 
 use crate::directory::Service;
 use crate::directory::{
-    normalize_domain, normalize_services, validate_name, Directory, DirectoryUpdate, NewDirectory,
-    StoredSettings,
+    normalize_domain, normalize_services, validate_name, Directory, DirectoryUpdate, LoginInfo,
+    NewDirectory, StoredSettings,
 };
 use crate::error::{Result, ScimError};
 use crate::events::EventFeed;
@@ -26,6 +26,9 @@ pub struct EngineConfig {
     pub public_url: String,
     /// Path under which every directory's SCIM base lives: `<public_url><scim_path>/<id>`.
     pub scim_path: String,
+    /// Path under which each directory's login lives: `<public_url><login_path>/<id>`
+    /// starts one, `…/<id>/callback` is the redirect URI.
+    pub login_path: String,
     /// Protocol limits and strictness (its `base_url` is ignored: each directory has its own).
     pub provider: Config,
 }
@@ -35,12 +38,17 @@ impl Default for EngineConfig {
         EngineConfig {
             public_url: "http://localhost:8080".into(),
             scim_path: "/scim/v2".into(),
+            login_path: "/login".into(),
             provider: Config::default(),
         }
     }
 }
 
 type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+mod login;
+
+pub use login::{Login, LoginError};
 
 /// Directories, tokens and the SCIM protocol over one store. Thread-safe (`Send + Sync`):
 /// share it with an `Arc`.
@@ -52,6 +60,9 @@ pub struct Engine {
     feed: EventFeed,
     /// Compiled mappings per directory, reused while the stored mappings are unchanged.
     compiled: Mutex<HashMap<String, Arc<DirectoryMapping>>>,
+    /// One relying party per directory with login, kept while its settings are unchanged
+    /// (its discovery, key and pending-login caches live there).
+    parties: Mutex<HashMap<String, login::Party>>,
 }
 
 /// Users per write transaction of [`Engine::resync`].
@@ -82,6 +93,7 @@ impl Engine {
             clock,
             feed: EventFeed::default(),
             compiled: Mutex::new(HashMap::new()),
+            parties: Mutex::new(HashMap::new()),
         }
     }
 
@@ -131,6 +143,7 @@ impl Engine {
             settings: new.settings.clone(),
             created: self.now(),
             token: None,
+            oidc: None,
         };
         // Ids never contain '_' (Okta rejects base URLs with one).
         let record = DirectoryRecord {
@@ -306,7 +319,9 @@ impl Engine {
         let m = self.compiled_mapping(&record.id, &s)?;
         let base_url = self.tenant_url(&record.id);
         let tenant = tenant(&record, &s, &base_url, &m);
-        self.provider.resync_for(&tenant, RESYNC_BATCH)
+        let n = self.provider.resync_for(&tenant, RESYNC_BATCH)?;
+        self.feed.notify();
+        Ok(n)
     }
 
     /// The provisioned user whose mapped `target` (for `service`) equals `value`:
@@ -527,6 +542,14 @@ impl Engine {
             created: s.created,
             token: s.token,
             tenant_url: self.tenant_url(&record.id),
+            login: s.oidc.as_ref().map(|o| LoginInfo {
+                client_id: o.config.client_id.clone(),
+                config_url: o.config.config_url.clone(),
+                claim: o.config.claim.clone(),
+                attribute: o.attribute.clone(),
+                redirect_uri: o.config.redirect_uri.clone(),
+                login_url: self.login_url(&record.id),
+            }),
         })
     }
 }

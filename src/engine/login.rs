@@ -1,0 +1,247 @@
+//! A directory's OpenID Connect login: its relying-party settings, and the step from
+//! validated claims to the provisioned, active user.
+
+use super::{not_found, settings, to_data, Engine};
+use crate::directory::{DirectoryOidc, Service};
+use crate::error::ScimError;
+use crate::mapping::FoundUser;
+use crate::oidc::{Claims, LoginStart, OidcConfig, OidcError, RelyingParty};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::sync::Arc;
+
+/// A relying party and the settings it was built from.
+pub(super) struct Party {
+    settings: DirectoryOidc,
+    rp: Arc<RelyingParty>,
+}
+
+/// A completed login: who logged in, and what the IdP said about them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Login {
+    /// The provisioned user, with the mapped record of the service searched.
+    pub user: FoundUser,
+    /// The validated ID-token claims.
+    pub claims: Map<String, Value>,
+}
+
+/// Why a login was refused: each with a stable code a host can act on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoginError {
+    /// The IdP exchange or the ID token failed a check (`OidcError::code`).
+    Oidc(OidcError),
+    /// The directory has no OpenID Connect settings.
+    NotConfigured,
+    /// No provisioned user has the claimed identifier.
+    NotProvisioned(String),
+    /// The user exists but is deactivated (`active: false`).
+    Deactivated(String),
+    /// The directory, or a lookup, failed (unknown directory, ambiguous user, storage).
+    Directory(ScimError),
+}
+
+impl LoginError {
+    /// `not_configured`, `not_provisioned`, `user_deactivated`, `directory_error`, or the
+    /// OIDC code (`expired`, `invalid_signature`, `email_not_verified`, `state_unknown`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            LoginError::Oidc(e) => e.code(),
+            LoginError::NotConfigured => "not_configured",
+            LoginError::NotProvisioned(_) => "not_provisioned",
+            LoginError::Deactivated(_) => "user_deactivated",
+            LoginError::Directory(_) => "directory_error",
+        }
+    }
+
+    /// The HTTP status a login endpoint answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            LoginError::Oidc(e) if e.kind.is_configuration_or_transport() => 502,
+            LoginError::Oidc(e) if e.code() == "state_unknown" => 400,
+            LoginError::Oidc(e) if e.code() == "email_not_verified" => 403,
+            LoginError::Oidc(_) => 401,
+            LoginError::NotConfigured => 404,
+            LoginError::NotProvisioned(_) | LoginError::Deactivated(_) => 403,
+            LoginError::Directory(e) => e.status,
+        }
+    }
+}
+
+impl fmt::Display for LoginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoginError::Oidc(e) => write!(f, "{e}"),
+            LoginError::NotConfigured => {
+                f.write_str("not_configured: this directory has no OpenID Connect login")
+            }
+            LoginError::NotProvisioned(who) => write!(
+                f,
+                "not_provisioned: no user provisioned in this directory matches {who}"
+            ),
+            LoginError::Deactivated(who) => {
+                write!(f, "user_deactivated: the user {who} is deactivated")
+            }
+            LoginError::Directory(e) => write!(f, "directory_error: {}", e.detail),
+        }
+    }
+}
+
+impl std::error::Error for LoginError {}
+
+impl From<OidcError> for LoginError {
+    fn from(e: OidcError) -> Self {
+        LoginError::Oidc(e)
+    }
+}
+
+impl From<ScimError> for LoginError {
+    fn from(e: ScimError) -> Self {
+        LoginError::Directory(e)
+    }
+}
+
+impl Engine {
+    /// Where a browser starts directory `id`'s login.
+    pub fn login_url(&self, id: &str) -> String {
+        format!(
+            "{}{}/{id}",
+            self.config.public_url.trim_end_matches('/'),
+            self.config.login_path.trim_end_matches('/')
+        )
+    }
+
+    /// The redirect URI of directory `id`'s login (register it at the IdP).
+    pub fn redirect_uri(&self, id: &str) -> String {
+        format!("{}/callback", self.login_url(id))
+    }
+
+    /// Configure OpenID Connect login for a directory. `config.redirect_uri` is set to the
+    /// directory's; `attribute` must be a mapped user attribute of the directory (the
+    /// claim `config.claim` is matched against it). Checked now, without the network;
+    /// the IdP's discovery document is checked on first use.
+    pub fn set_oidc(
+        &self,
+        id: &str,
+        mut config: OidcConfig,
+        attribute: &str,
+    ) -> crate::error::Result<crate::directory::Directory> {
+        let mut record = self.record(id)?;
+        let mut s = settings(&record)?;
+        config.redirect_uri = self.redirect_uri(id);
+        config
+            .validate()
+            .map_err(|e| ScimError::invalid_value(format!("oidc: {e}")))?;
+        let service = login_service(&s.services);
+        let known = self
+            .mapping(id, service)?
+            .users
+            .iter()
+            .any(|e| e.target == attribute);
+        if !known {
+            return Err(ScimError::invalid_value(format!(
+                "oidc: attribute '{attribute}' is not a mapped user attribute of this directory"
+            )));
+        }
+        s.oidc = Some(DirectoryOidc {
+            config,
+            attribute: attribute.to_owned(),
+        });
+        record.data = to_data(&s)?;
+        self.store.update_directory(&record)?;
+        self.parties.lock().remove(id);
+        self.view(&record)
+    }
+
+    /// Turn a directory's login off.
+    pub fn clear_oidc(&self, id: &str) -> crate::error::Result<()> {
+        let mut record = self.record(id)?;
+        let mut s = settings(&record)?;
+        s.oidc = None;
+        record.data = to_data(&s)?;
+        self.store.update_directory(&record)?;
+        self.parties.lock().remove(id);
+        Ok(())
+    }
+
+    /// Start a login: the IdP authorization URL (with state, nonce and PKCE S256) to send
+    /// the browser to. The pending login is kept in memory, single use, for minutes.
+    pub fn login_begin(&self, id: &str) -> Result<LoginStart, LoginError> {
+        Ok(self.party(id)?.1.login_begin()?)
+    }
+
+    /// Finish a login from the IdP's redirect: exchange the code, validate the ID token,
+    /// and find the provisioned, active user the identifying claim names.
+    pub fn login_complete(&self, id: &str, code: &str, state: &str) -> Result<Login, LoginError> {
+        let (settings, rp) = self.party(id)?;
+        let result = rp.login_complete(code, state)?;
+        self.login_user(id, &settings, result.claims)
+    }
+
+    /// Validate an ID token obtained by the host's own browser flow (with the nonce the
+    /// host sent), then find the provisioned, active user as [`Engine::login_complete`].
+    pub fn validate_id_token(
+        &self,
+        id: &str,
+        token: &str,
+        nonce: &str,
+    ) -> Result<Login, LoginError> {
+        let (settings, rp) = self.party(id)?;
+        let claims = rp.validate_id_token(token, nonce)?;
+        self.login_user(id, &settings, claims)
+    }
+
+    fn login_user(
+        &self,
+        id: &str,
+        settings: &DirectoryOidc,
+        claims: Claims,
+    ) -> Result<Login, LoginError> {
+        let directory = self.directory(id)?;
+        let who = format!(
+            "{} '{}' (claim '{}')",
+            settings.attribute,
+            claims.identifier(),
+            claims.identifier_claim()
+        );
+        let user = self
+            .find_user(
+                id,
+                login_service(&directory.services),
+                &settings.attribute,
+                claims.identifier(),
+            )?
+            .ok_or_else(|| LoginError::NotProvisioned(who.clone()))?;
+        if user.resource.get("active") == Some(&Value::Bool(false)) {
+            return Err(LoginError::Deactivated(who));
+        }
+        Ok(Login {
+            user,
+            claims: claims.into_map(),
+        })
+    }
+
+    /// The directory's relying party, built once per settings.
+    fn party(&self, id: &str) -> Result<(DirectoryOidc, Arc<RelyingParty>), LoginError> {
+        let record = self.store.get_directory(id)?.ok_or_else(|| not_found(id))?;
+        let oidc = settings(&record)?.oidc.ok_or(LoginError::NotConfigured)?;
+        let mut parties = self.parties.lock();
+        if let Some(p) = parties.get(id).filter(|p| p.settings == oidc) {
+            return Ok((p.settings.clone(), p.rp.clone()));
+        }
+        let rp = Arc::new(RelyingParty::new(oidc.config.clone())?);
+        parties.insert(
+            id.to_owned(),
+            Party {
+                settings: oidc.clone(),
+                rp: rp.clone(),
+            },
+        );
+        Ok((oidc, rp))
+    }
+}
+
+/// Users are looked up in the mapping of the first service the directory feeds (UEM
+/// before Access): every fed service shares the same SCIM users.
+fn login_service(services: &[Service]) -> Service {
+    services.first().copied().unwrap_or(Service::Uem)
+}
