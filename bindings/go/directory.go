@@ -93,6 +93,20 @@ type Directory struct {
 	Token *TokenInfo `json:"token"`
 	// TenantURL is the SCIM base URL to give the IdP.
 	TenantURL string `json:"tenant_url"`
+	// Login is the OpenID Connect login, nil until ConfigureOIDC.
+	Login *LoginInfo `json:"login"`
+}
+
+// LoginInfo is what an admin sees of a directory's OpenID Connect login (no secret).
+type LoginInfo struct {
+	ClientID  string `json:"client_id"`
+	ConfigURL string `json:"config_url"`
+	Claim     string `json:"claim"`
+	Attribute string `json:"attribute"`
+	// RedirectURI is the sign-in redirect URI to register at the IdP.
+	RedirectURI string `json:"redirect_uri"`
+	// LoginURL is where a browser starts a login.
+	LoginURL string `json:"login_url"`
 }
 
 // CreateDirectory creates a directory. Errors: ErrInvalidArgument (a rule; the message

@@ -141,3 +141,12 @@ func jsonCall(out any, f func(**C.char) C.scim_result) error {
 	}
 	return nil
 }
+
+// jsonString encodes v for a JSON argument.
+func jsonString(v any) (string, error) {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return "", argError("%v", err)
+	}
+	return string(js), nil
+}

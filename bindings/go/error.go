@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 )
 
 // Result is the status code of a C ABI call (scim_result). Values are grouped: 1xx the
@@ -28,8 +29,10 @@ const (
 	ResultNotFound        Result = C.SCIM_RESULT_NOT_FOUND
 	ResultConflict        Result = C.SCIM_RESULT_CONFLICT
 	ResultWrongState      Result = C.SCIM_RESULT_WRONG_STATE
+	ResultLoginRefused    Result = C.SCIM_RESULT_LOGIN_REFUSED
 	ResultIO              Result = C.SCIM_RESULT_IO
 	ResultInternal        Result = C.SCIM_RESULT_INTERNAL
+	ResultIdPFailed       Result = C.SCIM_RESULT_IDP_FAILED
 	ResultPanic           Result = C.SCIM_RESULT_PANIC
 )
 
@@ -37,8 +40,8 @@ const (
 func (r Result) String() string {
 	switch r {
 	case ResultOK, ResultNullParameter, ResultInvalidUTF8, ResultInvalidJSON,
-		ResultInvalidArgument, ResultNotFound, ResultConflict, ResultWrongState, ResultIO,
-		ResultInternal, ResultPanic:
+		ResultInvalidArgument, ResultNotFound, ResultConflict, ResultWrongState,
+		ResultLoginRefused, ResultIO, ResultInternal, ResultIdPFailed, ResultPanic:
 		return C.GoString(C.scim_result_name(C.scim_result(r)))
 	}
 	return "SCIM_RESULT_" + strconv.FormatUint(uint64(r), 10)
@@ -57,6 +60,17 @@ func (e *Error) Error() string {
 		return "libscim: " + e.Code.String()
 	}
 	return fmt.Sprintf("libscim: %s: %s", e.Code, e.Message)
+}
+
+// LoginCode is the stable reason of a refused login (ErrLoginRefused), the start of
+// its message: "not_provisioned", "user_deactivated", "email_not_verified",
+// "state_unknown", "expired", …; "" for any other error.
+func (e *Error) LoginCode() string {
+	if e.Code != ResultLoginRefused {
+		return ""
+	}
+	code, _, _ := strings.Cut(e.Message, ":")
+	return code
 }
 
 // Unwrap gives ErrClosed for a call on a closed object.
@@ -90,8 +104,10 @@ var (
 	ErrNotFound        = &Error{Code: ResultNotFound}
 	ErrConflict        = &Error{Code: ResultConflict}
 	ErrWrongState      = &Error{Code: ResultWrongState}
+	ErrLoginRefused    = &Error{Code: ResultLoginRefused}
 	ErrIO              = &Error{Code: ResultIO}
 	ErrInternal        = &Error{Code: ResultInternal}
+	ErrIdPFailed       = &Error{Code: ResultIdPFailed}
 	ErrPanic           = &Error{Code: ResultPanic}
 )
 
