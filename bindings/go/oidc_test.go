@@ -22,6 +22,7 @@ import (
 // fakeIdP is a loopback OpenID provider: discovery and JWKS, and a signer of ID tokens.
 type fakeIdP struct {
 	srv *httptest.Server
+	url string // set before the server starts, so handlers read it race-free
 	key *rsa.PrivateKey
 }
 
@@ -34,7 +35,7 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 	idp := &fakeIdP{key: key}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
-		u := idp.srv.URL
+		u := idp.url
 		json.NewEncoder(w).Encode(map[string]any{
 			"issuer": u, "authorization_endpoint": u + "/authorize", "token_endpoint": u + "/token",
 			"jwks_uri": u + "/jwks", "id_token_signing_alg_values_supported": []string{"RS256"},
@@ -47,7 +48,9 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 			"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
 		}}})
 	})
-	idp.srv = httptest.NewServer(mux)
+	idp.srv = httptest.NewUnstartedServer(mux)
+	idp.url = "http://" + idp.srv.Listener.Addr().String()
+	idp.srv.Start()
 	t.Cleanup(idp.srv.Close)
 	return idp
 }
@@ -56,7 +59,7 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 func (idp *fakeIdP) token(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
 	t.Helper()
 	now := time.Now().Unix()
-	c := map[string]any{"iss": idp.srv.URL, "aud": "go-client", "sub": "00u1", "iat": now, "exp": now + 300}
+	c := map[string]any{"iss": idp.url, "aud": "go-client", "sub": "00u1", "iat": now, "exp": now + 300}
 	for k, v := range claims {
 		c[k] = v
 	}
@@ -91,7 +94,7 @@ func TestOIDC(t *testing.T) {
 	}
 	settings := scim.OIDCSettings{Attribute: "userName", Config: scim.OIDCConfig{
 		ClientID: "go-client", ClientSecret: "s3cret",
-		ConfigURL: idp.srv.URL + "/.well-known/openid-configuration",
+		ConfigURL: idp.url + "/.well-known/openid-configuration",
 	}}
 	if _, err := f.engine.ConfigureOIDC(f.dir.ID, settings); !errors.Is(err, scim.ErrInvalidArgument) {
 		t.Fatalf("http without AllowHTTP: %v", err)
@@ -103,7 +106,7 @@ func TestOIDC(t *testing.T) {
 	}
 
 	start, err := f.engine.LoginBegin(ctx, f.dir.ID)
-	if err != nil || !strings.HasPrefix(start.AuthorizationURL, idp.srv.URL+"/authorize?") ||
+	if err != nil || !strings.HasPrefix(start.AuthorizationURL, idp.url+"/authorize?") ||
 		!strings.Contains(start.AuthorizationURL, "state="+start.State) || !start.ExpiresAt.After(time.Now()) {
 		t.Fatalf("LoginBegin: %+v %v", start, err)
 	}
