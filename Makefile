@@ -18,7 +18,7 @@ build:
 	$(CARGO) build --release --lib
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test compliance e2e python-test
+test: lint rust-test header-check c-test compliance e2e python-test go-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -72,3 +72,5 @@ include tests/compliance/Makefile.inc
 
 # Python bindings (pytest in the same venv).
 include bindings/python/Makefile.inc
+# Go bindings and the Go example.
+include bindings/go/Makefile.inc

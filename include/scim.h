@@ -86,11 +86,6 @@ typedef uint32_t scim_result;
 #endif // __cplusplus
 
 /*
- The signature algorithms an ID token may use (the allowlist).
- */
-typedef struct Alg Alg;
-
-/*
  An engine: directories, tokens, the SCIM protocol, events.
 
  Thread-safety: every function taking a `const scim_engine *` may be called from any

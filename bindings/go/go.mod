@@ -1,0 +1,3 @@
+module libscim/bindings/go
+
+go 1.22
