@@ -11,42 +11,12 @@ use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use scim::oidc::{OidcConfig, RelyingParty};
 use serde_json::json;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+
 use support::{Idp, Key};
 
-/// Median time per call of `f` over several rounds of `iters` calls.
-fn measure(iters: usize, mut f: impl FnMut()) -> Duration {
-    let mut rounds = Vec::new();
-    for _ in 0..7 {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        rounds.push(t.elapsed() / iters as u32);
-    }
-    rounds.sort();
-    rounds[rounds.len() / 2]
-}
-
-fn report(group: &str, baseline: (&str, Duration), others: &[(&str, Duration)]) {
-    println!("{group}");
-    let per_sec = |d: Duration| 1.0 / d.as_secs_f64();
-    println!(
-        "  {:<44} {:>12?} {:>10.0}/s  1.00x (baseline)",
-        baseline.0,
-        baseline.1,
-        per_sec(baseline.1)
-    );
-    for (name, d) in others {
-        println!(
-            "  {:<44} {:>12?} {:>10.0}/s  {:.2}x",
-            name,
-            d,
-            per_sec(*d),
-            d.as_secs_f64() / baseline.1.as_secs_f64()
-        );
-    }
-}
+#[path = "harness/mod.rs"]
+mod harness;
+use harness::{measure, report};
 
 fn setup(key: &Key) -> (Idp, RelyingParty, String) {
     let idp = Idp::start();
@@ -95,7 +65,7 @@ fn rs256() {
     };
     let (n, e) = (d(jwk["n"].as_str().unwrap()), d(jwk["e"].as_str().unwrap()));
     let (input, sig) = split(&token);
-    let raw = measure(2_000, || {
+    let raw = measure(2_000, |_| {
         RsaPublicKeyComponents { n: &n, e: &e }
             .verify(
                 &signature::RSA_PKCS1_2048_8192_SHA256,
@@ -104,7 +74,7 @@ fn rs256() {
             )
             .unwrap()
     });
-    let full = measure(2_000, || {
+    let full = measure(2_000, |_| {
         black_box(
             rp.validate_id_token(black_box(&token), "bench-nonce")
                 .unwrap(),
@@ -132,12 +102,12 @@ fn es256() {
     point.extend(d(jwk["x"].as_str().unwrap()));
     point.extend(d(jwk["y"].as_str().unwrap()));
     let (input, sig) = split(&token);
-    let raw = measure(2_000, || {
+    let raw = measure(2_000, |_| {
         UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point)
             .verify(black_box(input), &sig)
             .unwrap()
     });
-    let full = measure(2_000, || {
+    let full = measure(2_000, |_| {
         black_box(
             rp.validate_id_token(black_box(&token), "bench-nonce")
                 .unwrap(),

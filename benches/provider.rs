@@ -4,21 +4,13 @@
 //! Pass a substring to run only the matching groups: `cargo bench --bench provider -- members`.
 
 use scim::store::MemoryStore;
-use scim::{Config, Request, Response, ServiceProvider};
+use scim::{Config, ServiceProvider};
 use serde_json::{json, Value};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-/// Under `cargo test` (no `--bench` argument) the benchmarks run as a quick smoke test.
-static SMOKE: OnceLock<bool> = OnceLock::new();
-
-fn scale(full: usize, smoke: usize) -> usize {
-    if *SMOKE.get().unwrap_or(&false) {
-        smoke
-    } else {
-        full
-    }
-}
+#[path = "harness/mod.rs"]
+mod harness;
+use harness::{measure, ok, report, req, scale};
 
 fn provider() -> ServiceProvider {
     ServiceProvider::new(
@@ -28,21 +20,6 @@ fn provider() -> ServiceProvider {
         },
         Arc::new(MemoryStore::new()),
     )
-}
-
-fn req(method: &str, path: &str, query: &str, body: Option<&Value>) -> Request {
-    Request {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![("Content-Type".into(), "application/scim+json".into())],
-        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-    }
-}
-
-fn ok(resp: Response, want: u16) -> Value {
-    assert_eq!(resp.status, want, "{}", String::from_utf8_lossy(&resp.body));
-    serde_json::from_slice(&resp.body).unwrap_or(Value::Null)
 }
 
 fn create_user(p: &ServiceProvider, i: usize) -> String {
@@ -58,35 +35,6 @@ fn create_user(p: &ServiceProvider, i: usize) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-/// Median time per call of `f` over several rounds of `iters` calls.
-fn measure(iters: usize, mut f: impl FnMut(usize)) -> Duration {
-    let mut rounds = Vec::new();
-    let mut n = 0;
-    for _ in 0..scale(7, 1) {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f(n);
-            n += 1;
-        }
-        rounds.push(t.elapsed() / iters as u32);
-    }
-    rounds.sort();
-    rounds[rounds.len() / 2]
-}
-
-fn report(group: &str, baseline: (&str, Duration), others: &[(&str, Duration)]) {
-    println!("{group}");
-    println!("  {:<44} {:>12?}  1.00x (baseline)", baseline.0, baseline.1);
-    for (name, d) in others {
-        println!(
-            "  {:<44} {:>12?}  {:.2}x",
-            name,
-            d,
-            d.as_secs_f64() / baseline.1.as_secs_f64()
-        );
-    }
 }
 
 /// One membership change in a 10-member and in a 100,000-member group.
@@ -216,7 +164,6 @@ fn crud() {
 }
 
 fn main() {
-    let _ = SMOKE.set(!std::env::args().any(|a| a == "--bench"));
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let groups: [(&str, fn()); 3] = [("crud", crud), ("queries", queries), ("members", members)];
     for (name, f) in groups {

@@ -10,26 +10,15 @@
 
 use scim::schema::ResourceKind;
 use scim::store::{MemoryStore, SqliteOptions, SqliteStore, Store, StoredResource};
-use scim::{Config, Request, Response, ServiceProvider};
+use scim::{Config, ServiceProvider};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn req(method: &str, path: &str, query: &str, body: Option<&Value>) -> Request {
-    Request {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![("Content-Type".into(), "application/scim+json".into())],
-        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-    }
-}
-
-fn ok(resp: Response, want: u16) -> Value {
-    assert_eq!(resp.status, want, "{}", String::from_utf8_lossy(&resp.body));
-    serde_json::from_slice(&resp.body).unwrap_or(Value::Null)
-}
+#[path = "harness/mod.rs"]
+mod harness;
+use harness::{measure, ok, report, req, smoke};
 
 fn user_body(i: usize) -> Value {
     json!({
@@ -74,35 +63,6 @@ fn sqlite(name: &str, group_commit: bool) -> (Arc<SqliteStore>, PathBuf) {
     (Arc::new(SqliteStore::open(&path, options).unwrap()), path)
 }
 
-/// Median time per call of `f` over several rounds of `iters` calls.
-fn measure(iters: usize, mut f: impl FnMut(usize)) -> Duration {
-    let mut rounds = Vec::new();
-    let mut n = 0;
-    for _ in 0..7 {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f(n);
-            n += 1;
-        }
-        rounds.push(t.elapsed() / iters as u32);
-    }
-    rounds.sort();
-    rounds[rounds.len() / 2]
-}
-
-fn report(group: &str, baseline: (&str, Duration), others: &[(&str, Duration)]) {
-    println!("{group}");
-    println!("  {:<44} {:>12?}  1.00x (baseline)", baseline.0, baseline.1);
-    for (name, d) in others {
-        println!(
-            "  {:<44} {:>12?}  {:.2}x",
-            name,
-            d,
-            d.as_secs_f64() / baseline.1.as_secs_f64()
-        );
-    }
-}
-
 /// Wall time per create with `threads` writers doing `per_thread` creates each.
 fn concurrent_creates(store: Arc<dyn Store>, threads: usize, per_thread: usize) -> Duration {
     let p = provider(store);
@@ -119,12 +79,6 @@ fn concurrent_creates(store: Arc<dyn Store>, threads: usize, per_thread: usize) 
         }
     });
     t.elapsed() / (threads * per_thread) as u32
-}
-
-/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
-/// as a quick smoke test at small sizes.
-fn smoke() -> bool {
-    !std::env::args().any(|a| a == "--bench")
 }
 
 /// creates/s with 32 concurrent writers.

@@ -1,0 +1,160 @@
+//! Test support shared by the integration tests (included with `#[path]`).
+#![allow(dead_code)]
+
+use scim::schema::ResourceKind;
+use scim::store::{
+    DirectoryRecord, Event, IndexKey, Member, MemoryStore, NewEvent, ReadTx, Store, StoredResource,
+    WriteTx,
+};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// A store that counts what the provider asks of it: member rows read, full scans
+/// started, write transactions run. Tests assert on these to prove point lookups and
+/// row-level membership.
+#[derive(Default)]
+pub struct Counting {
+    pub inner: MemoryStore,
+    pub member_rows_read: AtomicUsize,
+    pub scans: AtomicUsize,
+    pub writes: AtomicUsize,
+}
+
+struct CountingTx<'a, T: ?Sized> {
+    inner: &'a mut T,
+    counts: &'a Counting,
+}
+
+macro_rules! delegate_read {
+    () => {
+        fn get(&self, kind: ResourceKind, id: &str) -> scim::error::Result<Option<StoredResource>> {
+            self.inner.get(kind, id)
+        }
+        fn lookup(
+            &self,
+            kind: ResourceKind,
+            key: IndexKey,
+            value: &str,
+        ) -> scim::error::Result<Vec<String>> {
+            self.inner.lookup(kind, key, value)
+        }
+        fn scan(
+            &self,
+            kind: ResourceKind,
+            visit: &mut dyn FnMut(&StoredResource) -> bool,
+        ) -> scim::error::Result<()> {
+            self.counts.scans.fetch_add(1, Relaxed);
+            self.inner.scan(kind, visit)
+        }
+        fn count(&self, kind: ResourceKind) -> scim::error::Result<u64> {
+            self.inner.count(kind)
+        }
+        fn members(
+            &self,
+            group_id: &str,
+            visit: &mut dyn FnMut(Member) -> bool,
+        ) -> scim::error::Result<()> {
+            self.inner.members(group_id, &mut |m| {
+                self.counts.member_rows_read.fetch_add(1, Relaxed);
+                visit(m)
+            })
+        }
+        fn is_member(&self, group_id: &str, member_id: &str) -> scim::error::Result<bool> {
+            self.inner.is_member(group_id, member_id)
+        }
+        fn groups_of(&self, member_id: &str) -> scim::error::Result<Vec<String>> {
+            self.inner.groups_of(member_id)
+        }
+    };
+}
+
+struct CountingRead<'a> {
+    inner: &'a dyn ReadTx,
+    counts: &'a Counting,
+}
+impl ReadTx for CountingRead<'_> {
+    delegate_read!();
+}
+impl<T: WriteTx + ?Sized> ReadTx for CountingTx<'_, T> {
+    delegate_read!();
+}
+impl<T: WriteTx + ?Sized> WriteTx for CountingTx<'_, T> {
+    fn insert(&mut self, r: StoredResource) -> scim::error::Result<()> {
+        self.inner.insert(r)
+    }
+    fn update(&mut self, r: StoredResource) -> scim::error::Result<()> {
+        self.inner.update(r)
+    }
+    fn delete(&mut self, kind: ResourceKind, id: &str) -> scim::error::Result<bool> {
+        self.inner.delete(kind, id)
+    }
+    fn add_member(&mut self, g: &str, m: Member) -> scim::error::Result<bool> {
+        self.inner.add_member(g, m)
+    }
+    fn remove_member(&mut self, g: &str, m: &str) -> scim::error::Result<bool> {
+        self.inner.remove_member(g, m)
+    }
+    fn clear_members(&mut self, g: &str) -> scim::error::Result<u64> {
+        self.inner.clear_members(g)
+    }
+    fn append_event(&mut self, e: NewEvent) -> scim::error::Result<u64> {
+        self.inner.append_event(e)
+    }
+}
+
+impl Store for Counting {
+    fn read(
+        &self,
+        dir: &str,
+        f: &mut dyn FnMut(&dyn ReadTx) -> scim::error::Result<()>,
+    ) -> scim::error::Result<()> {
+        self.inner.read(dir, &mut |tx| {
+            f(&CountingRead {
+                inner: tx,
+                counts: self,
+            })
+        })
+    }
+    fn write(
+        &self,
+        dir: &str,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> scim::error::Result<()>,
+    ) -> scim::error::Result<()> {
+        self.writes.fetch_add(1, Relaxed);
+        self.inner.write(dir, &mut |tx| {
+            f(&mut CountingTx {
+                inner: tx,
+                counts: self,
+            })
+        })
+    }
+    fn create_directory(&self, r: &DirectoryRecord) -> scim::error::Result<()> {
+        self.inner.create_directory(r)
+    }
+    fn update_directory(&self, r: &DirectoryRecord) -> scim::error::Result<()> {
+        self.inner.update_directory(r)
+    }
+    fn get_directory(&self, id: &str) -> scim::error::Result<Option<DirectoryRecord>> {
+        self.inner.get_directory(id)
+    }
+    fn directory_by_token(&self, h: &str) -> scim::error::Result<Option<DirectoryRecord>> {
+        self.inner.directory_by_token(h)
+    }
+    fn list_directories(&self) -> scim::error::Result<Vec<DirectoryRecord>> {
+        self.inner.list_directories()
+    }
+    fn delete_directory(&self, id: &str) -> scim::error::Result<bool> {
+        self.inner.delete_directory(id)
+    }
+    fn events(&self, d: &str, after: u64, limit: usize) -> scim::error::Result<Vec<Event>> {
+        self.inner.events(d, after, limit)
+    }
+    fn ack_events(&self, d: &str, seq: u64) -> scim::error::Result<()> {
+        self.inner.ack_events(d, seq)
+    }
+    fn acked(&self, d: &str) -> scim::error::Result<u64> {
+        self.inner.acked(d)
+    }
+    fn prune_events(&self, d: &str, seq: u64) -> scim::error::Result<u64> {
+        self.inner.prune_events(d, seq)
+    }
+}
