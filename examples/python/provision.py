@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Provision a few users through libscim, as an IdP would, and print the mapped records
-a host receives in its change events.
+a host receives in its change events; then add a mapping entry, resync, and look a user
+up by email.
 
 Run from the repository after `cargo build --release --lib` (or with LIBSCIM_LIBRARY
 set) and `pip install ./bindings/python`:
@@ -74,6 +75,19 @@ def main() -> None:
             for service, record in event["data"].get("records", {}).items():
                 print(f"  {service}: {json.dumps(record, sort_keys=True)}")
         events.ack()
+
+        # The host wants one more attribute: map it, then re-send every user's record.
+        engine.set_mapping_entry(
+            directory["id"], "uem", "users", {"target": "jobTitle", "source": "title"}
+        )
+        print(f"\nresync: {engine.resync(directory['id'])} users re-sent")
+        events = engine.events(directory["id"], timeout=0.5)
+        print(f"{sum(1 for e in events if e['kind'] == 'user.updated')} user.updated events")
+        events.ack()
+
+        # The reverse lookup a login uses: which provisioned user has this email?
+        found = engine.find_user(directory["id"], "uem", "email", "GRACE.HOPPER@acme.example")
+        print(f"find_user: {found['record']['email'] if found else None}")
 
 
 if __name__ == "__main__":

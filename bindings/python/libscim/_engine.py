@@ -7,7 +7,7 @@ import json
 import os
 import threading
 import time
-from ctypes import byref, c_char_p, c_size_t, c_void_p
+from ctypes import byref, c_char_p, c_size_t, c_uint64, c_void_p
 from typing import (
     Any,
     Callable,
@@ -222,6 +222,121 @@ class Engine(Handle):
         """Revoke the directory's token."""
         with self._use() as e:
             check(_lib.scim_token_revoke(e, _enc(directory_id)))
+
+    # ----- mappings --------------------------------------------------------------------
+
+    def mappings(self, directory_id: str) -> JSON:
+        """The directory's attribute mappings, one per service it feeds:
+        ``{"uem": {"profile", "users": [entry, …], "groups": [entry, …]}, "access": …}``
+        where an entry is ``{"target", "source", "required", "immutable",
+        "transform"}``. NotFoundError when there is no such directory."""
+        with self._use() as e:
+            return _json_out(lambda out: _lib.scim_mappings_get(e, _enc(directory_id), out))
+
+    def set_mapping_entry(
+        self, directory_id: str, service: str, kind: str, entry: JSON
+    ) -> JSON:
+        """Add a mapping entry to ``service`` (``"uem"``|``"access"``) for ``kind``
+        (``"users"``|``"groups"``), or replace the one with the same ``target``.
+        ``entry`` is ``{"target", "source", "required"?, "immutable"?, "transform"?}``.
+        Returns the service's whole mapping. InvalidArgumentError for an unknown SCIM
+        path or a duplicate target. Emits no event: call :meth:`resync` to re-send the
+        users' records."""
+        with self._use() as e:
+            return _json_out(
+                lambda out: _lib.scim_mapping_set_entry(
+                    e, _enc(directory_id), _enc(service), _enc(kind), _dumps(entry), out
+                )
+            )
+
+    def remove_mapping_entry(
+        self, directory_id: str, service: str, kind: str, target: str
+    ) -> JSON:
+        """Remove the entry with ``target`` from ``service``'s ``kind`` mapping; returns
+        the service's whole mapping. InvalidArgumentError for a required entry."""
+        with self._use() as e:
+            return _json_out(
+                lambda out: _lib.scim_mapping_remove_entry(
+                    e, _enc(directory_id), _enc(service), _enc(kind), _enc(target), out
+                )
+            )
+
+    def resync(self, directory_id: str) -> int:
+        """Re-emit ``user.updated`` (with the current mapped ``records``) for every user
+        of the directory, e.g. after a mapping change; returns how many."""
+        count = c_uint64()
+        with self._use() as e:
+            check(_lib.scim_mapping_resync(e, _enc(directory_id), byref(count)))
+        return count.value
+
+    def find_user(
+        self, directory_id: str, service: str, target: str, value: str
+    ) -> Optional[JSON]:
+        """The provisioned user whose mapped attribute ``target`` of ``service`` equals
+        ``value`` (case-insensitively for emails and user names), as ``{"id",
+        "resource", "record"}``; ``None`` when there is none. ConflictError when several
+        users match."""
+        with self._use() as e:
+            found: Optional[JSON] = _json_out(
+                lambda out: _lib.scim_user_find(
+                    e, _enc(directory_id), _enc(service), _enc(target), _enc(value), out
+                )
+            )
+        return found
+
+    # ----- OpenID Connect login --------------------------------------------------------
+
+    def configure_oidc(
+        self, directory_id: str, config: JSON, attribute: str = "email"
+    ) -> JSON:
+        """Configure the directory's OpenID Connect login. ``config`` is ``{"client_id",
+        "client_secret", "config_url", "scopes"?, "claim"?, "allowed_algs"?,
+        "leeway_secs"?, "extra_authorize_params"?, "allow_http"?, "ca_bundle_pem"?,
+        "require_email_verified"?}``; the ID token's ``claim`` (``email`` by default) is
+        matched against the mapped user attribute ``attribute``. Checked without the
+        network (InvalidArgumentError for a broken rule, e.g. an ``http://`` URL without
+        ``allow_http``). Returns the directory, whose ``login.redirect_uri`` is the
+        redirect URI to register at the IdP."""
+        settings = {"config": config, "attribute": attribute}
+        with self._use() as e:
+            return _json_out(
+                lambda out: _lib.scim_oidc_configure(
+                    e, _enc(directory_id), _dumps(settings), out
+                )
+            )
+
+    def login_begin(self, directory_id: str) -> JSON:
+        """Start a login: ``{"authorization_url", "state", "expires_at"}``; send the
+        browser to the URL. Fetches the IdP's discovery document on first use.
+        WrongStateError when the directory has no login configured,
+        IdentityProviderError when the IdP cannot be used."""
+        with self._use() as e:
+            return _json_out(lambda out: _lib.scim_login_begin(e, _enc(directory_id), out))
+
+    def login_complete(self, directory_id: str, code: str, state: str) -> JSON:
+        """Finish a login from the IdP's redirect (its ``code`` and ``state``):
+        ``{"user": {"id", "resource", "record"}, "claims": {…}}``. LoginRefusedError
+        (``login_code``: ``state_unknown``, ``not_provisioned``, ``user_deactivated``,
+        ``expired``, …) or IdentityProviderError (token exchange, discovery, keys)."""
+        with self._use() as e:
+            return _json_out(
+                lambda out: _lib.scim_login_complete(
+                    e, _enc(directory_id), _enc(code), _enc(state), out
+                )
+            )
+
+    def validate_id_token(self, directory_id: str, token: str, nonce: str) -> JSON:
+        """Validate an ID token from the host's own browser flow against the ``nonce``
+        it sent, then find the provisioned, active user: ``{"user": {"id", "resource",
+        "record"}, "claims": {…}}``. Raises as :meth:`login_complete`
+        (``login_code``: ``nonce_mismatch``, ``invalid_signature``, ``wrong_issuer``,
+        ``not_provisioned``, ``user_deactivated``, …)."""
+        with self._use() as e:
+            return _json_out(
+                lambda out: _lib.scim_validate_id_token(
+                    e, _enc(directory_id), _enc(token), _enc(nonce), out
+                )
+            )
 
     # ----- requests ------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "WrongStateError",
+    "LoginRefusedError",
+    "IdentityProviderError",
     "LibraryIOError",
     "InternalError",
     "ScimError",
@@ -34,8 +36,10 @@ class Code:
     NOT_FOUND = 200
     CONFLICT = 201
     WRONG_STATE = 202
+    LOGIN_REFUSED = 203
     IO = 300
     INTERNAL = 301
+    IDP_FAILED = 302
     PANIC = 900
 
 
@@ -82,6 +86,57 @@ class WrongStateError(LibscimError):
     """The operation is not allowed in the object's current state."""
 
 
+def _split_login_code(message: str) -> "tuple[str, str]":
+    """``"user_deactivated: the user … is deactivated"`` → ``("user_deactivated", …)``.
+
+    The prefix before the first ``": "`` is the login error's documented, stable code (a
+    lowercase snake_case word); a message without one gives ``("", message)``.
+    """
+    code, sep, rest = message.partition(": ")
+    if sep and code and all(c.islower() or c.isdigit() or c == "_" for c in code):
+        return code, rest
+    return "", message
+
+
+class _CodedError(LibscimError):
+    """A failure whose message starts with a stable code (``"expired: …"``)."""
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        name: Optional[str] = None,
+        login_code: Optional[str] = None,
+    ) -> None:
+        super().__init__(code, message, name)
+        parsed, detail = _split_login_code(message)
+        if login_code is None:
+            login_code = parsed
+        #: The stable code the message starts with (``"user_deactivated"``,
+        #: ``"nonce_mismatch"``, ``"discovery_failed"``, …); ``""`` when it has none.
+        self.login_code: str = login_code
+        #: The message without that code.
+        self.detail: str = detail
+
+
+class LoginRefusedError(_CodedError):
+    """A login was refused (LOGIN_REFUSED): the user is not provisioned or deactivated,
+    or the ID token or the login state failed a check.
+
+    Attributes (besides ``code``, ``name``, ``message``):
+        login_code: the stable reason, the prefix of the message before the first
+            ``": "``: ``not_provisioned``, ``user_deactivated``, ``email_not_verified``,
+            ``state_unknown``, ``expired``, ``nonce_mismatch``, ``invalid_signature``, …
+        detail: the rest of the message.
+    """
+
+
+class IdentityProviderError(_CodedError):
+    """The identity provider could not be used (IDP_FAILED): discovery, its keys, or its
+    token endpoint. ``login_code`` is the stable reason (``discovery_failed``, …),
+    ``detail`` the rest of the message."""
+
+
 class LibraryIOError(LibscimError, OSError):
     """The store or the operating system failed (disk, network, socket)."""
 
@@ -98,8 +153,10 @@ _BY_CODE: Dict[int, Type[LibscimError]] = {
     Code.NOT_FOUND: NotFoundError,
     Code.CONFLICT: ConflictError,
     Code.WRONG_STATE: WrongStateError,
+    Code.LOGIN_REFUSED: LoginRefusedError,
     Code.IO: LibraryIOError,
     Code.INTERNAL: InternalError,
+    Code.IDP_FAILED: IdentityProviderError,
     Code.PANIC: InternalError,
 }
 

@@ -150,6 +150,21 @@ _fn("scim_response_free", None, c_void_p)
 # Logging ----------------------------------------------------------------------------
 _fn("scim_set_log_callback", scim_result, scim_log_callback, c_void_p, c_uint32)
 
+# Mappings ---------------------------------------------------------------------------
+_fn("scim_mappings_get", scim_result, c_void_p, c_char_p, c_void_pp)
+# (engine, id, service, kind, entry_json | target, mapping_json_out)
+for _name in ("scim_mapping_set_entry", "scim_mapping_remove_entry"):
+    _fn(_name, scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_char_p, c_void_pp)
+_fn("scim_mapping_resync", scim_result, c_void_p, c_char_p, POINTER(c_uint64))
+# (engine, id, service, target, value, user_json_out)
+_fn("scim_user_find", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_char_p, c_void_pp)
+
+# OpenID Connect login -----------------------------------------------------------------
+_fn("scim_oidc_configure", scim_result, c_void_p, c_char_p, c_char_p, c_void_pp)
+_fn("scim_login_begin", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_login_complete", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_void_pp)
+_fn("scim_validate_id_token", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_void_pp)
+
 # Server -----------------------------------------------------------------------------
 _fn("scim_server_start", scim_result, c_void_p, c_char_p, c_void_pp)
 _fn("scim_server_address", scim_result, c_void_p, c_void_pp)

@@ -21,19 +21,9 @@ def test_vectors_exist() -> None:
 def test_vector_file(path: Any) -> None:
     scenario = json.loads(path.read_text(encoding="utf-8"))
     steps, failures = run_scenario(path.name, scenario)
-    real = [f for f in failures if not f.only_domain_fill]
-    assert not real, f"{len(real)} of {steps} steps failed:\n\n" + "\n\n".join(
-        str(f) for f in real
+    assert not failures, f"{len(failures)} of {steps} steps failed:\n\n" + "\n\n".join(
+        str(f) for f in failures
     )
-    if failures:
-        # Known, and reported to the lead: through the C ABI every directory fills its
-        # domain into the ws1b extension on POST/PUT, so `schemas` has one URN more
-        # than the bare provider the vectors describe. Everything else in those steps
-        # matched. Remove this once a directory setting turns domain filling off.
-        pytest.xfail(
-            f"{len(failures)} of {steps} steps differ only by the ws1b domain fill: "
-            + "; ".join(f.where for f in failures)
-        )
 
 
 def _ok(e: Any, a: Any) -> bool:
