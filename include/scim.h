@@ -383,6 +383,11 @@ scim_result scim_validate_id_token(const struct scim_engine *engine,
                                    char **login_json_out);
 
 /*
+ Turn directory `id`'s OpenID Connect login off.
+ */
+scim_result scim_oidc_clear(const struct scim_engine *engine, const char *id);
+
+/*
  Directory `id`'s mappings, one per service it feeds, as JSON:
  `{"uem": {"profile", "users": [entries], "groups": [entries]}, "access": …}` where an
  entry is `{"target", "source", "required", "immutable", "transform"}`.
@@ -434,6 +439,16 @@ scim_result scim_user_find(const struct scim_engine *engine,
                            const char *target,
                            const char *value,
                            char **user_json_out);
+
+/*
+ Reset `service`'s mapping to a profile's defaults (`profile`: "workspace-one" or
+ "rfc"). Emits no event (see `scim_mapping_resync`). On success the mapping as JSON.
+ */
+scim_result scim_mapping_reset(const struct scim_engine *engine,
+                               const char *id,
+                               const char *service,
+                               const char *profile,
+                               char **mapping_json_out);
 
 /*
  Start serving every directory of `engine` over HTTP (or HTTPS with `tls_cert` and

@@ -123,3 +123,12 @@ pub unsafe extern "C" fn scim_validate_id_token(
         out(login_json_out, "login_json_out", json_out(&login_json(&l))?)
     })
 }
+
+/// Turn directory `id`'s OpenID Connect login off.
+#[no_mangle]
+pub unsafe extern "C" fn scim_oidc_clear(
+    engine: *const scim_engine,
+    id: *const c_char,
+) -> scim_result {
+    boundary(|| Ok(self::engine(engine)?.clear_oidc(str_arg(id, "id")?)?))
+}

@@ -134,3 +134,32 @@ pub unsafe extern "C" fn scim_user_find(
         out(user_json_out, "user_json_out", json_out(&found)?)
     })
 }
+
+/// Reset `service`'s mapping to a profile's defaults (`profile`: "workspace-one" or
+/// "rfc"). Emits no event (see `scim_mapping_resync`). On success the mapping as JSON.
+#[no_mangle]
+pub unsafe extern "C" fn scim_mapping_reset(
+    engine: *const scim_engine,
+    id: *const c_char,
+    service: *const c_char,
+    profile: *const c_char,
+    mapping_json_out: *mut *mut c_char,
+) -> scim_result {
+    boundary(|| {
+        check_out(mapping_json_out, "mapping_json_out")?;
+        let name = str_arg(profile, "profile")?;
+        let profile: crate::mapping::Profile =
+            serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
+                Failure(
+                    scim_result::SCIM_RESULT_INVALID_ARGUMENT,
+                    format!("profile must be 'workspace-one' or 'rfc', not '{name}'"),
+                )
+            })?;
+        let m = self::engine(engine)?.reset_mapping(
+            str_arg(id, "id")?,
+            self::service(service)?,
+            profile,
+        )?;
+        out(mapping_json_out, "mapping_json_out", json_out(&m)?)
+    })
+}

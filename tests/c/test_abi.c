@@ -225,6 +225,12 @@ static void flow(void) {
   CHECK(scim_login_complete(engine, id, "code", "forged-state", &start) ==
         SCIM_RESULT_LOGIN_REFUSED);
   CHECK(strncmp(scim_last_error(), "state_unknown", 13) == 0);
+  CHECK(scim_oidc_clear(engine, id) == SCIM_RESULT_OK);
+  CHECK(scim_login_begin(engine, id, &start) == SCIM_RESULT_WRONG_STATE);
+  CHECK(scim_mapping_reset(engine, id, "uem", "rfc", &mapping) == SCIM_RESULT_OK);
+  CHECK(strstr(mapping, "\"nick\"") == NULL && strstr(mapping, "\"rfc\"") != NULL);
+  scim_string_free(mapping);
+  CHECK(scim_mapping_reset(engine, id, "uem", "ldap", &mapping) == SCIM_RESULT_INVALID_ARGUMENT);
 
   CHECK(scim_directory_delete(engine, id) == SCIM_RESULT_OK);
   CHECK(scim_directory_get(engine, id, &dir_json) == SCIM_RESULT_NOT_FOUND);
