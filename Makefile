@@ -9,16 +9,27 @@ CBINDGEN := $(TOOLS)/bin/cbindgen
 LIBDIR := target/release
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude
 PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+INSTALL ?= install
+C_TESTS := test_json test_vectors test_abi test_threads
+# Leaks count only when definite: Rust's std keeps some allocations reachable (thread
+# locals, the main thread's info) until exit by design.
+VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 
-.PHONY: all build test lint rust-test header header-check c-test e2e bench clean install
+.PHONY: all build test lint rust-test header header-check c-programs c-test check-memory \
+	example-c e2e bench clean install
 
 all: build
 
 build:
 	$(CARGO) build --release --lib
+	@# The cdylib's soname is libscim.so.$(SOMAJOR) (build.rs): programs linked against
+	@# target/release look for that name at run time.
+	ln -sf libscim.so $(LIBDIR)/libscim.so.$(SOMAJOR)
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test compliance e2e python-test go-test
+test: lint rust-test header-check c-test example-c compliance e2e python-test go-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -40,16 +51,67 @@ header-check: $(CBINDGEN)
 	@diff -u include/scim.h target/scim.h.generated || \
 		{ echo "include/scim.h is out of date: run 'make header' and commit it"; exit 1; }
 
-## C: the header alone as C99 and C++, then real C programs against the library.
-c-test: build
+## C: the header alone as C99 and C++, then real C programs against the library: the
+## JSON parser of the tests, the shared vectors through scim_handle, the whole ABI, many
+## threads; then the same programs under valgrind.
+c-programs: build
 	@mkdir -p target/c
 	printf '#include "scim.h"\nint main(void){return 0;}\n' > target/c/header_only.c
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude target/c/header_only.c -o target/c/header_c
 	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude target/c/header_only.c -o target/c/header_cxx
-	$(CC) $(CFLAGS_TEST) tests/c/test_abi.c -L$(LIBDIR) -lscim -o target/c/test_abi
-	$(CC) $(CFLAGS_TEST) -pthread tests/c/test_threads.c -L$(LIBDIR) -lscim -o target/c/test_threads
+	$(CC) $(CFLAGS_TEST) -g tests/c/test_json.c tests/c/json.c -o target/c/test_json
+	$(CC) $(CFLAGS_TEST) -g tests/c/test_vectors.c tests/c/json.c -L$(LIBDIR) -lscim -o target/c/test_vectors
+	$(CC) $(CFLAGS_TEST) -g tests/c/test_abi.c -L$(LIBDIR) -lscim -o target/c/test_abi
+	$(CC) $(CFLAGS_TEST) -g -pthread tests/c/test_threads.c -L$(LIBDIR) -lscim -o target/c/test_threads
+
+c-test: c-programs
+	target/c/test_json
+	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_vectors tests/vectors
 	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_abi
 	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_threads
+	$(MAKE) --no-print-directory check-memory
+
+## The C tests under valgrind (about 20 s; test_threads with 10 instead of 100 requests
+## per thread, since valgrind runs one thread at a time).
+check-memory: c-programs
+	$(VALGRIND) target/c/test_json
+	LD_LIBRARY_PATH=$(LIBDIR) $(VALGRIND) target/c/test_vectors tests/vectors
+	LD_LIBRARY_PATH=$(LIBDIR) $(VALGRIND) target/c/test_abi
+	LD_LIBRARY_PATH=$(LIBDIR) $(VALGRIND) target/c/test_threads 10
+
+## Install the C library: make install PREFIX=/opt/scim (DESTDIR for staging).
+# The static library's native dependencies, asked of rustc once per dependency change.
+$(LIBDIR)/native-static-libs.txt: Cargo.toml Cargo.lock build.rs
+	@mkdir -p $(LIBDIR)
+	$(CARGO) rustc --release --lib -- --print native-static-libs 2>&1 | \
+		sed -n 's/.*native-static-libs: //p' | tail -n 1 > $@.tmp
+	test -s $@.tmp && mv $@.tmp $@
+
+install: build $(LIBDIR)/native-static-libs.txt
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	$(INSTALL) -m 755 $(LIBDIR)/libscim.so $(DESTDIR)$(PREFIX)/lib/libscim.so.$(VERSION)
+	ln -sf libscim.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libscim.so.$(SOMAJOR)
+	ln -sf libscim.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libscim.so
+	$(INSTALL) -m 644 $(LIBDIR)/libscim.a $(DESTDIR)$(PREFIX)/lib/libscim.a
+	$(INSTALL) -m 644 include/scim.h $(DESTDIR)$(PREFIX)/include/scim.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+		-e "s|@LIBS_PRIVATE@|$$(cat $(LIBDIR)/native-static-libs.txt)|" \
+		scim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/scim.pc
+
+## The C example, built with pkg-config against an installed tree, then run: once
+## linked to the shared library (by its soname), once to the static one.
+EXAMPLE_PREFIX := $(CURDIR)/target/install
+example-c:
+	$(MAKE) --no-print-directory install PREFIX=$(EXAMPLE_PREFIX)
+	@mkdir -p target/c
+	export PKG_CONFIG_PATH=$(EXAMPLE_PREFIX)/lib/pkgconfig && \
+	$(CC) -std=c99 -Wall -Wextra -Werror examples/c/provision.c $$(pkg-config --cflags --libs scim) \
+		-Wl,-rpath,$$(pkg-config --variable=libdir scim) -o target/c/provision && \
+	$(CC) -std=c99 -Wall -Wextra -Werror examples/c/provision.c $$(pkg-config --cflags scim) \
+		$$(pkg-config --static --libs scim | sed 's/-lscim /-l:libscim.a /') -o target/c/provision-static
+	readelf -d target/c/provision | grep -q 'NEEDED.*\[libscim\.so\.$(SOMAJOR)\]'
+	target/c/provision
+	target/c/provision-static
 
 ## End to end: OpenID Connect login through a real OpenID provider (npm oidc-provider).
 tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
