@@ -110,37 +110,27 @@ impl Tx<'_> {
     }
 
     fn index_add(&self, seq: i64, r: &StoredResource) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO index_entries (dir, kind, key, value, seq, id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .map_err(sql_err)?;
-        for key in IndexKey::ALL {
-            for v in key.values(r.kind, &r.data) {
-                stmt.execute(params![
-                    self.dir,
-                    kind_code(r.kind),
-                    key_code(key),
-                    v,
-                    seq,
-                    r.id
-                ])
-                .map_err(sql_err)?;
-            }
-        }
-        Ok(())
+        self.each_index_entry(
+            "INSERT OR IGNORE INTO index_entries (dir, kind, key, value, seq, id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            seq,
+            r,
+        )
     }
 
     fn index_remove(&self, seq: i64, r: &StoredResource) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "DELETE FROM index_entries WHERE dir = ?1 AND kind = ?2 AND key = ?3
-                 AND value = ?4 AND seq = ?5 AND id = ?6",
-            )
-            .map_err(sql_err)?;
+        self.each_index_entry(
+            "DELETE FROM index_entries WHERE dir = ?1 AND kind = ?2 AND key = ?3
+             AND value = ?4 AND seq = ?5 AND id = ?6",
+            seq,
+            r,
+        )
+    }
+
+    /// Run `sql` once per index entry of `r` (its `IndexKey` values), bound as
+    /// (dir, kind, key, value, seq, id).
+    fn each_index_entry(&self, sql: &str, seq: i64, r: &StoredResource) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sql_err)?;
         for key in IndexKey::ALL {
             for v in key.values(r.kind, &r.data) {
                 stmt.execute(params![
