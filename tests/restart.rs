@@ -5,7 +5,7 @@ use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
 use scim::mapping::Profile;
 use scim::{Engine, EngineConfig, Request, Response};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 fn call(e: &Engine, token: &str, method: &str, path: &str, body: Option<Value>) -> Response {
@@ -21,7 +21,7 @@ fn call(e: &Engine, token: &str, method: &str, path: &str, body: Option<Value>) 
     })
 }
 
-fn open(path: &PathBuf) -> Engine {
+fn open(path: &Path) -> Engine {
     Engine::open(Some(path), EngineConfig::default()).unwrap()
 }
 
