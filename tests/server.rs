@@ -21,6 +21,13 @@ struct Fixture {
 
 impl Fixture {
     fn new(tls: Option<TlsFiles>) -> Fixture {
+        Self::with_options(ServerOptions {
+            tls,
+            ..ServerOptions::default()
+        })
+    }
+
+    fn with_options(options: ServerOptions) -> Fixture {
         let engine = Arc::new(Engine::new(
             EngineConfig {
                 public_url: "http://scim.test".into(),
@@ -43,8 +50,7 @@ impl Fixture {
             engine.clone(),
             ServerOptions {
                 addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                tls,
-                ..ServerOptions::default()
+                ..options
             },
         )
         .unwrap();
@@ -372,4 +378,63 @@ fn tls_with_a_test_ca() {
     let n = (&plain).read(&mut buf).unwrap_or(0);
     assert!(!buf[..n].starts_with(b"HTTP/1.1 200"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn header_size_and_time_limits() {
+    let f = Fixture::with_options(ServerOptions {
+        max_header_bytes: 16 * 1024,
+        header_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_millis(500),
+        ..ServerOptions::default()
+    });
+    // A head larger than the limit is refused, not buffered without end.
+    let stream = TcpStream::connect(f.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
+        "p".repeat(64 * 1024)
+    );
+    let _ = (&stream).write_all(big.as_bytes());
+    let mut reply = String::new();
+    let _ = BufReader::new(&stream).read_line(&mut reply);
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 431"),
+        "an oversized head is refused: {reply:?}"
+    );
+
+    // A client that never finishes its head is cut off.
+    let slow = TcpStream::connect(f.addr()).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (&slow)
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = (&slow).read_to_end(&mut buf);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the connection was closed"
+    );
+
+    // A body that never completes gets 408 within the request time limit.
+    let stalled = TcpStream::connect(f.addr()).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{{",
+        f.path("/Users"),
+        f.token
+    );
+    (&stalled).write_all(head.as_bytes()).unwrap();
+    let r = read_reply(&mut BufReader::new(&stalled));
+    assert_eq!(r.status, 408);
+    assert_eq!(r.json()["status"], "408");
+
+    // The server still serves everyone else.
+    assert_eq!(send(f.addr(), "GET", "/healthz", None, None).status, 200);
 }
