@@ -390,3 +390,58 @@ fn unknown_members_are_left_out_or_refused_in_strict_mode() {
         }
     }
 }
+
+#[test]
+fn patching_a_large_group_answers_no_content_unless_asked() {
+    let p = ServiceProvider::new(
+        Config {
+            base_url: BASE.into(),
+            large_group_members: 3,
+            ..Config::default()
+        },
+        Arc::new(MemoryStore::new()),
+    );
+    let ids: Vec<String> = (0..6).map(|i| create_user(&p, &format!("m{i}"))).collect();
+    let r = call(&p, "POST", "/Groups", "", Some(json!({"displayName": "G"})));
+    let gid = json_of(&r)["id"].as_str().unwrap().to_owned();
+    let add = |id: &str, query: &str| {
+        call(
+            &p,
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            query,
+            Some(patch_ops(
+                json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+            )),
+        )
+    };
+    // Small: the whole resource, as usual.
+    for id in &ids[..3] {
+        let r = add(id, "");
+        assert_eq!(r.status, 200);
+        assert!(json_of(&r)["members"].is_array());
+    }
+    // Large: 204 with the new version, no member list.
+    let r = add(&ids[3], "");
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("ETag"), Some("W/\"5\""));
+    // Unless the client asks for attributes explicitly.
+    let r = add(&ids[4], "attributes=members");
+    assert_eq!(r.status, 200);
+    assert_eq!(json_of(&r)["members"].as_array().unwrap().len(), 5);
+    let r = add(&ids[5], "excludedAttributes=members");
+    assert_eq!(r.status, 200);
+    assert!(json_of(&r).get("members").is_none());
+    // A user PATCH is never affected.
+    let r = call(
+        &p,
+        "PATCH",
+        &format!("/Users/{}", ids[0]),
+        "",
+        Some(patch_ops(
+            json!([{"op": "replace", "path": "title", "value": "x"}]),
+        )),
+    );
+    assert_eq!(r.status, 200);
+}

@@ -38,6 +38,9 @@ pub struct Config {
     pub max_operations: usize,
     /// Largest request body in bytes (`bulk.maxPayloadSize`, and every other request); → 413.
     pub max_payload_size: usize,
+    /// Above this many members, a group PATCH that asks for no particular attributes
+    /// answers 204 No Content instead of the whole group (see the PATCH handler).
+    pub large_group_members: usize,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             max_results: 1000,
             max_operations: 1000,
             max_payload_size: 1024 * 1024,
+            large_group_members: 1000,
         }
     }
 }

@@ -96,7 +96,7 @@ pub(crate) fn replace(
     tenant::apply(ctx, kind, &mut data, true)?;
     let members = take_members(kind, &mut data);
     strip_unstored(&mut data);
-    update(ctx, kind, id, params, req, &mut |tx, new| {
+    update(ctx, kind, id, params, req, false, &mut |tx, new| {
         new.data = data.clone();
         match kind {
             ResourceKind::Group => replace_members(tx, id, &members, ctx.mode.strict),
@@ -116,7 +116,7 @@ pub(crate) fn patch(
 ) -> Result<Response> {
     let rt = kind.resource_type();
     let ops = patch::parse_request(body)?;
-    update(ctx, kind, id, params, req, &mut |tx, new| {
+    update(ctx, kind, id, params, req, true, &mut |tx, new| {
         let delta = if kind == ResourceKind::Group {
             let mut sink = RowSink::new(tx, id, ctx.mode.strict);
             patch::apply(rt, &mut new.data, &ops, Some(&mut sink), ctx.mode)?;
@@ -138,12 +138,17 @@ type Edit<'a> = dyn FnMut(&mut dyn WriteTx, &mut StoredResource) -> Result<Membe
 
 /// The shared path of PUT and PATCH: precondition, change, mapping and uniqueness
 /// checks, then commit — all in one transaction.
+///
+/// A PATCH of a group with more than [`super::Config::large_group_members`] members, when
+/// the client asked for no particular attributes, answers 204 No Content (RFC 7644
+/// §3.5.2 allows it): one membership change must not serialise the whole member list.
 fn update(
     ctx: &Ctx,
     kind: ResourceKind,
     id: &str,
     params: &Params,
     req: &Request,
+    is_patch: bool,
     change: &mut Edit,
 ) -> Result<Response> {
     let projection = params.projection()?;
@@ -156,10 +161,36 @@ fn update(
         tenant::check_mapping(ctx, kind, Some(&old.data), &new.data)?;
         check_unique(tx, &new, Some(&old))?;
         let stored = commit(ctx, tx, old, new, &delta)?;
-        out = Some(respond(ctx, tx, &stored, &projection, 200)?);
+        let unasked =
+            params.get("attributes").is_none() && params.get("excludedAttributes").is_none();
+        out = Some(
+            if is_patch
+                && unasked
+                && kind == ResourceKind::Group
+                && more_members_than(tx, id, ctx.config.large_group_members)?
+            {
+                Response {
+                    status: 204,
+                    headers: vec![("ETag".into(), etag(stored.version))],
+                    body: Vec::new(),
+                }
+            } else {
+                respond(ctx, tx, &stored, &projection, 200)?
+            },
+        );
         Ok(())
     })?;
     Ok(out.expect("write succeeded"))
+}
+
+/// Whether a group has more than `limit` members, reading at most `limit + 1` rows.
+fn more_members_than(tx: &dyn ReadTx, group_id: &str, limit: usize) -> Result<bool> {
+    let mut seen = 0usize;
+    tx.members(group_id, &mut |_| {
+        seen += 1;
+        seen <= limit
+    })?;
+    Ok(seen > limit)
 }
 
 /// DELETE /Users/{id}, DELETE /Groups/{id}.
