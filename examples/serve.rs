@@ -173,6 +173,7 @@ fn run(args: Args) -> Result<(), String> {
             Some(&db),
             EngineConfig {
                 public_url,
+                secrets_key: Some(secrets_key(&args.data)?),
                 ..EngineConfig::default()
             },
         )
@@ -299,6 +300,41 @@ fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// The key sealing stored secrets (the OIDC client secret), kept beside the database in
+/// `secrets.key` (mode 0600), made on first start: a copy of the database alone does not
+/// reveal them.
+fn secrets_key(data: &std::path::Path) -> Result<String, String> {
+    let path = data.join("secrets.key");
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        return Ok(key.trim().to_owned());
+    }
+    let key = scim::secret::SecretKey::generate_hex().map_err(|e| e.to_string())?;
+    write_private(&path, &format!("{key}\n"))?;
+    Ok(key)
+}
+
+/// Write a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -316,12 +352,11 @@ fn known_secret(args: &Args, dir: &scim::directory::Directory) -> Option<String>
 }
 
 fn write_credentials(
-    path: &PathBuf,
+    path: &std::path::Path,
     directory: &scim::directory::Directory,
     token: Option<&str>,
     expires_at: time::OffsetDateTime,
 ) -> Result<(), String> {
-    use std::io::Write;
     let mut body = serde_json::json!({
         "tenant_url": directory.tenant_url,
         "token": token,
@@ -331,27 +366,8 @@ fn write_credentials(
         body["login_url"] = login.login_url.clone().into();
         body["redirect_uri"] = login.redirect_uri.clone().into();
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
-    }
-    writeln!(
-        f,
-        "{}",
-        serde_json::to_string_pretty(&body).unwrap_or_default()
-    )
-    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let text = serde_json::to_string_pretty(&body).unwrap_or_default();
+    write_private(path, &format!("{text}\n"))
 }
 
 /// Block until Ctrl-C or SIGTERM.

@@ -240,7 +240,9 @@ scim_result scim_token_revoke(const struct scim_engine *engine, const char *id);
  memory when `path` is NULL. `config_json` (NULL for defaults) is an object such as
  `{"public_url": "https://host.example.com", "scim_path": "/scim/v2",
    "provider": {"strict": false, "max_results": 1000, "max_operations": 1000,
-   "max_payload_size": 1048576}}`. On success `*engine_out` owns a new engine.
+   "max_payload_size": 1048576, "large_group_members": 1000},
+   "secrets_key": "<64 hex characters: seals stored OIDC client secrets>"}`.
+ On success `*engine_out` owns a new engine.
 
  Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON, IO/INTERNAL (the store).
  */

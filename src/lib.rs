@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod patch;
 pub mod provider;
 pub mod schema;
+pub mod secret;
 pub mod server;
 pub mod store;
 pub mod token;

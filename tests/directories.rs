@@ -551,3 +551,55 @@ fn secrets_never_reach_the_store_or_debug_output() {
     );
     assert!(!String::from_utf8_lossy(&r.body).contains(&issued.secret));
 }
+
+#[test]
+fn oidc_client_secrets_are_sealed_with_the_host_key() {
+    use scim::oidc::OidcConfig;
+    let store = Arc::new(MemoryStore::new());
+    let key = scim::secret::SecretKey::generate_hex().unwrap();
+    let engine = |key: Option<String>| {
+        Engine::new(
+            EngineConfig {
+                public_url: "https://host.example.com".into(),
+                secrets_key: key,
+                ..EngineConfig::default()
+            },
+            store.clone(),
+        )
+    };
+    let e = engine(Some(key.clone()));
+    let d = e
+        .create_directory(&new_dir("Sealed", "example.com"))
+        .unwrap();
+    let mut config = OidcConfig::new(
+        "client",
+        "very-secret-value",
+        "http://127.0.0.1:9/.well-known/openid-configuration",
+        "",
+    );
+    config.allow_http = true;
+    let d = e.set_oidc(&d.id, config, "userName").unwrap();
+    assert_eq!(
+        d.login.as_ref().unwrap().redirect_uri,
+        format!("https://host.example.com/login/{}/callback", d.id)
+    );
+    let stored = format!("{:?}", store.list_directories().unwrap());
+    assert!(!stored.contains("very-secret-value"), "sealed at rest");
+    // With the key, the secret opens: the login gets as far as the (absent) IdP.
+    let err = e.login_begin(&d.id).unwrap_err();
+    assert_eq!(err.code(), "discovery_failed", "{err}");
+    // Without it, or with another, it does not.
+    for other in [None, Some(scim::secret::SecretKey::generate_hex().unwrap())] {
+        let err = engine(other).login_begin(&d.id).unwrap_err();
+        assert_eq!(err.code(), "directory_error", "{err}");
+    }
+    assert!(Engine::open(
+        None,
+        EngineConfig {
+            secrets_key: Some("not hex".into()),
+            ..EngineConfig::default()
+        }
+    )
+    .is_err());
+    assert!(!format!("{:?}", e.config()).contains(&key));
+}

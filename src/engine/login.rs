@@ -142,6 +142,9 @@ impl Engine {
                 "oidc: attribute '{attribute}' is not a mapped user attribute of this directory"
             )));
         }
+        if let Some(key) = self.sealing_key()? {
+            config.client_secret = key.seal(id, &config.client_secret)?;
+        }
         s.oidc = Some(DirectoryOidc {
             config,
             attribute: attribute.to_owned(),
@@ -220,6 +223,14 @@ impl Engine {
         })
     }
 
+    /// The key that seals stored secrets, if the host configured one.
+    fn sealing_key(&self) -> crate::error::Result<Option<&crate::secret::SecretKey>> {
+        self.secrets
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
+    }
+
     /// The directory's relying party, built once per settings.
     fn party(&self, id: &str) -> Result<(DirectoryOidc, Arc<RelyingParty>), LoginError> {
         let record = self.store.get_directory(id)?.ok_or_else(|| not_found(id))?;
@@ -228,7 +239,14 @@ impl Engine {
         if let Some(p) = parties.get(id).filter(|p| p.settings == oidc) {
             return Ok((p.settings.clone(), p.rp.clone()));
         }
-        let rp = Arc::new(RelyingParty::new(oidc.config.clone())?);
+        let mut config = oidc.config.clone();
+        if crate::secret::is_sealed(&config.client_secret) {
+            let key = self.sealing_key()?.ok_or_else(|| {
+                ScimError::internal("the OIDC client secret is sealed: configure secrets_key")
+            })?;
+            config.client_secret = key.open(id, &config.client_secret)?;
+        }
+        let rp = Arc::new(RelyingParty::new(config)?);
         parties.insert(
             id.to_owned(),
             Party {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 /// Engine settings (JSON at the C ABI: `{"public_url": …, "scim_path": …, "provider": {…}}`).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Scheme, host and port clients reach the host at (`https://host.example.com`).
@@ -31,6 +31,26 @@ pub struct EngineConfig {
     pub login_path: String,
     /// Protocol limits and strictness (its `base_url` is ignored: each directory has its own).
     pub provider: Config,
+    /// 64 hex characters: the key that seals secrets the engine must keep usable (a
+    /// directory's OIDC client secret) in the store. Keep it outside the database (the
+    /// serve example keeps it in `secrets.key`, mode 0600, beside the database). Without
+    /// it such secrets are stored as given.
+    pub secrets_key: Option<String>,
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("public_url", &self.public_url)
+            .field("scim_path", &self.scim_path)
+            .field("login_path", &self.login_path)
+            .field("provider", &self.provider)
+            .field(
+                "secrets_key",
+                &self.secrets_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl Default for EngineConfig {
@@ -39,6 +59,7 @@ impl Default for EngineConfig {
             public_url: "http://localhost:8080".into(),
             scim_path: "/scim/v2".into(),
             login_path: "/login".into(),
+            secrets_key: None,
             provider: Config::default(),
         }
     }
@@ -63,6 +84,8 @@ pub struct Engine {
     /// One relying party per directory with login, kept while its settings are unchanged
     /// (its discovery, key and pending-login caches live there).
     parties: Mutex<HashMap<String, login::Party>>,
+    /// The sealing key of [`EngineConfig::secrets_key`] (or why it is unusable).
+    secrets: std::result::Result<Option<crate::secret::SecretKey>, ScimError>,
 }
 
 /// Users per write transaction of [`Engine::resync`].
@@ -76,6 +99,9 @@ impl Engine {
     /// An engine on the embedded durable store in the file `path`, or in memory when
     /// `path` is `None`.
     pub fn open(path: Option<&std::path::Path>, config: EngineConfig) -> Result<Engine> {
+        if let Some(k) = &config.secrets_key {
+            crate::secret::SecretKey::from_hex(k)?;
+        }
         let store: Arc<dyn Store> = match path {
             None => Arc::new(crate::store::MemoryStore::new()),
             Some(p) => Arc::new(crate::store::SqliteStore::open_default(p)?),
@@ -85,6 +111,11 @@ impl Engine {
 
     pub fn new(config: EngineConfig, store: Arc<dyn Store>) -> Engine {
         let clock: Clock = Arc::new(OffsetDateTime::now_utc);
+        let secrets = config
+            .secrets_key
+            .as_deref()
+            .map(crate::secret::SecretKey::from_hex)
+            .transpose();
         Engine {
             provider: ServiceProvider::new(config.provider.clone(), store.clone())
                 .with_clock(clock.clone()),
@@ -94,6 +125,7 @@ impl Engine {
             feed: EventFeed::default(),
             compiled: Mutex::new(HashMap::new()),
             parties: Mutex::new(HashMap::new()),
+            secrets,
         }
     }
 
