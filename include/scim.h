@@ -236,6 +236,15 @@ scim_result scim_token_issue(const struct scim_engine *engine,
 scim_result scim_token_revoke(const struct scim_engine *engine, const char *id);
 
 /*
+ The directories whose token expires within `within_seconds` from now (expired ones
+ included), soonest first, as a JSON array of directories: what a host warns its
+ admins about.
+ */
+scim_result scim_tokens_expiring(const struct scim_engine *engine,
+                                 uint64_t within_seconds,
+                                 char **directories_json_out);
+
+/*
  Open an engine on the durable store in the file `path` (created when missing), or in
  memory when `path` is NULL. `config_json` (NULL for defaults) is an object such as
  `{"public_url": "https://host.example.com", "scim_path": "/scim/v2",
@@ -291,6 +300,19 @@ scim_result scim_events_subscribe(const struct scim_engine *engine,
  finalizer. NULL is a no-op. Do not call it from inside the callback.
  */
 void scim_subscription_free(struct scim_subscription *subscription);
+
+/*
+ Deliver every unacknowledged event of directory `id` again (the host could not apply
+ what it was given).
+ */
+scim_result scim_events_rewind(const struct scim_engine *engine, const char *id);
+
+/*
+ Delete directory `id`'s acknowledged events; `*pruned_out` is how many.
+ */
+scim_result scim_events_prune(const struct scim_engine *engine,
+                              const char *id,
+                              uint64_t *pruned_out);
 
 /*
  Answer one SCIM request: authentication, routing, the protocol — the same answer as

@@ -118,3 +118,24 @@ pub unsafe extern "C" fn scim_token_revoke(
 ) -> scim_result {
     boundary(|| Ok(self::engine(engine)?.revoke_token(str_arg(id, "id")?)?))
 }
+
+/// The directories whose token expires within `within_seconds` from now (expired ones
+/// included), soonest first, as a JSON array of directories: what a host warns its
+/// admins about.
+#[no_mangle]
+pub unsafe extern "C" fn scim_tokens_expiring(
+    engine: *const scim_engine,
+    within_seconds: u64,
+    directories_json_out: *mut *mut c_char,
+) -> scim_result {
+    boundary(|| {
+        check_out(directories_json_out, "directories_json_out")?;
+        let within = time::Duration::seconds(i64::try_from(within_seconds).unwrap_or(i64::MAX));
+        let soon = self::engine(engine)?.tokens_expiring_within(within)?;
+        out(
+            directories_json_out,
+            "directories_json_out",
+            json_out(&soon)?,
+        )
+    })
+}

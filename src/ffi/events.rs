@@ -142,3 +142,27 @@ pub unsafe extern "C" fn scim_subscription_free(subscription: *mut scim_subscrip
         }
     })
 }
+
+/// Deliver every unacknowledged event of directory `id` again (the host could not apply
+/// what it was given).
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_rewind(
+    engine: *const scim_engine,
+    id: *const c_char,
+) -> scim_result {
+    boundary(|| Ok(self::engine(engine)?.rewind_events(str_arg(id, "id")?)?))
+}
+
+/// Delete directory `id`'s acknowledged events; `*pruned_out` is how many.
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_prune(
+    engine: *const scim_engine,
+    id: *const c_char,
+    pruned_out: *mut u64,
+) -> scim_result {
+    boundary(|| {
+        check_out(pruned_out, "pruned_out")?;
+        let n = self::engine(engine)?.prune_events(str_arg(id, "id")?)?;
+        out(pruned_out, "pruned_out", n)
+    })
+}

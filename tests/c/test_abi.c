@@ -148,6 +148,18 @@ static void flow(void) {
   CHECK(strstr(events, "\"seq\":1") != NULL);
   CHECK(scim_events_ack(engine, id, 1) == SCIM_RESULT_OK);
   CHECK(scim_events_ack(engine, id, 99) == SCIM_RESULT_CONFLICT);
+  /* Rewind delivers the unacknowledged rest again; prune drops what was acknowledged. */
+  CHECK(scim_events_rewind(engine, id) == SCIM_RESULT_OK);
+  uint64_t pruned = 0;
+  CHECK(scim_events_prune(engine, id, &pruned) == SCIM_RESULT_OK && pruned == 1);
+  CHECK(scim_events_prune(engine, id, NULL) == SCIM_RESULT_NULL_PARAMETER);
+  char *expiring = NULL;
+  CHECK(scim_tokens_expiring(engine, 3600, &expiring) == SCIM_RESULT_OK);
+  CHECK(strcmp(expiring, "[]") == 0);
+  scim_string_free(expiring);
+  CHECK(scim_tokens_expiring(engine, 14ULL * 31 * 86400, &expiring) == SCIM_RESULT_OK);
+  CHECK(strstr(expiring, id) != NULL); /* the 13-month token */
+  scim_string_free(expiring);
   scim_string_free(events);
 
   /* The built-in server answers the same request over a socket. */
