@@ -72,6 +72,18 @@ fn body(r: &Response) -> Value {
     serde_json::from_slice(&r.body).unwrap_or(Value::Null)
 }
 
+/// Change only a directory's settings.
+fn set_settings(e: &Engine, id: &str, settings: DirectorySettings) {
+    e.update_directory(
+        id,
+        &DirectoryUpdate {
+            settings: Some(settings),
+            ..DirectoryUpdate::default()
+        },
+    )
+    .unwrap();
+}
+
 fn assert_401(r: &Response) {
     assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.header("WWW-Authenticate"), Some("Bearer"));
@@ -465,18 +477,14 @@ fn domain_is_filled_and_optionally_enforced() {
     );
 
     // With filling off, resources stay exactly as the IdP sent them.
-    f.engine
-        .update_directory(
-            &d.id,
-            &DirectoryUpdate {
-                settings: Some(DirectorySettings {
-                    fill_domain: false,
-                    ..DirectorySettings::default()
-                }),
-                ..DirectoryUpdate::default()
-            },
-        )
-        .unwrap();
+    set_settings(
+        &f.engine,
+        &d.id,
+        DirectorySettings {
+            fill_domain: false,
+            ..DirectorySettings::default()
+        },
+    );
     let r = call(
         &f.engine,
         Some(&t),
@@ -489,18 +497,14 @@ fn domain_is_filled_and_optionally_enforced() {
         body(&r)["schemas"],
         json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
     );
-    f.engine
-        .update_directory(
-            &d.id,
-            &DirectoryUpdate {
-                settings: Some(DirectorySettings {
-                    enforce_domain: true,
-                    ..DirectorySettings::default()
-                }),
-                ..DirectoryUpdate::default()
-            },
-        )
-        .unwrap();
+    set_settings(
+        &f.engine,
+        &d.id,
+        DirectorySettings {
+            enforce_domain: true,
+            ..DirectorySettings::default()
+        },
+    );
     for user in [
         json!({"userName": "y@elsewhere.example"}),
         json!({"userName": "plain", "emails": [{"type": "work", "value": "y@elsewhere.example"}]}),
