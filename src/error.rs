@@ -23,6 +23,12 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865: a `cursor` that this service provider did not issue for this query.
+    InvalidCursor,
+    /// RFC 9865: a `cursor` older than `cursorTimeout`.
+    ExpiredCursor,
+    /// RFC 9865: a `count` outside 1..=maxPageSize in a cursor-paged query.
+    InvalidCount,
 }
 
 impl ScimType {
@@ -39,6 +45,9 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+            ScimType::InvalidCount => "invalidCount",
         }
     }
 }

@@ -160,9 +160,23 @@ fn indexed_equality_filters_do_not_scan() {
         assert_eq!(json_of(&r)["totalResults"], 1, "{q}");
     }
     assert_eq!(store.scans.load(Relaxed), 0);
-    let r = call(&p, "GET", "/Users", "filter=userName%20sw%20%22u4%22", None);
+    // `sw` on an indexed attribute is an index range too: only the page is read.
+    store.take_resources_read();
+    let r = call(
+        &p,
+        "GET",
+        "/Users",
+        "filter=userName%20sw%20%22u4%22&count=3",
+        None,
+    );
     assert_eq!(json_of(&r)["totalResults"], 11);
-    assert_eq!(store.scans.load(Relaxed), 1);
+    assert_eq!(json_of(&r)["Resources"].as_array().unwrap().len(), 3);
+    assert_eq!(store.scans.load(Relaxed), 0);
+    assert_eq!(store.take_resources_read(), 3);
+    // A filter on an attribute without an index streams every candidate.
+    let r = call(&p, "GET", "/Users", "filter=title%20eq%20%22x%22", None);
+    assert_eq!(json_of(&r)["totalResults"], 0);
+    assert_eq!(store.take_resources_read(), 50);
 }
 
 #[test]

@@ -25,6 +25,15 @@ pub(crate) fn service_provider_config(ctx: &Ctx) -> Response {
             "changePassword": { "supported": false },
             "sort": { "supported": true },
             "etag": { "supported": true },
+            // RFC 9865: both methods; `startIndex` unless the client sends `cursor`.
+            "pagination": {
+                "cursor": true,
+                "index": true,
+                "defaultPaginationMethod": "index",
+                "defaultPageSize": c.max_results,
+                "maxPageSize": c.max_results,
+                "cursorTimeout": c.cursor_timeout_secs,
+            },
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",
                 "name": "OAuth Bearer Token",

@@ -4,6 +4,7 @@
 mod bulk;
 mod discovery;
 mod message;
+mod paging;
 pub(crate) mod params;
 mod query;
 mod render;
@@ -41,6 +42,14 @@ pub struct Config {
     /// Above this many members, a group PATCH that asks for no particular attributes
     /// answers 204 No Content instead of the whole group (see the PATCH handler).
     pub large_group_members: usize,
+    /// How long an RFC 9865 cursor, and an index-paging continuation, stays valid
+    /// between page requests (`pagination.cursorTimeout`), in seconds.
+    pub cursor_timeout_secs: u64,
+    /// A sort on an attribute the store keeps no index for holds `startIndex + count - 1`
+    /// resources in memory: at most this many (`tooMany` beyond). Sorts on `userName`,
+    /// `displayName`, `externalId`, `meta.created` and `meta.lastModified` are index
+    /// orders and have no such limit.
+    pub max_sort_window: usize,
 }
 
 impl Default for Config {
@@ -52,6 +61,8 @@ impl Default for Config {
             max_operations: 1000,
             max_payload_size: 1024 * 1024,
             large_group_members: 1000,
+            cursor_timeout_secs: 600,
+            max_sort_window: 10_000,
         }
     }
 }
@@ -61,6 +72,7 @@ pub struct ServiceProvider {
     config: Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
+    paging: paging::Paging,
 }
 
 /// What one request is about, after routing.
@@ -109,6 +121,7 @@ pub(crate) struct Ctx<'a> {
     pub fill_domain: bool,
     pub enforce_domain: bool,
     pub mappings: Option<&'a DirectoryMapping>,
+    pub paging: &'a paging::Paging,
 }
 
 impl ServiceProvider {
@@ -117,7 +130,15 @@ impl ServiceProvider {
             config,
             store,
             clock: Arc::new(OffsetDateTime::now_utc),
+            paging: paging::Paging::new(),
         }
+    }
+
+    /// Seal pagination cursors with a key derived from `secret` instead of a random one,
+    /// so that they stay valid across restarts and across processes sharing the secret.
+    pub fn with_cursor_secret(mut self, secret: &[u8]) -> Self {
+        self.paging = paging::Paging::from_secret(secret);
+        self
     }
 
     /// Replace the clock (tests, and hosts that keep their own time).
@@ -187,6 +208,7 @@ impl ServiceProvider {
             fill_domain: tenant.fill_domain,
             enforce_domain: tenant.enforce_domain && tenant.domain.is_some(),
             mappings: tenant.mappings,
+            paging: &self.paging,
         }
     }
 }

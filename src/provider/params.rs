@@ -18,7 +18,11 @@ pub(crate) struct Search {
     pub sort_by: Option<String>,
     pub descending: bool,
     pub start_index: usize,
+    /// Whether the client gave `startIndex` (index pagination asked for explicitly).
+    pub start_index_given: bool,
     pub count: Option<usize>,
+    /// RFC 9865 cursor pagination: `Some("")` asks for the first page.
+    pub cursor: Option<String>,
     pub projection: Projection,
 }
 
@@ -69,6 +73,7 @@ impl Params {
             self.get("sortOrder"),
             int("startIndex")?,
             int("count")?,
+            self.get("cursor"),
             self.projection()?,
         )
     }
@@ -81,6 +86,7 @@ impl Search {
         sort_order: Option<&str>,
         start_index: Option<i64>,
         count: Option<i64>,
+        cursor: Option<&str>,
         projection: Projection,
     ) -> Result<Search> {
         let descending = match sort_order.map(str::trim) {
@@ -102,7 +108,9 @@ impl Search {
             descending,
             // RFC 7644 §3.4.2.4: a startIndex below 1 is read as 1, a negative count as 0.
             start_index: start_index.unwrap_or(1).max(1) as usize,
+            start_index_given: start_index.is_some(),
             count: count.map(|c| c.max(0) as usize),
+            cursor: cursor.map(|c| c.trim().to_owned()),
             projection,
         })
     }
@@ -166,6 +174,7 @@ impl Search {
             string("sortOrder")?.as_deref(),
             int("startIndex")?,
             int("count")?,
+            string("cursor")?.as_deref(),
             Projection::parse(attributes.as_deref(), excluded.as_deref())?,
         )
     }

@@ -1,16 +1,30 @@
-//! Queries (RFC 7644 §3.4.2, §3.4.3): filter, sort, paging and projection over one or
-//! both resource types. Equality on an indexed attribute is a point lookup; everything
-//! else streams through the store in stable insertion order.
+//! Queries (RFC 7644 §3.4.2, §3.4.3, RFC 9865): filter, sort, paging and projection over
+//! one or both resource types.
+//!
+//! A filter is split into the conditions the store answers from its indexes (equality and
+//! `sw` on `id`, `userName`, `displayName`, `externalId`, `emails.value`, `pr` on them, and
+//! `and` of those) and a residual it evaluates here. A sort on `userName`, `displayName`,
+//! `externalId`, `meta.created` or `meta.lastModified` is an index order. When the store
+//! answers the whole filter on one resource type, `totalResults` is an index count and a
+//! page is an index seek that reads only the page; otherwise candidates stream through the
+//! residual filter once, in bounded memory. A sort the store has no index for keeps only
+//! the window up to the requested page, at most [`Config::max_sort_window`]
+//! resources (`tooMany` beyond).
+//!
+//! [`Config::max_sort_window`]: super::Config::max_sort_window
 
+use super::paging::Cursor;
 use super::params::{Params, Search};
 use super::render::{render, Members};
 use super::{Ctx, Response};
-use crate::error::{Result, ScimError};
+use crate::error::{Result, ScimError, ScimType};
 use crate::filter::{self, AttrPath, CompareOp, CompiledFilter, Filter, Literal};
 use crate::schema::{AttrType, ResourceKind, ResourceTypeDef};
-use crate::store::{IndexKey, ReadTx, StoredResource};
-use serde_json::{json, Value};
+use crate::store::query::walk;
+use crate::store::{Cond, Key, Order, Position, ReadTx, SortField, Start, StoredResource};
+use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
+use std::collections::VecDeque;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -26,58 +40,78 @@ pub(crate) fn search(
     list(ctx, kinds, Search::from_body(body)?)
 }
 
+/// One page of a query, before rendering.
+#[derive(Default)]
+struct Page {
+    total: u64,
+    items: Vec<StoredResource>,
+    /// Cursor mode: where the next and the previous page start.
+    next: Option<Cursor>,
+    previous: Option<Cursor>,
+}
+
 /// GET on a collection (or the root): a ListResponse.
 pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<Response> {
     if let (Some(f), true) = (&search.filter, kinds.len() > 1) {
         known_somewhere(f, kinds)?;
     }
     let max = ctx.config.max_results;
+    let cursor_mode = search.cursor.is_some();
+    if cursor_mode {
+        if search.start_index_given {
+            return Err(ScimError::invalid_value(
+                "'cursor' and 'startIndex' request different pagination methods: give one",
+            ));
+        }
+        if search.count == Some(0) {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidCount,
+                format!("with 'cursor', 'count' must be between 1 and {max}"),
+            ));
+        }
+    }
     let count = search.count.unwrap_or(max).min(max);
-    let skip = search.start_index - 1;
     let sort = match &search.sort_by {
         Some(path) => Some(SortSpec::parse(path, kinds)?),
         None => None,
     };
+    let plans = kinds
+        .iter()
+        .map(|&k| Plan::new(search.filter.as_ref(), k, kinds.len() > 1))
+        .collect::<Result<Vec<_>>>()?;
+    // The order the store keeps an index for, if any.
+    let indexed = match &sort {
+        None => Some(Order::INSERTION),
+        Some(s) => s.field.map(|by| Order {
+            by: Some(by),
+            descending: search.descending,
+        }),
+    };
+    let query = query_key(kinds, &search);
+    let now = crate::store::query::nanos(ctx.now);
+    let timeout = ctx.config.cursor_timeout_secs;
+    let start = match search.cursor.as_deref() {
+        None | Some("") => None,
+        Some(token) => Some(ctx.paging.open(ctx.dir, &query, token, now, timeout)?),
+    };
 
-    let mut page = Vec::new();
-    let mut total = 0usize;
+    let mut resources = Vec::new();
+    let mut page = Page::default();
     ctx.store.read(ctx.dir, &mut |tx| {
-        page.clear();
-        total = 0;
-        let mut sorted: Vec<(SortKey, StoredResource)> = Vec::new();
-        for &kind in kinds {
-            let mut plan = Plan::new(search.filter.as_ref(), kind, kinds.len() > 1)?;
-            plan.needs_view |= sort.as_ref().is_some_and(|s| derived(&s.path));
-            plan.each_match(ctx, tx, &mut |r, view| {
-                if let Some(spec) = &sort {
-                    let key = spec.key(view.unwrap_or(&r.data));
-                    sorted.push((key, r));
-                } else {
-                    if total >= skip && page.len() < count {
-                        page.push(r);
-                    }
-                    total += 1;
+        page =
+            match (&plans[..], indexed) {
+                ([plan], Some(order)) if cursor_mode => {
+                    by_cursor(ctx, tx, plan, order, start.as_ref(), count)?
                 }
-            })?;
-        }
-        if let Some(spec) = &sort {
-            total = sorted.len();
-            // Stable: ties keep insertion order.
-            sorted.sort_by(|a, b| spec.compare(&a.0, &b.0, search.descending));
-            page = sorted
-                .drain(..)
-                .skip(skip)
-                .take(count)
-                .map(|(_, r)| r)
-                .collect();
-        }
-        Ok(())
-    })?;
-
-    let mut resources = Vec::with_capacity(page.len());
-    ctx.store.read(ctx.dir, &mut |tx| {
+                ([plan], Some(order)) => by_index(ctx, tx, plan, order, &search, &query, count)?,
+                _ if cursor_mode => return Err(ScimError::invalid_value(
+                    "cursor pagination is offered on /Users and /Groups, unsorted or sorted by \
+                     userName, displayName, externalId, meta.created or meta.lastModified",
+                )),
+                _ => by_window(ctx, tx, &plans, sort.as_ref(), &search, count)?,
+            };
         resources.clear();
-        for r in &page {
+        for r in &page.items {
             let rt = r.kind.resource_type();
             let members = if search.projection.includes(rt, None, "members") {
                 Members::All
@@ -90,19 +124,300 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
         }
         Ok(())
     })?;
-    let body = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": search.start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
-    Ok(Response::json(200, &body))
+
+    let mut body = Map::new();
+    body.insert("schemas".into(), json!([LIST_RESPONSE]));
+    body.insert("totalResults".into(), json!(page.total));
+    if !cursor_mode {
+        body.insert("startIndex".into(), json!(search.start_index));
+    }
+    body.insert("itemsPerPage".into(), json!(resources.len()));
+    let mut seal = |name: &str, c: &Option<Cursor>| {
+        if let Some(c) = c {
+            let token = ctx.paging.seal(ctx.dir, &query, now, c);
+            body.insert(name.into(), Value::String(token));
+        }
+    };
+    seal("previousCursor", &page.previous);
+    seal("nextCursor", &page.next);
+    body.insert("Resources".into(), Value::Array(resources));
+    Ok(Response::json(200, &Value::Object(body)))
+}
+
+/// What identifies a query for its cursors and continuations: the resource types, the
+/// filter and the order (not the page or the attributes).
+fn query_key(kinds: &[ResourceKind], search: &Search) -> String {
+    format!(
+        "{kinds:?}|{:?}|{}|{}",
+        search.filter,
+        search.sort_by.as_deref().unwrap_or("").to_ascii_lowercase(),
+        search.descending
+    )
+}
+
+/// Index paging on one resource type in an indexed order.
+fn by_index(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    plan: &Plan,
+    order: Order,
+    search: &Search,
+    query: &str,
+    count: usize,
+) -> Result<Page> {
+    let skip = (search.start_index - 1) as u64;
+    let mut page = Page::default();
+    if plan.residual.is_none() {
+        // The store answers the whole filter: an index count, and an index seek that
+        // continues the previous page of this query when this engine served it.
+        page.total = tx.count_where(plan.kind, &plan.conds, None)?;
+        if count == 0 || skip >= page.total {
+            return Ok(page);
+        }
+        let ttl = std::time::Duration::from_secs(ctx.config.cursor_timeout_secs);
+        let start = match ctx.paging.continuation(ctx.dir, query, skip + 1, ttl) {
+            Some(pos) if skip > 0 => Start::After(pos),
+            _ => Start::Offset(skip),
+        };
+        let mut last = None;
+        walk(
+            tx,
+            plan.kind,
+            &plan.conds,
+            order,
+            start,
+            count,
+            &mut |pos, r| {
+                page.items.push(r);
+                last = Some(pos);
+                page.items.len() < count
+            },
+        )?;
+        if let Some(pos) = last {
+            let next = skip + 1 + page.items.len() as u64;
+            ctx.paging.remember(ctx.dir, query, next, pos);
+        }
+        return Ok(page);
+    }
+    let mut err = None;
+    walk(
+        tx,
+        plan.kind,
+        &plan.conds,
+        order,
+        Start::Offset(0),
+        usize::MAX,
+        &mut |_, r| match plan.check(ctx, tx, &r, false) {
+            Ok(Some(_)) => {
+                if page.total >= skip && page.items.len() < count {
+                    page.items.push(r);
+                }
+                page.total += 1;
+                true
+            }
+            Ok(None) => true,
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        },
+    )?;
+    err.map_or(Ok(page), Err)
+}
+
+/// Cursor paging (RFC 9865) on one resource type in an indexed order: each page is a seek
+/// from the cursor's position.
+fn by_cursor(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    plan: &Plan,
+    order: Order,
+    from: Option<&Cursor>,
+    count: usize,
+) -> Result<Page> {
+    let backwards = from.is_some_and(|c| c.backwards);
+    let mut page = Page::default();
+    // One more than the page: whether another page follows in this direction.
+    let mut found: VecDeque<(Position, StoredResource)> = VecDeque::new();
+    let mut err = None;
+    if plan.residual.is_none() {
+        page.total = tx.count_where(plan.kind, &plan.conds, None)?;
+        let start = match from {
+            None => Start::Offset(0),
+            Some(c) if c.backwards => Start::Before(c.pos.clone()),
+            Some(c) => Start::After(c.pos.clone()),
+        };
+        walk(
+            tx,
+            plan.kind,
+            &plan.conds,
+            order,
+            start,
+            count + 1,
+            &mut |pos, r| {
+                found.push_back((pos, r));
+                found.len() <= count
+            },
+        )?;
+        if backwards {
+            found.make_contiguous().reverse();
+        }
+    } else {
+        // One pass for the count; the page is picked on the way, in bounded memory.
+        walk(
+            tx,
+            plan.kind,
+            &plan.conds,
+            order,
+            Start::Offset(0),
+            usize::MAX,
+            &mut |pos, r| {
+                match plan.check(ctx, tx, &r, false) {
+                    Ok(Some(_)) => page.total += 1,
+                    Ok(None) => return true,
+                    Err(e) => {
+                        err = Some(e);
+                        return false;
+                    }
+                }
+                match from {
+                    Some(c) if c.backwards => {
+                        if order.cmp(&pos, &c.pos) == Ordering::Less {
+                            found.push_back((pos, r));
+                            if found.len() > count + 1 {
+                                found.pop_front();
+                            }
+                        }
+                    }
+                    Some(c) if order.cmp(&pos, &c.pos) != Ordering::Greater => {}
+                    _ => {
+                        if found.len() <= count {
+                            found.push_back((pos, r));
+                        }
+                    }
+                }
+                true
+            },
+        )?;
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let more = found.len() > count;
+    if more {
+        if backwards {
+            found.pop_front();
+        } else {
+            found.pop_back();
+        }
+    }
+    let first = found.front().map(|(p, _)| p.clone());
+    let last = found.back().map(|(p, _)| p.clone());
+    let cursor = |backwards: bool, pos: Option<Position>| pos.map(|pos| Cursor { backwards, pos });
+    if backwards {
+        page.previous = if more { cursor(true, first) } else { None };
+        page.next = cursor(false, last);
+    } else {
+        page.next = if more { cursor(false, last) } else { None };
+        page.previous = if from.is_some() {
+            cursor(true, first)
+        } else {
+            None
+        };
+    }
+    page.items = found.into_iter().map(|(_, r)| r).collect();
+    Ok(page)
+}
+
+/// Queries the store cannot order: several resource types, or a sort without an index.
+/// Candidates stream through the residual filter; the page is cut from the concatenation,
+/// or, sorted, from a window of the first `startIndex + count - 1` results kept in memory.
+fn by_window(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    plans: &[Plan],
+    sort: Option<&SortSpec>,
+    search: &Search,
+    count: usize,
+) -> Result<Page> {
+    let skip = search.start_index - 1;
+    let window = skip.saturating_add(count);
+    let cap = ctx.config.max_sort_window;
+    if sort.is_some() && window > cap {
+        return Err(ScimError::bad_request(
+            ScimType::TooMany,
+            format!(
+                "sorting by this attribute keeps startIndex + count - 1 results in memory, \
+                 at most {cap}; sort by an indexed attribute, or page with a smaller startIndex"
+            ),
+        ));
+    }
+    let mut page = Page::default();
+    // Sorted: (key, type, sequence, resource), trimmed to the window as it grows.
+    let mut kept: Vec<(SortKey, usize, u64, StoredResource)> = Vec::new();
+    let by_key = |a: &(SortKey, usize, u64, StoredResource),
+                  b: &(SortKey, usize, u64, StoredResource)| {
+        let spec = sort.expect("sorted");
+        spec.compare(&a.0, &b.0, search.descending)
+            .then((a.1, a.2).cmp(&(b.1, b.2)))
+    };
+    let mut err = None;
+    for (i, plan) in plans.iter().enumerate() {
+        let needs_view = sort.is_some_and(|s| derived(&s.path));
+        walk(
+            tx,
+            plan.kind,
+            &plan.conds,
+            Order::INSERTION,
+            Start::Offset(0),
+            usize::MAX,
+            &mut |pos, r| {
+                let view = match plan.check(ctx, tx, &r, needs_view) {
+                    Ok(Some(view)) => view,
+                    Ok(None) => return true,
+                    Err(e) => {
+                        err = Some(e);
+                        return false;
+                    }
+                };
+                page.total += 1;
+                match sort {
+                    Some(spec) => {
+                        let key = spec.key(view.as_ref().unwrap_or(&r.data));
+                        kept.push((key, i, pos.seq, r));
+                        if kept.len() >= window.max(1) * 2 {
+                            kept.sort_by(by_key);
+                            kept.truncate(window);
+                        }
+                    }
+                    None => {
+                        if page.total > skip as u64 && page.items.len() < count {
+                            page.items.push(r);
+                        }
+                    }
+                }
+                true
+            },
+        )?;
+        if let Some(e) = err.take() {
+            return Err(e);
+        }
+    }
+    if sort.is_some() {
+        kept.sort_by(by_key);
+        page.items = kept
+            .into_iter()
+            .skip(skip)
+            .take(count)
+            .map(|(.., r)| r)
+            .collect();
+    }
+    Ok(page)
 }
 
 /// The rendered resources (users with their `groups`) of one type matching `filter`
 /// (every one when `None`) that `accept` keeps. Equality on an indexed attribute, also
-/// inside a value path (`emails[type eq "work" and value eq "x"]`), is a point lookup.
+/// inside a value path (`emails[type eq "work" and value eq "x"]`), is an index lookup.
 pub(crate) fn find(
     ctx: &Ctx,
     kind: ResourceKind,
@@ -113,11 +428,29 @@ pub(crate) fn find(
     let mut out = Vec::new();
     ctx.store.read(ctx.dir, &mut |tx| {
         let mut found = Vec::new();
-        plan.each_match(ctx, tx, &mut |r, _| {
-            if accept(&r) {
-                found.push(r);
-            }
-        })?;
+        let mut err = None;
+        walk(
+            tx,
+            kind,
+            &plan.conds,
+            Order::INSERTION,
+            Start::Offset(0),
+            usize::MAX,
+            &mut |_, r| {
+                match plan.check(ctx, tx, &r, false) {
+                    Ok(Some(_)) if accept(&r) => found.push(r),
+                    Ok(_) => {}
+                    Err(e) => {
+                        err = Some(e);
+                        return false;
+                    }
+                }
+                true
+            },
+        )?;
+        if let Some(e) = err {
+            return Err(e);
+        }
         out = found
             .iter()
             .map(|r| render(ctx, tx, r, &Members::Skip, true))
@@ -149,16 +482,18 @@ fn known_somewhere(f: &Filter, kinds: &[ResourceKind]) -> Result<()> {
     }
 }
 
-/// How to find the matches of a filter on one resource type.
+/// How to find the matches of a filter on one resource type: conditions the store
+/// answers, and the residual filter evaluated on what it returns.
 struct Plan {
     kind: ResourceKind,
-    filter: Option<CompiledFilter>,
-    /// A point lookup every match must satisfy.
-    lookup: Option<(Option<IndexKey>, String)>,
+    /// Every match satisfies these; with no residual they are the whole filter.
+    conds: Vec<Cond>,
+    /// The part of the filter the store cannot answer (`None`: nothing left).
+    residual: Option<CompiledFilter>,
     members: Members,
     groups: bool,
-    /// Whether matching needs the rendered resource (`id`, `meta`, derived attributes), or
-    /// can look at the stored attributes alone.
+    /// Whether the residual needs the rendered resource (`id`, `meta`, derived
+    /// attributes), or can look at the stored attributes alone.
     needs_view: bool,
 }
 
@@ -181,137 +516,152 @@ impl Plan {
         };
         let mut plan = Plan {
             kind,
-            filter: filter.map(|f| compile(f, rt)).transpose()?,
-            lookup: None,
+            conds: Vec::new(),
+            residual: None,
             members: Members::Skip,
             groups: false,
             needs_view: false,
         };
-        if let Some(f) = filter {
-            plan.lookup = point_lookup(f, rt);
-            let mut ids = Some(Vec::new());
-            visit_paths(f, &mut |path, cmp| {
-                plan.needs_view |= derived(path);
-                if path.urn.is_none() && path.name.eq_ignore_ascii_case("groups") {
-                    plan.groups = true;
-                }
-                if path.urn.is_none() && path.name.eq_ignore_ascii_case("members") {
-                    match (cmp, &mut ids) {
-                        (Some((CompareOp::Eq, Literal::Str(v))), Some(ids))
-                            if path
-                                .sub
-                                .as_deref()
-                                .is_none_or(|s| s.eq_ignore_ascii_case("value")) =>
-                        {
-                            ids.push(v.clone())
-                        }
-                        _ => ids = None,
+        let Some(f) = filter else {
+            return Ok(plan);
+        };
+        // The whole filter is checked against the schema even when the store answers it.
+        compile(f, rt)?;
+        let mut rest: Vec<&Filter> = Vec::new();
+        and_terms(f, &mut |t| match pushed(t, rt) {
+            Some(c) => plan.conds.push(c),
+            None => {
+                plan.conds.extend(implied(t, rt));
+                rest.push(t);
+            }
+        });
+        let Some(residual) = rest
+            .iter()
+            .map(|t| (*t).clone())
+            .reduce(|a, b| Filter::And(Box::new(a), Box::new(b)))
+        else {
+            return Ok(plan);
+        };
+        plan.residual = Some(compile(&residual, rt)?);
+        let mut ids = Some(Vec::new());
+        visit_paths(&residual, &mut |path, cmp| {
+            plan.needs_view |= derived(path);
+            if path.urn.is_none() && path.name.eq_ignore_ascii_case("groups") {
+                plan.groups = true;
+            }
+            if path.urn.is_none() && path.name.eq_ignore_ascii_case("members") {
+                match (cmp, &mut ids) {
+                    (Some((CompareOp::Eq, Literal::Str(v))), Some(ids))
+                        if path
+                            .sub
+                            .as_deref()
+                            .is_none_or(|s| s.eq_ignore_ascii_case("value")) =>
+                    {
+                        ids.push(v.clone())
                     }
+                    _ => ids = None,
                 }
-            });
-            plan.members = match ids {
-                Some(ids) if ids.is_empty() => Members::Skip,
-                Some(ids) => Members::Only(ids),
-                None => Members::All,
-            };
-        }
+            }
+        });
+        plan.members = match ids {
+            Some(ids) if ids.is_empty() => Members::Skip,
+            Some(ids) => Members::Only(ids),
+            None => Members::All,
+        };
         Ok(plan)
     }
 
-    /// Call `found` with every matching resource and the rendered view the filter saw
-    /// (`None` when the stored attributes were enough).
-    fn each_match(
+    /// Whether `r` (which satisfies the conditions) matches: `Some` with the rendered view
+    /// when one was made (or `want_view` asked for it), `None` when it does not match.
+    fn check(
         &self,
         ctx: &Ctx,
         tx: &dyn ReadTx,
-        found: &mut dyn FnMut(StoredResource, Option<&Value>),
-    ) -> Result<()> {
-        let mut consider = |r: &StoredResource| -> Result<()> {
-            if !self.needs_view {
-                if self.filter.as_ref().is_none_or(|f| f.matches(&r.data)) {
-                    found(r.clone(), None);
-                }
-                return Ok(());
-            }
-            let view = render(ctx, tx, r, &self.members, self.groups)?;
-            if self.filter.as_ref().is_none_or(|f| f.matches(&view)) {
-                found(r.clone(), Some(&view));
-            }
-            Ok(())
+        r: &StoredResource,
+        want_view: bool,
+    ) -> Result<Option<Option<Value>>> {
+        let Some(f) = &self.residual else {
+            return Ok(Some(if want_view {
+                Some(render(ctx, tx, r, &self.members, self.groups)?)
+            } else {
+                None
+            }));
         };
-        match &self.lookup {
-            Some((None, id)) => {
-                if let Some(r) = tx.get(self.kind, id)? {
-                    consider(&r)?;
-                }
-            }
-            Some((Some(key), value)) => {
-                for id in tx.lookup(self.kind, *key, value)? {
-                    if let Some(r) = tx.get(self.kind, &id)? {
-                        consider(&r)?;
-                    }
-                }
-            }
-            None => {
-                let mut err = None;
-                tx.scan(self.kind, &mut |r| match consider(r) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        err = Some(e);
-                        false
-                    }
-                })?;
-                if let Some(e) = err {
-                    return Err(e);
-                }
-            }
+        if !self.needs_view && !want_view {
+            return Ok(f.matches(&r.data).then_some(None));
         }
-        Ok(())
+        let view = render(ctx, tx, r, &self.members, self.groups)?;
+        Ok(f.matches(&view).then_some(Some(view)))
     }
 }
 
-/// An `attr eq "value"` that every match must satisfy (top level, or inside `and`), on
-/// an indexed attribute. `None` as the key means the resource id.
-fn point_lookup(f: &Filter, rt: &ResourceTypeDef) -> Option<(Option<IndexKey>, String)> {
+/// The indexed key a filter path names on a resource type, if any: `emails` stands for
+/// `emails.value`.
+fn indexed_key(path: &AttrPath, rt: &ResourceTypeDef) -> Option<Key> {
+    if path
+        .urn
+        .as_deref()
+        .is_some_and(|u| !u.eq_ignore_ascii_case(rt.schema.id))
+    {
+        return None;
+    }
+    let name = path.name.to_ascii_lowercase();
+    let sub = path.sub.as_deref().map(str::to_ascii_lowercase);
+    match (name.as_str(), sub.as_deref()) {
+        ("username", None) => Some(Key::UserName),
+        ("displayname", None) => Some(Key::DisplayName),
+        ("externalid", None) => Some(Key::ExternalId),
+        ("emails", None | Some("value")) => Some(Key::Email),
+        _ => None,
+    }
+}
+
+/// The store condition equivalent to a filter term, when there is one.
+fn pushed(f: &Filter, rt: &ResourceTypeDef) -> Option<Cond> {
     match f {
-        Filter::And(a, b) => point_lookup(a, rt).or_else(|| point_lookup(b, rt)),
-        Filter::Compare(path, CompareOp::Eq, Literal::Str(v)) => {
-            if path
-                .urn
-                .as_deref()
-                .is_some_and(|u| !u.eq_ignore_ascii_case(rt.schema.id))
-            {
-                return None;
-            }
-            let name = path.name.to_ascii_lowercase();
-            let sub = path.sub.as_deref().map(str::to_ascii_lowercase);
-            let key = match (rt.kind, name.as_str(), sub.as_deref()) {
-                (_, "id", None) => None,
-                (_, "externalid", None) => Some(IndexKey::ExternalId),
-                (ResourceKind::User, "username", None) => Some(IndexKey::UserName),
-                (ResourceKind::User, "emails", None | Some("value")) => Some(IndexKey::Email),
-                (ResourceKind::Group, "displayname", None) => Some(IndexKey::DisplayName),
-                _ => return None,
-            };
-            Some((key, v.clone()))
+        Filter::Compare(path, CompareOp::Eq, Literal::Str(v))
+            if path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("id") =>
+        {
+            Some(Cond::Id(v.clone()))
         }
-        // `emails[type eq "work" and value eq "x"]`: `emails.value eq "x"` holds too.
-        Filter::ValuePath(path, inner) => {
-            let mut found = None;
-            and_terms(inner, &mut |t| match (&found, t) {
-                (None, Filter::Compare(sub, CompareOp::Eq, lit)) if sub.sub.is_none() => {
-                    let outer = AttrPath {
-                        sub: Some(sub.name.clone()),
-                        ..path.clone()
-                    };
-                    found = point_lookup(&Filter::Compare(outer, CompareOp::Eq, lit.clone()), rt);
-                }
-                _ => {}
-            });
-            found
+        Filter::Compare(path, op @ (CompareOp::Eq | CompareOp::Sw), Literal::Str(v)) => {
+            let key = indexed_key(path, rt)?;
+            Some(match op {
+                CompareOp::Eq => Cond::Eq(key, key.probe(v)),
+                _ => Cond::StartsWith(key, key.probe(v)),
+            })
+        }
+        // `emails pr` also holds for an email without a value: only `emails.value pr` is
+        // the index's presence.
+        Filter::Present(path)
+            if path.sub.is_some() || !path.name.eq_ignore_ascii_case("emails") =>
+        {
+            indexed_key(path, rt).map(Cond::Present)
         }
         _ => None,
     }
+}
+
+/// A condition every match of a term satisfies, though the term says more:
+/// `emails[type eq "work" and value eq "x"]` implies `emails.value eq "x"`.
+fn implied(f: &Filter, rt: &ResourceTypeDef) -> Option<Cond> {
+    let Filter::ValuePath(path, inner) = f else {
+        return None;
+    };
+    let mut found = None;
+    and_terms(inner, &mut |t| {
+        if let (None, Filter::Compare(sub, op @ (CompareOp::Eq | CompareOp::Sw), lit)) = (&found, t)
+        {
+            if sub.sub.is_none() {
+                let outer = AttrPath {
+                    sub: Some(sub.name.clone()),
+                    ..path.clone()
+                };
+                found = pushed(&Filter::Compare(outer, *op, lit.clone()), rt);
+            }
+        }
+    });
+    found
 }
 
 /// Every term of a conjunction (`a and (b and c)` → a, b, c).
@@ -346,6 +696,8 @@ struct SortSpec {
     path: AttrPath,
     case_exact: bool,
     ty: AttrType,
+    /// The index that keeps this order, if the store has one.
+    field: Option<SortField>,
 }
 
 #[derive(Debug)]
@@ -378,10 +730,27 @@ impl SortSpec {
             None if attr.ty == AttrType::Complex => attr.sub("value").ok_or_else(bad)?,
             None => attr,
         };
+        let core = p.attr.urn.as_deref().is_none_or(|u| {
+            kinds
+                .iter()
+                .all(|k| u.eq_ignore_ascii_case(k.resource_type().schema.id))
+        });
+        let name = p.attr.name.to_ascii_lowercase();
+        let sub = p.attr.sub.as_deref().map(str::to_ascii_lowercase);
+        let field = match (core, name.as_str(), sub.as_deref()) {
+            (false, ..) => None,
+            (true, "username", None) => Some(SortField::UserName),
+            (true, "displayname", None) => Some(SortField::DisplayName),
+            (true, "externalid", None) => Some(SortField::ExternalId),
+            (true, "meta", Some("created")) => Some(SortField::Created),
+            (true, "meta", Some("lastmodified")) => Some(SortField::LastModified),
+            _ => None,
+        };
         Ok(SortSpec {
             path: p.attr,
             case_exact: leaf.case_exact,
             ty: leaf.ty,
+            field,
         })
     }
 

@@ -4,7 +4,8 @@
 //! transaction leaves nothing behind.
 
 use super::{
-    DirectoryRecord, Event, IndexKey, Member, NewEvent, ReadTx, Store, StoredResource, WriteTx,
+    Cond, DirectoryRecord, Event, IndexKey, Key, Member, NewEvent, Position, Range, ReadTx, Run,
+    Store, StoredResource, WriteTx,
 };
 use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
@@ -148,6 +149,159 @@ fn read_scan(dir: &DirState, kind: ResourceKind, visit: &mut dyn FnMut(&StoredRe
     }
 }
 
+/// The position of `r` (inserted at `seq`) in `run`, or `None` when it is not in the run.
+fn position_in(run: &Run, seq: u64, r: &StoredResource) -> Option<Position> {
+    match run.by {
+        None => Some(Position { value: None, seq }),
+        Some(f) => {
+            let value = f.value_of(r);
+            (value.is_some() == run.present).then_some(Position { value, seq })
+        }
+    }
+}
+
+/// `a` against `b` in the run's direction.
+fn run_cmp(run: &Run, a: &Position, b: &Position) -> std::cmp::Ordering {
+    let ord = (&a.value, a.seq).cmp(&(&b.value, b.seq));
+    if run.descending {
+        ord.reverse()
+    } else {
+        ord
+    }
+}
+
+/// The resources (in insertion order) an equality condition narrows the query to, from
+/// the id map or an index; `None` when no condition is an indexed equality.
+fn narrowed<'a>(
+    k: &'a KindState,
+    kind: ResourceKind,
+    conds: &[Cond],
+) -> Option<Vec<(u64, &'a StoredResource)>> {
+    for c in conds {
+        let key = match c {
+            Cond::Id(id) => {
+                return Some(k.by_id.get(id).map(|(s, r)| (*s, r)).into_iter().collect())
+            }
+            Cond::Eq(Key::UserName, _) if kind == ResourceKind::User => IndexKey::UserName,
+            Cond::Eq(Key::DisplayName, _) if kind == ResourceKind::Group => IndexKey::DisplayName,
+            Cond::Eq(Key::ExternalId, _) => IndexKey::ExternalId,
+            Cond::Eq(Key::Email, _) if kind == ResourceKind::User => IndexKey::Email,
+            _ => continue,
+        };
+        let Cond::Eq(_, value) = c else { continue };
+        return Some(
+            k.index
+                .get(&(key, value.clone()))
+                .map(|set| {
+                    set.iter()
+                        .filter_map(|(_, id)| k.by_id.get(id).map(|(s, r)| (*s, r)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        );
+    }
+    None
+}
+
+fn read_range(
+    dir: &DirState,
+    kind: ResourceKind,
+    range: &Range,
+    out: &mut Vec<(Position, StoredResource)>,
+) {
+    let k = dir.kind(kind);
+    if let Some(mut few) = narrowed(k, kind, range.conds) {
+        let run = &range.run;
+        let mut found: Vec<(Position, &StoredResource)> = few
+            .drain(..)
+            .filter(|(_, r)| range.conds.iter().all(|c| c.matches(r)))
+            .filter_map(|(seq, r)| position_in(run, seq, r).map(|p| (p, r)))
+            .filter(|(p, _)| {
+                range
+                    .after
+                    .is_none_or(|a| run_cmp(run, p, a) == std::cmp::Ordering::Greater)
+            })
+            .collect();
+        found.sort_by(|a, b| run_cmp(run, &a.0, &b.0));
+        out.extend(
+            found
+                .into_iter()
+                .skip(usize::try_from(range.offset).unwrap_or(usize::MAX))
+                .take(range.limit)
+                .map(|(p, r)| (p, r.clone())),
+        );
+        return;
+    }
+    let run = &range.run;
+    let keep = |seq: u64, r: &StoredResource| -> Option<Position> {
+        let pos = position_in(run, seq, r)?;
+        if !range.conds.iter().all(|c| c.matches(r)) {
+            return None;
+        }
+        match range.after {
+            Some(a) if run_cmp(run, &pos, a) != std::cmp::Ordering::Greater => None,
+            _ => Some(pos),
+        }
+    };
+    let wanted = range.offset.saturating_add(range.limit as u64);
+    let mut found: Vec<(Position, &StoredResource)> = Vec::new();
+    if run.by.is_none() {
+        // Insertion order is the order map itself: stop once the page is found.
+        let ids: Box<dyn Iterator<Item = (&u64, &String)>> = if run.descending {
+            Box::new(k.order.iter().rev())
+        } else {
+            Box::new(k.order.iter())
+        };
+        for (&seq, id) in ids {
+            if found.len() as u64 >= wanted {
+                break;
+            }
+            if let Some((_, r)) = k.by_id.get(id) {
+                if let Some(pos) = keep(seq, r) {
+                    found.push((pos, r));
+                }
+            }
+        }
+    } else {
+        found = k
+            .by_id
+            .values()
+            .filter_map(|(seq, r)| keep(*seq, r).map(|p| (p, r)))
+            .collect();
+        found.sort_by(|a, b| run_cmp(run, &a.0, &b.0));
+    }
+    out.extend(
+        found
+            .into_iter()
+            .skip(usize::try_from(range.offset).unwrap_or(usize::MAX))
+            .take(range.limit)
+            .map(|(p, r)| (p, r.clone())),
+    );
+}
+
+fn read_count_where(dir: &DirState, kind: ResourceKind, conds: &[Cond], run: Option<Run>) -> u64 {
+    let k = dir.kind(kind);
+    if conds.is_empty() && run.is_none_or(|r| r.by.is_none()) {
+        return k.by_id.len() as u64;
+    }
+    if let Some(few) = narrowed(k, kind, conds) {
+        return few
+            .iter()
+            .filter(|(seq, r)| {
+                run.is_none_or(|run| position_in(&run, *seq, r).is_some())
+                    && conds.iter().all(|c| c.matches(r))
+            })
+            .count() as u64;
+    }
+    k.by_id
+        .values()
+        .filter(|(seq, r)| {
+            run.is_none_or(|run| position_in(&run, *seq, r).is_some())
+                && conds.iter().all(|c| c.matches(r))
+        })
+        .count() as u64
+}
+
 fn read_members(dir: &DirState, group_id: &str, visit: &mut dyn FnMut(Member) -> bool) {
     if let Some(rows) = dir.members.get(group_id) {
         for m in rows.values() {
@@ -197,6 +351,29 @@ macro_rules! impl_read {
             fn count(&self, kind: ResourceKind) -> Result<u64> {
                 let $dir = self;
                 Ok($get.map(|d| d.kind(kind).by_id.len() as u64).unwrap_or(0))
+            }
+            fn range(
+                &self,
+                kind: ResourceKind,
+                range: &Range,
+                out: &mut Vec<(Position, StoredResource)>,
+            ) -> Result<()> {
+                let $dir = self;
+                if let Some(d) = $get {
+                    read_range(d, kind, range, out);
+                }
+                Ok(())
+            }
+            fn count_where(
+                &self,
+                kind: ResourceKind,
+                conds: &[Cond],
+                run: Option<Run>,
+            ) -> Result<u64> {
+                let $dir = self;
+                Ok($get
+                    .map(|d| read_count_where(d, kind, conds, run))
+                    .unwrap_or(0))
             }
             fn members(&self, group_id: &str, visit: &mut dyn FnMut(Member) -> bool) -> Result<()> {
                 let $dir = self;

@@ -6,9 +6,11 @@
 //! change, so one member costs the same in a 10-member and a 100,000-member group.
 
 mod memory;
+pub mod query;
 mod sqlite;
 
 pub use memory::MemoryStore;
+pub use query::{Cond, Key, Order, Position, Range, Run, SortField, SortValue, Start};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 use crate::error::Result;
@@ -107,8 +109,24 @@ pub trait ReadTx {
         visit: &mut dyn FnMut(&StoredResource) -> bool,
     ) -> Result<()>;
 
-    /// How many resources of `kind` there are.
+    /// How many resources of `kind` there are. Answered without reading resources.
     fn count(&self, kind: ResourceKind) -> Result<u64>;
+
+    /// Append to `out` one ordered run of the resources of `kind` that satisfy every
+    /// condition, as [`Range`] describes: at most `range.limit` of them, each with its
+    /// position. A backend answers it from its indexes, reading only what it returns
+    /// (the walk over whole orders is [`query::walk`]).
+    fn range(
+        &self,
+        kind: ResourceKind,
+        range: &Range,
+        out: &mut Vec<(Position, StoredResource)>,
+    ) -> Result<()>;
+
+    /// How many resources of `kind` satisfy every condition (and belong to `run`, when
+    /// given). With no conditions and no run this is [`ReadTx::count`]. Answered from
+    /// indexes, without reading resources.
+    fn count_where(&self, kind: ResourceKind, conds: &[Cond], run: Option<Run>) -> Result<u64>;
 
     /// Visit a group's members in stable order until `visit` returns `false`.
     fn members(&self, group_id: &str, visit: &mut dyn FnMut(Member) -> bool) -> Result<()>;

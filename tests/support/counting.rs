@@ -3,20 +3,45 @@
 
 use scim::schema::ResourceKind;
 use scim::store::{
-    DirectoryRecord, Event, IndexKey, Member, MemoryStore, NewEvent, ReadTx, Store, StoredResource,
-    WriteTx,
+    Cond, DirectoryRecord, Event, IndexKey, Member, MemoryStore, NewEvent, Position, Range, ReadTx,
+    Run, Store, StoredResource, WriteTx,
 };
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-/// A store that counts what the provider asks of it: member rows read, full scans
-/// started, write transactions run. Tests assert on these to prove point lookups and
-/// row-level membership.
-#[derive(Default)]
+/// A store that counts what the provider asks of it: resources read, member rows read,
+/// full scans started, write transactions run. Tests assert on these to prove point
+/// lookups, index paging and row-level membership. It wraps the memory store by default,
+/// or any other ([`Counting::over`]).
 pub struct Counting {
-    pub inner: MemoryStore,
+    pub inner: Box<dyn Store>,
+    /// Resources handed out by `get`, `scan` and `range`.
+    pub resources_read: AtomicUsize,
     pub member_rows_read: AtomicUsize,
     pub scans: AtomicUsize,
     pub writes: AtomicUsize,
+}
+
+impl Default for Counting {
+    fn default() -> Self {
+        Counting::over(Box::new(MemoryStore::new()))
+    }
+}
+
+impl Counting {
+    pub fn over(inner: Box<dyn Store>) -> Self {
+        Counting {
+            inner,
+            resources_read: AtomicUsize::new(0),
+            member_rows_read: AtomicUsize::new(0),
+            scans: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+        }
+    }
+
+    /// Resources read since the last call.
+    pub fn take_resources_read(&self) -> usize {
+        self.resources_read.swap(0, Relaxed)
+    }
 }
 
 struct CountingTx<'a, T: ?Sized> {
@@ -27,7 +52,11 @@ struct CountingTx<'a, T: ?Sized> {
 macro_rules! delegate_read {
     () => {
         fn get(&self, kind: ResourceKind, id: &str) -> scim::error::Result<Option<StoredResource>> {
-            self.inner.get(kind, id)
+            let r = self.inner.get(kind, id)?;
+            self.counts
+                .resources_read
+                .fetch_add(usize::from(r.is_some()), Relaxed);
+            Ok(r)
         }
         fn lookup(
             &self,
@@ -43,10 +72,34 @@ macro_rules! delegate_read {
             visit: &mut dyn FnMut(&StoredResource) -> bool,
         ) -> scim::error::Result<()> {
             self.counts.scans.fetch_add(1, Relaxed);
-            self.inner.scan(kind, visit)
+            self.inner.scan(kind, &mut |r| {
+                self.counts.resources_read.fetch_add(1, Relaxed);
+                visit(r)
+            })
         }
         fn count(&self, kind: ResourceKind) -> scim::error::Result<u64> {
             self.inner.count(kind)
+        }
+        fn range(
+            &self,
+            kind: ResourceKind,
+            range: &Range,
+            out: &mut Vec<(Position, StoredResource)>,
+        ) -> scim::error::Result<()> {
+            let before = out.len();
+            self.inner.range(kind, range, out)?;
+            self.counts
+                .resources_read
+                .fetch_add(out.len() - before, Relaxed);
+            Ok(())
+        }
+        fn count_where(
+            &self,
+            kind: ResourceKind,
+            conds: &[Cond],
+            run: Option<Run>,
+        ) -> scim::error::Result<u64> {
+            self.inner.count_where(kind, conds, run)
         }
         fn members(
             &self,

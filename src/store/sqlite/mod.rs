@@ -12,6 +12,7 @@
 //!   transaction: a consistent snapshot, never blocked by the writer.
 //! - **Schema**: see [`schema`]; foreign or newer files are refused with a clear error.
 
+mod query;
 mod schema;
 mod tx;
 
@@ -471,7 +472,14 @@ impl Store for SqliteStore {
             let n = c
                 .execute("DELETE FROM directories WHERE id = ?1", [id])
                 .map_err(sql_err)?;
-            for table in ["resources", "index_entries", "members", "events", "cursors"] {
+            for table in [
+                "resources",
+                "index_entries",
+                "members",
+                "events",
+                "cursors",
+                "counts",
+            ] {
                 c.execute(&format!("DELETE FROM {table} WHERE dir = ?1"), [id])
                     .map_err(sql_err)?;
             }

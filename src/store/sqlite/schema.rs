@@ -5,18 +5,32 @@
 //! version `i` to `i + 1`; version 0 is an empty file. Opening runs the missing steps in
 //! one transaction, so a file is always at a released version. Schema v1 is the first
 //! released one: never edit a released step, append the next one.
+//!
+//! A step is SQL, optionally followed by a backfill in Rust for what SQL cannot compute
+//! the way the library does (case folding, timestamps as nanoseconds).
 
 use super::sql_err;
+use super::tx::{kind_of, resource_row};
 use crate::error::{Result, ScimError};
-use rusqlite::Connection;
+use crate::store::query::{SortField, SortValue};
+use rusqlite::{params, Connection};
 
 /// `PRAGMA application_id` of a libscim database: "SCIM" in ASCII.
 pub const APPLICATION_ID: i32 = 0x5343_494D;
 
+/// One migration step.
+pub struct Migration {
+    pub sql: &'static str,
+    /// Run after `sql`, in the same transaction.
+    pub backfill: Option<fn(&Connection) -> Result<()>>,
+}
+
 /// Migration steps: index `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[
+pub const MIGRATIONS: &[Migration] = &[
     // 0 → 1: the first released schema.
-    r#"
+    Migration {
+        backfill: None,
+        sql: r#"
     -- Directories (tenants) in creation order (`ord`).
     CREATE TABLE directories (
         ord         INTEGER PRIMARY KEY,
@@ -80,7 +94,101 @@ pub const MIGRATIONS: &[&str] = &[
         acked      INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    },
+    // 1 → 2: listing in O(page). Each resource carries the values of the sortable
+    // attributes (see `SortField`; NULL when absent), each ordered by an index with the
+    // insertion sequence as tie-break, so sorts, keyset pages and conditions on them are
+    // index range scans. Single-valued keys are answered from these columns, so
+    // `index_entries` keeps only multi-valued ones (emails). `counts` holds the number of
+    // resources per directory and type, maintained by triggers.
+    Migration {
+        backfill: Some(backfill_v2),
+        sql: r#"
+    ALTER TABLE resources ADD COLUMN user_name TEXT;
+    ALTER TABLE resources ADD COLUMN display_name TEXT;
+    ALTER TABLE resources ADD COLUMN external_id TEXT;
+    ALTER TABLE resources ADD COLUMN created_at INTEGER;
+    ALTER TABLE resources ADD COLUMN modified_at INTEGER;
+    CREATE INDEX resources_user_name ON resources (dir, kind, user_name, seq);
+    CREATE INDEX resources_display_name ON resources (dir, kind, display_name, seq);
+    CREATE INDEX resources_external_id ON resources (dir, kind, external_id, seq);
+    CREATE INDEX resources_created ON resources (dir, kind, created_at, seq);
+    CREATE INDEX resources_modified ON resources (dir, kind, modified_at, seq);
+    DELETE FROM index_entries WHERE key <> 4;
+    CREATE TABLE counts (
+        dir  TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        n    INTEGER NOT NULL,
+        PRIMARY KEY (dir, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO counts (dir, kind, n) SELECT dir, kind, count(*) FROM resources GROUP BY dir, kind;
+    CREATE TRIGGER resources_counted AFTER INSERT ON resources BEGIN
+        INSERT INTO counts (dir, kind, n) VALUES (NEW.dir, NEW.kind, 1)
+        ON CONFLICT (dir, kind) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER resources_uncounted AFTER DELETE ON resources BEGIN
+        UPDATE counts SET n = n - 1 WHERE dir = OLD.dir AND kind = OLD.kind;
+    END;
+    "#,
+    },
 ];
+
+/// The column holding a sortable field.
+pub fn column(field: SortField) -> &'static str {
+    match field {
+        SortField::UserName => "user_name",
+        SortField::DisplayName => "display_name",
+        SortField::ExternalId => "external_id",
+        SortField::Created => "created_at",
+        SortField::LastModified => "modified_at",
+    }
+}
+
+/// A sortable value as SQLite stores it.
+pub fn sql_value(v: &Option<SortValue>) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match v {
+        None => V::Null,
+        Some(SortValue::Text(s)) => V::Text(s.clone()),
+        Some(SortValue::Time(n)) => V::Integer(*n),
+    }
+}
+
+/// v2: compute the sortable columns of every existing resource.
+fn backfill_v2(conn: &Connection) -> Result<()> {
+    let mut read = conn
+        .prepare("SELECT id, data, created, last_modified, version, dir, kind FROM resources")
+        .map_err(sql_err)?;
+    let rows = read
+        .query_map([], |row| {
+            let kind = kind_of(row.get(6)?)?;
+            Ok((row.get::<_, String>(5)?, resource_row(kind, row)?))
+        })
+        .map_err(sql_err)?;
+    let mut write = conn
+        .prepare(
+            "UPDATE resources SET user_name = ?4, display_name = ?5, external_id = ?6,
+             created_at = ?7, modified_at = ?8 WHERE dir = ?1 AND kind = ?2 AND id = ?3",
+        )
+        .map_err(sql_err)?;
+    for row in rows {
+        let (dir, r) = row.map_err(sql_err)?;
+        let v = |f: SortField| sql_value(&f.value_of(&r));
+        write
+            .execute(params![
+                dir,
+                super::tx::kind_code(r.kind),
+                r.id,
+                v(SortField::UserName),
+                v(SortField::DisplayName),
+                v(SortField::ExternalId),
+                v(SortField::Created),
+                v(SortField::LastModified),
+            ])
+            .map_err(sql_err)?;
+    }
+    Ok(())
+}
 
 /// The schema version this library writes.
 pub fn current_version() -> i64 {
@@ -129,8 +237,14 @@ pub fn migrate(conn: &Connection, path: &str) -> Result<()> {
         // Re-check under the write lock: another process may have migrated meanwhile.
         let from = check(conn, path)?;
         for (i, step) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-            conn.execute_batch(step)
-                .map_err(|e| ScimError::internal(format!("store: migration to v{}: {e}", i + 1)))?;
+            let failed = |e: ScimError| {
+                ScimError::internal(format!("store: migration to v{}: {}", i + 1, e.detail))
+            };
+            conn.execute_batch(step.sql)
+                .map_err(|e| failed(sql_err(e)))?;
+            if let Some(backfill) = step.backfill {
+                backfill(conn).map_err(failed)?;
+            }
         }
         if from < current_version() {
             conn.pragma_update(None, "application_id", APPLICATION_ID)

@@ -1,9 +1,13 @@
 //! [`ReadTx`] and [`WriteTx`] over one SQLite connection, bound to one directory.
 
+use super::schema::sql_value;
 use super::sql_err;
 use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
-use crate::store::{Event, IndexKey, Member, NewEvent, ReadTx, StoredResource, WriteTx};
+use crate::store::query::SortField;
+use crate::store::{
+    Cond, Event, IndexKey, Member, NewEvent, Position, Range, ReadTx, Run, StoredResource, WriteTx,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -26,7 +30,7 @@ pub fn kind_of(code: i64) -> rusqlite::Result<ResourceKind> {
     }
 }
 
-fn key_code(key: IndexKey) -> i64 {
+pub fn key_code(key: IndexKey) -> i64 {
     match key {
         IndexKey::UserName => 1,
         IndexKey::ExternalId => 2,
@@ -77,7 +81,7 @@ pub fn event_row(row: &Row) -> rusqlite::Result<Event> {
     })
 }
 
-fn resource_row(kind: ResourceKind, row: &Row) -> rusqlite::Result<StoredResource> {
+pub fn resource_row(kind: ResourceKind, row: &Row) -> rusqlite::Result<StoredResource> {
     Ok(StoredResource {
         id: row.get(0)?,
         kind,
@@ -127,11 +131,12 @@ impl Tx<'_> {
         )
     }
 
-    /// Run `sql` once per index entry of `r` (its `IndexKey` values), bound as
+    /// Run `sql` once per index entry of `r` (its multi-valued `IndexKey` values; the
+    /// single-valued ones are columns of `resources`), bound as
     /// (dir, kind, key, value, seq, id).
     fn each_index_entry(&self, sql: &str, seq: i64, r: &StoredResource) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(sql_err)?;
-        for key in IndexKey::ALL {
+        for key in [IndexKey::Email] {
             for v in key.values(r.kind, &r.data) {
                 stmt.execute(params![
                     self.dir,
@@ -151,10 +156,12 @@ impl Tx<'_> {
         let data = json_text(&r.data)?;
         let created = time_text(r.created)?;
         let modified = time_text(r.last_modified)?;
+        let sorted = |f: SortField| sql_value(&f.value_of(r));
         self.conn
             .prepare_cached(
-                "INSERT INTO resources (dir, kind, id, seq, data, created, last_modified, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO resources (dir, kind, id, seq, data, created, last_modified, version,
+                   user_name, display_name, external_id, created_at, modified_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -166,6 +173,11 @@ impl Tx<'_> {
                     created,
                     modified,
                     i64_of(r.version),
+                    sorted(SortField::UserName),
+                    sorted(SortField::DisplayName),
+                    sorted(SortField::ExternalId),
+                    sorted(SortField::Created),
+                    sorted(SortField::LastModified),
                 ])
             })
             .map_err(sql_err)?;
@@ -190,6 +202,30 @@ impl ReadTx for Tx<'_> {
     }
 
     fn lookup(&self, kind: ResourceKind, key: IndexKey, value: &str) -> Result<Vec<String>> {
+        let column = match (key, kind) {
+            (IndexKey::Email, _) => None,
+            (IndexKey::UserName, ResourceKind::User) => Some("user_name"),
+            (IndexKey::ExternalId, _) => Some("external_id"),
+            (IndexKey::DisplayName, ResourceKind::Group) => Some("display_name"),
+            _ => return Ok(Vec::new()),
+        };
+        if let Some(column) = column {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT id FROM resources WHERE dir = ?1 AND kind = ?2 AND {column} = ?3
+                     ORDER BY seq"
+                ))
+                .map_err(sql_err)?;
+            let rows = stmt
+                .query_map(params![self.dir, kind_code(kind), key.probe(value)], |r| {
+                    r.get(0)
+                })
+                .map_err(sql_err)?;
+            return rows
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(sql_err);
+        }
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -246,9 +282,26 @@ impl ReadTx for Tx<'_> {
 
     fn count(&self, kind: ResourceKind) -> Result<u64> {
         self.conn
-            .prepare_cached("SELECT count(*) FROM resources WHERE dir = ?1 AND kind = ?2")
-            .and_then(|mut s| s.query_row(params![self.dir, kind_code(kind)], |r| u64_col(r, 0)))
+            .prepare_cached("SELECT n FROM counts WHERE dir = ?1 AND kind = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![self.dir, kind_code(kind)], |r| u64_col(r, 0))
+                    .optional()
+            })
+            .map(Option::unwrap_or_default)
             .map_err(sql_err)
+    }
+
+    fn range(
+        &self,
+        kind: ResourceKind,
+        range: &Range,
+        out: &mut Vec<(Position, StoredResource)>,
+    ) -> Result<()> {
+        super::query::range(self, kind, range, out)
+    }
+
+    fn count_where(&self, kind: ResourceKind, conds: &[Cond], run: Option<Run>) -> Result<u64> {
+        super::query::count_where(self, kind, conds, run)
     }
 
     fn members(&self, group_id: &str, visit: &mut dyn FnMut(Member) -> bool) -> Result<()> {
