@@ -585,6 +585,133 @@ fn long_scans_and_member_lists(store: &dyn Store) {
 }
 
 /// Every behaviour, each on a fresh store from `make`.
+/// The listing primitives: conditions, both runs of an order, keyset positions, offsets
+/// across runs, backwards walks, and counts that follow inserts, deletes and failed writes.
+fn ranges_and_counts(store: &dyn Store) {
+    use scim::store::query::walk;
+    use scim::store::{Cond, Key, Order, Position, SortField, Start};
+    store
+        .write("d", &mut |tx| {
+            for i in 0..40 {
+                let mut u = user(&format!("u{i:02}"), &format!("Name{:02}", (i * 7) % 40));
+                if i % 4 == 0 {
+                    u.data.as_object_mut().unwrap().remove("externalId");
+                }
+                tx.insert(u)?;
+            }
+            tx.insert(resource(Group, "g", json!({"displayName": "G"})))?;
+            Ok(())
+        })
+        .unwrap();
+    let visit =
+        |conds: &[Cond], order: Order, start: Start, want: usize| -> Vec<(Position, String)> {
+            let mut out = Vec::new();
+            store
+                .read("d", &mut |tx| {
+                    out.clear();
+                    walk(tx, User, conds, order, start.clone(), want, &mut |p, r| {
+                        out.push((p, r.id));
+                        true
+                    })
+                })
+                .unwrap();
+            out
+        };
+    let ids_of = |v: &[(Position, String)]| v.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>();
+    let by_ext = Order {
+        by: Some(SortField::ExternalId),
+        descending: false,
+    };
+    // Present run first (sorted by value), then the 10 without externalId (by insertion).
+    let all = visit(&[], by_ext, Start::Offset(0), 100);
+    assert_eq!(all.len(), 40);
+    assert!(all[..30].iter().all(|(p, _)| p.value.is_some()));
+    assert_eq!(
+        ids_of(&all[30..]),
+        ["u00", "u04", "u08", "u12", "u16", "u20", "u24", "u28", "u32", "u36"]
+    );
+    // An offset that lands in the second run; a keyset start in either run.
+    assert_eq!(
+        ids_of(&visit(&[], by_ext, Start::Offset(32), 3)),
+        ids_of(&all[32..35])
+    );
+    assert_eq!(
+        ids_of(&visit(&[], by_ext, Start::After(all[28].0.clone()), 4)),
+        ids_of(&all[29..33])
+    );
+    assert_eq!(
+        ids_of(&visit(&[], by_ext, Start::After(all[31].0.clone()), 100)),
+        ids_of(&all[32..])
+    );
+    // Backwards: nearest first, across the runs.
+    let mut back = ids_of(&visit(&[], by_ext, Start::Before(all[33].0.clone()), 6));
+    back.reverse();
+    assert_eq!(back, ids_of(&all[27..33]));
+    // Descending is the exact reverse within each run.
+    let desc = visit(
+        &[],
+        Order {
+            descending: true,
+            ..by_ext
+        },
+        Start::Offset(0),
+        100,
+    );
+    let mut present: Vec<_> = ids_of(&all[..30]);
+    present.reverse();
+    assert_eq!(ids_of(&desc[..30]), present);
+    // Conditions: equality, prefix, presence, their conjunction.
+    let name = |conds: &[Cond]| ids_of(&visit(conds, Order::INSERTION, Start::Offset(0), 100));
+    assert_eq!(name(&[Cond::Eq(Key::UserName, "name07".into())]), ["u01"]);
+    assert_eq!(
+        name(&[Cond::Eq(Key::Email, "name07@example.com".into())]),
+        ["u01"]
+    );
+    assert_eq!(
+        name(&[Cond::StartsWith(Key::UserName, "name0".into())]).len(),
+        10
+    );
+    assert_eq!(
+        name(&[
+            Cond::StartsWith(Key::UserName, "name0".into()),
+            Cond::Present(Key::ExternalId)
+        ])
+        .len(),
+        7
+    );
+    assert_eq!(name(&[Cond::Id("u05".into())]), ["u05"]);
+    let counts = |conds: &[Cond]| {
+        let mut n = (0, 0);
+        store
+            .read("d", &mut |tx| {
+                n = (tx.count(User)?, tx.count_where(User, conds, None)?);
+                Ok(())
+            })
+            .unwrap();
+        n
+    };
+    assert_eq!(counts(&[Cond::Present(Key::ExternalId)]), (40, 30));
+    assert_eq!(
+        counts(&[Cond::StartsWith(Key::Email, "name1".into())]),
+        (40, 10)
+    );
+    // Counts follow deletes, and a failed write changes none.
+    store
+        .write("d", &mut |tx| {
+            tx.delete(User, "u01")?;
+            Ok(())
+        })
+        .unwrap();
+    let failed = store.write("d", &mut |tx| {
+        tx.insert(user("new", "new"))?;
+        tx.delete(User, "u02")?;
+        Err(scim::ScimError::invalid_value("no"))
+    });
+    assert!(failed.is_err());
+    assert_eq!(counts(&[]), (39, 39));
+    assert_eq!(counts(&[Cond::Eq(Key::UserName, "name07".into())]), (39, 0));
+}
+
 fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
     type Case = (&'static str, fn(&dyn Store));
     let cases: &[Case] = &[
@@ -599,6 +726,7 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
         ("concurrent_writers", concurrent_writers),
         ("timestamps_round_trip", timestamps_round_trip),
         ("long_scans_and_member_lists", long_scans_and_member_lists),
+        ("ranges_and_counts", ranges_and_counts),
     ];
     for (name, case) in cases {
         eprintln!("store suite: {name}");
@@ -941,6 +1069,45 @@ fn opens_a_schema_v1_file() {
                 assert_eq!(tx.lookup(User, IndexKey::ExternalId, "ext-u3")?, ["u3"]);
                 assert_eq!(tx.lookup(Group, IndexKey::DisplayName, "ADMINS")?, ["g1"]);
                 assert_eq!(tx.groups_of("u3")?, ["g1"]);
+                // v2: counts and ordered columns were filled in for the v1 rows.
+                assert_eq!((tx.count(User)?, tx.count(Group)?), (3, 1));
+                let mut sorted = Vec::new();
+                scim::store::query::walk(
+                    tx,
+                    User,
+                    &[scim::store::Cond::StartsWith(
+                        scim::store::Key::Email,
+                        "bob@".into(),
+                    )],
+                    scim::store::Order {
+                        by: Some(scim::store::SortField::UserName),
+                        descending: false,
+                    },
+                    scim::store::Start::Offset(0),
+                    10,
+                    &mut |_, r| {
+                        sorted.push(r.id);
+                        true
+                    },
+                )?;
+                assert_eq!(sorted, ["u2"]);
+                let mut by_name = Vec::new();
+                scim::store::query::walk(
+                    tx,
+                    User,
+                    &[],
+                    scim::store::Order {
+                        by: Some(scim::store::SortField::UserName),
+                        descending: true,
+                    },
+                    scim::store::Start::Offset(0),
+                    10,
+                    &mut |_, r| {
+                        by_name.push(r.id);
+                        true
+                    },
+                )?;
+                assert_eq!(by_name, ["u3", "u2", "u1"]);
                 let mut display = None;
                 tx.members("g1", &mut |m| {
                     if m.value == "u3" {

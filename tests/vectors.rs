@@ -56,7 +56,11 @@ fn validate_scenario(v: &Value) -> Result<(), String> {
         .ok_or("scenario: \"name\" must be a string")?;
     if let Some(c) = top.get("config") {
         let c = c.as_object().ok_or("config must be an object")?;
-        check_keys(c, &["strict"], "config")?;
+        check_keys(c, &["strict", "cursor_timeout_secs"], "config")?;
+        if let Some(t) = c.get("cursor_timeout_secs") {
+            t.as_u64()
+                .ok_or("config.cursor_timeout_secs must be a non-negative integer")?;
+        }
         if let Some(s) = c.get("strict") {
             s.as_bool().ok_or("config.strict must be a boolean")?;
         }
@@ -553,12 +557,13 @@ fn match_body(expected: &Value, body: &[u8]) -> Vec<String> {
 // Running
 // ---------------------------------------------------------------------------------------
 
-fn new_provider(strict: bool) -> scim::ServiceProvider {
-    #[allow(clippy::needless_update)]
+fn new_provider(strict: bool, cursor_timeout_secs: Option<u64>) -> scim::ServiceProvider {
+    let defaults = scim::Config::default();
     let config = scim::Config {
         base_url: BASE.into(),
         strict,
-        ..Default::default()
+        cursor_timeout_secs: cursor_timeout_secs.unwrap_or(defaults.cursor_timeout_secs),
+        ..defaults
     };
     scim::ServiceProvider::new(config, Arc::new(scim::store::MemoryStore::new()))
 }
@@ -696,7 +701,7 @@ fn indent(s: &str) -> String {
 fn run_scenario(file: &str, v: &Value) -> Vec<String> {
     let name = v["name"].as_str().unwrap_or(file);
     let strict = v["config"]["strict"].as_bool().unwrap_or(false);
-    let provider = new_provider(strict);
+    let provider = new_provider(strict, v["config"]["cursor_timeout_secs"].as_u64());
     let mut vars: HashMap<String, String> = HashMap::new();
     vars.insert("base".into(), BASE.into());
     let mut failures = Vec::new();

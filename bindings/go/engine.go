@@ -39,6 +39,11 @@ type ProviderConfig struct {
 	MaxResults     int  `json:"max_results,omitempty"`
 	MaxOperations  int  `json:"max_operations,omitempty"`
 	MaxPayloadSize int  `json:"max_payload_size,omitempty"`
+	// CursorTimeoutSecs is how long a pagination cursor stays valid between pages
+	// (nil: 600 s).
+	CursorTimeoutSecs *uint64 `json:"cursor_timeout_secs,omitempty"`
+	// MaxSortWindow bounds the results a sort without an index keeps in memory.
+	MaxSortWindow int `json:"max_sort_window,omitempty"`
 }
 
 // Engine owns directories, tokens, the SCIM protocol and the events over one store.

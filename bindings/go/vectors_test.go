@@ -427,9 +427,13 @@ type scenarioEnv struct {
 	base   string
 }
 
-func newScenarioEnv(t *testing.T, strict bool) *scenarioEnv {
+func newScenarioEnv(t *testing.T, strict bool, cursorTimeout *uint64) *scenarioEnv {
 	t.Helper()
-	eng, err := scim.Open("", &scim.Config{PublicURL: "https://example.com"})
+	cfg := &scim.Config{PublicURL: "https://example.com"}
+	if cursorTimeout != nil {
+		cfg.Provider = &scim.ProviderConfig{CursorTimeoutSecs: cursorTimeout}
+	}
+	eng, err := scim.Open("", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -599,10 +603,15 @@ type stepFailure struct {
 func runScenario(t *testing.T, file string, sc *obj) ([]stepFailure, int) {
 	name := str(sc.m["name"])
 	strict := false
+	var cursorTimeout *uint64
 	if c, ok := sc.m["config"].(*obj); ok {
 		strict, _ = c.m["strict"].(bool)
+		if n, ok := c.m["cursor_timeout_secs"].(float64); ok {
+			v := uint64(n)
+			cursorTimeout = &v
+		}
 	}
-	env := newScenarioEnv(t, strict)
+	env := newScenarioEnv(t, strict, cursorTimeout)
 	vars := map[string]string{"base": env.base}
 	steps, _ := sc.m["steps"].([]any)
 	var failures []stepFailure

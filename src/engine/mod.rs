@@ -117,8 +117,7 @@ impl Engine {
             .map(crate::secret::SecretKey::from_hex)
             .transpose();
         Engine {
-            provider: ServiceProvider::new(config.provider.clone(), store.clone())
-                .with_clock(clock.clone()),
+            provider: provider(&config, &store, &clock),
             config,
             store,
             clock,
@@ -131,8 +130,7 @@ impl Engine {
 
     /// Replace the clock (token expiry tests, hosts with their own time source).
     pub fn with_clock(mut self, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>) -> Self {
-        self.provider = ServiceProvider::new(self.config.provider.clone(), self.store.clone())
-            .with_clock(clock.clone());
+        self.provider = provider(&self.config, &self.store, &clock);
         self.clock = clock;
         self
     }
@@ -583,6 +581,16 @@ impl Engine {
                 login_url: self.login_url(&record.id),
             }),
         })
+    }
+}
+
+/// The protocol engine over `store`. With a secrets key, pagination cursors are sealed
+/// with a key derived from it, so they stay valid across restarts and across instances.
+fn provider(config: &EngineConfig, store: &Arc<dyn Store>, clock: &Clock) -> ServiceProvider {
+    let p = ServiceProvider::new(config.provider.clone(), store.clone()).with_clock(clock.clone());
+    match &config.secrets_key {
+        Some(key) => p.with_cursor_secret(key.as_bytes()),
+        None => p,
     }
 }
 

@@ -260,7 +260,7 @@ static int all_strings(const json *obj) {
 /* Mirrors validate_scenario in tests/vectors.rs. */
 static int validate_scenario(const json *v, errors *e) {
   static const char *const top_keys[] = {"name", "description", "config", "steps", NULL};
-  static const char *const config_keys[] = {"strict", NULL};
+  static const char *const config_keys[] = {"strict", "cursor_timeout_secs", NULL};
   static const char *const step_keys[] = {"name", "request", "expect", "capture", NULL};
   static const char *const request_keys[] = {"method", "path",  "query",
                                              "headers", "body", "raw_body", NULL};
@@ -280,6 +280,9 @@ static int validate_scenario(const json *v, errors *e) {
       ok &= check_keys(config, config_keys, "config", e);
       const json *strict = json_get(config, "strict");
       if (strict && strict->type != JSON_BOOL) err_add(e, "config.strict must be a boolean"), ok = 0;
+      const json *timeout = json_get(config, "cursor_timeout_secs");
+      if (timeout && (timeout->type != JSON_NUMBER || timeout->number < 0))
+        err_add(e, "config.cursor_timeout_secs must be a non-negative integer"), ok = 0;
     }
   }
   const json *steps = json_get(v, "steps");
@@ -684,18 +687,25 @@ static char *member(const char *json_text, const char *key) {
 }
 
 /* An engine with one directory like the bare provider the vectors were written against:
- * the RFC profile, and resources kept exactly as sent (no ws1b domain filled in). */
-static int open_target(int strict, target *t, char **base) {
+ * the RFC profile, and resources kept exactly as sent (no ws1b domain filled in).
+ * cursor_timeout < 0: the provider's default. */
+static int open_target(int strict, long cursor_timeout, target *t, char **base) {
   char *dir = NULL, *token = NULL, *secret = NULL;
-  char spec[512];
+  char spec[512], config[256];
   memset(t, 0, sizeof *t);
   snprintf(spec, sizeof spec,
            "{\"name\": \"vectors\", \"domain\": \"example.com\", \"idp\": \"generic\","
            " \"services\": [\"uem\"], \"mapping_profile\": \"rfc\","
            " \"settings\": {\"strict\": %s, \"fill_domain\": false}}",
            strict ? "true" : "false");
-  if (scim_engine_open(NULL, "{\"public_url\": \"https://example.com\"}", &t->engine) !=
-          SCIM_RESULT_OK ||
+  if (cursor_timeout < 0)
+    snprintf(config, sizeof config, "{\"public_url\": \"https://example.com\"}");
+  else
+    snprintf(config, sizeof config,
+             "{\"public_url\": \"https://example.com\","
+             " \"provider\": {\"cursor_timeout_secs\": %ld}}",
+             cursor_timeout);
+  if (scim_engine_open(NULL, config, &t->engine) != SCIM_RESULT_OK ||
       scim_directory_create(t->engine, spec, &dir) != SCIM_RESULT_OK) {
     fprintf(stderr, "setup failed: %s\n", scim_last_error());
     return 0;
@@ -911,10 +921,11 @@ static int passed = 0, failed = 0;
 static void run_scenario(const char *file, const json *v) {
   const char *name = str_or(json_get(v, "name"), file);
   const json *strict = json_pointer(v, "/config/strict");
+  const json *timeout = json_pointer(v, "/config/cursor_timeout_secs");
   target t;
   char *base = NULL;
   const json *steps = json_get(v, "steps");
-  if (!open_target(strict && strict->boolean, &t, &base)) {
+  if (!open_target(strict && strict->boolean, timeout ? (long)timeout->number : -1, &t, &base)) {
     fprintf(stderr, "%s › %s: cannot set up the engine\n", file, name);
     failed += (int)steps->count;
     close_target(&t);

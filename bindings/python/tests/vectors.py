@@ -300,9 +300,13 @@ class StepFailure:
 def run_scenario(fname: str, scenario: Dict[str, Any]) -> Tuple[int, List[StepFailure]]:
     """Run every step; return (number of steps, one failure per failing step)."""
     name = scenario["name"]
-    strict = bool((scenario.get("config") or {}).get("strict", False))
+    config = scenario.get("config") or {}
+    strict = bool(config.get("strict", False))
+    engine_config: Dict[str, Any] = {"public_url": PUBLIC_URL}
+    if "cursor_timeout_secs" in config:
+        engine_config["provider"] = {"cursor_timeout_secs": config["cursor_timeout_secs"]}
     failures: List[StepFailure] = []
-    with libscim.Engine(None, {"public_url": PUBLIC_URL}) as engine:
+    with libscim.Engine(None, engine_config) as engine:
         d = engine.create_directory(
             {
                 "name": "vectors",
