@@ -197,9 +197,7 @@ fn a_page_reads_only_the_page_whatever_the_directory_size() {
             let sw = read("filter=userName%20sw%20%22user001%22&count=5", 100, 5);
             assert!(ids(&sw).len() == 5);
             read(
-                &format!(
-                    "filter=externalId%20pr%20and%20displayName%20sw%20%22name%201%22&count=3&sortBy=userName"
-                ),
+                "filter=externalId%20pr%20and%20displayName%20sw%20%22name%201%22&count=3&sortBy=userName",
                 count_where(n, |i| i % 5 != 0 && i % 3 != 0 && format!("name {}", (i * 31) % 97).starts_with("name 1")),
                 3,
             );
