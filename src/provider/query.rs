@@ -175,24 +175,34 @@ fn by_index(
             return Ok(page);
         }
         let ttl = std::time::Duration::from_secs(ctx.config.cursor_timeout_secs);
-        let start = match ctx.paging.continuation(ctx.dir, query, skip + 1, ttl) {
-            Some(pos) if skip > 0 => Start::After(pos),
-            _ => Start::Offset(skip),
+        // Continue the previous page; else seek by offset from the nearer end.
+        let (start, want) = match ctx.paging.continuation(ctx.dir, query, skip + 1, ttl) {
+            Some(pos) if skip > 0 => (Start::After(pos), count),
+            _ if skip > page.total / 2 => {
+                let want = count.min((page.total - skip) as usize);
+                (Start::FromEnd(page.total - skip - want as u64), want)
+            }
+            _ => (Start::Offset(skip), count),
         };
-        let mut last = None;
+        let backwards = matches!(start, Start::FromEnd(_));
+        let mut found = Vec::with_capacity(want);
         walk(
             tx,
             plan.kind,
             &plan.conds,
             order,
             start,
-            count,
+            want,
             &mut |pos, r| {
-                page.items.push(r);
-                last = Some(pos);
-                page.items.len() < count
+                found.push((pos, r));
+                found.len() < want
             },
         )?;
+        if backwards {
+            found.reverse();
+        }
+        let last = found.last().map(|(p, _)| p.clone());
+        page.items = found.into_iter().map(|(_, r)| r).collect();
         if let Some(pos) = last {
             let next = skip + 1 + page.items.len() as u64;
             ctx.paging.remember(ctx.dir, query, next, pos);

@@ -248,6 +248,8 @@ pub enum Start {
     After(Position),
     /// Strictly before this position, backwards (nearest first).
     Before(Position),
+    /// The last resource of the order, after skipping this many, backwards (last first).
+    FromEnd(u64),
 }
 
 /// Rows fetched per [`ReadTx::range`] call while walking.
@@ -266,7 +268,7 @@ pub fn walk(
     mut want: usize,
     visit: &mut dyn FnMut(Position, StoredResource) -> bool,
 ) -> Result<()> {
-    let backwards = matches!(start, Start::Before(_));
+    let backwards = matches!(start, Start::Before(_) | Start::FromEnd(_));
     let runs: Vec<Run> = match order.by {
         None => vec![Run {
             by: None,
@@ -291,7 +293,7 @@ pub fn walk(
         }
     };
     let (mut offset, from) = match start {
-        Start::Offset(n) => (n, None),
+        Start::Offset(n) | Start::FromEnd(n) => (n, None),
         Start::After(p) | Start::Before(p) => (0, Some(p)),
     };
     // Runs before the one holding the position are skipped whole.

@@ -3,7 +3,7 @@
 
 use super::schema::{column, sql_value};
 use super::sql_err;
-use super::tx::{kind_code, resource_row, u64_col, Tx};
+use super::tx::{kind_code, resource_row_at, u64_col, Tx};
 use crate::error::Result;
 use crate::schema::ResourceKind;
 use crate::store::query::{prefix_end, Cond, Key, Position, Range, Run, SortField, SortValue};
@@ -103,6 +103,47 @@ pub fn range(
     range: &Range,
     out: &mut Vec<(Position, StoredResource)>,
 ) -> Result<()> {
+    // An offset is stepped over on the order's index alone (no row is read), to the
+    // position before the first wanted row; the rows are then read by a keyset seek.
+    if range.offset > 0 {
+        let mut before = Vec::with_capacity(1);
+        select(tx, kind, range, range.offset - 1, 1, false, &mut before)?;
+        let Some((pos, _)) = before.pop() else {
+            return Ok(());
+        };
+        let from = Range {
+            after: Some(&pos),
+            offset: 0,
+            ..*range
+        };
+        let mut rows = Vec::new();
+        select(tx, kind, &from, 0, range.limit, true, &mut rows)?;
+        out.extend(
+            rows.into_iter()
+                .map(|(p, r)| (p, r.expect("rows were read"))),
+        );
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    select(tx, kind, range, 0, range.limit, true, &mut rows)?;
+    out.extend(
+        rows.into_iter()
+            .map(|(p, r)| (p, r.expect("rows were read"))),
+    );
+    Ok(())
+}
+
+/// The positions (and, with `rows`, the resources) of `limit` rows of the range from
+/// `offset`.
+fn select(
+    tx: &Tx,
+    kind: ResourceKind,
+    range: &Range,
+    offset: u64,
+    limit: usize,
+    rows: bool,
+    out: &mut Vec<(Position, Option<StoredResource>)>,
+) -> Result<()> {
     let run = &range.run;
     let mut w = Clause::new(tx, kind);
     w.run(run);
@@ -128,35 +169,45 @@ pub fn range(
         None => format!("seq {dir}"),
     };
     let value_col = field.map_or("NULL", column);
+    let columns = if rows {
+        "seq, {v}, id, data, created, last_modified, version"
+    } else {
+        "seq, {v}"
+    }
+    .replace("{v}", value_col);
     let n = w.params.len();
     let sql = format!(
-        "SELECT id, data, created, last_modified, version, seq, {value_col} FROM resources
-         WHERE {} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
+        "SELECT {columns} FROM resources WHERE {} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
         w.sql,
         n + 1,
         n + 2
     );
     w.params
-        .push(Sql::Integer(i64::try_from(range.limit).unwrap_or(i64::MAX)));
-    w.params.push(Sql::Integer(super::tx::i64_of(range.offset)));
+        .push(Sql::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    w.params.push(Sql::Integer(super::tx::i64_of(offset)));
     let mut stmt = tx.conn.prepare_cached(&sql).map_err(sql_err)?;
-    let rows = stmt
+    let found = stmt
         .query_map(rusqlite::params_from_iter(w.params.iter()), |row| {
             let value = match field {
                 None => None,
                 Some(SortField::Created | SortField::LastModified) => {
-                    Some(SortValue::Time(row.get(6)?))
+                    Some(SortValue::Time(row.get(1)?))
                 }
-                Some(_) => Some(SortValue::Text(row.get(6)?)),
+                Some(_) => Some(SortValue::Text(row.get(1)?)),
             };
             let pos = Position {
                 value,
-                seq: u64_col(row, 5)?,
+                seq: u64_col(row, 0)?,
             };
-            Ok((pos, resource_row(kind, row)?))
+            let r = if rows {
+                Some(resource_row_at(kind, row, 2)?)
+            } else {
+                None
+            };
+            Ok((pos, r))
         })
         .map_err(sql_err)?;
-    for row in rows {
+    for row in found {
         out.push(row.map_err(sql_err)?);
     }
     Ok(())

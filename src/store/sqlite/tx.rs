@@ -82,13 +82,23 @@ pub fn event_row(row: &Row) -> rusqlite::Result<Event> {
 }
 
 pub fn resource_row(kind: ResourceKind, row: &Row) -> rusqlite::Result<StoredResource> {
+    resource_row_at(kind, row, 0)
+}
+
+/// A resource from the columns `id, data, created, last_modified, version` starting at
+/// column `at`.
+pub fn resource_row_at(
+    kind: ResourceKind,
+    row: &Row,
+    at: usize,
+) -> rusqlite::Result<StoredResource> {
     Ok(StoredResource {
-        id: row.get(0)?,
+        id: row.get(at)?,
         kind,
-        data: json_col(row, 1)?,
-        created: time_col(row, 2)?,
-        last_modified: time_col(row, 3)?,
-        version: u64_col(row, 4)?,
+        data: json_col(row, at + 1)?,
+        created: time_col(row, at + 2)?,
+        last_modified: time_col(row, at + 3)?,
+        version: u64_col(row, at + 4)?,
     })
 }
 
