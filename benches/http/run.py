@@ -422,7 +422,9 @@ def ratio(a, b):
     if not a or not b:
         return "-"
     r = a / b
-    return f"{r:.2f}x" if r >= 0.1 else f"{r:.3f}x"
+    if r >= 0.1:
+        return f"{r:.2f}x"
+    return f"{r:.3f}x" if r >= 0.001 else f"1/{1 / r:,.0f}"
 
 
 def print_table(cfg, res):
@@ -457,6 +459,7 @@ def print_table(cfg, res):
             lat("    latency p50/p99 ms", r)
     if "bulk" in res:
         row(f"Bulk load, {BULK_OPS} ops/request  users/s", None, res["bulk"], None)
+        print("    (the Go server has no /Bulk: it creates the same users in-process, -preload)")
     if "listing" in res:
         ls, lg = res["listing"].get("libscim", {}), res["listing"].get("go", {})
         for label in [k for k in ls if k != "pass"]:
