@@ -474,8 +474,10 @@ def print_table(cfg, res):
                       f"{p['ms_per_page']:.2f} ms/page{extra}")
     if "rss" in res:
         r = res["rss"]
+        stopped = not res.get("listing", {}).get("libscim", {}).get("pass", {}).get("complete", True)
         print(f"serve VmHWM (peak RSS): {r['after_load']:.0f} MB after the Bulk load"
-              + (f", {r['after_pass']:.0f} MB after the paging pass" if "after_pass" in r else ""))
+              + (f", {r['after_pass']:.0f} MB after the listing and paging pass"
+                 + (" (stopped early)" if stopped else "") if "after_pass" in r else ""))
     if "groups" in res:
         for who, g in res["groups"].items():
             big, small = g["big"]["mean_ms"], g["small"]["mean_ms"]
