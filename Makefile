@@ -18,7 +18,7 @@ C_TESTS := test_json test_vectors test_abi test_threads
 VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 
 .PHONY: all build test lint rust-test header header-check c-programs c-test check-memory \
-	example-c e2e bench clean install
+	example-c e2e bench bench-http bench-http-build bench-http-vet clean install
 
 all: build
 
@@ -29,7 +29,7 @@ build:
 	ln -sf libscim.so $(LIBDIR)/libscim.so.$(SOMAJOR)
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test example-c compliance e2e python-test go-test
+test: lint rust-test header-check c-test example-c compliance e2e python-test go-test bench-http-vet
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -124,6 +124,25 @@ e2e: tests/e2e/node_modules/.package-lock.json
 bench:
 	$(CARGO) bench --bench provider
 	$(CARGO) bench --bench store
+	$(CARGO) bench --bench listing
+	$(MAKE) --no-print-directory bench-http
+
+## The HTTP benchmark (benches/http/run.py): bare hyper, `serve` and a Go server on
+## github.com/elimity-com/scim side by side under wrk. Knobs: SCIM_BENCH_USERS (default
+## 100000; the issue's figures use 1000000), SCIM_BENCH_SECTIONS, SCIM_BENCH_DURATION…
+## (see run.py). Not part of `make test`, which only vets and builds the Go server.
+BENCH_GO := $(CURDIR)/target/go/bench-elimity
+
+bench-http-vet:
+	cd benches/http/go-elimity && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) build -o $(BENCH_GO) .
+
+bench-http-build: bench-http-vet
+	$(CARGO) build --release --example serve --example bare_hyper
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+bench-http: bench-http-build
+	SERVE_BIN=$(CURDIR)/target/release/examples/serve BARE_BIN=$(CURDIR)/target/release/examples/bare_hyper \
+		GO_BIN=$(BENCH_GO) python3 benches/http/run.py
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,632 @@
+#!/usr/bin/env python3
+"""The HTTP benchmark of `make bench` (`make bench-http`): libscim's `serve` against the
+machine's limit and a Go peer, side by side on loopback, in one run.
+
+Three servers start on free 127.0.0.1 ports:
+  bare    a bare hyper 1.x server answering one fixed body (benches/http/bare_hyper.rs)
+  libscim the `serve` example on its default SQLite store, in a fresh data directory
+  Go      github.com/elimity-com/scim with an in-memory handler (benches/http/go-elimity)
+
+then, in this order, each figure on each server that can answer it:
+  Bulk      N users into libscim in requests of 1,000 operations → users/s (the Go
+            library has no /Bulk: the Go server creates the same N users in-process with
+            -preload before it listens)
+  listing   on the loaded directory, one client: count=0, startIndex=1&count=2 (Okta's
+            credential test), startIndex=N-99&count=100, sortBy=userName&count=100, then a
+            full paging pass with count=100 → ms; serve's VmHWM (peak RSS) after the load
+            and after the pass
+  reads     wrk: GET /Users/{id} (random loaded ids), GET /Users?filter=userName eq "…"
+            (random loaded names) → requests/s and latency
+  groups    wrk, one connection: one-member PATCH (add, then remove) in a group of
+            min(100,000, N) members and in a 10-member group → ms and their ratio
+  writes    wrk: POST /Users, a unique userName per request (last: it grows the directory)
+
+and prints one table with the command line that reproduces it. Ratios are speed ratios
+(higher is faster for the first named): libscim/bare, libscim/Go, Go/bare.
+
+Environment (knobs):
+  SCIM_BENCH_USERS        users loaded (default 100000; the issue's figures use 1000000)
+  SCIM_BENCH_SECTIONS     comma list of listing,reads,groups,writes (default all; the
+                          Bulk load always runs, the others need it)
+  SCIM_BENCH_DURATION     seconds per wrk figure (default 8)
+  SCIM_BENCH_THREADS      wrk threads (default 2)
+  SCIM_BENCH_CONNECTIONS  wrk connections (default 32)
+  SCIM_BENCH_LIST_BUDGET  seconds one listing query may be repeated for (default 10)
+  SCIM_BENCH_PASS_BUDGET  seconds the paging pass may take before it stops and reports
+                          a projection (default 300)
+  SCIM_BENCH_JSON         also write every figure to this file as JSON
+  SERVE_BIN, BARE_BIN, GO_BIN  the three servers (make bench-http builds them)
+  WRK                     the wrk binary (default: wrk on PATH)
+  KEEP_LOGS=1             keep the temporary directory (server logs, data)
+"""
+
+import http.client
+import json
+import os
+import random
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import shutil
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+LUA = os.path.join(HERE, "scim.lua")
+BULK_OPS = 1000
+GROUP_MAX = 100_000
+SMALL_GROUP = 10
+ID_SAMPLE = 10_000
+KNOBS = ("SCIM_BENCH_USERS", "SCIM_BENCH_SECTIONS", "SCIM_BENCH_DURATION",
+         "SCIM_BENCH_THREADS", "SCIM_BENCH_CONNECTIONS", "SCIM_BENCH_LIST_BUDGET",
+         "SCIM_BENCH_PASS_BUDGET")
+SECTIONS = ("listing", "reads", "groups", "writes")
+
+
+class BenchError(Exception):
+    pass
+
+
+def env_int(name, default):
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BenchError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise BenchError(f"{name} must be positive")
+    return value
+
+
+def log(msg):
+    print(f"[bench-http {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def user_name(i):
+    return f"user{i:07d}@example.com"
+
+
+def user_body(i):
+    """The user of the Bulk load; go-elimity's benchUser builds the same one."""
+    name = user_name(i)
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "externalId": f"ext{i:07d}",
+        "name": {"givenName": f"Given{i}", "familyName": f"Family{i}"},
+        "displayName": f"Given{i} Family{i}",
+        "emails": [{"value": name, "type": "work", "primary": True}],
+        "active": True,
+    }
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def vm_hwm_mb(pid):
+    """Peak resident set size of a process, from /proc/<pid>/status (VmHWM, kB)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise BenchError(f"no VmHWM in /proc/{pid}/status")
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to a server, reopened after an error."""
+
+    def __init__(self, port, base, token, timeout=600):
+        self.port, self.base, self.token, self.timeout = port, base, token, timeout
+        self.conn = None
+
+    def request(self, method, path, body=None):
+        headers = {"Accept": "application/scim+json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if body is not None:
+            headers["Content-Type"] = "application/scim+json"
+            if not isinstance(body, bytes):
+                body = json.dumps(body).encode()
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, self.base + path, body=body, headers=headers)
+                res = self.conn.getresponse()
+                return res.status, res.read()
+            except (ConnectionError, http.client.HTTPException, socket.timeout) as e:
+                self.conn.close()
+                self.conn = None
+                if attempt == 2 or isinstance(e, socket.timeout):
+                    raise BenchError(f"{method} {self.base}{path}: {e}") from None
+
+    def json(self, method, path, body=None, expect=(200,)):
+        status, raw = self.request(method, path, body)
+        if status not in expect:
+            raise BenchError(f"{method} {self.base}{path}: HTTP {status}: {raw[:300]!r}")
+        return json.loads(raw) if raw else None
+
+
+class Server:
+    """A server process in its own process group, killed when the run ends."""
+
+    def __init__(self, name, tmp):
+        self.name, self.tmp = name, tmp
+        self.proc = None
+        self.port = None
+        self.log_path = os.path.join(tmp, f"{name}.log")
+
+    def spawn(self, argv):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n=8):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                lines = [ln for ln in f.read().splitlines() if "token" not in ln.lower()]
+            return "\n".join(lines[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        self.log_file.close()
+        self.proc = None
+
+    def start(self, make_argv, ready, timeout):
+        """Start on a free port, retrying on another one if it was taken meanwhile."""
+        for attempt in (1, 2, 3):
+            self.port = free_port()
+            self.spawn(make_argv(self.port))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.alive():
+                try:
+                    if ready(self.port):
+                        log(f"{self.name} ready on 127.0.0.1:{self.port} (pid {self.proc.pid})")
+                        return
+                except (OSError, ValueError, KeyError, http.client.HTTPException):
+                    pass
+                time.sleep(0.1)
+            code = self.proc.poll()
+            self.stop()
+            why = f"exited with {code}" if code is not None else f"not ready after {timeout} s"
+            log(f"{self.name} on port {self.port} {why} (attempt {attempt}):\n{self.log_tail()}")
+        raise BenchError(f"{self.name} did not start; its log: {self.log_path} (KEEP_LOGS=1 keeps it)")
+
+
+def http_status(port, path, token=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        conn.request("GET", path, headers=headers)
+        res = conn.getresponse()
+        res.read()
+        return res.status
+    finally:
+        conn.close()
+
+
+# ---- wrk --------------------------------------------------------------------------------
+
+class Wrk:
+    def __init__(self, binary, duration, threads, connections):
+        self.binary, self.duration = binary, duration
+        self.threads, self.connections = threads, connections
+
+    def run(self, server, token, args, threads=None, connections=None):
+        t = threads or self.threads
+        c = connections or self.connections
+        argv = [self.binary, f"-t{t}", f"-c{c}", f"-d{self.duration}s", "--timeout", "10s",
+                "-s", LUA, f"http://127.0.0.1:{server.port}", "--", *args]
+        env = dict(os.environ, SCIM_BENCH_TOKEN=token or "none")
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True,
+                              timeout=self.duration + 60)
+        result = None
+        for line in proc.stdout.splitlines():
+            if line.startswith("{"):
+                result = json.loads(line)
+        if proc.returncode != 0 or result is None:
+            raise BenchError(f"wrk on {server.name} failed ({proc.returncode}): "
+                             f"{(proc.stderr or proc.stdout)[-500:]}")
+        if not server.alive():
+            raise BenchError(f"{server.name} died during wrk:\n{server.log_tail()}")
+        errors = sum(result["errors"].values())
+        secs = result["duration_us"] / 1e6
+        out = {
+            "rps": result["requests"] / secs if secs else 0.0,
+            "requests": result["requests"],
+            "errors": errors,
+            "mean_ms": result["latency_us"]["mean"] / 1000,
+            "p50_ms": result["latency_us"]["p50"] / 1000,
+            "p99_ms": result["latency_us"]["p99"] / 1000,
+        }
+        if errors:
+            log(f"WARNING: {server.name} {args[0]}: {result['errors']} "
+                f"of {result['requests']} requests failed")
+        return out
+
+
+# ---- the run ----------------------------------------------------------------------------
+
+def bulk_load(client, n, serve):
+    """N users through POST /Bulk, 1,000 operations a request; returns (ids, users/s)."""
+    ids = [None] * n
+    spent = 0.0
+    for first in range(0, n, BULK_OPS):
+        last = min(first + BULK_OPS, n)
+        ops = ",".join(
+            '{"method":"POST","path":"/Users","bulkId":"u%d","data":%s}' % (i, json.dumps(user_body(i)))
+            for i in range(first, last))
+        body = ('{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],'
+                '"Operations":[%s]}' % ops).encode()
+        t0 = time.perf_counter()
+        status, raw = client.request("POST", "/Bulk", body)
+        spent += time.perf_counter() - t0
+        if status != 200:
+            raise BenchError(f"POST /Bulk (users {first}..{last - 1}): HTTP {status}: {raw[:300]!r}")
+        for op in json.loads(raw)["Operations"]:
+            if not str(op.get("status", "")).startswith("2"):
+                raise BenchError(f"POST /Bulk: operation {op.get('bulkId')} failed: {op}")
+            ids[int(op["bulkId"][1:])] = op["location"].rsplit("/", 1)[1]
+        if (last // BULK_OPS) % 50 == 0 or last == n:
+            log(f"libscim Bulk: {last}/{n} users, {last / spent:,.0f} users/s, "
+                f"VmHWM {vm_hwm_mb(serve.proc.pid):.0f} MB")
+    if any(i is None for i in ids):
+        raise BenchError("POST /Bulk: some operations are missing from the responses")
+    return ids, n / spent
+
+
+def timed_query(client, path, budget, n_expected):
+    """Median latency (ms) of one listing query, repeated within the budget."""
+    samples = []
+    started = time.monotonic()
+    while len(samples) < 20 and (not samples or time.monotonic() - started < budget):
+        t0 = time.perf_counter()
+        status, raw = client.request("GET", path)
+        samples.append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            raise BenchError(f"GET {path}: HTTP {status}: {raw[:300]!r}")
+        total = json.loads(raw).get("totalResults")
+        if total != n_expected:
+            raise BenchError(f"GET {path}: totalResults {total}, expected {n_expected}")
+    return statistics.median(samples), len(samples)
+
+
+def paging_pass(client, n, budget):
+    """GET every page of count=100 in order; checks each loaded user comes exactly once."""
+    seen = set()
+    pages = 0
+    start = 1
+    t0 = time.perf_counter()
+    while start <= n:
+        page = client.json("GET", f"/Users?startIndex={start}&count=100")
+        resources = page.get("Resources", [])
+        if not resources:
+            raise BenchError(f"paging pass: empty page at startIndex={start} of {n}")
+        for r in resources:
+            if r["id"] in seen:
+                raise BenchError(f"paging pass: {r['id']} came twice")
+            seen.add(r["id"])
+        pages += 1
+        start += len(resources)
+        elapsed = time.perf_counter() - t0
+        if elapsed > budget and start <= n:
+            projected = elapsed / (start - 1) * n
+            return {"complete": False, "pages": pages, "seconds": elapsed,
+                    "projected_s": projected, "ms_per_page": elapsed * 1000 / pages}
+    elapsed = time.perf_counter() - t0
+    if len(seen) != n:
+        raise BenchError(f"paging pass saw {len(seen)} users, expected {n}")
+    return {"complete": True, "pages": pages, "seconds": elapsed, "ms_per_page": elapsed * 1000 / pages}
+
+
+def listing(client, n, budget, pass_budget, name):
+    out = {}
+    queries = [
+        ("count=0", "/Users?count=0"),
+        ("startIndex=1&count=2", "/Users?startIndex=1&count=2"),
+        (f"startIndex={max(1, n - 99)}&count=100", f"/Users?startIndex={max(1, n - 99)}&count=100"),
+        ("sortBy=userName&count=100", "/Users?sortBy=userName&startIndex=1&count=100"),
+    ]
+    for label, path in queries:
+        ms, k = timed_query(client, path, budget, n)
+        out[label] = ms
+        log(f"{name} GET /Users?{label}: {ms:.2f} ms (median of {k})")
+    out["pass"] = paging_pass(client, n, pass_budget)
+    p = out["pass"]
+    log(f"{name} paging pass: {p['pages']} pages in {p['seconds']:.1f} s"
+        + ("" if p["complete"] else f" (stopped; full pass projected {p['projected_s']:.0f} s)"))
+    return out
+
+
+def make_group(client, name, member_ids):
+    """A group holding member_ids, filled by PATCHes of 1,000 members; returns its id."""
+    g = client.json("POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                        "displayName": name}, expect=(201,))
+    for first in range(0, len(member_ids), 1000):
+        chunk = [{"value": m} for m in member_ids[first:first + 1000]]
+        client.json("PATCH", f"/Groups/{g['id']}", {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": chunk}]}, expect=(200, 204))
+    return g["id"]
+
+
+def groups(client, wrk, server, token, ids, name):
+    size = min(GROUP_MAX, len(ids))
+    # The member the PATCHes add and remove: a user outside both groups.
+    extra = client.json("POST", "/Users", user_body(len(ids)), expect=(201,))["id"]
+    t0 = time.perf_counter()
+    big = make_group(client, f"bench-{size}", ids[:size])
+    log(f"{name}: group of {size} members filled in {time.perf_counter() - t0:.1f} s")
+    small = make_group(client, f"bench-{SMALL_GROUP}", ids[:SMALL_GROUP])
+    out = {"size": size}
+    for label, gid in (("big", big), ("small", small)):
+        r = wrk.run(server, token, ["patch", server.base, gid, extra], threads=1, connections=1)
+        out[label] = r
+        log(f"{name} PATCH one member, {label} group: {r['mean_ms']:.2f} ms")
+    return out
+
+
+def sample_files(tmp, name, ids, indices):
+    ids_path = os.path.join(tmp, f"{name}-ids.txt")
+    with open(ids_path, "w") as f:
+        f.write("\n".join(ids[i] for i in indices) + "\n")
+    names_path = os.path.join(tmp, "names.txt")
+    with open(names_path, "w") as f:
+        f.write("\n".join(user_name(i) for i in indices) + "\n")
+    return ids_path, names_path
+
+
+def ensure_wrk():
+    binary = os.environ.get("WRK") or shutil.which("wrk")
+    if not binary:
+        raise BenchError("wrk is missing: `apt-get install -y wrk` (make bench-http installs it)")
+    return binary
+
+
+def bin_path(var, default):
+    path = os.environ.get(var) or os.path.join(ROOT, default)
+    if not os.access(path, os.X_OK):
+        raise BenchError(f"{path} is missing: run `make bench-http`, which builds it (or set {var})")
+    return path
+
+
+def fmt_rate(x):
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def ratio(a, b):
+    if not a or not b:
+        return "-"
+    r = a / b
+    if r >= 0.1:
+        return f"{r:.2f}x"
+    return f"{r:.3f}x" if r >= 0.001 else f"1/{1 / r:,.0f}"
+
+
+def print_table(cfg, res):
+    cmd = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in KNOBS if k in os.environ)
+    print()
+    print(f"== libscim HTTP benchmark: {cfg['users']:,} users, wrk -t{cfg['threads']} "
+          f"-c{cfg['connections']} -d{cfg['duration']}s, {os.cpu_count()} CPUs "
+          f"(load average {cfg['load']:.1f} at the start), "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"   command: {(cmd + ' ') if cmd else ''}make bench-http   (git {cfg['git']})")
+    print("   ratios are speed ratios: libscim/bare = libscim req/s ÷ bare req/s (or inverse latency)")
+    print()
+    head = f"{'figure':<44}{'bare hyper':>14}{'libscim':>14}{'Go elimity':>14}" \
+           f"{'lib/bare':>10}{'lib/Go':>9}{'Go/bare':>9}"
+    print(head)
+    print("-" * len(head))
+
+    def row(label, b, l, g, unit_fmt=fmt_rate):
+        print(f"{label:<44}{unit_fmt(b):>14}{unit_fmt(l):>14}{unit_fmt(g):>14}"
+              f"{ratio(l, b):>10}{ratio(l, g):>9}{ratio(g, b):>9}")
+
+    def lat(label, r):
+        vals = [r.get(s) for s in ("bare", "libscim", "go")]
+        print(f"{label:<44}" + "".join(
+            f"{'-' if v is None else '%.2f/%.2f' % (v['p50_ms'], v['p99_ms']):>14}" for v in vals))
+
+    for key, label in (("get", "GET /Users/{id}  req/s"), ("filter", 'GET ?filter=userName eq "…"  req/s'),
+                       ("post", f"POST /Users ({cfg['connections']} clients)  req/s")):
+        if key in res:
+            r = res[key]
+            row(label, *(r.get(s, {}).get("rps") for s in ("bare", "libscim", "go")))
+            lat("    latency p50/p99 ms", r)
+    if "bulk" in res:
+        row(f"Bulk load, {BULK_OPS} ops/request  users/s", None, res["bulk"], None)
+        print("    (the Go server has no /Bulk: it creates the same users in-process, -preload)")
+    if "listing" in res:
+        ls, lg = res["listing"].get("libscim", {}), res["listing"].get("go", {})
+        for label in [k for k in ls if k != "pass"]:
+            lib_ms, go_ms = ls[label], lg.get(label)
+            print(f"{'GET /Users?' + label + '  ms':<44}{'-':>14}{lib_ms:>14.2f}"
+                  f"{'-' if go_ms is None else '%.2f' % go_ms:>14}{'-':>10}"
+                  f"{ratio(go_ms, lib_ms):>9}{'-':>9}")
+        for who, p in (("libscim", ls.get("pass")), ("Go", lg.get("pass"))):
+            if p:
+                extra = "" if p["complete"] else f" (stopped, full pass ~{p['projected_s']:.0f} s)"
+                print(f"paging pass count=100, {who}: {p['pages']} pages, {p['seconds']:.1f} s, "
+                      f"{p['ms_per_page']:.2f} ms/page{extra}")
+    if "rss" in res:
+        r = res["rss"]
+        stopped = not res.get("listing", {}).get("libscim", {}).get("pass", {}).get("complete", True)
+        print(f"serve VmHWM (peak RSS): {r['after_load']:.0f} MB after the Bulk load"
+              + (f", {r['after_pass']:.0f} MB after the listing and paging pass"
+                 + (" (stopped early)" if stopped else "") if "after_pass" in r else ""))
+    if "groups" in res:
+        for who, g in res["groups"].items():
+            big, small = g["big"]["mean_ms"], g["small"]["mean_ms"]
+            print(f"one-member PATCH, {who}: {big:.2f} ms in a {g['size']:,}-member group, "
+                  f"{small:.2f} ms in a {SMALL_GROUP}-member group: {small / big:.2f}x")
+    if res.get("errors"):
+        print(f"WARNING: failed requests during wrk: {res['errors']}")
+    print()
+
+
+def main():
+    n = env_int("SCIM_BENCH_USERS", 100_000)
+    duration = env_int("SCIM_BENCH_DURATION", 8)
+    threads = env_int("SCIM_BENCH_THREADS", 2)
+    connections = env_int("SCIM_BENCH_CONNECTIONS", 32)
+    list_budget = env_int("SCIM_BENCH_LIST_BUDGET", 10)
+    pass_budget = env_int("SCIM_BENCH_PASS_BUDGET", 300)
+    sections = [s.strip() for s in os.environ.get("SCIM_BENCH_SECTIONS", ",".join(SECTIONS)).split(",") if s.strip()]
+    for s in sections:
+        if s not in SECTIONS:
+            raise BenchError(f"SCIM_BENCH_SECTIONS: unknown section {s!r} (known: {', '.join(SECTIONS)})")
+    wrk = Wrk(ensure_wrk(), duration, threads, connections)
+    serve_bin = bin_path("SERVE_BIN", "target/release/examples/serve")
+    bare_bin = bin_path("BARE_BIN", "target/release/examples/bare_hyper")
+    go_bin = bin_path("GO_BIN", "target/go/bench-elimity")
+    try:
+        git = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                             capture_output=True, text=True).stdout.strip() or "?"
+    except OSError:
+        git = "?"
+    cfg = {"load": os.getloadavg()[0], "users": n, "duration": duration, "threads": threads, "connections": connections, "git": git}
+
+    tmp = tempfile.mkdtemp(prefix="libscim-bench-http.")
+    servers = []
+    res = {"config": cfg}
+    try:
+        bare = Server("bare", tmp)
+        servers.append(bare)
+        bare.base, bare.token = "", None
+        bare.start(lambda p: [bare_bin, f"127.0.0.1:{p}"], lambda p: http_status(p, "/") == 200, 30)
+
+        lib = Server("libscim", tmp)
+        servers.append(lib)
+        creds = os.path.join(tmp, "creds.json")
+
+        def serve_argv(p):
+            shutil.rmtree(os.path.join(tmp, "data"), ignore_errors=True)
+            if os.path.exists(creds):
+                os.remove(creds)
+            return [serve_bin, "--listen", f"127.0.0.1:{p}", "--data", os.path.join(tmp, "data"),
+                    "--credentials-file", creds]
+
+        def serve_ready(p):
+            with open(creds) as f:
+                c = json.load(f)
+            lib.token, lib.tenant = c["token"], c["tenant_url"]
+            return bool(lib.token) and http_status(p, "/healthz") == 200
+
+        lib.start(serve_argv, serve_ready, 30)
+        # The tenant URL's path (/scim/v2/<directory> or similar) is every request's base.
+        lib.base = "/" + lib.tenant.split("://", 1)[1].split("/", 1)[1].rstrip("/")
+
+        go = Server("go", tmp)
+        servers.append(go)
+        go.token = os.urandom(16).hex()
+        token_file = os.path.join(tmp, "go-token")
+        with open(token_file, "w") as f:
+            f.write(go.token + "\n")
+        go_ids_file = os.path.join(tmp, "go-ids.txt")
+        go.base = "/v2"
+        log(f"Go server: creating {n:,} users in-process (-preload)")
+        go.start(lambda p: [go_bin, "-listen", f"127.0.0.1:{p}", "-token-file", token_file,
+                            "-preload", str(n), "-ids-out", go_ids_file],
+                 lambda p: http_status(p, "/v2/ServiceProviderConfig", go.token) == 200,
+                 max(60, n // 2000))
+        with open(go_ids_file) as f:
+            go_ids = f.read().split()
+        if len(go_ids) != n:
+            raise BenchError(f"the Go server preloaded {len(go_ids)} users, expected {n}")
+
+        lc = Client(lib.port, lib.base, lib.token)
+        gc = Client(go.port, go.base, go.token)
+
+        log(f"libscim: Bulk load of {n:,} users ({BULK_OPS} operations a request)")
+        lib_ids, rate = bulk_load(lc, n, lib)
+        res["bulk"] = rate
+        res["rss"] = {"after_load": vm_hwm_mb(lib.proc.pid)}
+        log(f"libscim Bulk: {rate:,.0f} users/s; VmHWM {res['rss']['after_load']:.0f} MB")
+
+        if "listing" in sections:
+            res["listing"] = {"libscim": listing(lc, n, list_budget, pass_budget, "libscim"),
+                              "go": listing(gc, n, list_budget, pass_budget, "go")}
+            res["rss"]["after_pass"] = vm_hwm_mb(lib.proc.pid)
+
+        errors = {}
+        if "reads" in sections:
+            rnd = random.Random(13)
+            indices = [rnd.randrange(n) for _ in range(min(ID_SAMPLE, n))]
+            lib_ids_path, names_path = sample_files(tmp, "libscim", lib_ids, indices)
+            go_ids_path, _ = sample_files(tmp, "go", go_ids, indices)
+            for key, files in (("get", (lib_ids_path, lib_ids_path, go_ids_path)),
+                               ("filter", (names_path, names_path, names_path))):
+                res[key] = {}
+                for who, srv, path in zip(("bare", "libscim", "go"), (bare, lib, go), files):
+                    r = wrk.run(srv, srv.token, [key, srv.base, path])
+                    res[key][who] = r
+                    errors[f"{key}/{who}"] = r["errors"]
+                    log(f"{who} {key}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms")
+
+        if "groups" in sections:
+            res["groups"] = {"libscim": groups(lc, wrk, lib, lib.token, lib_ids, "libscim"),
+                             "Go": groups(gc, wrk, go, go.token, go_ids, "go")}
+            for who, g in res["groups"].items():
+                errors[f"patch/{who}"] = g["big"]["errors"] + g["small"]["errors"]
+
+        if "writes" in sections:
+            res["post"] = {}
+            nonce = os.urandom(4).hex()
+            for who, srv in (("bare", bare), ("libscim", lib), ("go", go)):
+                r = wrk.run(srv, srv.token, ["post", srv.base, nonce])
+                res["post"][who] = r
+                errors[f"post/{who}"] = r["errors"]
+                log(f"{who} post: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms")
+        res["errors"] = {k: v for k, v in errors.items() if v}
+
+        print_table(cfg, res)
+        sys.stdout.flush()
+        if os.environ.get("SCIM_BENCH_JSON"):
+            with open(os.environ["SCIM_BENCH_JSON"], "w") as f:
+                json.dump(res, f, indent=2)
+        return 1 if res["errors"] else 0
+    finally:
+        for s in reversed(servers):
+            s.stop()
+        if os.environ.get("KEEP_LOGS") == "1":
+            log(f"logs and data kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        log(f"error: {e}")
+        sys.exit(1)
