@@ -167,22 +167,27 @@ fn by_index(
 ) -> Result<Page> {
     let skip = (search.start_index - 1) as u64;
     let mut page = Page::default();
+    let ttl = std::time::Duration::from_secs(ctx.config.cursor_timeout_secs);
+    // Where the previous page of this query ended, when this engine served it.
+    let continued = match skip {
+        0 => None,
+        _ => ctx.paging.continuation(ctx.dir, query, skip + 1, ttl),
+    };
+    let mut last = None;
     if plan.residual.is_none() {
-        // The store answers the whole filter: an index count, and an index seek that
-        // continues the previous page of this query when this engine served it.
+        // The store answers the whole filter: an index count, and an index seek from the
+        // previous page's end, or by offset from the nearer end.
         page.total = tx.count_where(plan.kind, &plan.conds, None)?;
         if count == 0 || skip >= page.total {
             return Ok(page);
         }
-        let ttl = std::time::Duration::from_secs(ctx.config.cursor_timeout_secs);
-        // Continue the previous page; else seek by offset from the nearer end.
-        let (start, want) = match ctx.paging.continuation(ctx.dir, query, skip + 1, ttl) {
-            Some(pos) if skip > 0 => (Start::After(pos), count),
-            _ if skip > page.total / 2 => {
+        let (start, want) = match continued {
+            Some(pos) => (Start::After(pos), count),
+            None if skip > page.total / 2 => {
                 let want = count.min((page.total - skip) as usize);
                 (Start::FromEnd(page.total - skip - want as u64), want)
             }
-            _ => (Start::Offset(skip), count),
+            None => (Start::Offset(skip), count),
         };
         let backwards = matches!(start, Start::FromEnd(_));
         let mut found = Vec::with_capacity(want);
@@ -201,38 +206,48 @@ fn by_index(
         if backwards {
             found.reverse();
         }
-        let last = found.last().map(|(p, _)| p.clone());
+        last = found.last().map(|(p, _)| p.clone());
         page.items = found.into_iter().map(|(_, r)| r).collect();
-        if let Some(pos) = last {
-            let next = skip + 1 + page.items.len() as u64;
-            ctx.paging.remember(ctx.dir, query, next, pos);
-        }
-        return Ok(page);
-    }
-    let mut err = None;
-    walk(
-        tx,
-        plan.kind,
-        &plan.conds,
-        order,
-        Start::Offset(0),
-        usize::MAX,
-        &mut |_, r| match plan.check(ctx, tx, &r, false) {
-            Ok(Some(_)) => {
-                if page.total >= skip && page.items.len() < count {
-                    page.items.push(r);
+    } else {
+        // One pass through the candidates for the count; the page is the matches after
+        // the previous page's end, or at the offset.
+        let mut err = None;
+        walk(
+            tx,
+            plan.kind,
+            &plan.conds,
+            order,
+            Start::Offset(0),
+            usize::MAX,
+            &mut |pos, r| match plan.check(ctx, tx, &r, false) {
+                Ok(Some(_)) => {
+                    let wanted = match &continued {
+                        Some(c) => order.cmp(&pos, c) == Ordering::Greater,
+                        None => page.total >= skip,
+                    };
+                    if wanted && page.items.len() < count {
+                        page.items.push(r);
+                        last = Some(pos);
+                    }
+                    page.total += 1;
+                    true
                 }
-                page.total += 1;
-                true
-            }
-            Ok(None) => true,
-            Err(e) => {
-                err = Some(e);
-                false
-            }
-        },
-    )?;
-    err.map_or(Ok(page), Err)
+                Ok(None) => true,
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            },
+        )?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+    }
+    if let Some(pos) = last {
+        let next = skip + 1 + page.items.len() as u64;
+        ctx.paging.remember(ctx.dir, query, next, pos);
+    }
+    Ok(page)
 }
 
 /// Cursor paging (RFC 9865) on one resource type in an indexed order: each page is a seek
