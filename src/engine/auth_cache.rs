@@ -1,0 +1,138 @@
+//! The authentication cache: bearer-token hash → everything a request of that directory
+//! needs (its settings, compiled mappings, base URL), so an authenticated request does no
+//! store round trip and parses no settings.
+//!
+//! Correctness rests on one rule, kept here and nowhere else: **every change to a
+//! directory calls [`AuthCache::invalidate`] after the store has committed it**, and a
+//! fill reads [`AuthCache::generation`] *before* its store read and inserts only if the
+//! generation is still the same ([`AuthCache::insert`]). A fill that read the store before
+//! a change either finds the generation moved (and inserts nothing) or inserted before
+//! the invalidation (which removes it): a revoked or replaced token never outlives the
+//! call that revoked it. Token expiry is not cached: the caller checks it per request.
+//!
+//! Invalidation drops every entry: directory changes are rare, a refill is one indexed
+//! read. A cross-process signal (several processes on one database) plugs in by calling
+//! [`AuthCache::invalidate`] when another process changed a directory.
+
+use crate::directory::StoredSettings;
+use crate::mapping::DirectoryMapping;
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Entries kept at most (one per directory with a token); past it an arbitrary entry
+/// is dropped to make room.
+pub(crate) const DEFAULT_CAPACITY: usize = 4096;
+
+/// What an authenticated request of one directory needs.
+pub(crate) struct Authorized {
+    pub id: String,
+    pub settings: StoredSettings,
+    pub base_url: String,
+    pub mapping: Arc<DirectoryMapping>,
+}
+
+/// Token hash → [`Authorized`]; see the module documentation for the invalidation rule.
+pub(crate) struct AuthCache {
+    /// Bumped (under the write lock) by every invalidation.
+    generation: AtomicU64,
+    entries: RwLock<HashMap<String, Arc<Authorized>>>,
+    capacity: usize,
+}
+
+impl AuthCache {
+    pub fn new(capacity: usize) -> AuthCache {
+        AuthCache {
+            generation: AtomicU64::new(0),
+            entries: RwLock::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The cached entry for a token hash.
+    pub fn get(&self, token_hash: &str) -> Option<Arc<Authorized>> {
+        self.entries.read().get(token_hash).cloned()
+    }
+
+    /// The generation to pass to [`Self::insert`]: read it before the store read.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Keep `entry` unless the cache was invalidated since `generation` was read (then
+    /// the store read it came from may predate a change). Returns whether it was kept.
+    pub fn insert(&self, token_hash: String, generation: u64, entry: Arc<Authorized>) -> bool {
+        let mut entries = self.entries.write();
+        if self.generation.load(Ordering::Acquire) != generation {
+            return false;
+        }
+        if entries.len() >= self.capacity && !entries.contains_key(&token_hash) {
+            if let Some(k) = entries.keys().next().cloned() {
+                entries.remove(&k);
+            }
+        }
+        entries.insert(token_hash, entry);
+        true
+    }
+
+    /// Forget everything: call after (never before) a directory change is committed.
+    pub fn invalidate(&self) {
+        let mut entries = self.entries.write();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.read().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{DirectorySettings, IdpKind};
+    use std::collections::BTreeMap;
+
+    fn entry(id: &str) -> Arc<Authorized> {
+        Arc::new(Authorized {
+            id: id.into(),
+            settings: StoredSettings {
+                domain: "example.com".into(),
+                idp: IdpKind::Generic,
+                services: Vec::new(),
+                settings: DirectorySettings::default(),
+                created: time::OffsetDateTime::UNIX_EPOCH,
+                token: None,
+                mappings: BTreeMap::new(),
+                oidc: None,
+            },
+            base_url: String::new(),
+            mapping: Arc::new(DirectoryMapping::compile(&BTreeMap::new()).unwrap()),
+        })
+    }
+
+    #[test]
+    fn a_fill_that_predates_an_invalidation_is_not_kept() {
+        let c = AuthCache::new(8);
+        let g = c.generation();
+        c.invalidate();
+        assert!(!c.insert("h".into(), g, entry("a")));
+        assert!(c.get("h").is_none());
+        assert!(c.insert("h".into(), c.generation(), entry("a")));
+        assert_eq!(c.get("h").unwrap().id, "a");
+        c.invalidate();
+        assert!(c.get("h").is_none());
+    }
+
+    #[test]
+    fn the_size_is_bounded() {
+        let c = AuthCache::new(3);
+        for i in 0..10 {
+            assert!(c.insert(format!("h{i}"), c.generation(), entry("a")));
+        }
+        assert_eq!(c.len(), 3);
+        assert!(c.get("h9").is_some(), "the newest entry is kept");
+    }
+}
