@@ -228,8 +228,15 @@ async fn answer(
     opts: &ServerOptions,
 ) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
+    // Kept for the access log only when it is on.
+    let (method, path) = if log::log_enabled!(target: "scim::access", log::Level::Info) {
+        (
+            req.method().as_str().to_owned(),
+            req.uri().path().to_owned(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     let resp = match tokio::time::timeout(opts.request_timeout, route(req, &engine)).await {
         Ok(r) => r,
         Err(_) => Response::error(&ScimError::new(408, None, "the request took too long")),
