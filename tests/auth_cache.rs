@@ -179,6 +179,21 @@ fn settings_and_mapping_changes_apply_to_the_next_request() {
     assert!(body["detail"].as_str().unwrap().contains("title"), "{body}");
 }
 
+#[test]
+fn a_change_made_by_another_engine_on_the_store_is_seen_within_a_second() {
+    let store = Arc::new(Counting::default());
+    let a = Engine::new(EngineConfig::default(), store.clone());
+    let b = Engine::new(EngineConfig::default(), store.clone());
+    let d = a.create_directory(&new_dir("A")).unwrap();
+    let t1 = a.issue_token(&d.id, None).unwrap().secret;
+    assert_eq!(users(&a, &d.id, &t1).status, 200);
+    // `a` learns nothing of this change but through the store.
+    let t2 = b.issue_token(&d.id, None).unwrap().secret;
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_refused(&users(&a, &d.id, &t1), "replaced by another engine");
+    assert_eq!(users(&a, &d.id, &t2).status, 200);
+}
+
 /// Tokens as the hammering threads see them: `stale` is set once the call that replaced
 /// or revoked the token has returned.
 struct Published {

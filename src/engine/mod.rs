@@ -522,8 +522,8 @@ impl Engine {
         let auth = match self.auth.get(&hash) {
             Some(auth) => auth,
             None => {
-                // Read the generation before the store: see `auth_cache`.
-                let generation = self.auth.generation();
+                // Taken before the store read: see `auth_cache`.
+                let ticket = self.auth.ticket();
                 let record = self.store.directory_by_token(&hash)?.ok_or_else(denied)?;
                 let stored = record.token_hash.as_deref().unwrap_or("");
                 if !token::hashes_equal(stored, &hash) || record.id != dir_id {
@@ -536,7 +536,7 @@ impl Engine {
                     settings,
                     id: record.id,
                 });
-                self.auth.insert(hash, generation, auth.clone());
+                self.auth.insert(hash, ticket, auth.clone());
                 auth
             }
         };
