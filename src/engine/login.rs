@@ -150,7 +150,7 @@ impl Engine {
             attribute: attribute.to_owned(),
         });
         record.data = to_data(&s)?;
-        self.store.update_directory(&record)?;
+        self.save(&record)?;
         self.parties.lock().remove(id);
         self.view(&record)
     }
@@ -161,7 +161,7 @@ impl Engine {
         let mut s = settings(&record)?;
         s.oidc = None;
         record.data = to_data(&s)?;
-        self.store.update_directory(&record)?;
+        self.save(&record)?;
         self.parties.lock().remove(id);
         Ok(())
     }

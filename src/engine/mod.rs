@@ -67,8 +67,10 @@ impl Default for EngineConfig {
 
 type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
+mod auth_cache;
 mod login;
 
+use auth_cache::{AuthCache, Authorized};
 pub use login::{Login, LoginError};
 
 /// Directories, tokens and the SCIM protocol over one store. Thread-safe (`Send + Sync`):
@@ -81,6 +83,9 @@ pub struct Engine {
     feed: EventFeed,
     /// Compiled mappings per directory, reused while the stored mappings are unchanged.
     compiled: Mutex<HashMap<String, Arc<DirectoryMapping>>>,
+    /// Token hash → the authenticated directory; every directory change invalidates it
+    /// (through [`Engine::save`] and [`Engine::delete_directory`]).
+    auth: AuthCache,
     /// One relying party per directory with login, kept while its settings are unchanged
     /// (its discovery, key and pending-login caches live there).
     parties: Mutex<HashMap<String, login::Party>>,
@@ -123,6 +128,7 @@ impl Engine {
             clock,
             feed: EventFeed::default(),
             compiled: Mutex::new(HashMap::new()),
+            auth: AuthCache::new(auth_cache::DEFAULT_CAPACITY),
             parties: Mutex::new(HashMap::new()),
             secrets,
         }
@@ -224,18 +230,29 @@ impl Engine {
             s.settings = settings.clone();
         }
         record.data = to_data(&s)?;
-        self.store.update_directory(&record)?;
+        self.save(&record)?;
         self.view(&record)
     }
 
     /// Delete a directory with its users, groups and pending events; its token stops
     /// working at once.
     pub fn delete_directory(&self, id: &str) -> Result<()> {
-        if !self.store.delete_directory(id)? {
+        let deleted = self.store.delete_directory(id);
+        self.auth.invalidate();
+        if !deleted? {
             return Err(not_found(id));
         }
         self.compiled.lock().remove(id);
         Ok(())
+    }
+
+    /// Store a changed directory record and invalidate the authentication cache (after
+    /// the store returned, whatever it returned: see [`auth_cache`]). Every directory
+    /// change goes through here.
+    fn save(&self, record: &DirectoryRecord) -> Result<()> {
+        let saved = self.store.update_directory(record);
+        self.auth.invalidate();
+        saved
     }
 
     // ----- attribute mappings -------------------------------------------------------------
@@ -335,7 +352,7 @@ impl Engine {
         m.validate_for(service)?;
         s.mappings.insert(service, m.clone());
         record.data = to_data(&s)?;
-        self.store.update_directory(&record)?;
+        self.save(&record)?;
         Ok(m)
     }
 
@@ -348,7 +365,7 @@ impl Engine {
         let s = settings(&record)?;
         let m = self.compiled_mapping(&record.id, &s)?;
         let base_url = self.tenant_url(&record.id);
-        let tenant = tenant(&record, &s, &base_url, &m);
+        let tenant = tenant(&record.id, &s, &base_url, &m);
         let n = self.provider.resync_for(&tenant, RESYNC_BATCH)?;
         self.feed.notify();
         Ok(n)
@@ -370,7 +387,7 @@ impl Engine {
         let m = self.compiled_mapping(&record.id, &s)?;
         let (filter, entry) = m.lookup(service, ResourceKind::User, target, value)?;
         let base_url = self.tenant_url(&record.id);
-        let tenant = tenant(&record, &s, &base_url, &m);
+        let tenant = tenant(&record.id, &s, &base_url, &m);
         let mut accept = |r: &StoredResource| {
             entry
                 .value(&r.data)
@@ -427,7 +444,7 @@ impl Engine {
         s.token = Some(issued.info.clone());
         record.token_hash = Some(token::hash(&issued.secret));
         record.data = to_data(&s)?;
-        self.store.update_directory(&record)?;
+        self.save(&record)?;
         Ok(issued)
     }
 
@@ -438,7 +455,7 @@ impl Engine {
         s.token = None;
         record.token_hash = None;
         record.data = to_data(&s)?;
-        self.store.update_directory(&record)
+        self.save(&record)
     }
 
     /// Directories whose token expires within `within` from now (already expired ones
@@ -460,13 +477,8 @@ impl Engine {
     /// the bearer token must be the current, unexpired token of that very directory.
     pub fn handle(&self, req: &Request) -> Response {
         match self.authenticate(req) {
-            Ok((record, settings, rest)) => {
-                let m = match self.compiled_mapping(&record.id, &settings) {
-                    Ok(m) => m,
-                    Err(e) => return Response::error(&e),
-                };
-                let base_url = self.tenant_url(&record.id);
-                let tenant = tenant(&record, &settings, &base_url, &m);
+            Ok((auth, rest)) => {
+                let tenant = tenant(&auth.id, &auth.settings, &auth.base_url, &auth.mapping);
                 let inner = Request {
                     path: rest,
                     ..req.clone()
@@ -481,8 +493,10 @@ impl Engine {
         }
     }
 
-    /// The directory a request is for, its settings, and the path below its SCIM base.
-    fn authenticate(&self, req: &Request) -> Result<(DirectoryRecord, StoredSettings, String)> {
+    /// The directory a request is for and the path below its SCIM base. The token is
+    /// looked up in the authentication cache, and in the store on a miss; its expiry is
+    /// checked on every request.
+    fn authenticate(&self, req: &Request) -> Result<(Arc<Authorized>, String)> {
         let prefix = self.config.scim_path.trim_end_matches('/');
         let below = req
             .path
@@ -503,16 +517,34 @@ impl Engine {
             .filter(|s| !s.is_empty())
             .ok_or_else(denied)?;
         let hash = token::hash(secret);
-        let record = self.store.directory_by_token(&hash)?.ok_or_else(denied)?;
-        let stored = record.token_hash.as_deref().unwrap_or("");
+        let auth = match self.auth.get(&hash) {
+            Some(auth) => auth,
+            None => {
+                // Taken before the store read: see `auth_cache`.
+                let ticket = self.auth.ticket();
+                let record = self.store.directory_by_token(&hash)?.ok_or_else(denied)?;
+                let stored = record.token_hash.as_deref().unwrap_or("");
+                if !token::hashes_equal(stored, &hash) || record.id != dir_id {
+                    return Err(denied());
+                }
+                let settings = settings(&record)?;
+                let auth = Arc::new(Authorized {
+                    mapping: self.compiled_mapping(&record.id, &settings)?,
+                    base_url: self.tenant_url(&record.id),
+                    settings,
+                    id: record.id,
+                });
+                self.auth.insert(hash, ticket, auth.clone());
+                auth
+            }
+        };
         // The token must belong to the directory named in the path: a token for A can
         // never reach B, whatever the path says.
-        if !token::hashes_equal(stored, &hash) || record.id != dir_id {
+        if auth.id != dir_id {
             return Err(denied());
         }
-        let settings = settings(&record)?;
-        match &settings.token {
-            Some(t) if !t.is_expired(self.now()) => Ok((record, settings, rest)),
+        match &auth.settings.token {
+            Some(t) if !t.is_expired(self.now()) => Ok((auth, rest)),
             _ => Err(denied()),
         }
     }
@@ -596,13 +628,13 @@ fn provider(config: &EngineConfig, store: &Arc<dyn Store>, clock: &Clock) -> Ser
 
 /// The protocol context of a directory.
 fn tenant<'a>(
-    record: &'a DirectoryRecord,
+    id: &'a str,
     s: &'a StoredSettings,
     base_url: &'a str,
     mappings: &'a DirectoryMapping,
 ) -> Tenant<'a> {
     Tenant {
-        id: &record.id,
+        id,
         base_url,
         domain: Some(&s.domain),
         fill_domain: s.settings.fill_domain,

@@ -40,10 +40,15 @@ pub struct Response {
 impl Response {
     /// A JSON response with the SCIM media type.
     pub fn json(status: u16, body: &serde_json::Value) -> Self {
+        // One allocation for a typical resource instead of a doubling series.
+        let mut bytes = Vec::with_capacity(1024);
+        if serde_json::to_writer(&mut bytes, body).is_err() {
+            bytes.clear();
+        }
         Response {
             status,
             headers: vec![("Content-Type".into(), SCIM_JSON.into())],
-            body: serde_json::to_vec(body).unwrap_or_default(),
+            body: bytes,
         }
     }
 

@@ -57,7 +57,9 @@ pub(crate) fn render(
     members: &Members,
     groups: bool,
 ) -> Result<Value> {
-    let mut out = Map::new();
+    // Sized once: the stored attributes plus id, meta and the derived lists.
+    let stored = r.data.as_object().map_or(0, Map::len);
+    let mut out = Map::with_capacity(stored + 4);
     if let Some(s) = r.data.get("schemas") {
         out.insert("schemas".into(), s.clone());
     }
@@ -115,15 +117,15 @@ pub(crate) fn render(
             out.insert("groups".into(), Value::Array(list));
         }
     }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": r.kind.as_str(),
-            "created": timestamp(r.created),
-            "lastModified": timestamp(r.last_modified),
-            "location": location(ctx.base_url, r.kind, &r.id),
-            "version": etag(r.version),
-        }),
+    let mut meta = Map::with_capacity(5);
+    meta.insert("resourceType".into(), r.kind.as_str().into());
+    meta.insert("created".into(), timestamp(r.created).into());
+    meta.insert("lastModified".into(), timestamp(r.last_modified).into());
+    meta.insert(
+        "location".into(),
+        location(ctx.base_url, r.kind, &r.id).into(),
     );
+    meta.insert("version".into(), etag(r.version).into());
+    out.insert("meta".into(), Value::Object(meta));
     Ok(Value::Object(out))
 }

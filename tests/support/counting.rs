@@ -19,6 +19,8 @@ pub struct Counting {
     pub member_rows_read: AtomicUsize,
     pub scans: AtomicUsize,
     pub writes: AtomicUsize,
+    /// Directory lookups by token hash (authentication that missed the engine's cache).
+    pub token_lookups: AtomicUsize,
 }
 
 impl Default for Counting {
@@ -190,6 +192,7 @@ impl Store for Counting {
         self.inner.get_directory(id)
     }
     fn directory_by_token(&self, h: &str) -> scim::error::Result<Option<DirectoryRecord>> {
+        self.token_lookups.fetch_add(1, Relaxed);
         self.inner.directory_by_token(h)
     }
     fn list_directories(&self) -> scim::error::Result<Vec<DirectoryRecord>> {

@@ -46,7 +46,9 @@ pub struct SqliteOptions {
     /// `PRAGMA synchronous = FULL`: a returned write survived power loss, not only a
     /// process crash. Default `true`; `false` uses `NORMAL` (still crash-safe in WAL).
     pub synchronous_full: bool,
-    /// Read connections kept open for `read()`; more are opened under load. Default 4.
+    /// Most read connections kept open. The pool grows to the number of reads running at
+    /// once and keeps those connections (warm page cache, prepared statements) up to this
+    /// many; a read beyond it opens a connection of its own. Default 32.
     pub read_connections: usize,
 }
 
@@ -55,7 +57,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             group_commit: true,
             synchronous_full: true,
-            read_connections: 4,
+            read_connections: 32,
         }
     }
 }
@@ -83,6 +85,8 @@ pub struct SqliteStore {
     /// Writers blocked on `writer.lock()`.
     contenders: AtomicUsize,
     readers: Mutex<Vec<Connection>>,
+    /// Read connections opened so far (the pool never churns: see `with_reader`).
+    readers_opened: AtomicUsize,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -165,6 +169,7 @@ impl SqliteStore {
             finished: Condvar::new(),
             contenders: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
+            readers_opened: AtomicUsize::new(0),
         };
         let first = store.open_reader()?;
         store.readers.lock().push(first);
@@ -176,6 +181,13 @@ impl SqliteStore {
         &self.path
     }
 
+    /// How many read connections this store has opened: at most the largest number of
+    /// reads that ever ran at once (bounded by [`SqliteOptions::read_connections`]), not
+    /// one per read.
+    pub fn read_connections_opened(&self) -> usize {
+        self.readers_opened.load(Ordering::Relaxed)
+    }
+
     fn open_reader(&self) -> Result<Connection> {
         let conn = open_conn(
             Path::new(&self.path),
@@ -184,28 +196,27 @@ impl SqliteStore {
         conn.pragma_update(None, "query_only", true)
             .map_err(sql_err)?;
         tune(&conn)?;
+        self.readers_opened.fetch_add(1, Ordering::Relaxed);
         Ok(conn)
     }
 
-    /// Run `f` in one read transaction on a pooled read connection.
+    /// Run `f` in one read transaction on a pooled read connection. The pool keeps every
+    /// connection it opened (up to `read_connections`), so it grows to the concurrency
+    /// seen and then opens none; `BEGIN`/`COMMIT` are cached statements.
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let pooled = self.readers.lock().pop();
         let conn = match pooled {
             Some(c) => c,
             None => self.open_reader()?,
         };
-        conn.execute_batch("BEGIN").map_err(sql_err)?;
-        let result = f(&conn);
-        let end = conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
-        if end.is_ok() && conn.is_autocommit() {
+        let result = read_transaction(&conn, f);
+        if conn.is_autocommit() {
             let mut pool = self.readers.lock();
             if pool.len() < self.options.read_connections.max(1) {
                 pool.push(conn);
             }
         }
-        let value = result?;
-        end.map_err(sql_err)?;
-        Ok(value)
+        result
     }
 
     /// Run `f` in a savepoint of the shared write transaction; return once the
@@ -333,6 +344,21 @@ impl SqliteStore {
             }
         }
     }
+}
+
+/// `f` inside `BEGIN` … `COMMIT` (`ROLLBACK` when it failed), through cached statements.
+fn read_transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let run = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map_err(sql_err)
+    };
+    run("BEGIN")?;
+    let result = f(conn);
+    let end = run(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    let value = result?;
+    end?;
+    Ok(value)
 }
 
 fn conflict(c: &Connection, r: &DirectoryRecord) -> Result<()> {
