@@ -107,10 +107,16 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Settings of every connection, once the file is known to be ours.
-fn tune(conn: &Connection) -> Result<()> {
-    // 32 MiB of page cache per connection (SQLite's default is 2 MiB).
-    conn.pragma_update(None, "cache_size", -32_768)
+/// Page cache of the writer: it walks every index a write touches.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// Page cache of each read connection: readers are many (one per concurrent read), and
+/// the OS page cache holds the file anyway; this bounds the process's memory.
+const READER_CACHE_KIB: i64 = 8 * 1024;
+
+/// Settings of every connection, once the file is known to be ours: `cache_kib` of page
+/// cache (SQLite's default is 2 MiB).
+fn tune(conn: &Connection, cache_kib: i64) -> Result<()> {
+    conn.pragma_update(None, "cache_size", -cache_kib)
         .map_err(sql_err)
 }
 
@@ -138,7 +144,7 @@ impl SqliteStore {
         )?;
         // Refuse a foreign file before changing anything in it.
         schema::check(&conn, &shown)?;
-        tune(&conn)?;
+        tune(&conn, WRITER_CACHE_KIB)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(sql_err)?;
@@ -195,7 +201,7 @@ impl SqliteStore {
         )?;
         conn.pragma_update(None, "query_only", true)
             .map_err(sql_err)?;
-        tune(&conn)?;
+        tune(&conn, READER_CACHE_KIB)?;
         self.readers_opened.fetch_add(1, Ordering::Relaxed);
         Ok(conn)
     }
