@@ -37,6 +37,7 @@ impl Counting {
             member_rows_read: AtomicUsize::new(0),
             scans: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
+            token_lookups: AtomicUsize::new(0),
         }
     }
 
