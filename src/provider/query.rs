@@ -120,7 +120,7 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
             };
             let groups = search.projection.includes(rt, None, "groups");
             let full = render(ctx, tx, r, &members, groups)?;
-            resources.push(crate::schema::project(rt, &full, &search.projection));
+            resources.push(crate::schema::project_owned(rt, full, &search.projection));
         }
         Ok(())
     })?;

@@ -11,7 +11,7 @@ mod render;
 mod validate;
 
 pub use definitions::*;
-pub use project::{project, Projection};
+pub use project::{project, project_owned, Projection};
 pub use render::{resource_type_json, schema_json, RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA};
 pub use validate::{check_required, normalize, normalize_element, normalize_value, Mode};
 

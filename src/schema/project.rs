@@ -128,44 +128,41 @@ impl Projection {
         }
     }
 
-    /// The projected value of one top-level attribute, `None` to drop it.
+    /// The projected value of one top-level attribute, `None` to drop it. Kept values
+    /// are moved, not copied.
     fn apply(
         &self,
         rt: &ResourceTypeDef,
         urn: Option<&str>,
         name: &str,
-        value: &Value,
+        value: Value,
     ) -> Option<Value> {
         let def = rt.resolve(urn, name).map(|r| r.attr);
         let sel = self.decide(rt, urn, name, def);
         if sel == Sel::Not {
             return None;
         }
-        let filter = |obj: &Map<String, Value>| -> Map<String, Value> {
-            obj.iter()
+        let filter = |obj: Map<String, Value>| -> Option<Value> {
+            let kept: Map<String, Value> = obj
+                .into_iter()
                 .filter(|(k, _)| self.keeps_sub(&sel, def, k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
+                .collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
         };
         match value {
-            Value::Object(obj) => {
-                let kept = filter(obj);
-                (!kept.is_empty()).then_some(Value::Object(kept))
-            }
+            Value::Object(obj) => filter(obj),
             Value::Array(items) => {
+                let empty = items.is_empty();
                 let kept: Vec<Value> = items
-                    .iter()
+                    .into_iter()
                     .filter_map(|item| match item {
-                        Value::Object(obj) => {
-                            let kept = filter(obj);
-                            (!kept.is_empty()).then_some(Value::Object(kept))
-                        }
-                        other => Some(other.clone()),
+                        Value::Object(obj) => filter(obj),
+                        other => Some(other),
                     })
                     .collect();
-                (!kept.is_empty() || items.is_empty()).then_some(Value::Array(kept))
+                (!kept.is_empty() || empty).then_some(Value::Array(kept))
             }
-            other => Some(other.clone()),
+            other => Some(other),
         }
     }
 }
@@ -267,26 +264,34 @@ fn parse_path(raw: &str) -> Result<AttrPath> {
 
 /// Apply `returned` rules and the projection to a fully rendered resource.
 pub fn project(rt: &ResourceTypeDef, resource: &Value, p: &Projection) -> Value {
+    project_owned(rt, resource.clone(), p)
+}
+
+/// [`project`] of a resource the caller no longer needs: kept values are moved.
+pub fn project_owned(rt: &ResourceTypeDef, resource: Value, p: &Projection) -> Value {
     let Value::Object(obj) = resource else {
-        return resource.clone();
+        return resource;
     };
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(obj.len());
     for (key, value) in obj {
         if key.eq_ignore_ascii_case("schemas") {
-            out.insert(key.clone(), value.clone());
-        } else if let Some(ext) = rt.extension(key) {
+            out.insert(key, value);
+        } else if let Some(ext) = rt.extension(&key) {
             let Value::Object(inner) = value else {
                 continue;
             };
             let kept: Map<String, Value> = inner
-                .iter()
-                .filter_map(|(k, v)| p.apply(rt, Some(ext.id), k, v).map(|v| (k.clone(), v)))
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    let v = p.apply(rt, Some(ext.id), &k, v)?;
+                    Some((k, v))
+                })
                 .collect();
             if !kept.is_empty() {
-                out.insert(key.clone(), Value::Object(kept));
+                out.insert(key, Value::Object(kept));
             }
-        } else if let Some(v) = p.apply(rt, None, key, value) {
-            out.insert(key.clone(), v);
+        } else if let Some(v) = p.apply(rt, None, &key, value) {
+            out.insert(key, v);
         }
     }
     Value::Object(out)
