@@ -211,37 +211,18 @@ fn by_index(
     } else {
         // One pass through the candidates for the count; the page is the matches after
         // the previous page's end, or at the offset.
-        let mut err = None;
-        walk(
-            tx,
-            plan.kind,
-            &plan.conds,
-            order,
-            Start::Offset(0),
-            usize::MAX,
-            &mut |pos, r| match plan.check(ctx, tx, &r, false) {
-                Ok(Some(_)) => {
-                    let wanted = match &continued {
-                        Some(c) => order.cmp(&pos, c) == Ordering::Greater,
-                        None => page.total >= skip,
-                    };
-                    if wanted && page.items.len() < count {
-                        page.items.push(r);
-                        last = Some(pos);
-                    }
-                    page.total += 1;
-                    true
-                }
-                Ok(None) => true,
-                Err(e) => {
-                    err = Some(e);
-                    false
-                }
-            },
-        )?;
-        if let Some(e) = err {
-            return Err(e);
-        }
+        plan.each_match(ctx, tx, order, false, &mut |pos, r, _| {
+            let wanted = match &continued {
+                Some(c) => order.cmp(&pos, c) == Ordering::Greater,
+                None => page.total >= skip,
+            };
+            if wanted && page.items.len() < count {
+                page.items.push(r);
+                last = Some(pos);
+            }
+            page.total += 1;
+            true
+        })?;
     }
     if let Some(pos) = last {
         let next = skip + 1 + page.items.len() as u64;
@@ -264,7 +245,6 @@ fn by_cursor(
     let mut page = Page::default();
     // One more than the page: whether another page follows in this direction.
     let mut found: VecDeque<(Position, StoredResource)> = VecDeque::new();
-    let mut err = None;
     if plan.residual.is_none() {
         page.total = tx.count_where(plan.kind, &plan.conds, None)?;
         let start = match from {
@@ -289,44 +269,26 @@ fn by_cursor(
         }
     } else {
         // One pass for the count; the page is picked on the way, in bounded memory.
-        walk(
-            tx,
-            plan.kind,
-            &plan.conds,
-            order,
-            Start::Offset(0),
-            usize::MAX,
-            &mut |pos, r| {
-                match plan.check(ctx, tx, &r, false) {
-                    Ok(Some(_)) => page.total += 1,
-                    Ok(None) => return true,
-                    Err(e) => {
-                        err = Some(e);
-                        return false;
-                    }
-                }
-                match from {
-                    Some(c) if c.backwards => {
-                        if order.cmp(&pos, &c.pos) == Ordering::Less {
-                            found.push_back((pos, r));
-                            if found.len() > count + 1 {
-                                found.pop_front();
-                            }
-                        }
-                    }
-                    Some(c) if order.cmp(&pos, &c.pos) != Ordering::Greater => {}
-                    _ => {
-                        if found.len() <= count {
-                            found.push_back((pos, r));
+        plan.each_match(ctx, tx, order, false, &mut |pos, r, _| {
+            page.total += 1;
+            match from {
+                Some(c) if c.backwards => {
+                    if order.cmp(&pos, &c.pos) == Ordering::Less {
+                        found.push_back((pos, r));
+                        if found.len() > count + 1 {
+                            found.pop_front();
                         }
                     }
                 }
-                true
-            },
-        )?;
-    }
-    if let Some(e) = err {
-        return Err(e);
+                Some(c) if order.cmp(&pos, &c.pos) != Ordering::Greater => {}
+                _ => {
+                    if found.len() <= count {
+                        found.push_back((pos, r));
+                    }
+                }
+            }
+            true
+        })?;
     }
     let more = found.len() > count;
     if more {
@@ -386,25 +348,14 @@ fn by_window(
         spec.compare(&a.0, &b.0, search.descending)
             .then((a.1, a.2).cmp(&(b.1, b.2)))
     };
-    let mut err = None;
     for (i, plan) in plans.iter().enumerate() {
         let needs_view = sort.is_some_and(|s| derived(&s.path));
-        walk(
+        plan.each_match(
+            ctx,
             tx,
-            plan.kind,
-            &plan.conds,
             Order::INSERTION,
-            Start::Offset(0),
-            usize::MAX,
-            &mut |pos, r| {
-                let view = match plan.check(ctx, tx, &r, needs_view) {
-                    Ok(Some(view)) => view,
-                    Ok(None) => return true,
-                    Err(e) => {
-                        err = Some(e);
-                        return false;
-                    }
-                };
+            needs_view,
+            &mut |pos, r, view| {
                 page.total += 1;
                 match sort {
                     Some(spec) => {
@@ -424,9 +375,6 @@ fn by_window(
                 true
             },
         )?;
-        if let Some(e) = err.take() {
-            return Err(e);
-        }
     }
     if sort.is_some() {
         kept.sort_by(by_key);
@@ -453,29 +401,12 @@ pub(crate) fn find(
     let mut out = Vec::new();
     ctx.store.read(ctx.dir, &mut |tx| {
         let mut found = Vec::new();
-        let mut err = None;
-        walk(
-            tx,
-            kind,
-            &plan.conds,
-            Order::INSERTION,
-            Start::Offset(0),
-            usize::MAX,
-            &mut |_, r| {
-                match plan.check(ctx, tx, &r, false) {
-                    Ok(Some(_)) if accept(&r) => found.push(r),
-                    Ok(_) => {}
-                    Err(e) => {
-                        err = Some(e);
-                        return false;
-                    }
-                }
-                true
-            },
-        )?;
-        if let Some(e) = err {
-            return Err(e);
-        }
+        plan.each_match(ctx, tx, Order::INSERTION, false, &mut |_, r, _| {
+            if accept(&r) {
+                found.push(r);
+            }
+            true
+        })?;
         out = found
             .iter()
             .map(|r| render(ctx, tx, r, &Members::Skip, true))
@@ -594,6 +525,37 @@ impl Plan {
             None => Members::All,
         };
         Ok(plan)
+    }
+
+    /// Visit every match in `order` — the store's candidates that pass the residual
+    /// filter — with the rendered view when one was made (or `want_view` asked for it),
+    /// until `visit` returns `false`.
+    fn each_match(
+        &self,
+        ctx: &Ctx,
+        tx: &dyn ReadTx,
+        order: Order,
+        want_view: bool,
+        visit: &mut dyn FnMut(Position, StoredResource, Option<Value>) -> bool,
+    ) -> Result<()> {
+        let mut err = None;
+        walk(
+            tx,
+            self.kind,
+            &self.conds,
+            order,
+            Start::Offset(0),
+            usize::MAX,
+            &mut |pos, r| match self.check(ctx, tx, &r, want_view) {
+                Ok(Some(view)) => visit(pos, r, view),
+                Ok(None) => true,
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            },
+        )?;
+        err.map_or(Ok(()), Err)
     }
 
     /// Whether `r` (which satisfies the conditions) matches: `Some` with the rendered view

@@ -154,6 +154,12 @@ pub fn sql_value(v: &Option<SortValue>) -> rusqlite::types::Value {
     }
 }
 
+/// The values of the sortable columns of a resource, in [`SortField::ALL`] order
+/// (`user_name, display_name, external_id, created_at, modified_at`).
+pub fn sort_columns(r: &crate::store::StoredResource) -> [rusqlite::types::Value; 5] {
+    SortField::ALL.map(|f| sql_value(&f.value_of(r)))
+}
+
 /// v2: compute the sortable columns of every existing resource.
 fn backfill_v2(conn: &Connection) -> Result<()> {
     let mut read = conn
@@ -173,17 +179,17 @@ fn backfill_v2(conn: &Connection) -> Result<()> {
         .map_err(sql_err)?;
     for row in rows {
         let (dir, r) = row.map_err(sql_err)?;
-        let v = |f: SortField| sql_value(&f.value_of(&r));
+        let [user_name, display_name, external_id, created, modified] = sort_columns(&r);
         write
             .execute(params![
                 dir,
                 super::tx::kind_code(r.kind),
                 r.id,
-                v(SortField::UserName),
-                v(SortField::DisplayName),
-                v(SortField::ExternalId),
-                v(SortField::Created),
-                v(SortField::LastModified),
+                user_name,
+                display_name,
+                external_id,
+                created,
+                modified
             ])
             .map_err(sql_err)?;
     }

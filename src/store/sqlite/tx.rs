@@ -1,10 +1,9 @@
 //! [`ReadTx`] and [`WriteTx`] over one SQLite connection, bound to one directory.
 
-use super::schema::sql_value;
+use super::schema::sort_columns;
 use super::sql_err;
 use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
-use crate::store::query::SortField;
 use crate::store::{
     Cond, Event, IndexKey, Member, NewEvent, Position, Range, ReadTx, Run, StoredResource, WriteTx,
 };
@@ -166,7 +165,7 @@ impl Tx<'_> {
         let data = json_text(&r.data)?;
         let created = time_text(r.created)?;
         let modified = time_text(r.last_modified)?;
-        let sorted = |f: SortField| sql_value(&f.value_of(r));
+        let [user_name, display_name, external_id, created_at, modified_at] = sort_columns(r);
         self.conn
             .prepare_cached(
                 "INSERT INTO resources (dir, kind, id, seq, data, created, last_modified, version,
@@ -183,11 +182,11 @@ impl Tx<'_> {
                     created,
                     modified,
                     i64_of(r.version),
-                    sorted(SortField::UserName),
-                    sorted(SortField::DisplayName),
-                    sorted(SortField::ExternalId),
-                    sorted(SortField::Created),
-                    sorted(SortField::LastModified),
+                    user_name,
+                    display_name,
+                    external_id,
+                    created_at,
+                    modified_at,
                 ])
             })
             .map_err(sql_err)?;
