@@ -25,7 +25,6 @@
 //! host applies an event from `records` (and `members`) alone, without reading SCIM.
 //! `user.updated` is also emitted by [`crate::Engine::resync`], for every user, after a
 //! mapping change.
-
 //!
 //! ## Retention
 //!
@@ -252,6 +251,8 @@ struct TrimState {
     last: std::time::Instant,
     /// A thread is running retention for the directory: others need not.
     running: bool,
+    /// Retention fell due again while it ran: the running thread goes once more.
+    again: bool,
 }
 
 impl EventFeed {
@@ -275,31 +276,36 @@ impl EventFeed {
                     writes: 0,
                     last: now,
                     running: false,
+                    again: false,
                 };
                 s.trims.insert(dir.to_owned(), fresh);
             }
-            let Some(t) = s.trims.get_mut(dir) else {
-                return false;
-            };
-            t.writes = t.writes.saturating_add(weight);
-            let due = !t.running
-                && (t.writes >= TRIM_EVERY || now.duration_since(t.last) >= TRIM_INTERVAL);
-            if due {
-                t.running = true;
-            }
-            due
+            s.trims.get_mut(dir).is_some_and(|t| {
+                t.writes = t.writes.saturating_add(weight);
+                let due = t.writes >= TRIM_EVERY || now.duration_since(t.last) >= TRIM_INTERVAL;
+                if due && t.running {
+                    t.again = true;
+                    return false;
+                }
+                t.running |= due;
+                due
+            })
         };
         self.changed.notify_all();
         due
     }
 
-    /// Retention for `dir` ran (after [`EventFeed::wrote`] said it was due).
-    pub fn trimmed(&self, dir: &str) {
-        if let Some(t) = self.state.lock().trims.get_mut(dir) {
-            t.writes = 0;
-            t.last = std::time::Instant::now();
-            t.running = false;
-        }
+    /// Retention for `dir` ran (after [`EventFeed::wrote`] said it was due). `true`: it
+    /// fell due again meanwhile, and the caller runs it once more (then calls this again).
+    pub fn trimmed(&self, dir: &str) -> bool {
+        let mut s = self.state.lock();
+        let Some(t) = s.trims.get_mut(dir) else {
+            return false;
+        };
+        t.writes = 0;
+        t.last = std::time::Instant::now();
+        t.running = std::mem::take(&mut t.again);
+        t.running
     }
 
     /// Forget a deleted directory.

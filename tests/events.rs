@@ -649,6 +649,39 @@ mod retention {
     }
 
     #[test]
+    fn concurrent_writers_leave_the_outbox_within_the_limit() {
+        each_store("concurrent", |store| {
+            let max = 300;
+            let h = Arc::new(Host::new(
+                store(),
+                EventRetention {
+                    max_age_secs: None,
+                    max_count: Some(max),
+                },
+            ));
+            // Bulk requests from four threads: whichever finds retention running leaves
+            // its share to the thread running it, which goes once more.
+            let writers: Vec<_> = (0..4)
+                .map(|t| {
+                    let h = h.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..8 {
+                            h.bulk_create((t * 8 + i) * 50, 50);
+                        }
+                    })
+                })
+                .collect();
+            for w in writers {
+                w.join().unwrap();
+            }
+            let s = h.stats();
+            assert_eq!((s.last_seq, s.kept, s.dropped), (1600, max, 1600 - max));
+            let dropped: u64 = drops_logged(&h.dir).iter().map(|d| d.0).sum();
+            assert_eq!(dropped, 1600 - max);
+        });
+    }
+
+    #[test]
     fn unacknowledged_events_older_than_the_limit_are_dropped() {
         each_store("age", |store| {
             let h = Host::new(

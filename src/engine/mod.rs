@@ -578,8 +578,11 @@ impl Engine {
     /// wake consumers; run retention when due.
     fn committed(&self, dir: &str, bulk: bool) {
         if self.feed.wrote(dir, if bulk { TRIM_EVERY } else { 1 }) {
-            self.retain_events(dir);
-            self.feed.trimmed(dir);
+            // Another writer that found it due meanwhile left it to us.
+            while {
+                self.retain_events(dir);
+                self.feed.trimmed(dir)
+            } {}
         }
     }
 
