@@ -4,7 +4,8 @@
 //! (`synchronous=NORMAL`: the same file, sooner).
 //!
 //! `cargo run --release --example outbox_size -- [--users N] [--consumer]
-//!  [--events-max-count N] [--events-max-age SECS] [--data DIR]`
+//!  [--events-max-count N] [--events-max-age SECS] [--data DIR] [--keep]` (`--keep`
+//! leaves the database in place, e.g. for `sqlite3`'s `dbstat`).
 
 use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
 use scim::events::EventRetention;
@@ -21,6 +22,7 @@ const PER_REQUEST: usize = 1000;
 fn main() {
     let mut users = 100_000usize;
     let mut consumer = false;
+    let mut keep = false;
     let mut events = EventRetention::default();
     let mut data = std::env::temp_dir().join(format!("libscim-outbox-{}", std::process::id()));
     let mut it = std::env::args().skip(1);
@@ -29,6 +31,7 @@ fn main() {
         match flag.as_str() {
             "--users" => users = value().parse().expect("--users N"),
             "--consumer" => consumer = true,
+            "--keep" => keep = true,
             "--events-max-count" => {
                 events.max_count = Some(value().parse().expect("--events-max-count N"))
             }
@@ -146,5 +149,9 @@ fn main() {
         size(&db) as f64 / 1e6,
         wal as f64 / 1e6
     );
-    let _ = std::fs::remove_dir_all(&data);
+    if keep {
+        println!("kept: {}", db.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&data);
+    }
 }
