@@ -32,6 +32,11 @@ USAGE: cargo run --release --example serve -- [FLAGS]
   --oidc-claim CLAIM            ID-token claim identifying the user (default email; sub is safer)
   --oidc-attribute ATTR         mapped user attribute it must equal (default email; or externalId)
   --oidc-allow-http             allow http:// IdP URLs (loopback tests only)
+  --events-max-age SECS         drop unacknowledged events older than this (default 604800,
+                                7 days; 0 = keep regardless of age)
+  --events-max-count N          keep at most N unacknowledged events per directory, dropping
+                                the oldest (default 1000000; 0 = keep none). Acknowledged
+                                events are always deleted; every drop is logged.
   -h, --help                    this text
 ";
 
@@ -48,6 +53,7 @@ struct Args {
     credentials_file: Option<PathBuf>,
     tls: Option<TlsFiles>,
     oidc: Option<OidcArgs>,
+    events: scim::events::EventRetention,
 }
 
 struct OidcArgs {
@@ -72,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
         credentials_file: None,
         tls: None,
         oidc: None,
+        events: scim::events::EventRetention::default(),
     };
     let (mut cert, mut key) = (None, None);
     let (mut config_url, mut client_id, mut client_secret) = (None, None, None);
@@ -119,6 +126,20 @@ fn parse_args() -> Result<Args, String> {
             "--oidc-claim" => claim = Some(value()?),
             "--oidc-attribute" => attribute = Some(value()?),
             "--oidc-allow-http" => allow_http = true,
+            "--events-max-age" => {
+                let v = value()?;
+                let secs: u64 = v
+                    .parse()
+                    .map_err(|_| format!("--events-max-age {v}: not a number of seconds"))?;
+                a.events.max_age_secs = (secs > 0).then_some(secs);
+            }
+            "--events-max-count" => {
+                let v = value()?;
+                let n = v
+                    .parse()
+                    .map_err(|_| format!("--events-max-count {v}: not a number"))?;
+                a.events.max_count = Some(n);
+            }
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
     }
@@ -159,7 +180,25 @@ fn main() {
     }
 }
 
+/// Warnings and errors of the library (an outbox drop, a failed accept) go to stderr.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Warn
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            eprintln!("{} {}: {}", r.level(), r.target(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
 fn run(args: Args) -> Result<(), String> {
+    if log::set_logger(&StderrLog).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
     std::fs::create_dir_all(&args.data)
         .map_err(|e| format!("cannot create {}: {e}", args.data.display()))?;
     let db = args.data.join("libscim.db");
@@ -174,6 +213,7 @@ fn run(args: Args) -> Result<(), String> {
             EngineConfig {
                 public_url,
                 secrets_key: Some(secrets_key(&args.data)?),
+                events: args.events,
                 ..EngineConfig::default()
             },
         )

@@ -250,7 +250,11 @@ scim_result scim_tokens_expiring(const struct scim_engine *engine,
  `{"public_url": "https://host.example.com", "scim_path": "/scim/v2",
    "provider": {"strict": false, "max_results": 1000, "max_operations": 1000,
    "max_payload_size": 1048576, "large_group_members": 1000},
-   "secrets_key": "<64 hex characters: seals stored OIDC client secrets>"}`.
+   "secrets_key": "<64 hex characters: seals stored OIDC client secrets>",
+   "events": {"max_age_secs": 604800, "max_count": 1000000}}`.
+ `events` bounds each directory's outbox: acknowledged events are always deleted;
+ unacknowledged ones older than `max_age_secs` or beyond the newest `max_count` are
+ dropped, oldest first, with a warning in the log (null: no limit).
  On success `*engine_out` owns a new engine.
 
  Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON, IO/INTERNAL (the store).
@@ -308,7 +312,18 @@ void scim_subscription_free(struct scim_subscription *subscription);
 scim_result scim_events_rewind(const struct scim_engine *engine, const char *id);
 
 /*
- Delete directory `id`'s acknowledged events; `*pruned_out` is how many.
+ The state of directory `id`'s outbox, as a JSON object
+ `{"last_seq", "acked", "kept", "dropped"}`: `dropped` counts the unacknowledged events
+ that retention (the `"events"` limits of the engine's configuration) deleted after the
+ acknowledged cursor, which a consumer never receives. Errors: NOT_FOUND.
+ */
+scim_result scim_events_stats(const struct scim_engine *engine,
+                              const char *id,
+                              char **stats_json_out);
+
+/*
+ Delete directory `id`'s acknowledged events; `*pruned_out` is how many. Retention
+ already deletes them on every acknowledgement, so this rarely finds any.
  */
 scim_result scim_events_prune(const struct scim_engine *engine,
                               const char *id,

@@ -25,6 +25,24 @@
 //! host applies an event from `records` (and `members`) alone, without reading SCIM.
 //! `user.updated` is also emitted by [`crate::Engine::resync`], for every user, after a
 //! mapping change.
+//!
+//! ## Retention
+//!
+//! The outbox does not grow without bound ([`EventRetention`], `"events"` in the engine's
+//! configuration). Acknowledged events are deleted as the cursor advances (in
+//! [`crate::Engine::ack_events`]); unacknowledged ones are kept up to an age and a count
+//! per directory, then dropped oldest first, with a `log::warn!` (target `scim::events`)
+//! naming the directory, how many and their `seq` range. Retention runs on the engine's
+//! own calls — every [`TRIM_EVERY`] successful writes of a directory or [`TRIM_INTERVAL`]
+//! after its last run, after every Bulk request, after an acknowledgement or a resync — in
+//! write transactions of at most [`TRIM_BATCH`] deletes, so no request holds the writer
+//! long and the work per write stays constant. Between two runs a directory may exceed
+//! the count by what it wrote meanwhile (at most `TRIM_EVERY - 1` requests' worth).
+//!
+//! Sequence numbers have no gaps otherwise, so a consumer can tell it missed events: the
+//! first event it receives has a `seq` beyond the one after its acknowledged (or last
+//! received) event, and [`crate::Engine::event_stats`] counts the dropped ones
+//! (`dropped`, until the consumer acknowledges past them).
 
 use crate::schema::ResourceKind;
 use crate::store::{Member, NewEvent};
@@ -42,6 +60,43 @@ pub const GROUP_UPDATED: &str = "group.updated";
 pub const GROUP_DELETED: &str = "group.deleted";
 pub const GROUP_MEMBERS_ADDED: &str = "group.members_added";
 pub const GROUP_MEMBERS_REMOVED: &str = "group.members_removed";
+
+/// How long and how many unacknowledged events a directory keeps (`"events"` in
+/// [`crate::EngineConfig`]; JSON `{"max_age_secs": 604800, "max_count": 1000000}`,
+/// `null` for no limit). Acknowledged events are always deleted.
+///
+/// The defaults, 7 days and 1,000,000 events per directory, keep everything a host that
+/// is down over a long weekend (or a holiday week) needs to catch up, and the whole
+/// initial import of a 1,000,000-user directory, while bounding a host that never
+/// consumes: an event takes 1–5 KB in SQLite (about 4.7 KB for a Workspace ONE user fed
+/// to two services, as `serve` does), so at most 1–5 GB per directory, and only 7 days
+/// of changes. Hosts with many directories or little disk lower `max_count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventRetention {
+    /// Unacknowledged events older than this many seconds are dropped. `None` (or 0):
+    /// kept regardless of age.
+    pub max_age_secs: Option<u64>,
+    /// At most this many unacknowledged events are kept per directory (the newest).
+    /// `None`: no limit. `0` keeps none (a host that does not use events).
+    pub max_count: Option<u64>,
+}
+
+impl Default for EventRetention {
+    fn default() -> Self {
+        EventRetention {
+            max_age_secs: Some(7 * 24 * 3600),
+            max_count: Some(1_000_000),
+        }
+    }
+}
+
+/// Retention runs after this many successful writes of a directory…
+pub const TRIM_EVERY: u32 = 64;
+/// …or after this long since its last run (at the next write).
+pub const TRIM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Most events one retention transaction deletes.
+pub const TRIM_BATCH: u64 = 500;
 
 /// The net membership change of one request: a member added and removed again within
 /// the same request is no change at all.
@@ -187,6 +242,17 @@ struct FeedState {
     /// Bumped on every committed change, so waiters can tell something happened.
     generation: u64,
     delivered: std::collections::HashMap<String, u64>,
+    /// Per directory: when retention is due.
+    trims: std::collections::HashMap<String, TrimState>,
+}
+
+struct TrimState {
+    writes: u32,
+    last: std::time::Instant,
+    /// A thread is running retention for the directory: others need not.
+    running: bool,
+    /// Retention fell due again while it ran: the running thread goes once more.
+    again: bool,
 }
 
 impl EventFeed {
@@ -194,6 +260,59 @@ impl EventFeed {
     pub fn notify(&self) {
         self.state.lock().generation += 1;
         self.changed.notify_all();
+    }
+
+    /// A write to `dir` committed, counting `weight` writes: wake every waiting consumer,
+    /// and say whether this caller should now run retention for `dir` (then it calls
+    /// [`EventFeed::trimmed`]).
+    pub fn wrote(&self, dir: &str, weight: u32) -> bool {
+        let due = {
+            let mut guard = self.state.lock();
+            let s = &mut *guard;
+            s.generation += 1;
+            let now = std::time::Instant::now();
+            if !s.trims.contains_key(dir) {
+                let fresh = TrimState {
+                    writes: 0,
+                    last: now,
+                    running: false,
+                    again: false,
+                };
+                s.trims.insert(dir.to_owned(), fresh);
+            }
+            s.trims.get_mut(dir).is_some_and(|t| {
+                t.writes = t.writes.saturating_add(weight);
+                let due = t.writes >= TRIM_EVERY || now.duration_since(t.last) >= TRIM_INTERVAL;
+                if due && t.running {
+                    t.again = true;
+                    return false;
+                }
+                t.running |= due;
+                due
+            })
+        };
+        self.changed.notify_all();
+        due
+    }
+
+    /// Retention for `dir` ran (after [`EventFeed::wrote`] said it was due). `true`: it
+    /// fell due again meanwhile, and the caller runs it once more (then calls this again).
+    pub fn trimmed(&self, dir: &str) -> bool {
+        let mut s = self.state.lock();
+        let Some(t) = s.trims.get_mut(dir) else {
+            return false;
+        };
+        t.writes = 0;
+        t.last = std::time::Instant::now();
+        t.running = std::mem::take(&mut t.again);
+        t.running
+    }
+
+    /// Forget a deleted directory.
+    pub fn forget(&self, dir: &str) {
+        let mut s = self.state.lock();
+        s.delivered.remove(dir);
+        s.trims.remove(dir);
     }
 
     /// The next events of `dir` after what was delivered, waiting up to `timeout` for

@@ -31,6 +31,24 @@ type Config struct {
 	ScimPath string `json:"scim_path,omitempty"`
 	// Provider holds protocol limits and strictness.
 	Provider *ProviderConfig `json:"provider,omitempty"`
+	// SecretsKey is 64 hex characters: the key sealing secrets the engine must keep
+	// usable (a directory's OIDC client secret) in the store. Keep it outside the
+	// database; without it such secrets are stored as given.
+	SecretsKey string `json:"secrets_key,omitempty"`
+	// Events is the outbox retention; nil keeps the defaults.
+	Events *EventRetention `json:"events,omitempty"`
+}
+
+// EventRetention bounds each directory's outbox. Acknowledged events are always deleted;
+// unacknowledged ones beyond these limits are dropped oldest first, and each drop is
+// logged (target "scim::events") and counted in the directory's event stats.
+type EventRetention struct {
+	// MaxAgeSecs drops unacknowledged events older than this many seconds. nil: the
+	// default (604800, 7 days); a pointer to 0: no age limit.
+	MaxAgeSecs *uint64 `json:"max_age_secs,omitempty"`
+	// MaxCount keeps at most this many unacknowledged events per directory, the newest.
+	// nil: the default (1000000); a pointer to 0 keeps none; math.MaxUint64: no limit.
+	MaxCount *uint64 `json:"max_count,omitempty"`
 }
 
 // ProviderConfig holds the SCIM protocol's limits; zero means the default.
@@ -44,6 +62,9 @@ type ProviderConfig struct {
 	CursorTimeoutSecs *uint64 `json:"cursor_timeout_secs,omitempty"`
 	// MaxSortWindow bounds the results a sort without an index keeps in memory.
 	MaxSortWindow int `json:"max_sort_window,omitempty"`
+	// LargeGroupMembers: a PATCH of a group with more members answers 204 unless
+	// attributes are asked for.
+	LargeGroupMembers int `json:"large_group_members,omitempty"`
 }
 
 // Engine owns directories, tokens, the SCIM protocol and the events over one store.

@@ -77,6 +77,28 @@ func (e *Engine) Ack(dirID string, seq uint64) error {
 	}, dirID, "directory id")
 }
 
+// EventStats is the state of a directory's outbox.
+type EventStats struct {
+	// LastSeq is the last sequence number handed out (0 before the first event).
+	LastSeq uint64 `json:"last_seq"`
+	// Acked is the acknowledged cursor.
+	Acked uint64 `json:"acked"`
+	// Kept is how many events the outbox holds.
+	Kept uint64 `json:"kept"`
+	// Dropped counts unacknowledged events that retention deleted after the
+	// acknowledged cursor: a consumer never receives them.
+	Dropped uint64 `json:"dropped"`
+}
+
+// EventStats reports directory dirID's outbox. Errors: ErrNotFound.
+func (e *Engine) EventStats(dirID string) (EventStats, error) {
+	var out EventStats
+	err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
+		return jsonCall(&out, func(p **C.char) C.scim_result { return C.scim_events_stats(eng, s[0], p) })
+	}, dirID, "directory id")
+	return out, err
+}
+
 // Subscription delivers a directory's events to a function as they commit. Close it.
 type Subscription struct {
 	mu  sync.Mutex

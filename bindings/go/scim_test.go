@@ -501,3 +501,45 @@ func TestServer(t *testing.T) {
 		t.Fatalf("no 'listening on' record among %+v", records)
 	}
 }
+
+func TestEventRetention(t *testing.T) {
+	maxCount, noAge := uint64(2), uint64(0)
+	eng, err := scim.Open("", &scim.Config{Events: &scim.EventRetention{MaxCount: &maxCount, MaxAgeSecs: &noAge}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	dir, err := eng.CreateDirectory(scim.NewDirectory{
+		Name: "Kept", Domain: "example.com", IdP: scim.IdPGeneric,
+		Services: []scim.Service{scim.ServiceUEM}, MappingProfile: scim.ProfileRFC,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := eng.IssueToken(dir.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{engine: eng, dir: dir, token: tok.Secret}
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		if r := f.do(t, "POST", "/Users", `{"userName":"`+n+`@example.com"}`); r.Status != 201 {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+	}
+	// An acknowledgement runs retention: #1 is deleted, #2 and #3 are dropped.
+	if err := eng.Ack(dir.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := eng.EventStats(dir.ID)
+	want := scim.EventStats{LastSeq: 5, Acked: 1, Kept: 2, Dropped: 2}
+	if err != nil || stats != want {
+		t.Fatalf("stats: %+v %v, want %+v", stats, err, want)
+	}
+	evs, err := eng.NextEvents(context.Background(), dir.ID, 10, 0)
+	if err != nil || len(evs) != 2 || evs[0].Seq != 4 {
+		t.Fatalf("events: %+v %v", evs, err)
+	}
+	if _, err := eng.EventStats("nope"); !errors.Is(err, scim.ErrNotFound) {
+		t.Fatalf("unknown directory: %v", err)
+	}
+}

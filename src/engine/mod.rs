@@ -7,18 +7,19 @@ use crate::directory::{
     NewDirectory, StoredSettings,
 };
 use crate::error::{Result, ScimError};
-use crate::events::EventFeed;
+use crate::events::{EventFeed, EventRetention, TRIM_BATCH, TRIM_EVERY};
 use crate::mapping::{service_name, DirectoryMapping, FoundUser, Mapping, MappingEntry, Profile};
 use crate::provider::{Config, Request, Response, ServiceProvider, Tenant};
 use crate::schema::ResourceKind;
-use crate::store::{DirectoryRecord, Event, Store, StoredResource};
+use crate::store::{DirectoryRecord, Event, Store, StoredResource, TrimEvents};
 use crate::token::{self, IssuedToken};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
-/// Engine settings (JSON at the C ABI: `{"public_url": …, "scim_path": …, "provider": {…}}`).
+/// Engine settings (JSON at the C ABI: `{"public_url": …, "scim_path": …, "provider": {…},
+/// "events": {"max_age_secs": …, "max_count": …}}`).
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
@@ -36,6 +37,10 @@ pub struct EngineConfig {
     /// serve example keeps it in `secrets.key`, mode 0600, beside the database). Without
     /// it such secrets are stored as given.
     pub secrets_key: Option<String>,
+    /// Outbox retention: how long and how many unacknowledged events each directory
+    /// keeps (default 7 days, 1,000,000); acknowledged ones are always deleted. See
+    /// [`crate::events`].
+    pub events: EventRetention,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -49,6 +54,7 @@ impl std::fmt::Debug for EngineConfig {
                 "secrets_key",
                 &self.secrets_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("events", &self.events)
             .finish()
     }
 }
@@ -61,6 +67,7 @@ impl Default for EngineConfig {
             login_path: "/login".into(),
             secrets_key: None,
             provider: Config::default(),
+            events: EventRetention::default(),
         }
     }
 }
@@ -243,6 +250,7 @@ impl Engine {
             return Err(not_found(id));
         }
         self.compiled.lock().remove(id);
+        self.feed.forget(id);
         Ok(())
     }
 
@@ -368,6 +376,7 @@ impl Engine {
         let tenant = tenant(&record.id, &s, &base_url, &m);
         let n = self.provider.resync_for(&tenant, RESYNC_BATCH)?;
         self.feed.notify();
+        self.retain_events(&record.id);
         Ok(n)
     }
 
@@ -485,7 +494,12 @@ impl Engine {
                 };
                 let resp = self.provider.handle_for(&tenant, &inner);
                 if resp.status < 300 && !req.method.eq_ignore_ascii_case("GET") {
-                    self.feed.notify();
+                    // A Bulk request may carry many changes: retention runs after each.
+                    let bulk = inner
+                        .path
+                        .trim_end_matches('/')
+                        .eq_ignore_ascii_case("/Bulk");
+                    self.committed(&auth.id, bulk);
                 }
                 resp
             }
@@ -568,10 +582,78 @@ impl Engine {
     }
 
     /// The host has applied every event up to `seq`: they are not delivered again, and
-    /// [`Engine::prune_events`] may delete them.
+    /// are deleted now (in batches of [`TRIM_BATCH`], each its own short transaction).
     pub fn ack_events(&self, directory_id: &str, seq: u64) -> Result<()> {
         self.record(directory_id)?;
-        self.store.ack_events(directory_id, seq)
+        self.store.ack_events(directory_id, seq)?;
+        self.retain_events(directory_id);
+        Ok(())
+    }
+
+    /// The state of a directory's outbox: what is kept, what is acknowledged, and how
+    /// many unacknowledged events retention dropped (a consumer that sees `dropped > 0`
+    /// missed that many events after its acknowledged cursor; see [`crate::events`]).
+    pub fn event_stats(&self, directory_id: &str) -> Result<EventStats> {
+        self.record(directory_id)?;
+        let o = self.store.outbox(directory_id)?;
+        Ok(EventStats {
+            last_seq: o.last,
+            acked: o.acked,
+            kept: o.len(),
+            dropped: o.dropped(),
+        })
+    }
+
+    /// A write to directory `dir` committed (`bulk`: a Bulk request, of many changes):
+    /// wake consumers; run retention when due.
+    fn committed(&self, dir: &str, bulk: bool) {
+        if self.feed.wrote(dir, if bulk { TRIM_EVERY } else { 1 }) {
+            // Another writer that found it due meanwhile left it to us.
+            while {
+                self.retain_events(dir);
+                self.feed.trimmed(dir)
+            } {}
+        }
+    }
+
+    /// Apply [`EngineConfig::events`] to a directory's outbox, a batch per transaction
+    /// until it is within the limits. Never fails the caller: the change it follows has
+    /// committed; a failure is logged and retried at the next run.
+    fn retain_events(&self, dir: &str) {
+        let policy = self.config.events;
+        let trim = TrimEvents {
+            max_count: policy.max_count,
+            older_than: policy.max_age_secs.filter(|s| *s > 0).map(|secs| {
+                let age = Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX));
+                self.now()
+                    .checked_sub(age)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+            }),
+            limit: TRIM_BATCH,
+        };
+        loop {
+            match self.store.trim_events(dir, &trim) {
+                Ok(t) => {
+                    if let Some((from, to)) = t.dropped {
+                        log::warn!(
+                            target: "scim::events",
+                            "directory {dir}: dropped {} unacknowledged events (seq {from}-{to}) \
+                             beyond the retention limits (max_count {}, max_age_secs {})",
+                            t.dropped_count(),
+                            show(policy.max_count),
+                            show(policy.max_age_secs),
+                        );
+                    }
+                    if !t.more {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    log::error!(target: "scim::events", "directory {dir}: event retention: {e}");
+                    return;
+                }
+            }
+        }
     }
 
     /// Deliver every unacknowledged event again (the host could not apply them).
@@ -581,7 +663,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Delete acknowledged events; returns how many.
+    /// Delete acknowledged events; returns how many. Retention already does this on every
+    /// acknowledgement, so it rarely finds any; kept for hosts that call it.
     pub fn prune_events(&self, directory_id: &str) -> Result<u64> {
         self.record(directory_id)?;
         let acked = self.store.acked(directory_id)?;
@@ -624,6 +707,24 @@ fn provider(config: &EngineConfig, store: &Arc<dyn Store>, clock: &Clock) -> Ser
         Some(key) => p.with_cursor_secret(key.as_bytes()),
         None => p,
     }
+}
+
+/// A directory's outbox, as [`Engine::event_stats`] reports it (JSON at the C ABI).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EventStats {
+    /// The last sequence number handed out (0 before the first event).
+    pub last_seq: u64,
+    /// The acknowledged cursor.
+    pub acked: u64,
+    /// Events kept (unacknowledged ones, and acknowledged ones not yet deleted).
+    pub kept: u64,
+    /// Unacknowledged events retention dropped after the acknowledged cursor: a consumer
+    /// never receives them. Back to 0 once it acknowledges past them.
+    pub dropped: u64,
+}
+
+fn show(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "none".into(), |n| n.to_string())
 }
 
 /// The protocol context of a directory.

@@ -27,7 +27,11 @@ pub(crate) unsafe fn engine<'a>(p: *const scim_engine) -> FfiResult<&'a Arc<Engi
 /// `{"public_url": "https://host.example.com", "scim_path": "/scim/v2",
 ///   "provider": {"strict": false, "max_results": 1000, "max_operations": 1000,
 ///   "max_payload_size": 1048576, "large_group_members": 1000},
-///   "secrets_key": "<64 hex characters: seals stored OIDC client secrets>"}`.
+///   "secrets_key": "<64 hex characters: seals stored OIDC client secrets>",
+///   "events": {"max_age_secs": 604800, "max_count": 1000000}}`.
+/// `events` bounds each directory's outbox: acknowledged events are always deleted;
+/// unacknowledged ones older than `max_age_secs` or beyond the newest `max_count` are
+/// dropped, oldest first, with a warning in the log (null: no limit).
 /// On success `*engine_out` owns a new engine.
 ///
 /// Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON, IO/INTERNAL (the store).

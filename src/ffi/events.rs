@@ -153,7 +153,25 @@ pub unsafe extern "C" fn scim_events_rewind(
     boundary(|| Ok(self::engine(engine)?.rewind_events(str_arg(id, "id")?)?))
 }
 
-/// Delete directory `id`'s acknowledged events; `*pruned_out` is how many.
+/// The state of directory `id`'s outbox, as a JSON object
+/// `{"last_seq", "acked", "kept", "dropped"}`: `dropped` counts the unacknowledged events
+/// that retention (the `"events"` limits of the engine's configuration) deleted after the
+/// acknowledged cursor, which a consumer never receives. Errors: NOT_FOUND.
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_stats(
+    engine: *const scim_engine,
+    id: *const c_char,
+    stats_json_out: *mut *mut c_char,
+) -> scim_result {
+    boundary(|| {
+        check_out(stats_json_out, "stats_json_out")?;
+        let stats = self::engine(engine)?.event_stats(str_arg(id, "id")?)?;
+        out(stats_json_out, "stats_json_out", json_out(&stats)?)
+    })
+}
+
+/// Delete directory `id`'s acknowledged events; `*pruned_out` is how many. Retention
+/// already deletes them on every acknowledgement, so this rarely finds any.
 #[no_mangle]
 pub unsafe extern "C" fn scim_events_prune(
     engine: *const scim_engine,

@@ -4,8 +4,8 @@
 //! transaction leaves nothing behind.
 
 use super::{
-    Cond, DirectoryRecord, Event, IndexKey, Key, Member, NewEvent, Position, Range, ReadTx, Run,
-    Store, StoredResource, WriteTx,
+    plan_trim, Cond, DirectoryRecord, Event, IndexKey, Key, Member, NewEvent, Outbox, Position,
+    Range, ReadTx, Run, Store, StoredResource, TrimEvents, Trimmed, WriteTx,
 };
 use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
@@ -678,6 +678,42 @@ impl Store for MemoryStore {
         Ok(pruned)
     }
 
+    fn outbox(&self, dir: &str) -> Result<Outbox> {
+        Ok(self
+            .dirs
+            .read()
+            .get(dir)
+            .map_or_else(Outbox::default, outbox_of))
+    }
+
+    fn trim_events(&self, dir: &str, trim: &TrimEvents) -> Result<Trimmed> {
+        let mut dirs = self.dirs.write();
+        let Some(d) = dirs.get_mut(dir) else {
+            return Ok(Trimmed::default());
+        };
+        let o = outbox_of(d);
+        let events = &d.events;
+        let (prune, drop, more) = plan_trim(&o, trim, &mut |from, limit, cutoff| {
+            Ok(events
+                .range(from..)
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .take_while(|(_, e)| e.time < cutoff)
+                .last()
+                .map(|(seq, _)| *seq))
+        })?;
+        let mut out = Trimmed {
+            more,
+            ..Trimmed::default()
+        };
+        let (Some(first), Some(upto)) = (o.first, drop.or(prune)) else {
+            return Ok(out);
+        };
+        d.events = d.events.split_off(&(upto + 1));
+        out.pruned = prune.map_or(0, |p| p + 1 - first);
+        out.dropped = drop.map(|upto| (prune.map_or(first, |p| p + 1), upto));
+        Ok(out)
+    }
+
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
         let mut dirs = self.dirs.write();
         let state = dirs.entry(dir.to_owned()).or_default();
@@ -690,5 +726,13 @@ impl Store for MemoryStore {
             tx.rollback();
         }
         result
+    }
+}
+
+fn outbox_of(d: &DirState) -> Outbox {
+    Outbox {
+        first: d.events.keys().next().copied(),
+        last: d.last_event,
+        acked: d.acked,
     }
 }

@@ -248,4 +248,128 @@ pub trait Store: Send + Sync {
     /// Delete acknowledged events up to `seq` (at most the acknowledged cursor); returns
     /// how many were deleted.
     fn prune_events(&self, dir: &str, seq: u64) -> Result<u64>;
+
+    /// The bounds of directory `dir`'s outbox. Every deletion ([`Store::prune_events`],
+    /// [`Store::trim_events`]) removes the oldest events, so the events kept are exactly
+    /// `first..=last`.
+    fn outbox(&self, dir: &str) -> Result<Outbox>;
+    /// Retention: in one short write transaction, delete at most `trim.limit` of `dir`'s
+    /// oldest events — acknowledged ones first, then unacknowledged ones beyond
+    /// `trim.max_count` or older than `trim.older_than`. Only the front of the outbox is
+    /// read (by `(dir, seq)`), never the whole of it.
+    fn trim_events(&self, dir: &str, trim: &TrimEvents) -> Result<Trimmed>;
+}
+
+/// The bounds of a directory's outbox (see [`Store::outbox`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outbox {
+    /// The oldest event kept; `None` when none is.
+    pub first: Option<u64>,
+    /// The last sequence number handed out (0 before the first event).
+    pub last: u64,
+    /// The acknowledged cursor.
+    pub acked: u64,
+}
+
+impl Outbox {
+    /// Events kept.
+    pub fn len(&self) -> u64 {
+        self.first.map_or(0, |f| self.last + 1 - f)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+    /// Unacknowledged events that retention deleted: after the acknowledged cursor, but no
+    /// longer kept. A consumer never receives them.
+    pub fn dropped(&self) -> u64 {
+        self.first
+            .unwrap_or(self.last + 1)
+            .saturating_sub(self.acked + 1)
+    }
+}
+
+/// What one [`Store::trim_events`] call may delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrimEvents {
+    /// Keep at most this many unacknowledged events (the newest); `None`: no limit.
+    pub max_count: Option<u64>,
+    /// Drop unacknowledged events whose `time` is before this; `None`: no limit. Events
+    /// go oldest (lowest `seq`) first: the first one not this old stops the drop.
+    pub older_than: Option<OffsetDateTime>,
+    /// Delete at most this many events in this call.
+    pub limit: u64,
+}
+
+/// What one [`Store::trim_events`] call deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trimmed {
+    /// Acknowledged events deleted.
+    pub pruned: u64,
+    /// Unacknowledged events deleted by the limits: the `seq` range, inclusive.
+    pub dropped: Option<(u64, u64)>,
+    /// `limit` stopped it before the outbox was within the limits: call again.
+    pub more: bool,
+}
+
+impl Trimmed {
+    /// How many unacknowledged events were dropped.
+    pub fn dropped_count(&self) -> u64 {
+        self.dropped.map_or(0, |(a, b)| b + 1 - a)
+    }
+}
+
+/// The retention plan for an outbox of bounds `o`: `(prune_through, drop_through,
+/// more)`. Shared by the stores so that they decide alike. `old_front(from, limit,
+/// cutoff)` reads events from `seq` `from` on, in order, stopping at the first whose time
+/// is not before `cutoff` or after `limit` events, and returns the last `seq` it passed
+/// (`None`: the first was not old); it is only called when an age limit applies.
+pub(crate) fn plan_trim(
+    o: &Outbox,
+    trim: &TrimEvents,
+    old_front: &mut dyn FnMut(u64, u64, OffsetDateTime) -> Result<Option<u64>>,
+) -> Result<(Option<u64>, Option<u64>, bool)> {
+    let Some(mut first) = o.first else {
+        return Ok((None, None, false));
+    };
+    let mut budget = trim.limit;
+    let mut prune = None;
+    if first <= o.acked && budget > 0 {
+        let upto = o.acked.min(first + budget - 1);
+        budget -= upto + 1 - first;
+        prune = Some(upto);
+        first = upto + 1;
+    }
+    if first <= o.acked {
+        return Ok((prune, None, true));
+    }
+    let mut drop = None;
+    // Unacknowledged events beyond the count limit: the oldest go.
+    if let Some(max) = trim.max_count {
+        let keep_from = (o.last + 1).saturating_sub(max);
+        if keep_from > first {
+            if budget == 0 {
+                return Ok((prune, None, true));
+            }
+            let upto = (keep_from - 1).min(first + budget - 1);
+            budget -= upto + 1 - first;
+            drop = Some(upto);
+            first = upto + 1;
+            if keep_from > first {
+                return Ok((prune, drop, true));
+            }
+        }
+    }
+    // Then those older than the age limit, from the front, until a younger one.
+    if let (Some(cutoff), true) = (trim.older_than, first <= o.last) {
+        if budget == 0 {
+            // Whether any is old is for the next call to find out.
+            return Ok((prune, drop, true));
+        }
+        if let Some(upto) = old_front(first, budget, cutoff)? {
+            drop = Some(upto);
+            let more = upto + 1 - first == budget && upto < o.last;
+            return Ok((prune, drop, more));
+        }
+    }
+    Ok((prune, drop, false))
 }

@@ -214,4 +214,14 @@ impl Store for Counting {
     fn prune_events(&self, d: &str, seq: u64) -> scim::error::Result<u64> {
         self.inner.prune_events(d, seq)
     }
+    fn outbox(&self, d: &str) -> scim::error::Result<scim::store::Outbox> {
+        self.inner.outbox(d)
+    }
+    fn trim_events(
+        &self,
+        d: &str,
+        trim: &scim::store::TrimEvents,
+    ) -> scim::error::Result<scim::store::Trimmed> {
+        self.inner.trim_events(d, trim)
+    }
 }

@@ -144,7 +144,11 @@ class Engine(Handle):
     ``Engine()`` or ``Engine(None, config)`` keeps everything in memory;
     ``Engine("scim.db", config)`` opens (or creates) a store file. ``config`` is a dict
     such as ``{"public_url": "https://host.example.com", "scim_path": "/scim/v2",
-    "provider": {"strict": False, "max_results": 1000}}``.
+    "provider": {"strict": False, "max_results": 1000}, "secrets_key": "<64 hex>",
+    "events": {"max_age_secs": 604800, "max_count": 1000000}}``. ``events`` bounds each
+    directory's outbox: acknowledged events are always deleted, unacknowledged ones
+    beyond the age or count are dropped oldest first and logged (``None``: no limit; a
+    ``max_age_secs`` of 0 is no age limit either).
 
     Thread-safe: share one engine between threads. Close it (or use ``with``) when
     done; a running :class:`~libscim.Server` keeps the engine alive on its own.
@@ -414,6 +418,15 @@ class Engine(Handle):
         ConflictError when ``seq`` is beyond the last event."""
         with self._use() as e:
             check(_lib.scim_events_ack(e, _enc(directory_id), seq))
+
+    def event_stats(self, directory_id: str) -> JSON:
+        """The directory's outbox: ``{"last_seq", "acked", "kept", "dropped"}``.
+        ``dropped`` counts unacknowledged events the retention limits deleted after the
+        acknowledged cursor (never delivered); it is 0 unless events were missed."""
+        did = _enc(directory_id)
+        with self._use() as e:
+            stats: JSON = _json_out(lambda out: _lib.scim_events_stats(e, did, out))
+        return stats
 
     def events(
         self, directory_id: str, timeout: Optional[float] = 0.0, batch: int = 100

@@ -108,3 +108,26 @@ def test_subscription_callback_exception_is_raised_on_close(tenant: Tenant) -> N
     with pytest.raises(RuntimeError, match="host failed"):
         sub.close()
     sub.close()  # idempotent, and the error is raised only once
+
+
+def test_retention_drops_beyond_the_count_and_says_so() -> None:
+    config = {"events": {"max_count": 2, "max_age_secs": None}}
+    with libscim.Engine(None, config) as e:
+        d = e.create_directory(
+            {"name": "Kept", "domain": "ev.example", "idp": "okta", "services": ["uem"]}
+        )
+        secret = e.issue_token(d["id"])["secret"]
+        for n in "abcde":
+            e.handle(
+                "POST",
+                f"/scim/v2/{d['id']}/Users",
+                headers={"Authorization": f"Bearer {secret}"},
+                body=user(f"{n}@ev.example"),
+            ).raise_for_status()
+        assert e.event_stats(d["id"]) == {"last_seq": 5, "acked": 0, "kept": 5, "dropped": 0}
+        # An acknowledgement runs retention: #1 is deleted, #2 and #3 are dropped.
+        e.ack_events(d["id"], 1)
+        assert e.event_stats(d["id"]) == {"last_seq": 5, "acked": 1, "kept": 2, "dropped": 2}
+        assert [x["seq"] for x in e.next_events(d["id"])] == [4, 5]
+        with pytest.raises(libscim.NotFoundError):
+            e.event_stats("nope")

@@ -17,7 +17,9 @@ mod schema;
 mod tx;
 
 use crate::error::{Result, ScimError};
-use crate::store::{DirectoryRecord, Event, ReadTx, Store, WriteTx};
+use crate::store::{
+    plan_trim, DirectoryRecord, Event, Outbox, ReadTx, Store, TrimEvents, Trimmed, WriteTx,
+};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::VecDeque;
@@ -25,7 +27,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tx::{event_row, i64_of, json_col, json_text, u64_col, Tx};
+use tx::{event_row, i64_of, json_col, json_text, time_col, u64_col, Tx};
 
 /// Most writes that share one commit.
 const MAX_BATCH: usize = 256;
@@ -566,6 +568,59 @@ impl Store for SqliteStore {
                 .map_err(sql_err)
         })
     }
+
+    fn outbox(&self, dir: &str) -> Result<Outbox> {
+        self.with_reader(|c| outbox(c, dir))
+    }
+
+    fn trim_events(&self, dir: &str, trim: &TrimEvents) -> Result<Trimmed> {
+        self.transact(|c| {
+            let o = outbox(c, dir)?;
+            let (prune, drop, more) = plan_trim(&o, trim, &mut |from, limit, cutoff| {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT seq, time FROM events WHERE dir = ?1 AND seq >= ?2
+                         ORDER BY seq LIMIT ?3",
+                    )
+                    .map_err(sql_err)?;
+                let mut rows = s
+                    .query(params![dir, i64_of(from), i64_of(limit)])
+                    .map_err(sql_err)?;
+                let mut upto = None;
+                while let Some(row) = rows.next().map_err(sql_err)? {
+                    if time_col(row, 1).map_err(sql_err)? >= cutoff {
+                        break;
+                    }
+                    upto = Some(u64_col(row, 0).map_err(sql_err)?);
+                }
+                Ok(upto)
+            })?;
+            let mut out = Trimmed {
+                more,
+                ..Trimmed::default()
+            };
+            let (Some(first), Some(upto)) = (o.first, drop.or(prune)) else {
+                return Ok(out);
+            };
+            // The primary key (dir, seq) bounds this delete to the rows it removes.
+            c.prepare_cached("DELETE FROM events WHERE dir = ?1 AND seq <= ?2")
+                .and_then(|mut s| s.execute(params![dir, i64_of(upto)]))
+                .map_err(sql_err)?;
+            out.pruned = prune.map_or(0, |p| p + 1 - first);
+            out.dropped = drop.map(|upto| (prune.map_or(first, |p| p + 1), upto));
+            Ok(out)
+        })
+    }
+}
+
+/// A directory's outbox bounds: its cursors row and the first event, two point reads.
+fn outbox(c: &Connection, dir: &str) -> Result<Outbox> {
+    let (last, acked) = cursor(c, dir)?;
+    let first = c
+        .prepare_cached("SELECT seq FROM events WHERE dir = ?1 ORDER BY seq LIMIT 1")
+        .and_then(|mut s| s.query_row([dir], |r| u64_col(r, 0)).optional())
+        .map_err(sql_err)?;
+    Ok(Outbox { first, last, acked })
 }
 
 /// A directory's `(last_event, acked)`; `(0, 0)` before its first event.
