@@ -16,8 +16,9 @@ use crate::error::{Result, ScimError};
 use crate::filter::Filter;
 use crate::mapping::DirectoryMapping;
 use crate::schema::{Mode, ResourceKind};
-use crate::store::{Store, StoredResource};
+use crate::store::{Store, StoredResource, WriteTx};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -109,6 +110,9 @@ pub(crate) struct Ctx<'a> {
     pub fill_domain: bool,
     pub enforce_domain: bool,
     pub mappings: Option<&'a DirectoryMapping>,
+    /// Inside a bulk request: the write transaction its operations share; each write
+    /// runs in a savepoint of it (see `resources::write`). `None`: its own transaction.
+    pub shared: Option<&'a RefCell<&'a mut dyn WriteTx>>,
 }
 
 impl ServiceProvider {
@@ -187,6 +191,7 @@ impl ServiceProvider {
             fill_domain: tenant.fill_domain,
             enforce_domain: tenant.enforce_domain && tenant.domain.is_some(),
             mappings: tenant.mappings,
+            shared: None,
         }
     }
 }

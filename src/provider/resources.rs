@@ -37,7 +37,7 @@ pub(crate) fn create(
     };
     let mut out = None;
     tenant::check_mapping(ctx, kind, None, &resource.data)?;
-    ctx.store.write(ctx.dir, &mut |tx| {
+    write(ctx, &mut |tx| {
         check_unique(tx, &resource, None)?;
         tx.insert(resource.clone())?;
         let mut sink = RowSink::new(tx, &resource.id, ctx.mode.strict);
@@ -153,7 +153,7 @@ fn update(
 ) -> Result<Response> {
     let projection = params.projection()?;
     let mut out = None;
-    ctx.store.write(ctx.dir, &mut |tx| {
+    write(ctx, &mut |tx| {
         let old = existing(tx, kind, id)?;
         check_if_match(req, &old)?;
         let mut new = old.clone();
@@ -195,7 +195,7 @@ fn more_members_than(tx: &dyn ReadTx, group_id: &str, limit: usize) -> Result<bo
 
 /// DELETE /Users/{id}, DELETE /Groups/{id}.
 pub(crate) fn delete(ctx: &Ctx, kind: ResourceKind, id: &str, req: &Request) -> Result<Response> {
-    ctx.store.write(ctx.dir, &mut |tx| {
+    write(ctx, &mut |tx| {
         let old = existing(tx, kind, id)?;
         check_if_match(req, &old)?;
         // The groups it was in lose a member: tell the host, then delete.
@@ -216,6 +216,16 @@ pub(crate) fn delete(ctx: &Ctx, kind: ResourceKind, id: &str, req: &Request) -> 
         headers: Vec::new(),
         body: Vec::new(),
     })
+}
+
+/// Run `f` as this request's write: its own store transaction, or, for an operation of a
+/// bulk request, a savepoint of the transaction the bulk's operations share (a failing
+/// operation then leaves no trace, and the others still commit).
+fn write(ctx: &Ctx, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+    match ctx.shared {
+        Some(shared) => shared.borrow_mut().savepoint(f),
+        None => ctx.store.write(ctx.dir, f),
+    }
 }
 
 /// The resource, or 404.

@@ -257,8 +257,10 @@ impl Tx<'_> {
             .insert(seq, member);
     }
 
-    fn rollback(&mut self) {
-        while let Some(u) = self.undo.pop() {
+    /// Undo everything after the first `mark` entries of the undo log, newest first.
+    fn rollback_to(&mut self, mark: usize) {
+        while self.undo.len() > mark {
+            let Some(u) = self.undo.pop() else { break };
             match u {
                 Undo::Put(kind, id) => {
                     self.dir.kind_mut(kind).take(&id);
@@ -381,6 +383,16 @@ impl WriteTx for Tx<'_> {
         );
         self.undo.push(Undo::Event(seq));
         Ok(seq)
+    }
+
+    fn savepoint(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        // A savepoint is a mark in the undo log.
+        let mark = self.undo.len();
+        let result = f(self);
+        if result.is_err() {
+            self.rollback_to(mark);
+        }
+        result
     }
 }
 
@@ -510,7 +522,7 @@ impl Store for MemoryStore {
         };
         let result = f(&mut tx);
         if result.is_err() {
-            tx.rollback();
+            tx.rollback_to(0);
         }
         result
     }

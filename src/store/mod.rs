@@ -139,6 +139,12 @@ pub trait WriteTx: ReadTx {
     /// strictly greater than every earlier event's of the directory (never reused, even
     /// after pruning).
     fn append_event(&mut self, event: NewEvent) -> Result<u64>;
+    /// Run `f` as a nested unit of this transaction: when `f` fails, everything it did is
+    /// undone and the error returned, while what the transaction did before (and does
+    /// after) stays; when it succeeds, its changes join the transaction (and commit or
+    /// roll back with it). Savepoints nest. Bulk runs each operation in one, so many
+    /// operations share a commit and a failing one leaves no trace.
+    fn savepoint(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()>;
 }
 
 /// A change to record in the outbox.

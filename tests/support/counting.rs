@@ -99,6 +99,14 @@ impl<T: WriteTx + ?Sized> WriteTx for CountingTx<'_, T> {
     fn append_event(&mut self, e: NewEvent) -> scim::error::Result<u64> {
         self.inner.append_event(e)
     }
+    fn savepoint(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> scim::error::Result<()>,
+    ) -> scim::error::Result<()> {
+        let counts = self.counts;
+        self.inner
+            .savepoint(&mut |tx| f(&mut CountingTx { inner: tx, counts }))
+    }
 }
 
 impl Store for Counting {

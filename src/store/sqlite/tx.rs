@@ -453,4 +453,25 @@ impl WriteTx for Tx<'_> {
             .map_err(sql_err)?;
         Ok(seq as u64)
     }
+
+    fn savepoint(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        // Inside the writer's transaction (and its per-write savepoint `w`), so the
+        // outcome is undone with them when they roll back. A panic in `f` leaves `op`
+        // open; the writer's `ROLLBACK TO w` then discards it too.
+        run(self.conn, "SAVEPOINT op")?;
+        let result = f(self);
+        if result.is_err() {
+            run(self.conn, "ROLLBACK TO op")?;
+        }
+        run(self.conn, "RELEASE op")?;
+        result
+    }
+}
+
+/// Run one cached statement that returns no rows (transaction control).
+pub fn run(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(sql_err)
 }
