@@ -306,53 +306,75 @@ fn member_patch(size: usize) -> Duration {
 /// Bulk users/s, creates/s with 32 writers, and a one-member PATCH in a 100,000-member
 /// group against a 10-member group (PATCH without `attributes`, as Okta and Entra send it).
 fn writes() {
-    let users = if smoke() { 400 } else { 100_000 };
-    let per_request = if smoke() { 100 } else { 1_000 };
-    let (single, single_path) = sqlite("one-by-one", true);
-    let one_by_one = concurrent_creates(single, 1, if smoke() { 5 } else { 500 });
-    cleanup(&single_path);
-    let (bulk_store, bulk_path) = sqlite("bulk", true);
-    let bulk = bulk_creates(bulk_store, users, per_request);
-    cleanup(&bulk_path);
-    let (grouped, grouped_path) = sqlite("creates32", true);
-    let creates32 = concurrent_creates(grouped, 32, if smoke() { 3 } else { 200 });
-    cleanup(&grouped_path);
-    let bulk_label = format!("Bulk, {users} users in requests of {per_request}");
-    report(
-        "users created on SQLite (synchronous=FULL); time per user",
-        ("POST /Users, one client", one_by_one),
-        &[
-            (bulk_label.as_str(), bulk),
-            ("POST /Users, 32 clients", creates32),
-        ],
-    );
-    let big = if smoke() { 200 } else { 100_000 };
-    let small_group = member_patch(10);
-    let big_group = member_patch(big);
-    report(
-        "one-member PATCH of a group on SQLite (synchronous=FULL)",
-        ("group of 10 members", small_group),
-        &[(format!("group of {big} members").as_str(), big_group)],
-    );
+    // SCIM_BENCH_WRITES=bulk,creates,patch picks parts (all by default);
+    // SCIM_BENCH_BULK_USERS sets the Bulk load (default 100,000).
+    let parts = std::env::var("SCIM_BENCH_WRITES").unwrap_or_default();
+    let part = |name: &str| parts.is_empty() || parts.split(',').any(|p| p == name);
     let rate = |d: Duration| 1.0 / d.as_secs_f64();
+    let mut targets = Vec::new();
+    if part("bulk") || part("creates") {
+        let (single, single_path) = sqlite("one-by-one", true);
+        let one_by_one = concurrent_creates(single, 1, if smoke() { 5 } else { 300 });
+        cleanup(&single_path);
+        let mut others = Vec::new();
+        if part("bulk") {
+            let users = std::env::var("SCIM_BENCH_BULK_USERS")
+                .ok()
+                .and_then(|v| v.replace(['_', ','], "").parse().ok())
+                .unwrap_or(if smoke() { 400 } else { 100_000 });
+            let per_request = if smoke() { 100 } else { 1_000 };
+            let (store, path) = sqlite("bulk", true);
+            let bulk = bulk_creates(store, users, per_request);
+            cleanup(&path);
+            others.push((
+                format!("Bulk, {users} users in requests of {per_request}"),
+                bulk,
+            ));
+            targets.push(format!(
+                "  {:<44} {:>9.0} users/s    {:.2}x of 10,000",
+                "Bulk",
+                rate(bulk),
+                rate(bulk) / 10_000.0
+            ));
+        }
+        if part("creates") {
+            let (store, path) = sqlite("creates32", true);
+            let creates32 = concurrent_creates(store, 32, if smoke() { 3 } else { 200 });
+            cleanup(&path);
+            others.push(("POST /Users, 32 clients".to_owned(), creates32));
+            targets.push(format!(
+                "  {:<44} {:>9.0} creates/s  {:.2}x of 5,000",
+                "POST /Users, 32 clients",
+                rate(creates32),
+                rate(creates32) / 5_000.0
+            ));
+        }
+        let others: Vec<(&str, Duration)> = others.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+        report(
+            "users created on SQLite (synchronous=FULL); time per user",
+            ("POST /Users, one client", one_by_one),
+            &others,
+        );
+    }
+    if part("patch") {
+        let big = if smoke() { 200 } else { 100_000 };
+        let small_group = member_patch(10);
+        let big_group = member_patch(big);
+        report(
+            "one-member PATCH of a group on SQLite (synchronous=FULL)",
+            ("group of 10 members", small_group),
+            &[(format!("group of {big} members").as_str(), big_group)],
+        );
+        targets.push(format!(
+            "  {:<44} {:>9.2}x          (target >= 0.80x)",
+            format!("PATCH speed, {big}-member vs 10-member group"),
+            small_group.as_secs_f64() / big_group.as_secs_f64()
+        ));
+    }
     println!("writes: the targets");
-    println!(
-        "  {:<44} {:>9.0} users/s    {:.2}x of 10,000",
-        "Bulk",
-        rate(bulk),
-        rate(bulk) / 10_000.0
-    );
-    println!(
-        "  {:<44} {:>9.0} creates/s  {:.2}x of 5,000",
-        "POST /Users, 32 clients",
-        rate(creates32),
-        rate(creates32) / 5_000.0
-    );
-    println!(
-        "  {:<44} {:>9.2}x          (target >= 0.80x)",
-        "PATCH speed, 100,000-member vs 10-member group",
-        small_group.as_secs_f64() / big_group.as_secs_f64()
-    );
+    for line in targets {
+        println!("{line}");
+    }
 }
 
 fn main() {
