@@ -107,6 +107,21 @@ fn large_group_membership_changes_never_read_the_member_list() {
         );
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
+    // Without `attributes` (as Okta and Entra send it): 204 for a large group, decided
+    // without reading member rows.
+    for ops in [
+        json!([{"op": "add", "path": "members", "value": [{"value": extra}]}]),
+        json!([{"op": "remove", "path": format!("members[value eq \"{extra}\"]")}]),
+    ] {
+        let r = call(
+            &p,
+            "PATCH",
+            &format!("/Groups/{gid}"),
+            "",
+            Some(patch_ops(ops)),
+        );
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    }
     // Entra's membership check: point lookup by id, membership by row.
     let q = format!(
         "filter=id%20eq%20%22{gid}%22%20and%20members.value%20eq%20%22{}%22&excludedAttributes=members",

@@ -580,6 +580,29 @@ fn savepoints_isolate_failures(store: &dyn Store) {
     assert_eq!(ids(store, "d", User), ["u1", "u2", "u4", "u7"]);
 }
 
+fn member_count_threshold(store: &dyn Store) {
+    store
+        .write("d", &mut |tx| {
+            tx.insert(resource(Group, "g", json!({"displayName": "G"})))?;
+            for i in 0..5 {
+                tx.add_member("g", member(&format!("u{i}")))?;
+            }
+            tx.remove_member("g", "u0")?;
+            Ok(())
+        })
+        .unwrap();
+    store
+        .read("d", &mut |tx| {
+            let answers: Vec<bool> = (0..6)
+                .map(|n| tx.has_more_members_than("g", n).unwrap())
+                .collect();
+            assert_eq!(answers, [true, true, true, true, false, false]);
+            assert!(!tx.has_more_members_than("none", 0)?);
+            Ok(())
+        })
+        .unwrap();
+}
+
 fn concurrent_writers(store: &dyn Store) {
     // Many threads writing at once: every write lands, every event number is unique.
     std::thread::scope(|s| {
@@ -690,6 +713,7 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
         ("directory_records", directory_records),
         ("outbox", outbox),
         ("savepoints_isolate_failures", savepoints_isolate_failures),
+        ("member_count_threshold", member_count_threshold),
         ("concurrent_writers", concurrent_writers),
         ("timestamps_round_trip", timestamps_round_trip),
         ("long_scans_and_member_lists", long_scans_and_member_lists),

@@ -167,7 +167,7 @@ fn update(
             if is_patch
                 && unasked
                 && kind == ResourceKind::Group
-                && more_members_than(tx, id, ctx.config.large_group_members)?
+                && tx.has_more_members_than(id, ctx.config.large_group_members)?
             {
                 Response {
                     status: 204,
@@ -181,16 +181,6 @@ fn update(
         Ok(())
     })?;
     Ok(out.expect("write succeeded"))
-}
-
-/// Whether a group has more than `limit` members, reading at most `limit + 1` rows.
-fn more_members_than(tx: &dyn ReadTx, group_id: &str, limit: usize) -> Result<bool> {
-    let mut seen = 0usize;
-    tx.members(group_id, &mut |_| {
-        seen += 1;
-        seen <= limit
-    })?;
-    Ok(seen > limit)
 }
 
 /// DELETE /Users/{id}, DELETE /Groups/{id}.

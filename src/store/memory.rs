@@ -212,6 +212,12 @@ macro_rules! impl_read {
                         .contains_key(&(group_id.to_owned(), member_id.to_owned()))
                 }))
             }
+            fn has_more_members_than(&self, group_id: &str, limit: usize) -> Result<bool> {
+                let $dir = self;
+                Ok($get
+                    .and_then(|d| d.members.get(group_id))
+                    .is_some_and(|rows| rows.len() > limit))
+            }
             fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
                 let $dir = self;
                 Ok($get

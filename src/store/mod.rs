@@ -118,6 +118,17 @@ pub trait ReadTx {
 
     /// Ids of the groups `member_id` directly belongs to.
     fn groups_of(&self, member_id: &str) -> Result<Vec<String>>;
+
+    /// Whether a group has more than `limit` members. A backend answers from its index
+    /// without loading member rows (the default visits at most `limit + 1` of them).
+    fn has_more_members_than(&self, group_id: &str, limit: usize) -> Result<bool> {
+        let mut seen = 0usize;
+        self.members(group_id, &mut |_| {
+            seen += 1;
+            seen <= limit
+        })?;
+        Ok(seen > limit)
+    }
 }
 
 /// Writes within one directory. All of them commit together or not at all.

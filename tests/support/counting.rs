@@ -64,6 +64,9 @@ macro_rules! delegate_read {
         fn groups_of(&self, member_id: &str) -> scim::error::Result<Vec<String>> {
             self.inner.groups_of(member_id)
         }
+        fn has_more_members_than(&self, group_id: &str, limit: usize) -> scim::error::Result<bool> {
+            self.inner.has_more_members_than(group_id, limit)
+        }
     };
 }
 
