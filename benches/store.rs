@@ -220,6 +220,32 @@ fn lookups() {
     }
 }
 
+/// CPU time this process has used (user + system), where the platform tells it
+/// (`/proc/self/stat`, Linux): on a shared machine, wall time depends on the neighbours,
+/// CPU time much less.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which ends with ')'): utime is the 12th, stime 13th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux platform Rust supports.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Run `f`, printing the CPU time it used per `units` next to `label`.
+fn with_cpu<T>(label: &str, units: usize, f: impl FnOnce() -> T) -> T {
+    let before = cpu_time();
+    let out = f();
+    if let (Some(a), Some(b)) = (before, cpu_time()) {
+        println!(
+            "  ({label}: {:?} of CPU per unit, all threads)",
+            (b.saturating_sub(a)) / units.max(1) as u32
+        );
+    }
+    out
+}
+
 /// Wall time per user of `n` users sent as Bulk requests of `per_request` POSTs.
 fn bulk_creates(store: Arc<dyn Store>, n: usize, per_request: usize) -> Duration {
     let p = provider(store);
@@ -324,7 +350,9 @@ fn writes() {
                 .unwrap_or(if smoke() { 400 } else { 100_000 });
             let per_request = if smoke() { 100 } else { 1_000 };
             let (store, path) = sqlite("bulk", true);
-            let bulk = bulk_creates(store, users, per_request);
+            let bulk = with_cpu("Bulk, per user", users, || {
+                bulk_creates(store, users, per_request)
+            });
             cleanup(&path);
             others.push((
                 format!("Bulk, {users} users in requests of {per_request}"),
@@ -339,7 +367,10 @@ fn writes() {
         }
         if part("creates") {
             let (store, path) = sqlite("creates32", true);
-            let creates32 = concurrent_creates(store, 32, if smoke() { 3 } else { 200 });
+            let per_thread = if smoke() { 3 } else { 200 };
+            let creates32 = with_cpu("POST /Users x32, per create", 32 * per_thread, || {
+                concurrent_creates(store, 32, per_thread)
+            });
             cleanup(&path);
             others.push(("POST /Users, 32 clients".to_owned(), creates32));
             targets.push(format!(

@@ -103,9 +103,10 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
 }
 
 /// Most operations that share one store transaction.
-const MAX_SHARED_OPS: usize = 250;
-/// Once a shared transaction has run this long, it commits after the current operation.
-const MAX_SHARED_TIME: Duration = Duration::from_millis(50);
+const MAX_SHARED_OPS: usize = 500;
+/// Once a shared transaction has run this long, it commits after the current operation:
+/// other writers wait at most about this long for the store's writer.
+const MAX_SHARED_TIME: Duration = Duration::from_millis(100);
 
 /// Whether an operation is a resource write, which runs in a savepoint of a shared
 /// transaction. Anything else (a search, an unknown endpoint, a malformed operation)

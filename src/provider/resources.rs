@@ -43,14 +43,44 @@ pub(crate) fn create(
         let mut sink = RowSink::new(tx, &resource.id, ctx.mode.strict);
         sink.add(members.clone())?;
         let delta = sink.delta;
-        record(ctx, tx, None, Some(&resource), true, &delta)?;
-        out = Some(respond(ctx, tx, &resource, &projection, 201)?);
+        if kind == ResourceKind::User {
+            // A new user is in no group yet: its event view is its whole representation,
+            // so the response is projected from it after the write, outside the store's
+            // writer (which serialises every write).
+            let view = render(ctx, &*tx, &resource, &Members::Skip, false)?;
+            record_views(ctx, tx, &resource, None, Some(&view), true, &delta)?;
+            out = Some(Created::View(view));
+        } else {
+            record(ctx, tx, None, Some(&resource), true, &delta)?;
+            out = Some(Created::Response(respond(
+                ctx,
+                tx,
+                &resource,
+                &projection,
+                201,
+            )?));
+        }
         Ok(())
     })?;
-    let mut resp = out.expect("write succeeded");
+    let mut resp = match out.expect("write succeeded") {
+        Created::Response(resp) => resp,
+        Created::View(view) => {
+            let rt = kind.resource_type();
+            let mut resp = Response::json(201, &crate::schema::project(rt, &view, &projection));
+            resp.headers.push(("ETag".into(), etag(resource.version)));
+            resp
+        }
+    };
     resp.headers
         .push(("Location".into(), location(ctx.base_url, kind, &id)));
     Ok(resp)
+}
+
+/// What a create's write transaction hands back: the response, or the view to project it
+/// from.
+enum Created {
+    Response(Response),
+    View(Value),
 }
 
 /// GET /Users/{id}, GET /Groups/{id}.
@@ -259,13 +289,35 @@ fn record(
     let view = |r: &StoredResource| render(ctx, &*tx, r, &Members::Skip, false);
     let before = before.map(view).transpose()?;
     let after = after.map(view).transpose()?;
+    record_views(
+        ctx,
+        tx,
+        r,
+        before.as_ref(),
+        after.as_ref(),
+        attributes_changed,
+        members,
+    )
+}
+
+/// [`record`] with the rendered views (`Members::Skip`, no groups) already at hand;
+/// `r` is the latest state.
+fn record_views(
+    ctx: &Ctx,
+    tx: &mut dyn WriteTx,
+    r: &StoredResource,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    attributes_changed: bool,
+    members: &MemberDelta,
+) -> Result<()> {
     // The mapped records of the latest state (the last one, for a delete).
     let records = ctx.mappings.map(|m| m.records(r.kind, &r.data));
     let change = Change {
         kind: r.kind,
         id: &r.id,
-        before: before.as_ref(),
-        after: after.as_ref(),
+        before,
+        after,
         attributes_changed,
         members,
         records: records.as_ref(),

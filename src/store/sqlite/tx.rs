@@ -338,22 +338,28 @@ impl ReadTx for Tx<'_> {
 
 impl WriteTx for Tx<'_> {
     fn insert(&mut self, resource: StoredResource) -> Result<()> {
-        if self.seq_of(resource.kind, &resource.id)?.is_some() {
+        // The next position and the existence check in one statement (both index seeks).
+        let (seq, exists): (i64, bool) = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0) + 1,
+                   EXISTS (SELECT 1 FROM resources WHERE dir = ?1 AND kind = ?2 AND id = ?3)
+                 FROM resources WHERE dir = ?1 AND kind = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![self.dir, kind_code(resource.kind), resource.id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .map_err(sql_err)?;
+        if exists {
             return Err(ScimError::internal(format!(
                 "store: {} {} already exists",
                 resource.kind.as_str(),
                 resource.id
             )));
         }
-        let seq: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM resources WHERE dir = ?1 AND kind = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![self.dir, kind_code(resource.kind)], |r| r.get(0))
-            })
-            .map_err(sql_err)?;
         self.put(seq, &resource)
     }
 
