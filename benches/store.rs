@@ -220,6 +220,221 @@ fn lookups() {
     }
 }
 
+/// CPU time this process has used (user + system), where the platform tells it
+/// (`/proc/self/stat`, Linux): on a shared machine, wall time depends on the neighbours,
+/// CPU time much less.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which ends with ')'): utime is the 12th, stime 13th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux platform Rust supports.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Run `f`, printing the CPU time it used per `units` next to `label`.
+fn with_cpu<T>(label: &str, units: usize, f: impl FnOnce() -> T) -> T {
+    let before = cpu_time();
+    let out = f();
+    if let (Some(a), Some(b)) = (before, cpu_time()) {
+        println!(
+            "  ({label}: {:?} of CPU per unit, all threads)",
+            (b.saturating_sub(a)) / units.max(1) as u32
+        );
+    }
+    out
+}
+
+/// Wall time per user of `n` users sent as Bulk requests of `per_request` POSTs.
+fn bulk_creates(store: Arc<dyn Store>, n: usize, per_request: usize) -> Duration {
+    let p = provider(store);
+    let bodies: Vec<Value> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(per_request)
+        .map(|chunk| {
+            let ops: Vec<Value> = chunk
+                .iter()
+                .map(|&i| {
+                    json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                           "data": user_body(i)})
+                })
+                .collect();
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                   "Operations": ops})
+        })
+        .collect();
+    let t = Instant::now();
+    for body in &bodies {
+        let resp = ok(p.handle(&req("POST", "/Bulk", "", Some(body))), 200);
+        let ops = resp["Operations"].as_array().unwrap();
+        assert_eq!(ops.len(), body["Operations"].as_array().unwrap().len());
+        assert!(ops.iter().all(|o| o["status"] == "201"), "{}", ops[0]);
+    }
+    t.elapsed() / n as u32
+}
+
+/// Median time of a one-member PATCH (add, then remove, alternately) in a group of
+/// `small` and in a group of `big` members of the same SQLite directory (members and users
+/// loaded straight into the store), measured in alternating rounds so both see the same
+/// database, WAL and machine load.
+fn member_patch(small: usize, big: usize) -> (Duration, Duration) {
+    let (store, path) = sqlite(&format!("patch{big}"), true);
+    let ids = bulk_load(&store, small + big + 1);
+    let p = provider(store.clone());
+    let mut groups = Vec::new();
+    for (name, members) in [("small", &ids[..small]), ("big", &ids[small..small + big])] {
+        let gid = ok(
+            p.handle(&req(
+                "POST",
+                "/Groups",
+                "",
+                Some(&json!({ "displayName": name })),
+            )),
+            201,
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for chunk in members.chunks(20_000) {
+            store
+                .write(scim::provider::DEFAULT_DIRECTORY, &mut |tx| {
+                    for id in chunk {
+                        tx.add_member(
+                            &gid,
+                            scim::store::Member {
+                                value: id.clone(),
+                                kind: ResourceKind::User,
+                                display: None,
+                            },
+                        )?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        }
+        groups.push(format!("/Groups/{gid}"));
+    }
+    let extra = &ids[small + big];
+    let mut n = 0usize;
+    let mut one = |path: &str| {
+        let op = if n % 2 == 0 {
+            json!({"op": "add", "path": "members", "value": [{"value": extra}]})
+        } else {
+            json!({"op": "remove", "path": format!("members[value eq \"{extra}\"]")})
+        };
+        n += 1;
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                          "Operations": [op]});
+        let resp = p.handle(&req("PATCH", path, "", Some(&body)));
+        assert!(resp.status == 200 || resp.status == 204, "{}", resp.status);
+    };
+    // Warm up both (first checkpoints after the load, caches).
+    for _ in 0..20 {
+        one(&groups[0]);
+        one(&groups[1]);
+    }
+    let iters = if smoke() { 4 } else { 100 };
+    let mut rounds = [Vec::new(), Vec::new()];
+    for _ in 0..if smoke() { 1 } else { 9 } {
+        for (g, times) in groups.iter().zip(rounds.iter_mut()) {
+            let t = Instant::now();
+            for _ in 0..iters {
+                one(g);
+            }
+            times.push(t.elapsed() / iters as u32);
+        }
+    }
+    drop(p);
+    drop(store);
+    cleanup(&path);
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let [mut a, mut b] = rounds;
+    (median(&mut a), median(&mut b))
+}
+
+/// The write figures of issue 13 side by side, all on SQLite with synchronous=FULL:
+/// Bulk users/s, creates/s with 32 writers, and a one-member PATCH in a 100,000-member
+/// group against a 10-member group (PATCH without `attributes`, as Okta and Entra send it).
+fn writes() {
+    // SCIM_BENCH_WRITES=bulk,creates,patch picks parts (all by default);
+    // SCIM_BENCH_BULK_USERS sets the Bulk load (default 100,000).
+    let parts = std::env::var("SCIM_BENCH_WRITES").unwrap_or_default();
+    let part = |name: &str| parts.is_empty() || parts.split(',').any(|p| p == name);
+    let rate = |d: Duration| 1.0 / d.as_secs_f64();
+    let mut targets = Vec::new();
+    if part("bulk") || part("creates") {
+        let (single, single_path) = sqlite("one-by-one", true);
+        let one_by_one = concurrent_creates(single, 1, if smoke() { 5 } else { 300 });
+        cleanup(&single_path);
+        let mut others = Vec::new();
+        if part("bulk") {
+            let users = std::env::var("SCIM_BENCH_BULK_USERS")
+                .ok()
+                .and_then(|v| v.replace(['_', ','], "").parse().ok())
+                .unwrap_or(if smoke() { 400 } else { 100_000 });
+            let per_request = if smoke() { 100 } else { 1_000 };
+            let (store, path) = sqlite("bulk", true);
+            let bulk = with_cpu("Bulk, per user", users, || {
+                bulk_creates(store, users, per_request)
+            });
+            cleanup(&path);
+            others.push((
+                format!("Bulk, {users} users in requests of {per_request}"),
+                bulk,
+            ));
+            targets.push(format!(
+                "  {:<44} {:>9.0} users/s    {:.2}x of 10,000",
+                "Bulk",
+                rate(bulk),
+                rate(bulk) / 10_000.0
+            ));
+        }
+        if part("creates") {
+            let (store, path) = sqlite("creates32", true);
+            let per_thread = if smoke() { 3 } else { 200 };
+            let creates32 = with_cpu("POST /Users x32, per create", 32 * per_thread, || {
+                concurrent_creates(store, 32, per_thread)
+            });
+            cleanup(&path);
+            others.push(("POST /Users, 32 clients".to_owned(), creates32));
+            targets.push(format!(
+                "  {:<44} {:>9.0} creates/s  {:.2}x of 5,000",
+                "POST /Users, 32 clients",
+                rate(creates32),
+                rate(creates32) / 5_000.0
+            ));
+        }
+        let others: Vec<(&str, Duration)> = others.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+        report(
+            "users created on SQLite (synchronous=FULL); time per user",
+            ("POST /Users, one client", one_by_one),
+            &others,
+        );
+    }
+    if part("patch") {
+        let big = if smoke() { 200 } else { 100_000 };
+        let (small_group, big_group) = member_patch(10, big);
+        report(
+            "one-member PATCH of a group on SQLite (synchronous=FULL)",
+            ("group of 10 members", small_group),
+            &[(format!("group of {big} members").as_str(), big_group)],
+        );
+        targets.push(format!(
+            "  {:<44} {:>9.2}x          (target >= 0.80x)",
+            format!("PATCH speed, {big}-member vs 10-member group"),
+            small_group.as_secs_f64() / big_group.as_secs_f64()
+        ));
+    }
+    println!("writes: the targets");
+    for line in targets {
+        println!("{line}");
+    }
+}
+
 fn main() {
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -231,5 +446,8 @@ fn main() {
     }
     if run("lookups") {
         lookups();
+    }
+    if run("writes") {
+        writes();
     }
 }

@@ -487,6 +487,122 @@ fn outbox(store: &dyn Store) {
     assert_eq!(event_ids(store, "d", 0), [(after, "u3".into())]);
 }
 
+/// A failing savepoint leaves no trace (rows, index entries, members, events), the
+/// operations around it commit, savepoints nest, and a failing transaction still undoes
+/// the savepoints that succeeded inside it.
+fn savepoints_isolate_failures(store: &dyn Store) {
+    store
+        .write("d", &mut |tx| {
+            tx.insert(user("u1", "alice"))?;
+            tx.insert(resource(Group, "g", json!({"displayName": "G"})))?;
+            tx.add_member("g", member("u1"))?;
+            Ok(())
+        })
+        .unwrap();
+    let mut seen = Vec::new();
+    store
+        .write("d", &mut |tx| {
+            seen.clear();
+            tx.savepoint(&mut |tx| {
+                tx.insert(user("u2", "bob"))?;
+                tx.append_event(event("user.created", "u2"))?;
+                Ok(())
+            })?;
+            let err = tx
+                .savepoint(&mut |tx| {
+                    tx.insert(user("u3", "carol"))?;
+                    let mut u = tx.get(User, "u1")?.unwrap();
+                    u.data["userName"] = json!("changed");
+                    tx.update(u)?;
+                    tx.add_member("g", member("u2"))?;
+                    tx.remove_member("g", "u1")?;
+                    tx.append_event(event("user.created", "u3"))?;
+                    tx.delete(Group, "g")?;
+                    Err(ScimError::invalid_value("boom"))
+                })
+                .unwrap_err();
+            seen.push(err.status);
+            // Undone at once, inside the transaction.
+            seen.push(u16::from(tx.get(User, "u3")?.is_none()));
+            seen.push(u16::from(tx.is_member("g", "u1")?));
+            // Nested: the inner failure is undone, the outer savepoint keeps its work.
+            tx.savepoint(&mut |tx| {
+                tx.insert(user("u4", "dave"))?;
+                let inner = tx.savepoint(&mut |tx| {
+                    tx.insert(user("u5", "erin"))?;
+                    tx.append_event(event("user.created", "u5"))?;
+                    Err(ScimError::uniqueness("taken"))
+                });
+                assert_eq!(inner.unwrap_err().status, 409);
+                tx.append_event(event("user.created", "u4"))?;
+                Ok(())
+            })?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, [400, 1, 1]);
+    assert_eq!(ids(store, "d", User), ["u1", "u2", "u4"]);
+    assert_eq!(ids(store, "d", Group), ["g"]);
+    assert_eq!(members(store, "d", "g"), ["u1"]);
+    assert_eq!(
+        event_ids(store, "d", 0),
+        [(1, "u2".into()), (2, "u4".into())]
+    );
+    store
+        .read("d", &mut |tx| {
+            assert_eq!(tx.get(User, "u1")?.unwrap().data["userName"], "alice");
+            assert_eq!(tx.lookup(User, IndexKey::UserName, "alice")?, ["u1"]);
+            assert!(tx.lookup(User, IndexKey::UserName, "changed")?.is_empty());
+            assert!(tx.lookup(User, IndexKey::UserName, "carol")?.is_empty());
+            assert!(tx.lookup(User, IndexKey::UserName, "erin")?.is_empty());
+            assert_eq!(tx.groups_of("u1")?, ["g"]);
+            assert!(tx.groups_of("u2")?.is_empty());
+            Ok(())
+        })
+        .unwrap();
+    // The transaction fails after a successful savepoint: nothing of it is kept.
+    store
+        .write("d", &mut |tx| {
+            tx.savepoint(&mut |tx| {
+                tx.insert(user("u6", "frank"))?;
+                tx.append_event(event("user.created", "u6"))?;
+                Ok(())
+            })?;
+            Err(ScimError::invalid_value("later"))
+        })
+        .unwrap_err();
+    assert_eq!(ids(store, "d", User), ["u1", "u2", "u4"]);
+    assert_eq!(event_ids(store, "d", 2), []);
+    // The store still writes normally afterwards.
+    store
+        .write("d", &mut |tx| tx.insert(user("u7", "gina")))
+        .unwrap();
+    assert_eq!(ids(store, "d", User), ["u1", "u2", "u4", "u7"]);
+}
+
+fn member_count_threshold(store: &dyn Store) {
+    store
+        .write("d", &mut |tx| {
+            tx.insert(resource(Group, "g", json!({"displayName": "G"})))?;
+            for i in 0..5 {
+                tx.add_member("g", member(&format!("u{i}")))?;
+            }
+            tx.remove_member("g", "u0")?;
+            Ok(())
+        })
+        .unwrap();
+    store
+        .read("d", &mut |tx| {
+            let answers: Vec<bool> = (0..6)
+                .map(|n| tx.has_more_members_than("g", n).unwrap())
+                .collect();
+            assert_eq!(answers, [true, true, true, true, false, false]);
+            assert!(!tx.has_more_members_than("none", 0)?);
+            Ok(())
+        })
+        .unwrap();
+}
+
 fn concurrent_writers(store: &dyn Store) {
     // Many threads writing at once: every write lands, every event number is unique.
     std::thread::scope(|s| {
@@ -723,6 +839,8 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
         ("scan_stops_when_asked", scan_stops_when_asked),
         ("directory_records", directory_records),
         ("outbox", outbox),
+        ("savepoints_isolate_failures", savepoints_isolate_failures),
+        ("member_count_threshold", member_count_threshold),
         ("concurrent_writers", concurrent_writers),
         ("timestamps_round_trip", timestamps_round_trip),
         ("long_scans_and_member_lists", long_scans_and_member_lists),

@@ -1,10 +1,20 @@
 //! Bulk (RFC 7644 §3.7): many operations in one request, each run through the same
 //! dispatcher as a single request, with `bulkId` references resolved between them.
+//!
+//! Consecutive resource writes share one store transaction (at most
+//! [`MAX_SHARED_OPS`] operations or [`MAX_SHARED_TIME`], so the store's writer is never
+//! held for long), each operation in its own savepoint: a failing operation leaves no
+//! trace and the others commit together — one commit, one fsync, for many operations.
+//! Responses and events stay per operation. If a shared commit itself fails, every
+//! operation of that transaction answers the error.
 
-use super::{dispatch, Ctx, Request, Response, SCIM_JSON};
+use super::{dispatch, Ctx, Endpoint, Request, Response, SCIM_JSON};
 use crate::error::{Result, ScimError};
+use crate::store::WriteTx;
 use serde_json::{json, Map, Value};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -50,76 +60,209 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         },
     };
 
-    // Which bulkIds the request defines, so references to them can wait their turn.
-    let defined: HashMap<&str, usize> = ops
-        .iter()
-        .enumerate()
-        .filter_map(|(i, op)| Some((op.get("bulkId")?.as_str()?, i)))
-        .collect();
-    let mut created: HashMap<String, String> = HashMap::new();
-    let mut results: Vec<Option<Value>> = vec![None; ops.len()];
-    let mut pending: Vec<usize> = (0..ops.len()).collect();
-    let mut errors = 0usize;
-    'passes: loop {
-        let mut deferred = Vec::new();
-        for &i in &pending {
-            if fail_on_errors.is_some_and(|max| errors >= max) {
-                break 'passes;
-            }
-            let op = &ops[i];
-            let mut refs = Vec::new();
-            collect_refs(op.get("data").unwrap_or(&Value::Null), &mut refs);
-            if let Some(p) = op.get("path").and_then(Value::as_str) {
-                refs.extend(
-                    p.split('/')
-                        .filter_map(|s| s.strip_prefix(BULK_PREFIX))
-                        .map(str::to_owned),
-                );
-            }
-            let waiting = refs.iter().any(|r| {
-                !created.contains_key(r)
-                    && defined
-                        .get(r.as_str())
-                        .is_some_and(|&j| results[j].is_none() && j != i)
-            });
-            if waiting {
-                deferred.push(i);
-                continue;
-            }
-            let result = run_one(ctx, op, &created);
-            if let (Some(id), Some(bulk_id)) =
-                (&result.created_id, op.get("bulkId").and_then(Value::as_str))
-            {
-                created.insert(bulk_id.to_owned(), id.clone());
-            }
-            if result.failed {
-                errors += 1;
-            }
-            results[i] = Some(result.json);
+    let mut plan = Plan::new(ops, fail_on_errors);
+    while let Some(first) = plan.next() {
+        if !shares_transaction(&ops[first]) {
+            // Not a resource write (a search, a bad path…): it runs as it would alone.
+            let outcome = run_one(ctx, &ops[first], &plan.created);
+            plan.done(first, outcome);
+            continue;
         }
-        if deferred.is_empty() || deferred.len() == pending.len() {
-            // Nothing left, or only operations whose references can never resolve.
-            for i in deferred {
-                if fail_on_errors.is_some_and(|max| errors >= max) {
+        // A run of resource writes shares one store transaction, each in its own
+        // savepoint: one commit (one fsync) for many operations. The run is bounded so
+        // a large request never holds the store's writer for long.
+        let mut ran: Vec<usize> = Vec::new();
+        let started = Instant::now();
+        let committed = ctx.store.write(ctx.dir, &mut |tx| {
+            let shared: RefCell<&mut dyn WriteTx> = RefCell::new(tx);
+            let inner = Ctx {
+                shared: Some(&shared),
+                ..*ctx
+            };
+            while ran.len() < MAX_SHARED_OPS && started.elapsed() < MAX_SHARED_TIME {
+                let Some(i) = plan.next() else { break };
+                if !shares_transaction(&ops[i]) {
                     break;
                 }
-                let e = ScimError::new(
-                    409,
-                    Some(crate::ScimType::InvalidValue),
-                    "circular or unresolvable bulkId reference",
-                );
-                results[i] = Some(op_result(&ops[i], None, None, &Response::error(&e)));
-                errors += 1;
+                let outcome = run_one(&inner, &ops[i], &plan.created);
+                plan.done(i, outcome);
+                ran.push(i);
             }
-            break;
+            Ok(())
+        });
+        if let Err(e) = committed {
+            // The shared commit failed: none of these operations happened.
+            plan.fail_all(&ran, &e);
         }
-        pending = deferred;
     }
-    let operations: Vec<Value> = results.into_iter().flatten().collect();
+    let operations: Vec<Value> = plan.results.into_iter().flatten().collect();
     Ok(Response::json(
         200,
         &json!({ "schemas": [BULK_RESPONSE], "Operations": operations }),
     ))
+}
+
+/// Most operations that share one store transaction.
+const MAX_SHARED_OPS: usize = 500;
+/// Once a shared transaction has run this long, it commits after the current operation:
+/// other writers wait at most about this long for the store's writer.
+const MAX_SHARED_TIME: Duration = Duration::from_millis(100);
+
+/// Whether an operation is a resource write, which runs in a savepoint of a shared
+/// transaction. Anything else (a search, an unknown endpoint, a malformed operation)
+/// runs on its own, as it would outside a bulk request.
+fn shares_transaction(op: &Value) -> bool {
+    let method = op.get("method").and_then(Value::as_str).unwrap_or("");
+    let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    match super::route(path) {
+        Ok(Endpoint::Collection(_)) => method.eq_ignore_ascii_case("POST"),
+        Ok(Endpoint::Resource(..)) => ["PUT", "PATCH", "DELETE"]
+            .iter()
+            .any(|m| method.eq_ignore_ascii_case(m)),
+        _ => false,
+    }
+}
+
+/// The order operations run in: request order, an operation that refers to a bulkId
+/// defined later waiting for a later pass; and what they answered.
+struct Plan<'a> {
+    ops: &'a [Value],
+    /// Which bulkIds the request defines, so references to them can wait their turn.
+    defined: HashMap<&'a str, usize>,
+    /// bulkId → the id its operation created.
+    created: HashMap<String, String>,
+    results: Vec<Option<Value>>,
+    /// The operations of the current pass, and how far it has come.
+    pending: Vec<usize>,
+    pos: usize,
+    /// Operations put off to the next pass.
+    deferred: Vec<usize>,
+    errors: usize,
+    fail_on_errors: Option<usize>,
+    finished: bool,
+}
+
+impl<'a> Plan<'a> {
+    fn new(ops: &'a [Value], fail_on_errors: Option<usize>) -> Self {
+        Plan {
+            ops,
+            defined: ops
+                .iter()
+                .enumerate()
+                .filter_map(|(i, op)| Some((op.get("bulkId")?.as_str()?, i)))
+                .collect(),
+            created: HashMap::new(),
+            results: vec![None; ops.len()],
+            pending: (0..ops.len()).collect(),
+            pos: 0,
+            deferred: Vec::new(),
+            errors: 0,
+            fail_on_errors,
+            finished: false,
+        }
+    }
+
+    fn too_many_errors(&self) -> bool {
+        self.fail_on_errors.is_some_and(|max| self.errors >= max)
+    }
+
+    /// The operation to run next (the same one until [`Plan::done`] is called for it),
+    /// or `None` when the request is finished.
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.finished {
+                return None;
+            }
+            if let Some(&i) = self.pending.get(self.pos) {
+                if self.too_many_errors() {
+                    self.finished = true;
+                    return None;
+                }
+                if self.waiting(i) {
+                    self.deferred.push(i);
+                    self.pos += 1;
+                    continue;
+                }
+                return Some(i);
+            }
+            if self.deferred.is_empty() || self.deferred.len() == self.pending.len() {
+                // Nothing left, or only operations whose references can never resolve.
+                for i in std::mem::take(&mut self.deferred) {
+                    if self.too_many_errors() {
+                        break;
+                    }
+                    let e = ScimError::new(
+                        409,
+                        Some(crate::ScimType::InvalidValue),
+                        "circular or unresolvable bulkId reference",
+                    );
+                    self.results[i] =
+                        Some(op_result(&self.ops[i], None, None, &Response::error(&e)));
+                    self.errors += 1;
+                }
+                self.finished = true;
+                return None;
+            }
+            self.pending = std::mem::take(&mut self.deferred);
+            self.pos = 0;
+        }
+    }
+
+    /// Whether operation `i` refers to a bulkId whose operation has not run yet.
+    fn waiting(&self, i: usize) -> bool {
+        let op = &self.ops[i];
+        let mut refs = Vec::new();
+        collect_refs(op.get("data").unwrap_or(&Value::Null), &mut refs);
+        if let Some(p) = op.get("path").and_then(Value::as_str) {
+            refs.extend(
+                p.split('/')
+                    .filter_map(|s| s.strip_prefix(BULK_PREFIX))
+                    .map(str::to_owned),
+            );
+        }
+        refs.iter().any(|r| {
+            !self.created.contains_key(r)
+                && self
+                    .defined
+                    .get(r.as_str())
+                    .is_some_and(|&j| self.results[j].is_none() && j != i)
+        })
+    }
+
+    /// Record what operation `i` (the one [`Plan::next`] gave) answered.
+    fn done(&mut self, i: usize, outcome: OpOutcome) {
+        self.pos += 1;
+        if let (Some(id), Some(bulk_id)) = (
+            outcome.created_id,
+            self.ops[i].get("bulkId").and_then(Value::as_str),
+        ) {
+            self.created.insert(bulk_id.to_owned(), id);
+        }
+        if outcome.failed {
+            self.errors += 1;
+        }
+        self.results[i] = Some(outcome.json);
+    }
+
+    /// The transaction these operations shared failed to commit: each of them failed with
+    /// `e`, and what they created does not exist.
+    fn fail_all(&mut self, ran: &[usize], e: &ScimError) {
+        for &i in ran {
+            let op = &self.ops[i];
+            let already_failed = self.results[i]
+                .as_ref()
+                .and_then(|r| r["status"].as_str())
+                .is_some_and(|s| !s.starts_with('2'));
+            if !already_failed {
+                self.errors += 1;
+            }
+            if let Some(b) = op.get("bulkId").and_then(Value::as_str) {
+                self.created.remove(b);
+            }
+            self.results[i] = Some(op_result(op, None, None, &Response::error(e)));
+        }
+    }
 }
 
 struct OpOutcome {
@@ -136,10 +279,15 @@ fn run_one(ctx: &Ctx, op: &Value, created: &HashMap<String, String>) -> OpOutcom
         Ok(req) => dispatch(ctx, &req).unwrap_or_else(|e| Response::error(&e)),
         Err(e) => Response::error(&e),
     };
+    // The new resource's `Location` ends with its id (ids never contain '/').
     let created_id = (resp.status == 201)
-        .then(|| serde_json::from_slice::<Value>(&resp.body).ok())
-        .flatten()
-        .and_then(|b| b.get("id")?.as_str().map(str::to_owned));
+        .then(|| {
+            resp.header("Location")?
+                .rsplit('/')
+                .next()
+                .map(str::to_owned)
+        })
+        .flatten();
     let location = resp.header("Location").map(str::to_owned).or_else(|| {
         let path = op.get("path")?.as_str()?;
         (resp.status < 300).then(|| format!("{}{}", ctx.base_url, substitute_path(path, created)))

@@ -17,8 +17,9 @@ use crate::error::{Result, ScimError};
 use crate::filter::Filter;
 use crate::mapping::DirectoryMapping;
 use crate::schema::{Mode, ResourceKind};
-use crate::store::{Store, StoredResource};
+use crate::store::{Store, StoredResource, WriteTx};
 use serde_json::Value;
+use std::cell::RefCell;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -122,6 +123,9 @@ pub(crate) struct Ctx<'a> {
     pub enforce_domain: bool,
     pub mappings: Option<&'a DirectoryMapping>,
     pub paging: &'a paging::Paging,
+    /// Inside a bulk request: the write transaction its operations share; each write
+    /// runs in a savepoint of it (see `resources::write`). `None`: its own transaction.
+    pub shared: Option<&'a RefCell<&'a mut dyn WriteTx>>,
 }
 
 impl ServiceProvider {
@@ -209,6 +213,7 @@ impl ServiceProvider {
             enforce_domain: tenant.enforce_domain && tenant.domain.is_some(),
             mappings: tenant.mappings,
             paging: &self.paging,
+            shared: None,
         }
     }
 }

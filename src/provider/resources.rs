@@ -37,20 +37,50 @@ pub(crate) fn create(
     };
     let mut out = None;
     tenant::check_mapping(ctx, kind, None, &resource.data)?;
-    ctx.store.write(ctx.dir, &mut |tx| {
+    write(ctx, &mut |tx| {
         check_unique(tx, &resource, None)?;
         tx.insert(resource.clone())?;
         let mut sink = RowSink::new(tx, &resource.id, ctx.mode.strict);
         sink.add(members.clone())?;
         let delta = sink.delta;
-        record(ctx, tx, None, Some(&resource), true, &delta)?;
-        out = Some(respond(ctx, tx, &resource, &projection, 201)?);
+        if kind == ResourceKind::User {
+            // A new user is in no group yet: its event view is its whole representation,
+            // so the response is projected from it after the write, outside the store's
+            // writer (which serialises every write).
+            let view = render(ctx, &*tx, &resource, &Members::Skip, false)?;
+            record_views(ctx, tx, &resource, None, Some(&view), true, &delta)?;
+            out = Some(Created::View(view));
+        } else {
+            record(ctx, tx, None, Some(&resource), true, &delta)?;
+            out = Some(Created::Response(respond(
+                ctx,
+                tx,
+                &resource,
+                &projection,
+                201,
+            )?));
+        }
         Ok(())
     })?;
-    let mut resp = out.expect("write succeeded");
+    let mut resp = match out.expect("write succeeded") {
+        Created::Response(resp) => resp,
+        Created::View(view) => {
+            let rt = kind.resource_type();
+            let mut resp = Response::json(201, &crate::schema::project(rt, &view, &projection));
+            resp.headers.push(("ETag".into(), etag(resource.version)));
+            resp
+        }
+    };
     resp.headers
         .push(("Location".into(), location(ctx.base_url, kind, &id)));
     Ok(resp)
+}
+
+/// What a create's write transaction hands back: the response, or the view to project it
+/// from.
+enum Created {
+    Response(Response),
+    View(Value),
 }
 
 /// GET /Users/{id}, GET /Groups/{id}.
@@ -153,7 +183,7 @@ fn update(
 ) -> Result<Response> {
     let projection = params.projection()?;
     let mut out = None;
-    ctx.store.write(ctx.dir, &mut |tx| {
+    write(ctx, &mut |tx| {
         let old = existing(tx, kind, id)?;
         check_if_match(req, &old)?;
         let mut new = old.clone();
@@ -167,7 +197,7 @@ fn update(
             if is_patch
                 && unasked
                 && kind == ResourceKind::Group
-                && more_members_than(tx, id, ctx.config.large_group_members)?
+                && tx.has_more_members_than(id, ctx.config.large_group_members)?
             {
                 Response {
                     status: 204,
@@ -183,19 +213,9 @@ fn update(
     Ok(out.expect("write succeeded"))
 }
 
-/// Whether a group has more than `limit` members, reading at most `limit + 1` rows.
-fn more_members_than(tx: &dyn ReadTx, group_id: &str, limit: usize) -> Result<bool> {
-    let mut seen = 0usize;
-    tx.members(group_id, &mut |_| {
-        seen += 1;
-        seen <= limit
-    })?;
-    Ok(seen > limit)
-}
-
 /// DELETE /Users/{id}, DELETE /Groups/{id}.
 pub(crate) fn delete(ctx: &Ctx, kind: ResourceKind, id: &str, req: &Request) -> Result<Response> {
-    ctx.store.write(ctx.dir, &mut |tx| {
+    write(ctx, &mut |tx| {
         let old = existing(tx, kind, id)?;
         check_if_match(req, &old)?;
         // The groups it was in lose a member: tell the host, then delete.
@@ -216,6 +236,16 @@ pub(crate) fn delete(ctx: &Ctx, kind: ResourceKind, id: &str, req: &Request) -> 
         headers: Vec::new(),
         body: Vec::new(),
     })
+}
+
+/// Run `f` as this request's write: its own store transaction, or, for an operation of a
+/// bulk request, a savepoint of the transaction the bulk's operations share (a failing
+/// operation then leaves no trace, and the others still commit).
+fn write(ctx: &Ctx, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+    match ctx.shared {
+        Some(shared) => shared.borrow_mut().savepoint(f),
+        None => ctx.store.write(ctx.dir, f),
+    }
 }
 
 /// The resource, or 404.
@@ -259,13 +289,35 @@ fn record(
     let view = |r: &StoredResource| render(ctx, &*tx, r, &Members::Skip, false);
     let before = before.map(view).transpose()?;
     let after = after.map(view).transpose()?;
+    record_views(
+        ctx,
+        tx,
+        r,
+        before.as_ref(),
+        after.as_ref(),
+        attributes_changed,
+        members,
+    )
+}
+
+/// [`record`] with the rendered views (`Members::Skip`, no groups) already at hand;
+/// `r` is the latest state.
+fn record_views(
+    ctx: &Ctx,
+    tx: &mut dyn WriteTx,
+    r: &StoredResource,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    attributes_changed: bool,
+    members: &MemberDelta,
+) -> Result<()> {
     // The mapped records of the latest state (the last one, for a delete).
     let records = ctx.mappings.map(|m| m.records(r.kind, &r.data));
     let change = Change {
         kind: r.kind,
         id: &r.id,
-        before: before.as_ref(),
-        after: after.as_ref(),
+        before,
+        after,
         attributes_changed,
         members,
         records: records.as_ref(),

@@ -389,6 +389,12 @@ macro_rules! impl_read {
                         .contains_key(&(group_id.to_owned(), member_id.to_owned()))
                 }))
             }
+            fn has_more_members_than(&self, group_id: &str, limit: usize) -> Result<bool> {
+                let $dir = self;
+                Ok($get
+                    .and_then(|d| d.members.get(group_id))
+                    .is_some_and(|rows| rows.len() > limit))
+            }
             fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
                 let $dir = self;
                 Ok($get
@@ -434,8 +440,10 @@ impl Tx<'_> {
             .insert(seq, member);
     }
 
-    fn rollback(&mut self) {
-        while let Some(u) = self.undo.pop() {
+    /// Undo everything after the first `mark` entries of the undo log, newest first.
+    fn rollback_to(&mut self, mark: usize) {
+        while self.undo.len() > mark {
+            let Some(u) = self.undo.pop() else { break };
             match u {
                 Undo::Put(kind, id) => {
                     self.dir.kind_mut(kind).take(&id);
@@ -558,6 +566,16 @@ impl WriteTx for Tx<'_> {
         );
         self.undo.push(Undo::Event(seq));
         Ok(seq)
+    }
+
+    fn savepoint(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        // A savepoint is a mark in the undo log.
+        let mark = self.undo.len();
+        let result = f(self);
+        if result.is_err() {
+            self.rollback_to(mark);
+        }
+        result
     }
 }
 
@@ -723,7 +741,7 @@ impl Store for MemoryStore {
         };
         let result = f(&mut tx);
         if result.is_err() {
-            tx.rollback();
+            tx.rollback_to(0);
         }
         result
     }

@@ -136,6 +136,17 @@ pub trait ReadTx {
 
     /// Ids of the groups `member_id` directly belongs to.
     fn groups_of(&self, member_id: &str) -> Result<Vec<String>>;
+
+    /// Whether a group has more than `limit` members. A backend answers from its index
+    /// without loading member rows (the default visits at most `limit + 1` of them).
+    fn has_more_members_than(&self, group_id: &str, limit: usize) -> Result<bool> {
+        let mut seen = 0usize;
+        self.members(group_id, &mut |_| {
+            seen += 1;
+            seen <= limit
+        })?;
+        Ok(seen > limit)
+    }
 }
 
 /// Writes within one directory. All of them commit together or not at all.
@@ -157,6 +168,12 @@ pub trait WriteTx: ReadTx {
     /// strictly greater than every earlier event's of the directory (never reused, even
     /// after pruning).
     fn append_event(&mut self, event: NewEvent) -> Result<u64>;
+    /// Run `f` as a nested unit of this transaction: when `f` fails, everything it did is
+    /// undone and the error returned, while what the transaction did before (and does
+    /// after) stays; when it succeeds, its changes join the transaction (and commit or
+    /// roll back with it). Savepoints nest. Bulk runs each operation in one, so many
+    /// operations share a commit and a failing one leaves no trace.
+    fn savepoint(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()>;
 }
 
 /// A change to record in the outbox.

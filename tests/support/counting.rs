@@ -120,6 +120,9 @@ macro_rules! delegate_read {
         fn groups_of(&self, member_id: &str) -> scim::error::Result<Vec<String>> {
             self.inner.groups_of(member_id)
         }
+        fn has_more_members_than(&self, group_id: &str, limit: usize) -> scim::error::Result<bool> {
+            self.inner.has_more_members_than(group_id, limit)
+        }
     };
 }
 
@@ -154,6 +157,14 @@ impl<T: WriteTx + ?Sized> WriteTx for CountingTx<'_, T> {
     }
     fn append_event(&mut self, e: NewEvent) -> scim::error::Result<u64> {
         self.inner.append_event(e)
+    }
+    fn savepoint(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> scim::error::Result<()>,
+    ) -> scim::error::Result<()> {
+        let counts = self.counts;
+        self.inner
+            .savepoint(&mut |tx| f(&mut CountingTx { inner: tx, counts }))
     }
 }
 

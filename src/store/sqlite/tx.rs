@@ -364,6 +364,24 @@ impl ReadTx for Tx<'_> {
             .map_err(sql_err)
     }
 
+    fn has_more_members_than(&self, group_id: &str, limit: usize) -> Result<bool> {
+        // Steps over index entries only: reading member rows (a seek each) made a PATCH
+        // of a large group cost ~1,000 row reads just to decide on 204.
+        self.conn
+            .prepare_cached(
+                "SELECT 1 FROM members WHERE dir = ?1 AND group_id = ?2 LIMIT 1 OFFSET ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![self.dir, group_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |_| Ok(()),
+                )
+                .optional()
+            })
+            .map(|o| o.is_some())
+            .map_err(sql_err)
+    }
+
     fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
@@ -382,22 +400,28 @@ impl ReadTx for Tx<'_> {
 
 impl WriteTx for Tx<'_> {
     fn insert(&mut self, resource: StoredResource) -> Result<()> {
-        if self.seq_of(resource.kind, &resource.id)?.is_some() {
+        // The next position and the existence check in one statement (both index seeks).
+        let (seq, exists): (i64, bool) = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0) + 1,
+                   EXISTS (SELECT 1 FROM resources WHERE dir = ?1 AND kind = ?2 AND id = ?3)
+                 FROM resources WHERE dir = ?1 AND kind = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![self.dir, kind_code(resource.kind), resource.id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .map_err(sql_err)?;
+        if exists {
             return Err(ScimError::internal(format!(
                 "store: {} {} already exists",
                 resource.kind.as_str(),
                 resource.id
             )));
         }
-        let seq: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM resources WHERE dir = ?1 AND kind = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![self.dir, kind_code(resource.kind)], |r| r.get(0))
-            })
-            .map_err(sql_err)?;
         self.put(seq, &resource)
     }
 
@@ -515,4 +539,25 @@ impl WriteTx for Tx<'_> {
             .map_err(sql_err)?;
         Ok(seq as u64)
     }
+
+    fn savepoint(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        // Inside the writer's transaction (and its per-write savepoint `w`), so the
+        // outcome is undone with them when they roll back. A panic in `f` leaves `op`
+        // open; the writer's `ROLLBACK TO w` then discards it too.
+        run(self.conn, "SAVEPOINT op")?;
+        let result = f(self);
+        if result.is_err() {
+            run(self.conn, "ROLLBACK TO op")?;
+        }
+        run(self.conn, "RELEASE op")?;
+        result
+    }
+}
+
+/// Run one cached statement that returns no rows (transaction control).
+pub fn run(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(sql_err)
 }
