@@ -28,6 +28,18 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Removes this test's scratch directory when the test ends (passed or not).
+struct Cleanup(&'static str);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!(
+            "libscim-paging-{}-{}",
+            std::process::id(),
+            self.0
+        )));
+    }
+}
+
 /// The two backends, fresh: (name, store).
 fn backends(test: &str) -> Vec<(&'static str, Box<dyn Store>)> {
     let path = scratch(test).join("db.sqlite");
@@ -146,6 +158,7 @@ fn load(store: &dyn Store, n: usize) {
 #[test]
 fn a_page_reads_only_the_page_whatever_the_directory_size() {
     let mut reads: HashMap<(&str, usize), Vec<usize>> = HashMap::new();
+    let _cleanup = (Cleanup("size-400"), Cleanup("size-4000"));
     for n in [400, 4000] {
         for (name, backend) in backends(&format!("size-{n}")) {
             let counting = Arc::new(Counting::over(backend));
@@ -255,6 +268,7 @@ fn pass(
 
 #[test]
 fn paging_passes_are_stable_while_resources_come_and_go() {
+    let _cleanup = Cleanup("stable");
     for (name, backend) in backends("stable") {
         let store: Arc<dyn Store> = Arc::from(backend);
         let p = provider(store, Config::default());
@@ -356,6 +370,7 @@ fn paging_passes_are_stable_while_resources_come_and_go() {
 
 #[test]
 fn cursors_go_forwards_and_backwards() {
+    let _cleanup = Cleanup("cursor");
     for (name, backend) in backends("cursor") {
         let store: Arc<dyn Store> = Arc::from(backend);
         load(&*store, 95);
@@ -566,6 +581,7 @@ fn memory_and_sqlite_answer_alike() {
         "sortBy=title&sortOrder=descending&count=100",
         "filter=not%20(displayName%20pr)&sortBy=userName&count=7&startIndex=3",
     ];
+    let _cleanup = Cleanup("alike");
     for (name, backend) in backends("alike") {
         let store: Arc<dyn Store> = Arc::from(backend);
         load(&*store, 250);
@@ -596,6 +612,7 @@ fn memory_and_sqlite_answer_alike() {
 
 #[test]
 fn sqlite_counts_and_orders_survive_reopening() {
+    let _cleanup = Cleanup("reopen");
     let path = scratch("reopen").join("db.sqlite");
     {
         let store = SqliteStore::open_default(&path).unwrap();
