@@ -606,8 +606,11 @@ func runScenario(t *testing.T, file string, sc *obj) ([]stepFailure, int) {
 	var cursorTimeout *uint64
 	if c, ok := sc.m["config"].(*obj); ok {
 		strict, _ = c.m["strict"].(bool)
-		if n, ok := c.m["cursor_timeout_secs"].(float64); ok {
-			v := uint64(n)
+		if n, ok := c.m["cursor_timeout_secs"].(json.Number); ok {
+			v, err := strconv.ParseUint(n.String(), 10, 64)
+			if err != nil {
+				t.Fatalf("%s: config.cursor_timeout_secs: %v", file, err)
+			}
 			cursorTimeout = &v
 		}
 	}
