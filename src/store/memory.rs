@@ -210,28 +210,6 @@ fn read_range(
     out: &mut Vec<(Position, StoredResource)>,
 ) {
     let k = dir.kind(kind);
-    if let Some(mut few) = narrowed(k, kind, range.conds) {
-        let run = &range.run;
-        let mut found: Vec<(Position, &StoredResource)> = few
-            .drain(..)
-            .filter(|(_, r)| range.conds.iter().all(|c| c.matches(r)))
-            .filter_map(|(seq, r)| position_in(run, seq, r).map(|p| (p, r)))
-            .filter(|(p, _)| {
-                range
-                    .after
-                    .is_none_or(|a| run_cmp(run, p, a) == std::cmp::Ordering::Greater)
-            })
-            .collect();
-        found.sort_by(|a, b| run_cmp(run, &a.0, &b.0));
-        out.extend(
-            found
-                .into_iter()
-                .skip(usize::try_from(range.offset).unwrap_or(usize::MAX))
-                .take(range.limit)
-                .map(|(p, r)| (p, r.clone())),
-        );
-        return;
-    }
     let run = &range.run;
     let keep = |seq: u64, r: &StoredResource| -> Option<Position> {
         let pos = position_in(run, seq, r)?;
@@ -245,7 +223,14 @@ fn read_range(
     };
     let wanted = range.offset.saturating_add(range.limit as u64);
     let mut found: Vec<(Position, &StoredResource)> = Vec::new();
-    if run.by.is_none() {
+    if let Some(few) = narrowed(k, kind, range.conds) {
+        // An indexed equality: only its few resources.
+        found = few
+            .into_iter()
+            .filter_map(|(seq, r)| keep(seq, r).map(|p| (p, r)))
+            .collect();
+        found.sort_by(|a, b| run_cmp(run, &a.0, &b.0));
+    } else if run.by.is_none() {
         // Insertion order is the order map itself: stop once the page is found.
         let ids: Box<dyn Iterator<Item = (&u64, &String)>> = if run.descending {
             Box::new(k.order.iter().rev())
