@@ -341,13 +341,7 @@ fn by_window(
     }
     let mut page = Page::default();
     // Sorted: (key, type, sequence, resource), trimmed to the window as it grows.
-    let mut kept: Vec<(SortKey, usize, u64, StoredResource)> = Vec::new();
-    let by_key = |a: &(SortKey, usize, u64, StoredResource),
-                  b: &(SortKey, usize, u64, StoredResource)| {
-        let spec = sort.expect("sorted");
-        spec.compare(&a.0, &b.0, search.descending)
-            .then((a.1, a.2).cmp(&(b.1, b.2)))
-    };
+    let mut kept: Vec<Kept> = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         let needs_view = sort.is_some_and(|s| derived(&s.path));
         plan.each_match(
@@ -362,7 +356,7 @@ fn by_window(
                         let key = spec.key(view.as_ref().unwrap_or(&r.data));
                         kept.push((key, i, pos.seq, r));
                         if kept.len() >= window.max(1) * 2 {
-                            kept.sort_by(by_key);
+                            kept.sort_by(|a, b| window_order(spec, search.descending, a, b));
                             kept.truncate(window);
                         }
                     }
@@ -376,8 +370,8 @@ fn by_window(
             },
         )?;
     }
-    if sort.is_some() {
-        kept.sort_by(by_key);
+    if let Some(spec) = sort {
+        kept.sort_by(|a, b| window_order(spec, search.descending, a, b));
         page.items = kept
             .into_iter()
             .skip(skip)
@@ -386,6 +380,17 @@ fn by_window(
             .collect();
     }
     Ok(page)
+}
+
+/// A result kept in the window of an unindexed sort: its sort value, its resource type's
+/// place in the query and its insertion sequence, and the resource.
+type Kept = (SortKey, usize, u64, StoredResource);
+
+/// The window's order: by the sort value, ties in insertion order (types in the order the
+/// query names them).
+fn window_order(spec: &SortSpec, descending: bool, a: &Kept, b: &Kept) -> Ordering {
+    spec.compare(&a.0, &b.0, descending)
+        .then((a.1, a.2).cmp(&(b.1, b.2)))
 }
 
 /// The rendered resources (users with their `groups`) of one type matching `filter`

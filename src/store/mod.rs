@@ -59,7 +59,7 @@ impl IndexKey {
     /// The values of this key a resource carries, normalized for the index.
     pub fn values(self, kind: ResourceKind, data: &Value) -> Vec<String> {
         let s = |v: &Value| v.as_str().map(str::to_owned);
-        let folded = |v: &Value| v.as_str().map(str::to_lowercase);
+        let folded = |v: &Value| v.as_str().map(query::fold);
         match (self, kind) {
             (IndexKey::UserName, ResourceKind::User) => {
                 folded(&data["userName"]).into_iter().collect()
@@ -80,7 +80,7 @@ impl IndexKey {
     pub fn probe(self, value: &str) -> String {
         match self {
             IndexKey::ExternalId => value.to_owned(),
-            _ => value.to_lowercase(),
+            _ => query::fold(value),
         }
     }
 

@@ -9,6 +9,7 @@ use crate::schema::ResourceKind;
 use crate::store::query::{prefix_end, Cond, Key, Position, Range, Run, SortField, SortValue};
 use crate::store::StoredResource;
 use rusqlite::types::Value as Sql;
+use rusqlite::OptionalExtension;
 use std::fmt::Write;
 
 /// `WHERE` terms and their parameters (after `?1` dir and `?2` kind).
@@ -105,45 +106,82 @@ pub fn range(
 ) -> Result<()> {
     // An offset is stepped over on the order's index alone (no row is read), to the
     // position before the first wanted row; the rows are then read by a keyset seek.
-    if range.offset > 0 {
-        let mut before = Vec::with_capacity(1);
-        select(tx, kind, range, range.offset - 1, 1, false, &mut before)?;
-        let Some((pos, _)) = before.pop() else {
-            return Ok(());
-        };
-        let from = Range {
-            after: Some(&pos),
-            offset: 0,
-            ..*range
-        };
-        let mut rows = Vec::new();
-        select(tx, kind, &from, 0, range.limit, true, &mut rows)?;
-        out.extend(
-            rows.into_iter()
-                .map(|(p, r)| (p, r.expect("rows were read"))),
-        );
-        return Ok(());
-    }
-    let mut rows = Vec::new();
-    select(tx, kind, range, 0, range.limit, true, &mut rows)?;
-    out.extend(
-        rows.into_iter()
-            .map(|(p, r)| (p, r.expect("rows were read"))),
+    let before;
+    let range = match range.offset {
+        0 => *range,
+        n => match position_at(tx, kind, range, n - 1)? {
+            Some(pos) => {
+                before = pos;
+                Range {
+                    after: Some(&before),
+                    offset: 0,
+                    ..*range
+                }
+            }
+            None => return Ok(()),
+        },
+    };
+    let field = valued(&range.run);
+    let (sql, params) = select(
+        tx,
+        kind,
+        &range,
+        "id, data, created, last_modified, version",
     );
+    let mut stmt = tx.conn.prepare_cached(&sql).map_err(sql_err)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(params.iter()), |row| {
+            Ok((position(row, field)?, resource_row_at(kind, row, 2)?))
+        })
+        .map_err(sql_err)?;
+    for row in rows {
+        out.push(row.map_err(sql_err)?);
+    }
     Ok(())
 }
 
-/// The positions (and, with `rows`, the resources) of `limit` rows of the range from
-/// `offset`.
-fn select(
+/// The position of the row at `offset` in the range (its own `offset` aside), read from
+/// the order's index alone.
+fn position_at(
     tx: &Tx,
     kind: ResourceKind,
     range: &Range,
     offset: u64,
-    limit: usize,
-    rows: bool,
-    out: &mut Vec<(Position, Option<StoredResource>)>,
-) -> Result<()> {
+) -> Result<Option<Position>> {
+    let at = Range {
+        offset,
+        limit: 1,
+        ..*range
+    };
+    let (sql, params) = select(tx, kind, &at, "NULL");
+    let field = valued(&range.run);
+    tx.conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_row(rusqlite::params_from_iter(params.iter()), |row| {
+                position(row, field)
+            })
+            .optional()
+        })
+        .map_err(sql_err)
+}
+
+/// A row's position: the insertion sequence in column 0, the sort value in column 1.
+fn position(row: &rusqlite::Row, field: Option<SortField>) -> rusqlite::Result<Position> {
+    let value = match field {
+        None => None,
+        Some(SortField::Created | SortField::LastModified) => Some(SortValue::Time(row.get(1)?)),
+        Some(_) => Some(SortValue::Text(row.get(1)?)),
+    };
+    Ok(Position {
+        value,
+        seq: u64_col(row, 0)?,
+    })
+}
+
+/// The statement reading `seq`, the sort value and `columns` of the range's rows, in its
+/// order, from its position, `limit` from `offset`; and its parameters.
+fn select(tx: &Tx, kind: ResourceKind, range: &Range, columns: &str) -> (String, Vec<Sql>) {
     let run = &range.run;
     let mut w = Clause::new(tx, kind);
     w.run(run);
@@ -168,49 +206,18 @@ fn select(
         Some(f) => format!("{} {dir}, seq {dir}", column(f)),
         None => format!("seq {dir}"),
     };
-    let value_col = field.map_or("NULL", column);
-    let columns = if rows {
-        "seq, {v}, id, data, created, last_modified, version"
-    } else {
-        "seq, {v}"
-    }
-    .replace("{v}", value_col);
     let n = w.params.len();
     let sql = format!(
-        "SELECT {columns} FROM resources WHERE {} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
+        "SELECT seq, {}, {columns} FROM resources WHERE {} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
+        field.map_or("NULL", column),
         w.sql,
         n + 1,
         n + 2
     );
     w.params
-        .push(Sql::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-    w.params.push(Sql::Integer(super::tx::i64_of(offset)));
-    let mut stmt = tx.conn.prepare_cached(&sql).map_err(sql_err)?;
-    let found = stmt
-        .query_map(rusqlite::params_from_iter(w.params.iter()), |row| {
-            let value = match field {
-                None => None,
-                Some(SortField::Created | SortField::LastModified) => {
-                    Some(SortValue::Time(row.get(1)?))
-                }
-                Some(_) => Some(SortValue::Text(row.get(1)?)),
-            };
-            let pos = Position {
-                value,
-                seq: u64_col(row, 0)?,
-            };
-            let r = if rows {
-                Some(resource_row_at(kind, row, 2)?)
-            } else {
-                None
-            };
-            Ok((pos, r))
-        })
-        .map_err(sql_err)?;
-    for row in found {
-        out.push(row.map_err(sql_err)?);
-    }
-    Ok(())
+        .push(Sql::Integer(i64::try_from(range.limit).unwrap_or(i64::MAX)));
+    w.params.push(Sql::Integer(super::tx::i64_of(range.offset)));
+    (sql, w.params)
 }
 
 pub fn count_where(tx: &Tx, kind: ResourceKind, conds: &[Cond], run: Option<Run>) -> Result<u64> {
