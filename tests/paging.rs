@@ -5,7 +5,7 @@
 
 use scim::schema::ResourceKind::{self, User};
 use scim::store::{MemoryStore, SqliteStore, Store, StoredResource};
-use scim::{Config, Request, Response, ServiceProvider};
+use scim::{Config, Response, ServiceProvider};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -17,7 +17,8 @@ use time::OffsetDateTime;
 mod counting;
 use counting::Counting;
 
-const BASE: &str = "https://example.com/scim/v2";
+#[path = "support/provider.rs"]
+mod support;
 const DIR: &str = scim::provider::DEFAULT_DIRECTORY;
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -49,31 +50,7 @@ fn backends(test: &str) -> Vec<(&'static str, Box<dyn Store>)> {
     ]
 }
 
-fn provider(store: Arc<dyn Store>, config: Config) -> ServiceProvider {
-    ServiceProvider::new(
-        Config {
-            base_url: BASE.into(),
-            ..config
-        },
-        store,
-    )
-}
-
-fn call(
-    p: &ServiceProvider,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: Option<Value>,
-) -> Response {
-    p.handle(&Request {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![("Content-Type".into(), "application/scim+json".into())],
-        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-    })
-}
+use support::{call, provider_with as provider};
 
 fn list(p: &ServiceProvider, query: &str) -> Value {
     let r = call(p, "GET", "/Users", query, None);

@@ -11,32 +11,12 @@ use std::sync::Arc;
 mod counting;
 use counting::Counting;
 
-const BASE: &str = "https://example.com/scim/v2";
+#[path = "support/provider.rs"]
+mod support;
+use support::{call, provider_with, BASE};
 
 fn provider_on(store: Arc<dyn Store>) -> ServiceProvider {
-    ServiceProvider::new(
-        Config {
-            base_url: BASE.into(),
-            ..Config::default()
-        },
-        store,
-    )
-}
-
-fn call(
-    p: &ServiceProvider,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: Option<Value>,
-) -> Response {
-    p.handle(&Request {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![("Content-Type".into(), "application/scim+json".into())],
-        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-    })
+    provider_with(store, Config::default())
 }
 
 fn json_of(r: &Response) -> Value {
