@@ -101,3 +101,62 @@ pub struct PatchPath {
     /// The sub-attribute after a value path (`emails[...].value`).
     pub sub: Option<String>,
 }
+
+impl std::fmt::Display for Literal {
+    /// The literal as a filter writes it: a JSON string, number, `true`, `false` or `null`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Serializing a `&str` cannot fail; the fallback keeps `fmt` total.
+            Literal::Str(s) => match serde_json::to_string(s) {
+                Ok(quoted) => f.write_str(&quoted),
+                Err(_) => Err(std::fmt::Error),
+            },
+            Literal::Num(n) => write!(f, "{n}"),
+            Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Null => f.write_str("null"),
+        }
+    }
+}
+
+impl std::fmt::Display for Filter {
+    /// The filter in RFC 7644 syntax, such that [`super::parse_filter`] returns the same
+    /// AST: an `and`/`or` operand that is itself an `and`/`or` is parenthesized, so the
+    /// tree's shape never depends on precedence or associativity.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn operand(f: &mut std::fmt::Formatter<'_>, x: &Filter) -> std::fmt::Result {
+            match x {
+                Filter::And(..) | Filter::Or(..) => write!(f, "({x})"),
+                _ => write!(f, "{x}"),
+            }
+        }
+        match self {
+            Filter::Present(p) => write!(f, "{p} pr"),
+            Filter::Compare(p, op, v) => write!(f, "{p} {} {v}", op.as_str()),
+            Filter::ValuePath(p, inner) => write!(f, "{p}[{inner}]"),
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                operand(f, a)?;
+                f.write_str(if matches!(self, Filter::And(..)) {
+                    " and "
+                } else {
+                    " or "
+                })?;
+                operand(f, b)
+            }
+            Filter::Not(inner) => write!(f, "not ({inner})"),
+        }
+    }
+}
+
+impl std::fmt::Display for PatchPath {
+    /// The path in RFC 7644 §3.5.2 syntax (`emails[type eq "work"].value`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.attr)?;
+        if let Some(filter) = &self.filter {
+            write!(f, "[{filter}]")?;
+        }
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
