@@ -1300,13 +1300,22 @@ fn hand_built_deep_filter_is_fine() {
 /// (tests/properties.rs), where `-251993509007.98694` came back one ULP off.
 #[test]
 fn decimal_literals_parse_to_the_nearest_double() {
-    for text in ["-251993509007.98694", "0.1", "2.2250738585072014e-308", "1e300"] {
+    for text in [
+        "-251993509007.98694",
+        "0.1",
+        "2.2250738585072014e-308",
+        "1e300",
+    ] {
         let f = parse_filter(&format!("x gt {text}")).unwrap();
         let Filter::Compare(_, CompareOp::Gt, Literal::Num(n)) = f else {
             panic!("{text}: not a comparison with a number")
         };
         assert_eq!(n.as_f64(), Some(text.parse::<f64>().unwrap()), "{text}");
         let stored: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(stored.as_f64(), n.as_f64(), "{text}: body and filter disagree");
+        assert_eq!(
+            stored.as_f64(),
+            n.as_f64(),
+            "{text}: body and filter disagree"
+        );
     }
 }
