@@ -29,7 +29,7 @@ build:
 	ln -sf libscim.so $(LIBDIR)/libscim.so.$(SOMAJOR)
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test example-c compliance e2e python-test go-test bench-http-vet
+test: lint rust-test header-check c-test example-c compliance openapi e2e python-test go-test bench-http-vet
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -150,6 +150,9 @@ clean:
 
 # External SCIM compliance suites against the serve example (its own venv).
 include tests/compliance/Makefile.inc
+
+# Hostile input: schemathesis against serve, and openapi/scim.yaml kept true (own venv).
+include tests/openapi/Makefile.inc
 
 # Python bindings (pytest in the same venv).
 include bindings/python/Makefile.inc

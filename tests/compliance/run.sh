@@ -38,15 +38,10 @@ if [[ -z "${SERVE_BIN:-}" ]]; then
 fi
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/libscim-compliance.XXXXXX")"
-server_pid=""
+source "$here/serve.sh"
 cleanup() {
     local rc=$?
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    serve_stop
     if [[ "${KEEP_LOGS:-0}" == 1 ]]; then
         echo "compliance: logs kept in $tmp" >&2
     else
@@ -58,48 +53,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Start the server; retry on another port if the one picked was taken in between.
-started=""
-for attempt in 1 2 3; do
-    port="$(free_port)"
-    rm -rf "$tmp/data" "$tmp/creds.json"
-    "$SERVE_BIN" --listen "127.0.0.1:$port" --data "$tmp/data" --idp generic \
-        --domain example.com --credentials-file "$tmp/creds.json" \
-        >"$tmp/server.log" 2>&1 &
-    server_pid=$!
-    deadline=$((SECONDS + 15))
-    while ((SECONDS < deadline)); do
-        if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-        # Ready: the credentials file is complete and /healthz answers 200.
-        if "$py" - "$tmp/creds.json" "http://127.0.0.1:$port/healthz" 2>/dev/null <<'PY'; then
-import json, sys, urllib.request
-creds = json.load(open(sys.argv[1]))
-assert creds["tenant_url"] and creds["token"]
-sys.exit(0 if urllib.request.urlopen(sys.argv[2], timeout=1).status == 200 else 1)
-PY
-            started=1
-            break
-        fi
-        sleep 0.2
-    done
-    [[ -n "$started" ]] && break
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-    echo "compliance: serve did not become ready on port $port (attempt $attempt):" >&2
-    grep -v 'token' "$tmp/server.log" | tail -5 >&2 || true
-done
-if [[ -z "$started" ]]; then
+if ! serve_start compliance "$py" "$SERVE_BIN" "$tmp"; then
     echo "compliance: 0 passed, 1 failed"
     exit 1
 fi
-
-tenant_url="$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["tenant_url"])' "$tmp/creds.json")"
-token="$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["token"])' "$tmp/creds.json")"
 echo "compliance: serve (pid $server_pid) ready at $tenant_url"
 
 # --- scim2-tester, through scim2-cli. The token goes in the environment, not argv.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import libscim
 
@@ -297,8 +297,16 @@ class StepFailure:
         return self.text
 
 
-def run_scenario(fname: str, scenario: Dict[str, Any]) -> Tuple[int, List[StepFailure]]:
-    """Run every step; return (number of steps, one failure per failing step)."""
+def run_scenario(
+    fname: str,
+    scenario: Dict[str, Any],
+    observe: Optional[Callable[[str, str, str, libscim.Response], None]] = None,
+) -> Tuple[int, List[StepFailure]]:
+    """Run every step; return (number of steps, one failure per failing step).
+
+    `observe(method, path, query, response)`, when given, sees every exchange (the path
+    as the vector writes it, below the base URL): tests/openapi/check_spec.py validates
+    the responses against the OpenAPI description."""
     name = scenario["name"]
     config = scenario.get("config") or {}
     strict = bool(config.get("strict", False))
@@ -338,6 +346,8 @@ def run_scenario(fname: str, scenario: Dict[str, Any]) -> Tuple[int, List[StepFa
                 [("Authorization", f"Bearer {secret}")] + headers,
                 body,
             )
+            if observe is not None:
+                observe(method, path, query, resp)
             # Capture first: this step's expectations may use what it captures.
             errs = capture(step.get("capture") or {}, resp, vars)
             errs += check_response(step["expect"], resp, vars)
