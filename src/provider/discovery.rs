@@ -80,8 +80,14 @@ fn collection_or_item(
         ));
     }
     let all: Vec<(&str, Value)> = all.collect();
-    // Schema ids are URNs; clients may percent-encode their colons.
-    let id = id.map(decode).transpose()?;
+    // Schema ids are URNs; clients may percent-encode their colons. A name that does not
+    // decode (a bad escape, not UTF-8) names nothing here: 404 with the name as sent, as
+    // for any other unknown name (not the query parameter error `decode` words).
+    let id = id
+        .map(|raw| {
+            decode(raw).map_err(|_| ScimError::not_found(format!("{what} '{raw}' not found")))
+        })
+        .transpose()?;
     match id.as_deref() {
         Some(id) => all
             .into_iter()
