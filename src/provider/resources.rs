@@ -4,13 +4,14 @@
 use super::params::Params;
 use super::render::{etag, location, render, Members};
 use super::{tenant, Ctx, Request, Response};
-use crate::error::{Result, ScimError};
+use crate::error::{Result, ScimError, ScimType};
 use crate::events::{events_for, Change, MemberDelta};
 use crate::filter::{matches_value, Filter};
 use crate::patch::{self, MemberSink};
 use crate::schema::{check_required, normalize, Projection, ResourceKind, GROUP};
 use crate::store::{IndexKey, Member, ReadTx, StoredResource, WriteTx};
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// POST /Users, POST /Groups.
 pub(crate) fn create(
@@ -43,7 +44,7 @@ pub(crate) fn create(
     write(ctx, &mut |tx| {
         check_unique(tx, &resource, None)?;
         tx.insert(resource.clone())?;
-        let mut sink = RowSink::new(tx, &resource.id, ctx.mode.strict);
+        let mut sink = RowSink::new(ctx, tx, &resource.id);
         sink.add(members.clone())?;
         let delta = sink.delta;
         if kind == ResourceKind::User {
@@ -132,7 +133,11 @@ pub(crate) fn replace(
     update(ctx, kind, id, params, req, false, &mut |tx, new| {
         new.data = data.clone();
         match kind {
-            ResourceKind::Group => replace_members(tx, id, &members, ctx.mode.strict),
+            ResourceKind::Group => {
+                let mut sink = RowSink::new(ctx, tx, id);
+                sink.replace(members.clone())?;
+                Ok(sink.delta)
+            }
             ResourceKind::User => Ok(MemberDelta::default()),
         }
     })
@@ -151,7 +156,7 @@ pub(crate) fn patch(
     let ops = patch::parse_request(body)?;
     update(ctx, kind, id, params, req, true, &mut |tx, new| {
         let delta = if kind == ResourceKind::Group {
-            let mut sink = RowSink::new(tx, id, ctx.mode.strict);
+            let mut sink = RowSink::new(ctx, tx, id);
             patch::apply(rt, &mut new.data, &ops, Some(&mut sink), ctx.mode)?;
             sink.delta
         } else {
@@ -450,43 +455,29 @@ pub(crate) fn check_if_match(req: &Request, r: &StoredResource) -> Result<()> {
     }
 }
 
-/// PUT semantics for members: the given list becomes the membership.
-fn replace_members(
-    tx: &mut dyn WriteTx,
-    group_id: &str,
-    members: &[Value],
-    strict: bool,
-) -> Result<MemberDelta> {
-    let wanted: Vec<&str> = members.iter().filter_map(|m| m["value"].as_str()).collect();
-    let mut stale = Vec::new();
-    tx.members(group_id, &mut |m| {
-        if !wanted.contains(&m.value.as_str()) {
-            stale.push(m.value);
-        }
-        true
-    })?;
-    let mut sink = RowSink::new(tx, group_id, strict);
-    sink.remove(&stale)?;
-    sink.add(members.to_vec())?;
-    Ok(sink.delta)
-}
-
 /// Membership changes from PATCH/PUT/POST, written straight into the transaction as rows.
+///
+/// Everything here runs while the store's writer is held, so each change costs what it
+/// touches: a replacement diffs through a hash set (one pass over the rows), and a filter
+/// other than `value eq` is evaluated only in groups of at most
+/// [`super::Config::max_member_filter`] members.
 struct RowSink<'a> {
     tx: &'a mut dyn WriteTx,
     group_id: &'a str,
     delta: MemberDelta,
     /// Refuse members that do not exist (400) instead of leaving them out.
     strict: bool,
+    max_member_filter: usize,
 }
 
 impl<'a> RowSink<'a> {
-    fn new(tx: &'a mut dyn WriteTx, group_id: &'a str, strict: bool) -> Self {
+    fn new(ctx: &Ctx, tx: &'a mut dyn WriteTx, group_id: &'a str) -> Self {
         RowSink {
             tx,
             group_id,
             delta: MemberDelta::default(),
-            strict,
+            strict: ctx.mode.strict,
+            max_member_filter: ctx.config.max_member_filter,
         }
     }
 
@@ -557,20 +548,52 @@ impl MemberSink for RowSink<'_> {
     }
 
     fn remove_matching(&mut self, filter: &Filter) -> Result<()> {
+        let cap = self.max_member_filter;
+        if self.tx.has_more_members_than(self.group_id, cap)? {
+            return Err(ScimError::bad_request(
+                ScimType::TooMany,
+                format!(
+                    "this member filter is evaluated on every member, and the group has more \
+                     than {cap}; remove members by id (`members[value eq \"id\"]`, or a \
+                     `value` list)"
+                ),
+            ));
+        }
         let attr = GROUP.attr("members").expect("Group defines members");
-        let mut rows = Vec::new();
+        let mut doomed = Vec::new();
+        let mut failed = None;
         self.tx.members(self.group_id, &mut |m| {
-            rows.push(m);
+            let element = super::render::member_json("", &m);
+            match matches_value(filter, &element, attr) {
+                Ok(true) => doomed.push(m.value),
+                Ok(false) => {}
+                Err(e) => {
+                    failed = Some(e);
+                    return false;
+                }
+            }
             true
         })?;
-        let mut doomed = Vec::new();
-        for m in rows {
-            let element = super::render::member_json("", &m);
-            if matches_value(filter, &element, attr)? {
-                doomed.push(m.value);
-            }
+        if let Some(e) = failed {
+            return Err(e);
         }
         self.remove(&doomed)
+    }
+
+    /// PUT semantics: the rows not in `members` go, the new ones come; one pass over the
+    /// rows against a hash set of the wanted ids.
+    fn replace(&mut self, members: Vec<Value>) -> Result<()> {
+        let wanted: HashSet<&str> = members.iter().filter_map(|m| m["value"].as_str()).collect();
+        let mut stale = Vec::new();
+        self.tx.members(self.group_id, &mut |m| {
+            if !wanted.contains(m.value.as_str()) {
+                stale.push(m.value);
+            }
+            true
+        })?;
+        drop(wanted);
+        self.remove(&stale)?;
+        self.add(members)
     }
 
     fn clear(&mut self) -> Result<()> {
