@@ -353,7 +353,7 @@ fn disk_full_answers_507_keeps_acknowledged_writes_and_recovers() {
     let creds = scratch.0.join("credentials.json");
     let log = scratch.0.join("serve.log");
     let serve = Serve::start(&data, &creds, &log);
-    let filler = fill(fs.path(), 256 * 1024);
+    let filler = fill(fs.path(), 1024 * 1024);
 
     let mut acked: HashMap<String, String> = HashMap::new();
     let mut refused = Vec::new();
@@ -536,7 +536,7 @@ fn sigkill_during_bulk_leaves_each_operation_whole_or_absent() {
             "Operations": ops,
         });
         let answer = send_async(&serve, "POST", "/Bulk".into(), body);
-        std::thread::sleep(Duration::from_millis(30 + next() % 700));
+        std::thread::sleep(Duration::from_millis(50 + next() % 2500));
         serve.kill();
         let answered = answer.join().expect("sender");
 
@@ -621,7 +621,7 @@ fn sigkill_during_bulk_leaves_each_operation_whole_or_absent() {
 }
 
 const FILL_MEMBERS: usize = 3000;
-const FILL_CYCLES: u64 = 5;
+const FILL_CYCLES: u64 = 6;
 
 #[test]
 fn sigkill_during_a_large_group_fill_keeps_all_members_or_none() {
@@ -676,7 +676,8 @@ fn sigkill_during_a_large_group_fill_keeps_all_members_or_none() {
             "Operations": [{"op": "add", "path": "members", "value": members}]
         });
         let answer = send_async(&serve, "PATCH", format!("/Groups/{gid}"), patch);
-        std::thread::sleep(Duration::from_millis(next() % 900));
+        // Spread over the fill: from before it starts to after it is answered.
+        std::thread::sleep(Duration::from_millis(150 + cycle * 300 + next() % 300));
         serve.kill();
         let answered = answer.join().expect("sender");
 

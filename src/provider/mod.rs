@@ -51,7 +51,7 @@ pub struct Config {
     /// `displayName`, `externalId`, `meta.created` and `meta.lastModified` are index
     /// orders and have no such limit.
     pub max_sort_window: usize,
-    /// Most stored resources one query reads to answer what the store's indexes do not:
+    /// Most stored resources of one type a query reads to answer what the store's indexes do not:
     /// the part of a filter evaluated here, a sort without an index, a query at the root
     /// (`tooMany` beyond). Indexed filters and sorts read only their page and have no
     /// such limit; this bounds the time a query on a huge directory can take.

@@ -555,7 +555,8 @@ impl Plan {
             &self.conds,
             order,
             Start::Offset(0),
-            usize::MAX,
+            // One past the budget: whether there are more is all that is left to know.
+            budget.saturating_add(1),
             &mut |pos, r| {
                 read += 1;
                 if read > budget {
