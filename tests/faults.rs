@@ -10,8 +10,9 @@
 //!   members or none.
 //!
 //! The tmpfs is mounted directly when the test may (root), else in a user and mount
-//! namespace (`unshare -Urm`) whose mount the test and `serve` reach through
-//! `/proc/<pid>/root`. When neither works the test fails: it never skips.
+//! namespace (`unshare -Urm`): `serve` runs inside it (`nsenter`), the test reaches it
+//! through `/proc/<pid>/root` (`SCIM_FAULTS_MOUNT=namespace` forces this way). When
+//! neither works the test fails: it never skips.
 
 use scim::schema::ResourceKind;
 use scim::store::{IndexKey, SqliteStore, Store};
@@ -66,24 +67,32 @@ impl Serve {
     /// Start `serve` on `data` (the token and the tenant URL kept in `creds`, outside
     /// `data`, so a restart finds them even when `data` is full).
     fn start(data: &Path, creds: &Path, log: &Path) -> Serve {
+        Self::start_in(None, data, creds, log)
+    }
+
+    /// [`Serve::start`], inside `fs`'s mount namespace when it has one.
+    fn start_in(fs: Option<&Tmpfs>, data: &Path, creds: &Path, log: &Path) -> Serve {
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("serve log");
-        let mut child = Command::new(serve_bin())
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data")
-            .arg(data)
-            .arg("--idp")
-            .arg("generic")
-            .arg("--credentials-file")
-            .arg(creds)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn serve");
+        let mut child = match fs {
+            Some(fs) => fs.command(&serve_bin()),
+            None => Command::new(serve_bin()),
+        }
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data")
+        .arg(data)
+        .arg("--idp")
+        .arg("generic")
+        .arg("--credentials-file")
+        .arg(creds)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn serve");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut addr = None;
         let mut line = String::new();
@@ -220,11 +229,14 @@ impl Drop for Scratch {
 enum Tmpfs {
     /// Mounted at this path in our own mount namespace (we may mount: root).
     Direct(PathBuf),
-    /// Mounted in the mount namespace of `holder` (`unshare -Urm`), reached through
-    /// `/proc/<holder>/root/<mount point>`; the mount lives as long as `holder`.
+    /// Mounted at `at` in the mount namespace of `holder` (`unshare -Urm`); this process
+    /// reaches it through `path` (`/proc/<holder>/root/<at>`), programs run inside the
+    /// namespace (`nsenter`) at `at` — SQLite resolves symbolic links, and
+    /// `/proc/<pid>/root` reads as `/`. The mount lives as long as `holder`.
     Namespace {
         holder: Child,
         stdin: Option<ChildStdin>,
+        at: PathBuf,
         path: PathBuf,
     },
 }
@@ -271,6 +283,7 @@ impl Tmpfs {
                     return Tmpfs::Namespace {
                         holder,
                         stdin,
+                        at: at.to_owned(),
                         path,
                     };
                 }
@@ -290,11 +303,39 @@ impl Tmpfs {
         );
     }
 
-    /// The mounted file system, as this process (and serve) reach it.
+    /// The mounted file system, as this process reaches it.
     fn path(&self) -> &Path {
         match self {
             Tmpfs::Direct(p) => p,
             Tmpfs::Namespace { path, .. } => path,
+        }
+    }
+
+    /// The mounted file system, as a program run by [`Tmpfs::command`] reaches it.
+    fn inside(&self) -> &Path {
+        match self {
+            Tmpfs::Direct(p) => p,
+            Tmpfs::Namespace { at, .. } => at,
+        }
+    }
+
+    /// A command running `program` where the mount is visible.
+    fn command(&self, program: &Path) -> Command {
+        match self {
+            Tmpfs::Direct(_) => Command::new(program),
+            Tmpfs::Namespace { holder, .. } => {
+                let mut c = Command::new("nsenter");
+                c.args([
+                    "-t",
+                    &holder.id().to_string(),
+                    "-U",
+                    "-m",
+                    "--preserve-credentials",
+                    "--",
+                ])
+                .arg(program);
+                c
+            }
         }
     }
 }
@@ -349,10 +390,10 @@ fn user(name: &str) -> Value {
 fn disk_full_answers_507_keeps_acknowledged_writes_and_recovers() {
     let scratch = Scratch::new("diskfull");
     let fs = Tmpfs::mount(&scratch.0.join("mnt"), "6m");
-    let data = fs.path().join("data");
+    let data = fs.inside().join("data");
     let creds = scratch.0.join("credentials.json");
     let log = scratch.0.join("serve.log");
-    let serve = Serve::start(&data, &creds, &log);
+    let serve = Serve::start_in(Some(&fs), &data, &creds, &log);
     let filler = fill(fs.path(), 1024 * 1024);
 
     let mut acked: HashMap<String, String> = HashMap::new();
@@ -424,7 +465,7 @@ fn disk_full_answers_507_keeps_acknowledged_writes_and_recovers() {
 
     // Every acknowledged write survives a crash; nothing refused was stored.
     serve.kill();
-    let serve = Serve::start(&data, &creds, &log);
+    let serve = Serve::start_in(Some(&fs), &data, &creds, &log);
     for (id, name) in &acked {
         let r = serve.call("GET", &format!("/Users/{id}"), None);
         assert_eq!(r.status, 200, "acknowledged user {name} ({id}) lost");
