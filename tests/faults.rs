@@ -386,6 +386,9 @@ fn user(name: &str) -> Value {
     })
 }
 
+/// Concurrent clients filling the disk.
+const CLIENTS: usize = 4;
+
 #[test]
 fn disk_full_answers_507_keeps_acknowledged_writes_and_recovers() {
     let scratch = Scratch::new("diskfull");
@@ -396,43 +399,54 @@ fn disk_full_answers_507_keeps_acknowledged_writes_and_recovers() {
     let serve = Serve::start_in(Some(&fs), &data, &creds, &log);
     let filler = fill(fs.path(), 1024 * 1024);
 
-    let mut acked: HashMap<String, String> = HashMap::new();
-    let mut refused = Vec::new();
-    let mut consecutive = 0;
-    for i in 0..5000 {
-        if consecutive == 20 {
-            break;
+    // Writers from several connections at once, so failures also land in shared commits
+    // (group commit), each until it has seen 10 refusals in a row.
+    let outcome = std::sync::Mutex::new((HashMap::<String, String>::new(), Vec::<String>::new()));
+    let filled = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..CLIENTS {
+            let (serve, outcome, filled) = (&serve, &outcome, &filled);
+            s.spawn(move || {
+                let mut consecutive = 0;
+                for i in 0..2000 {
+                    if consecutive == 10 {
+                        filled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
+                    let name = format!("full-{t}-{i}@example.com");
+                    let r = serve.call("POST", "/Users", Some(&user(&name)));
+                    match r.status {
+                        201 => {
+                            consecutive = 0;
+                            let id = r.json()["id"].as_str().expect("id").to_owned();
+                            outcome.lock().unwrap().0.insert(id, name);
+                        }
+                        507 => {
+                            consecutive += 1;
+                            let body = r.json();
+                            assert_eq!(
+                                body["schemas"],
+                                json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+                            );
+                            assert_eq!(body["status"], "507");
+                            let detail = body["detail"].as_str().expect("detail");
+                            assert!(detail.contains("storage is full"), "detail: {detail}");
+                            assert!(
+                                !detail.contains('/') && !detail.contains(".db"),
+                                "the detail shows a path: {detail}"
+                            );
+                            outcome.lock().unwrap().1.push(name);
+                        }
+                        s => panic!(
+                            "create {name} on a filling disk answered {s}: {}",
+                            String::from_utf8_lossy(&r.body)
+                        ),
+                    }
+                }
+            });
         }
-        let name = format!("full-{i}@example.com");
-        let r = serve.call("POST", "/Users", Some(&user(&name)));
-        match r.status {
-            201 => {
-                consecutive = 0;
-                let id = r.json()["id"].as_str().expect("id").to_owned();
-                acked.insert(id, name);
-            }
-            507 => {
-                consecutive += 1;
-                let body = r.json();
-                assert_eq!(
-                    body["schemas"],
-                    json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
-                );
-                assert_eq!(body["status"], "507");
-                let detail = body["detail"].as_str().expect("detail");
-                assert!(detail.contains("storage is full"), "detail: {detail}");
-                assert!(
-                    !detail.contains('/') && !detail.contains(".db"),
-                    "the detail shows a path: {detail}"
-                );
-                refused.push(name);
-            }
-            s => panic!(
-                "create {i} on a filling disk answered {s}: {}",
-                String::from_utf8_lossy(&r.body)
-            ),
-        }
-    }
+    });
+    let (mut acked, refused) = outcome.into_inner().unwrap();
     eprintln!(
         "disk full: {} creates acknowledged, {} refused with 507",
         acked.len(),
@@ -442,7 +456,11 @@ fn disk_full_answers_507_keeps_acknowledged_writes_and_recovers() {
         !acked.is_empty(),
         "no create succeeded before the disk filled"
     );
-    assert_eq!(consecutive, 20, "the disk never filled");
+    assert_eq!(
+        filled.into_inner(),
+        CLIENTS,
+        "the disk never filled for every client"
+    );
 
     // Reads still work on a full disk.
     let r = serve.call("GET", "/Users?count=1", None);

@@ -741,7 +741,23 @@ fn queries_the_indexes_do_not_answer_read_a_bounded_number_of_resources() {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
         "filter": "title eq \"x\""
     });
-    too_many(&call(&p, "POST", "/Users/.search", "", Some(search)));
+    too_many(&call(
+        &p,
+        "POST",
+        "/Users/.search",
+        "",
+        Some(search.clone()),
+    ));
+    // A search inside a Bulk request is bounded alike (it runs outside the writer).
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "POST", "path": "/Users/.search", "bulkId": "s", "data": search}]
+    });
+    let r = call(&p, "POST", "/Bulk", "", Some(bulk));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let op = &json_of(&r)["Operations"][0];
+    assert_eq!(op["status"], "400", "{op}");
+    assert_eq!(op["response"]["scimType"], "tooMany", "{op}");
     // Indexed conditions narrow the candidates: answered.
     let r = call(&p, "GET", "/Users", "filter=userName%20eq%20%22u7%22", None);
     assert_eq!(json_of(&r)["totalResults"], 1);
