@@ -773,3 +773,41 @@ fn queries_the_indexes_do_not_answer_read_a_bounded_number_of_resources() {
     let r = call(&p, "GET", "/Users", "sortBy=userName&count=5", None);
     assert_eq!(json_of(&r)["totalResults"], 60);
 }
+
+#[test]
+fn member_lists_are_rendered_outside_the_writer() {
+    let store = Arc::new(Counting::default());
+    let p = provider_on(store.clone());
+    store.member_rows_read_in_writes.store(0, Relaxed);
+    // POST with members: the response lists them, read after the commit.
+    let (gid, ids) = group_of(&p, "w", 1500);
+    assert_eq!(store.member_rows_read_in_writes.load(Relaxed), 0);
+    // PUT: one pass over the rows to diff them in the write; the response's list after it.
+    let keep: Vec<Value> = ids[..1000].iter().map(|id| json!({"value": id})).collect();
+    let r = call(
+        &p,
+        "PUT",
+        &format!("/Groups/{gid}"),
+        "",
+        Some(json!({"displayName": "w-group", "members": keep})),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(json_of(&r)["members"].as_array().unwrap().len(), 1000);
+    assert_eq!(r.header("ETag"), Some("W/\"2\""));
+    assert_eq!(store.member_rows_read_in_writes.load(Relaxed), 1500);
+    // PATCH asking for the members: none read in the write.
+    store.member_rows_read_in_writes.store(0, Relaxed);
+    let r = call(
+        &p,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        "attributes=members",
+        Some(patch_ops(
+            json!([{"op": "add", "path": "members", "value": [{"value": ids[1200]}]}]),
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(json_of(&r)["members"].as_array().unwrap().len(), 1001);
+    assert_eq!(r.header("ETag"), Some("W/\"3\""));
+    assert_eq!(store.member_rows_read_in_writes.load(Relaxed), 0);
+}

@@ -56,7 +56,7 @@ pub(crate) fn create(
             out = Some(Created::View(view));
         } else {
             record(ctx, tx, None, Some(&resource), true, &delta)?;
-            out = Some(Created::Response(respond(
+            out = Some(Created::Answer(answer(
                 ctx,
                 tx,
                 &resource,
@@ -67,7 +67,7 @@ pub(crate) fn create(
         Ok(())
     })?;
     let mut resp = match out.expect("write succeeded") {
-        Created::Response(resp) => resp,
+        Created::Answer(a) => a.finish(ctx, &projection)?,
         Created::View(view) => {
             let rt = kind.resource_type();
             let mut resp = Response::json(201, &crate::schema::project(rt, &view, &projection));
@@ -80,11 +80,60 @@ pub(crate) fn create(
     Ok(resp)
 }
 
-/// What a create's write transaction hands back: the response, or the view to project it
+/// What a create's write transaction hands back: the answer, or the view to project it
 /// from.
 enum Created {
-    Response(Response),
+    Answer(Answer),
     View(Value),
+}
+
+/// A write's response: made in the write transaction, or, when it lists a group's
+/// members, after the commit from a read, so the store's writer (which serialises every
+/// write of every directory) is never held while a member list is read and serialised.
+enum Answer {
+    Ready(Response),
+    /// Render this resource (as committed) with this status, after the write.
+    Later(StoredResource, u16),
+}
+
+/// The answer to a write of `r`, inside its transaction.
+fn answer(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    r: &StoredResource,
+    projection: &Projection,
+    status: u16,
+) -> Result<Answer> {
+    let lists_members = r.kind == ResourceKind::Group
+        && projection.includes(r.kind.resource_type(), None, "members");
+    // Inside a bulk request the write has not committed yet (a read would not see it),
+    // and the bulk response carries no resource bodies anyway.
+    if lists_members && ctx.shared.is_none() {
+        Ok(Answer::Later(r.clone(), status))
+    } else {
+        Ok(Answer::Ready(respond(ctx, tx, r, projection, status)?))
+    }
+}
+
+impl Answer {
+    /// The response, after the write committed. A later answer shows the resource as
+    /// stored now: this write's state, or a later write's (its ETag says which); when the
+    /// resource was deleted meanwhile, this write's state without members.
+    fn finish(self, ctx: &Ctx, projection: &Projection) -> Result<Response> {
+        match self {
+            Answer::Ready(resp) => Ok(resp),
+            Answer::Later(written, status) => {
+                let mut out = None;
+                ctx.store.read(ctx.dir, &mut |tx| {
+                    let current = tx.get(written.kind, &written.id)?;
+                    let r = current.as_ref().unwrap_or(&written);
+                    out = Some(respond(ctx, tx, r, projection, status)?);
+                    Ok(())
+                })?;
+                Ok(out.expect("read succeeded"))
+            }
+        }
+    }
 }
 
 /// GET /Users/{id}, GET /Groups/{id}.
@@ -207,18 +256,18 @@ fn update(
                 && kind == ResourceKind::Group
                 && tx.has_more_members_than(id, ctx.config.large_group_members)?
             {
-                Response {
+                Answer::Ready(Response {
                     status: 204,
                     headers: vec![("ETag".into(), etag(stored.version))],
                     body: Vec::new(),
-                }
+                })
             } else {
-                respond(ctx, tx, &stored, &projection, 200)?
+                answer(ctx, tx, &stored, &projection, 200)?
             },
         );
         Ok(())
     })?;
-    Ok(out.expect("write succeeded"))
+    out.expect("write succeeded").finish(ctx, &projection)
 }
 
 /// DELETE /Users/{id}, DELETE /Groups/{id}.
