@@ -116,6 +116,13 @@ impl ScimError {
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(500, None, detail)
     }
+    /// 507 Insufficient Storage (RFC 4918 §11.5): the server could not store what the
+    /// request needs, the store's disk being full. Nothing of the request was applied,
+    /// and the same request succeeds once space is freed. (503 would say the service is
+    /// overloaded or down, which it is not: reads still work.)
+    pub fn insufficient_storage(detail: impl Into<String>) -> Self {
+        Self::new(507, None, detail)
+    }
 
     /// The RFC 7644 §3.12 JSON body (`status` is a string, as the RFC's examples show).
     pub fn to_json(&self) -> Value {

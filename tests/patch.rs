@@ -93,6 +93,11 @@ impl MemberSink for Recorder {
         self.log.push("clear".into());
         Ok(())
     }
+    fn replace(&mut self, members: Vec<Value>) -> Result<()> {
+        self.log.push(format!("replace {}", members.len()));
+        self.added.extend(members);
+        Ok(())
+    }
 }
 
 fn group_patch(rec: &mut Recorder, ops: Value) -> Result<Value> {
@@ -443,8 +448,7 @@ fn rfc_group_members_add_replace_remove() {
         rec.log,
         [
             "add 1",
-            "clear",
-            "add 2",
+            "replace 2",
             "remove 2",
             "remove_matching",
             "clear",

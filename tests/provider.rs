@@ -568,3 +568,246 @@ fn failing_bulk_operations_leave_no_trace_in_sqlite() {
     failing_bulk_operations_leave_no_trace(Arc::new(store));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A group of `n` new users (named `{prefix}{i}`, displayed as `d{i}`), made by POST.
+fn group_of(p: &ServiceProvider, prefix: &str, n: usize) -> (String, Vec<String>) {
+    let ids: Vec<String> = (0..n)
+        .map(|i| create_user(p, &format!("{prefix}{i}")))
+        .collect();
+    let members: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| json!({"value": id, "display": format!("d{i}")}))
+        .collect();
+    let r = call(
+        p,
+        "POST",
+        "/Groups",
+        "",
+        Some(json!({"displayName": format!("{prefix}-group"), "members": members})),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    (json_of(&r)["id"].as_str().unwrap().to_owned(), ids)
+}
+
+fn member_count(p: &ServiceProvider, gid: &str) -> usize {
+    let r = call(p, "GET", &format!("/Groups/{gid}"), "", None);
+    json_of(&r)["members"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn member_filters_other_than_value_eq_are_bounded() {
+    let store = Arc::new(Counting::default());
+    let p = provider_with(
+        store.clone(),
+        Config {
+            max_member_filter: 5,
+            ..Config::default()
+        },
+    );
+    let by_display = patch_ops(json!([{"op": "remove", "path": "members[display sw \"d\"]"}]));
+
+    // Above the cap: refused before reading a member row, and nothing changes.
+    let (big, ids) = group_of(&p, "big", 6);
+    store.member_rows_read.store(0, Relaxed);
+    let r = call(
+        &p,
+        "PATCH",
+        &format!("/Groups/{big}"),
+        "",
+        Some(by_display.clone()),
+    );
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(json_of(&r)["scimType"], "tooMany");
+    assert_eq!(store.member_rows_read.load(Relaxed), 0);
+    let r = call(&p, "GET", &format!("/Groups/{big}"), "", None);
+    assert_eq!(r.header("ETag"), Some("W/\"1\""));
+    assert_eq!(member_count(&p, &big), 6);
+    // Removing by id has no such limit.
+    let by_id =
+        patch_ops(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[0])}]));
+    let r = call(&p, "PATCH", &format!("/Groups/{big}"), "", Some(by_id));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(member_count(&p, &big), 5);
+
+    // At the cap: the filter is evaluated, in one pass over the rows.
+    store.member_rows_read.store(0, Relaxed);
+    let r = call(
+        &p,
+        "PATCH",
+        &format!("/Groups/{big}"),
+        "excludedAttributes=members",
+        Some(by_display),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(store.member_rows_read.load(Relaxed), 5);
+    assert_eq!(member_count(&p, &big), 0);
+}
+
+#[test]
+fn replacing_members_reads_each_row_once() {
+    let store = Arc::new(Counting::default());
+    let p = provider_on(store.clone());
+    let (gid, ids) = group_of(&p, "r", 2000);
+    let fresh: Vec<String> = (0..500)
+        .map(|i| create_user(&p, &format!("n{i}")))
+        .collect();
+    // Keep every other old member, add 500 new ones.
+    let wanted: Vec<Value> = ids
+        .iter()
+        .step_by(2)
+        .chain(&fresh)
+        .map(|id| json!({"value": id}))
+        .collect();
+    store.member_rows_read.store(0, Relaxed);
+    let r = call(
+        &p,
+        "PUT",
+        &format!("/Groups/{gid}"),
+        "excludedAttributes=members",
+        Some(json!({"displayName": "r-group", "members": wanted.clone()})),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(store.member_rows_read.load(Relaxed), 2000);
+    assert_eq!(member_count(&p, &gid), 1500);
+    // The events carry exactly the delta.
+    let events = store
+        .events(scim::provider::DEFAULT_DIRECTORY, 0, usize::MAX)
+        .unwrap();
+    let delta = |kind: &str| {
+        let e = events
+            .iter()
+            .rfind(|e| e.resource_id == gid && e.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind} event"));
+        e.data["members"].as_array().unwrap().len()
+    };
+    assert_eq!(delta("group.members_removed"), 1000);
+    assert_eq!(delta("group.members_added"), 500);
+
+    // PATCH replace of members is the same diff: nothing changes, one pass.
+    store.member_rows_read.store(0, Relaxed);
+    let r = call(
+        &p,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        "excludedAttributes=members",
+        Some(patch_ops(
+            json!([{"op": "replace", "path": "members", "value": wanted}]),
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(store.member_rows_read.load(Relaxed), 1500);
+    let r = call(
+        &p,
+        "GET",
+        &format!("/Groups/{gid}"),
+        "excludedAttributes=members",
+        None,
+    );
+    assert_eq!(
+        r.header("ETag"),
+        Some("W/\"2\""),
+        "an identical replace is no change"
+    );
+}
+
+#[test]
+fn queries_the_indexes_do_not_answer_read_a_bounded_number_of_resources() {
+    let store = Arc::new(Counting::default());
+    let p = provider_with(
+        store.clone(),
+        Config {
+            max_filter_scan: 50,
+            ..Config::default()
+        },
+    );
+    for i in 0..60 {
+        create_user(&p, &format!("u{i}"));
+    }
+    let too_many = |r: &Response| {
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(json_of(r)["scimType"], "tooMany");
+    };
+    for (path, query) in [
+        ("/Users", "filter=title%20eq%20%22x%22"),
+        ("/Users", "sortBy=title"),
+        ("/", "filter=userName%20pr"),
+    ] {
+        store.take_resources_read();
+        too_many(&call(&p, "GET", path, query, None));
+        assert!(store.take_resources_read() <= 51, "{path}?{query}");
+    }
+    let search = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "title eq \"x\""
+    });
+    too_many(&call(
+        &p,
+        "POST",
+        "/Users/.search",
+        "",
+        Some(search.clone()),
+    ));
+    // A search inside a Bulk request is bounded alike (it runs outside the writer).
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "POST", "path": "/Users/.search", "bulkId": "s", "data": search}]
+    });
+    let r = call(&p, "POST", "/Bulk", "", Some(bulk));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let op = &json_of(&r)["Operations"][0];
+    assert_eq!(op["status"], "400", "{op}");
+    assert_eq!(op["response"]["scimType"], "tooMany", "{op}");
+    // Indexed conditions narrow the candidates: answered.
+    let r = call(&p, "GET", "/Users", "filter=userName%20eq%20%22u7%22", None);
+    assert_eq!(json_of(&r)["totalResults"], 1);
+    let r = call(
+        &p,
+        "GET",
+        "/Users",
+        "filter=userName%20sw%20%22u1%22%20and%20title%20pr",
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(json_of(&r)["totalResults"], 0);
+    let r = call(&p, "GET", "/Users", "sortBy=userName&count=5", None);
+    assert_eq!(json_of(&r)["totalResults"], 60);
+}
+
+#[test]
+fn member_lists_are_rendered_outside_the_writer() {
+    let store = Arc::new(Counting::default());
+    let p = provider_on(store.clone());
+    store.member_rows_read_in_writes.store(0, Relaxed);
+    // POST with members: the response lists them, read after the commit.
+    let (gid, ids) = group_of(&p, "w", 1500);
+    assert_eq!(store.member_rows_read_in_writes.load(Relaxed), 0);
+    // PUT: one pass over the rows to diff them in the write; the response's list after it.
+    let keep: Vec<Value> = ids[..1000].iter().map(|id| json!({"value": id})).collect();
+    let r = call(
+        &p,
+        "PUT",
+        &format!("/Groups/{gid}"),
+        "",
+        Some(json!({"displayName": "w-group", "members": keep})),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(json_of(&r)["members"].as_array().unwrap().len(), 1000);
+    assert_eq!(r.header("ETag"), Some("W/\"2\""));
+    assert_eq!(store.member_rows_read_in_writes.load(Relaxed), 1500);
+    // PATCH asking for the members: none read in the write.
+    store.member_rows_read_in_writes.store(0, Relaxed);
+    let r = call(
+        &p,
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        "attributes=members",
+        Some(patch_ops(
+            json!([{"op": "add", "path": "members", "value": [{"value": ids[1200]}]}]),
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(json_of(&r)["members"].as_array().unwrap().len(), 1001);
+    assert_eq!(r.header("ETag"), Some("W/\"3\""));
+    assert_eq!(store.member_rows_read_in_writes.load(Relaxed), 0);
+}

@@ -65,6 +65,12 @@ type ProviderConfig struct {
 	// LargeGroupMembers: a PATCH of a group with more members answers 204 unless
 	// attributes are asked for.
 	LargeGroupMembers int `json:"large_group_members,omitempty"`
+	// MaxFilterScan bounds the resources a query reads for what the indexes do not
+	// answer (400 tooMany beyond).
+	MaxFilterScan int `json:"max_filter_scan,omitempty"`
+	// MaxMemberFilter: a PATCH removing members by a filter other than `value eq` is
+	// refused (400 tooMany) in groups with more members.
+	MaxMemberFilter int `json:"max_member_filter,omitempty"`
 }
 
 // Engine owns directories, tokens, the SCIM protocol and the events over one store.

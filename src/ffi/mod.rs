@@ -115,6 +115,8 @@ impl From<ScimError> for Failure {
             404 => SCIM_RESULT_NOT_FOUND,
             409 => SCIM_RESULT_CONFLICT,
             400..=499 => SCIM_RESULT_INVALID_ARGUMENT,
+            // The store's disk is full (507 Insufficient Storage).
+            507 => SCIM_RESULT_IO,
             _ => SCIM_RESULT_INTERNAL,
         };
         Failure(code, e.detail)

@@ -35,15 +35,7 @@ pub(super) fn apply(
                 sink.add(els)
             }
         }
-        (OpKind::Replace, None) => {
-            let els = elements(attr, value, mode)?;
-            sink.clear()?;
-            if els.is_empty() {
-                Ok(())
-            } else {
-                sink.add(els)
-            }
-        }
+        (OpKind::Replace, None) => sink.replace(elements(attr, value, mode)?),
         (OpKind::Remove, Some(f)) => match value_eq_ids(f) {
             Some(ids) => sink.remove(&ids),
             None => sink.remove_matching(f),

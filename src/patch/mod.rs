@@ -57,6 +57,8 @@ pub trait MemberSink {
     fn remove_matching(&mut self, filter: &Filter) -> Result<()>;
     /// Remove every member.
     fn clear(&mut self) -> Result<()>;
+    /// Make exactly these members the membership (normalized objects, as for `add`).
+    fn replace(&mut self, members: Vec<Value>) -> Result<()>;
 }
 
 /// Parse a PatchOp request body.

@@ -51,6 +51,16 @@ pub struct Config {
     /// `displayName`, `externalId`, `meta.created` and `meta.lastModified` are index
     /// orders and have no such limit.
     pub max_sort_window: usize,
+    /// Most stored resources of one type a query reads to answer what the store's indexes do not:
+    /// the part of a filter evaluated here, a sort without an index, a query at the root
+    /// (`tooMany` beyond). Indexed filters and sorts read only their page and have no
+    /// such limit; this bounds the time a query on a huge directory can take.
+    pub max_filter_scan: usize,
+    /// A PATCH removing group members by a filter other than `value eq` (say
+    /// `members[display sw "x"]`) evaluates it on every member while holding the
+    /// store's writer: it is refused (`tooMany`) in groups of more than this many
+    /// members. Removing by `value eq`, or by a `value` list, has no such limit.
+    pub max_member_filter: usize,
 }
 
 impl Default for Config {
@@ -64,6 +74,8 @@ impl Default for Config {
             large_group_members: 1000,
             cursor_timeout_secs: 600,
             max_sort_window: 10_000,
+            max_filter_scan: 200_000,
+            max_member_filter: 10_000,
         }
     }
 }

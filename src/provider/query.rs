@@ -9,9 +9,12 @@
 //! page is an index seek that reads only the page; otherwise candidates stream through the
 //! residual filter once, in bounded memory. A sort the store has no index for keeps only
 //! the window up to the requested page, at most [`Config::max_sort_window`]
-//! resources (`tooMany` beyond).
+//! resources (`tooMany` beyond). Whatever the indexes do not answer reads at most
+//! [`Config::max_filter_scan`] candidates (`tooMany` beyond): bounded time as well as
+//! bounded memory.
 //!
 //! [`Config::max_sort_window`]: super::Config::max_sort_window
+//! [`Config::max_filter_scan`]: super::Config::max_filter_scan
 
 use super::paging::Cursor;
 use super::params::{Params, Search};
@@ -544,19 +547,37 @@ impl Plan {
         visit: &mut dyn FnMut(Position, StoredResource, Option<Value>) -> bool,
     ) -> Result<()> {
         let mut err = None;
+        let budget = ctx.config.max_filter_scan;
+        let mut read = 0usize;
         walk(
             tx,
             self.kind,
             &self.conds,
             order,
             Start::Offset(0),
-            usize::MAX,
-            &mut |pos, r| match self.check(ctx, tx, &r, want_view) {
-                Ok(Some(view)) => visit(pos, r, view),
-                Ok(None) => true,
-                Err(e) => {
-                    err = Some(e);
-                    false
+            // One past the budget: whether there are more is all that is left to know.
+            budget.saturating_add(1),
+            &mut |pos, r| {
+                read += 1;
+                if read > budget {
+                    err = Some(ScimError::bad_request(
+                        ScimType::TooMany,
+                        format!(
+                            "this query reads every candidate resource (a filter or sort the \
+                             indexes do not answer), and there are more than {budget}; narrow \
+                             it with an indexed condition (equality or `sw` on userName, \
+                             displayName, externalId, emails.value or id)"
+                        ),
+                    ));
+                    return false;
+                }
+                match self.check(ctx, tx, &r, want_view) {
+                    Ok(Some(view)) => visit(pos, r, view),
+                    Ok(None) => true,
+                    Err(e) => {
+                        err = Some(e);
+                        false
+                    }
                 }
             },
         )?;

@@ -4,13 +4,14 @@
 use super::params::Params;
 use super::render::{etag, location, render, Members};
 use super::{tenant, Ctx, Request, Response};
-use crate::error::{Result, ScimError};
+use crate::error::{Result, ScimError, ScimType};
 use crate::events::{events_for, Change, MemberDelta};
 use crate::filter::{matches_value, Filter};
 use crate::patch::{self, MemberSink};
 use crate::schema::{check_required, normalize, Projection, ResourceKind, GROUP};
 use crate::store::{IndexKey, Member, ReadTx, StoredResource, WriteTx};
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// POST /Users, POST /Groups.
 pub(crate) fn create(
@@ -43,7 +44,7 @@ pub(crate) fn create(
     write(ctx, &mut |tx| {
         check_unique(tx, &resource, None)?;
         tx.insert(resource.clone())?;
-        let mut sink = RowSink::new(tx, &resource.id, ctx.mode.strict);
+        let mut sink = RowSink::new(ctx, tx, &resource.id);
         sink.add(members.clone())?;
         let delta = sink.delta;
         if kind == ResourceKind::User {
@@ -55,7 +56,7 @@ pub(crate) fn create(
             out = Some(Created::View(view));
         } else {
             record(ctx, tx, None, Some(&resource), true, &delta)?;
-            out = Some(Created::Response(respond(
+            out = Some(Created::Answer(answer(
                 ctx,
                 tx,
                 &resource,
@@ -66,7 +67,7 @@ pub(crate) fn create(
         Ok(())
     })?;
     let mut resp = match out.expect("write succeeded") {
-        Created::Response(resp) => resp,
+        Created::Answer(a) => a.finish(ctx, &projection)?,
         Created::View(view) => {
             let rt = kind.resource_type();
             let mut resp = Response::json(201, &crate::schema::project(rt, &view, &projection));
@@ -79,11 +80,60 @@ pub(crate) fn create(
     Ok(resp)
 }
 
-/// What a create's write transaction hands back: the response, or the view to project it
+/// What a create's write transaction hands back: the answer, or the view to project it
 /// from.
 enum Created {
-    Response(Response),
+    Answer(Answer),
     View(Value),
+}
+
+/// A write's response: made in the write transaction, or, when it lists a group's
+/// members, after the commit from a read, so the store's writer (which serialises every
+/// write of every directory) is never held while a member list is read and serialised.
+enum Answer {
+    Ready(Response),
+    /// Render this resource (as committed) with this status, after the write.
+    Later(StoredResource, u16),
+}
+
+/// The answer to a write of `r`, inside its transaction.
+fn answer(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    r: &StoredResource,
+    projection: &Projection,
+    status: u16,
+) -> Result<Answer> {
+    let lists_members = r.kind == ResourceKind::Group
+        && projection.includes(r.kind.resource_type(), None, "members");
+    // Inside a bulk request the write has not committed yet (a read would not see it),
+    // and the bulk response carries no resource bodies anyway.
+    if lists_members && ctx.shared.is_none() {
+        Ok(Answer::Later(r.clone(), status))
+    } else {
+        Ok(Answer::Ready(respond(ctx, tx, r, projection, status)?))
+    }
+}
+
+impl Answer {
+    /// The response, after the write committed. A later answer shows the resource as
+    /// stored now: this write's state, or a later write's (its ETag says which); when the
+    /// resource was deleted meanwhile, this write's state without members.
+    fn finish(self, ctx: &Ctx, projection: &Projection) -> Result<Response> {
+        match self {
+            Answer::Ready(resp) => Ok(resp),
+            Answer::Later(written, status) => {
+                let mut out = None;
+                ctx.store.read(ctx.dir, &mut |tx| {
+                    let current = tx.get(written.kind, &written.id)?;
+                    let r = current.as_ref().unwrap_or(&written);
+                    out = Some(respond(ctx, tx, r, projection, status)?);
+                    Ok(())
+                })?;
+                Ok(out.expect("read succeeded"))
+            }
+        }
+    }
 }
 
 /// GET /Users/{id}, GET /Groups/{id}.
@@ -132,7 +182,11 @@ pub(crate) fn replace(
     update(ctx, kind, id, params, req, false, &mut |tx, new| {
         new.data = data.clone();
         match kind {
-            ResourceKind::Group => replace_members(tx, id, &members, ctx.mode.strict),
+            ResourceKind::Group => {
+                let mut sink = RowSink::new(ctx, tx, id);
+                sink.replace(members.clone())?;
+                Ok(sink.delta)
+            }
             ResourceKind::User => Ok(MemberDelta::default()),
         }
     })
@@ -151,7 +205,7 @@ pub(crate) fn patch(
     let ops = patch::parse_request(body)?;
     update(ctx, kind, id, params, req, true, &mut |tx, new| {
         let delta = if kind == ResourceKind::Group {
-            let mut sink = RowSink::new(tx, id, ctx.mode.strict);
+            let mut sink = RowSink::new(ctx, tx, id);
             patch::apply(rt, &mut new.data, &ops, Some(&mut sink), ctx.mode)?;
             sink.delta
         } else {
@@ -202,18 +256,18 @@ fn update(
                 && kind == ResourceKind::Group
                 && tx.has_more_members_than(id, ctx.config.large_group_members)?
             {
-                Response {
+                Answer::Ready(Response {
                     status: 204,
                     headers: vec![("ETag".into(), etag(stored.version))],
                     body: Vec::new(),
-                }
+                })
             } else {
-                respond(ctx, tx, &stored, &projection, 200)?
+                answer(ctx, tx, &stored, &projection, 200)?
             },
         );
         Ok(())
     })?;
-    Ok(out.expect("write succeeded"))
+    out.expect("write succeeded").finish(ctx, &projection)
 }
 
 /// DELETE /Users/{id}, DELETE /Groups/{id}.
@@ -450,43 +504,29 @@ pub(crate) fn check_if_match(req: &Request, r: &StoredResource) -> Result<()> {
     }
 }
 
-/// PUT semantics for members: the given list becomes the membership.
-fn replace_members(
-    tx: &mut dyn WriteTx,
-    group_id: &str,
-    members: &[Value],
-    strict: bool,
-) -> Result<MemberDelta> {
-    let wanted: Vec<&str> = members.iter().filter_map(|m| m["value"].as_str()).collect();
-    let mut stale = Vec::new();
-    tx.members(group_id, &mut |m| {
-        if !wanted.contains(&m.value.as_str()) {
-            stale.push(m.value);
-        }
-        true
-    })?;
-    let mut sink = RowSink::new(tx, group_id, strict);
-    sink.remove(&stale)?;
-    sink.add(members.to_vec())?;
-    Ok(sink.delta)
-}
-
 /// Membership changes from PATCH/PUT/POST, written straight into the transaction as rows.
+///
+/// Everything here runs while the store's writer is held, so each change costs what it
+/// touches: a replacement diffs through a hash set (one pass over the rows), and a filter
+/// other than `value eq` is evaluated only in groups of at most
+/// [`super::Config::max_member_filter`] members.
 struct RowSink<'a> {
     tx: &'a mut dyn WriteTx,
     group_id: &'a str,
     delta: MemberDelta,
     /// Refuse members that do not exist (400) instead of leaving them out.
     strict: bool,
+    max_member_filter: usize,
 }
 
 impl<'a> RowSink<'a> {
-    fn new(tx: &'a mut dyn WriteTx, group_id: &'a str, strict: bool) -> Self {
+    fn new(ctx: &Ctx, tx: &'a mut dyn WriteTx, group_id: &'a str) -> Self {
         RowSink {
             tx,
             group_id,
             delta: MemberDelta::default(),
-            strict,
+            strict: ctx.mode.strict,
+            max_member_filter: ctx.config.max_member_filter,
         }
     }
 
@@ -557,20 +597,52 @@ impl MemberSink for RowSink<'_> {
     }
 
     fn remove_matching(&mut self, filter: &Filter) -> Result<()> {
+        let cap = self.max_member_filter;
+        if self.tx.has_more_members_than(self.group_id, cap)? {
+            return Err(ScimError::bad_request(
+                ScimType::TooMany,
+                format!(
+                    "this member filter is evaluated on every member, and the group has more \
+                     than {cap}; remove members by id (`members[value eq \"id\"]`, or a \
+                     `value` list)"
+                ),
+            ));
+        }
         let attr = GROUP.attr("members").expect("Group defines members");
-        let mut rows = Vec::new();
+        let mut doomed = Vec::new();
+        let mut failed = None;
         self.tx.members(self.group_id, &mut |m| {
-            rows.push(m);
+            let element = super::render::member_json("", &m);
+            match matches_value(filter, &element, attr) {
+                Ok(true) => doomed.push(m.value),
+                Ok(false) => {}
+                Err(e) => {
+                    failed = Some(e);
+                    return false;
+                }
+            }
             true
         })?;
-        let mut doomed = Vec::new();
-        for m in rows {
-            let element = super::render::member_json("", &m);
-            if matches_value(filter, &element, attr)? {
-                doomed.push(m.value);
-            }
+        if let Some(e) = failed {
+            return Err(e);
         }
         self.remove(&doomed)
+    }
+
+    /// PUT semantics: the rows not in `members` go, the new ones come; one pass over the
+    /// rows against a hash set of the wanted ids.
+    fn replace(&mut self, members: Vec<Value>) -> Result<()> {
+        let wanted: HashSet<&str> = members.iter().filter_map(|m| m["value"].as_str()).collect();
+        let mut stale = Vec::new();
+        self.tx.members(self.group_id, &mut |m| {
+            if !wanted.contains(m.value.as_str()) {
+                stale.push(m.value);
+            }
+            true
+        })?;
+        drop(wanted);
+        self.remove(&stale)?;
+        self.add(members)
     }
 
     fn clear(&mut self) -> Result<()> {

@@ -17,6 +17,8 @@ pub struct Counting {
     /// Resources handed out by `get`, `scan` and `range`.
     pub resources_read: AtomicUsize,
     pub member_rows_read: AtomicUsize,
+    /// Member rows read inside write transactions (while the store's writer is held).
+    pub member_rows_read_in_writes: AtomicUsize,
     pub scans: AtomicUsize,
     pub writes: AtomicUsize,
     /// Directory lookups by token hash (authentication that missed the engine's cache).
@@ -35,6 +37,7 @@ impl Counting {
             inner,
             resources_read: AtomicUsize::new(0),
             member_rows_read: AtomicUsize::new(0),
+            member_rows_read_in_writes: AtomicUsize::new(0),
             scans: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
             token_lookups: AtomicUsize::new(0),
@@ -111,6 +114,9 @@ macro_rules! delegate_read {
         ) -> scim::error::Result<()> {
             self.inner.members(group_id, &mut |m| {
                 self.counts.member_rows_read.fetch_add(1, Relaxed);
+                if self.writing() {
+                    self.counts.member_rows_read_in_writes.fetch_add(1, Relaxed);
+                }
                 visit(m)
             })
         }
@@ -130,8 +136,18 @@ struct CountingRead<'a> {
     inner: &'a dyn ReadTx,
     counts: &'a Counting,
 }
+impl CountingRead<'_> {
+    fn writing(&self) -> bool {
+        false
+    }
+}
 impl ReadTx for CountingRead<'_> {
     delegate_read!();
+}
+impl<T: WriteTx + ?Sized> CountingTx<'_, T> {
+    fn writing(&self) -> bool {
+        true
+    }
 }
 impl<T: WriteTx + ?Sized> ReadTx for CountingTx<'_, T> {
     delegate_read!();

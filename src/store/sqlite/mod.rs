@@ -42,7 +42,14 @@ const LINGER: Duration = Duration::from_millis(1);
 const FAILURES_KEPT: usize = 1024;
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> ScimError {
-    ScimError::internal(format!("store: {e}"))
+    match e.sqlite_error_code() {
+        // SQLITE_FULL: the disk (or the file system's quota) is full. The statement, or
+        // the whole transaction, was rolled back; see `transact` for the batch.
+        Some(rusqlite::ErrorCode::DiskFull) => ScimError::insufficient_storage(
+            "the server's storage is full: the change was not saved; retry once space is freed",
+        ),
+        _ => ScimError::internal(format!("store: {e}")),
+    }
 }
 
 /// How a [`SqliteStore`] runs.
