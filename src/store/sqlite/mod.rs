@@ -19,7 +19,8 @@ mod tx;
 
 use crate::error::{Result, ScimError};
 use crate::store::{
-    plan_trim, DirectoryRecord, Event, Outbox, ReadTx, Store, TrimEvents, Trimmed, WriteTx,
+    check_same_id, plan_trim, DirectoryRecord, Event, Outbox, ReadTx, Store, TrimEvents, Trimmed,
+    WriteTx,
 };
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -472,32 +473,38 @@ impl Store for SqliteStore {
         })
     }
 
-    fn update_directory(&self, record: &DirectoryRecord) -> Result<()> {
-        let data = json_text(&record.data)?;
+    fn modify_directory(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut DirectoryRecord) -> Result<()>,
+    ) -> Result<DirectoryRecord> {
+        // Read and write on the writer, inside its `BEGIN IMMEDIATE` transaction: no other
+        // write (of this process or another) comes between them.
         self.transact(|c| {
-            conflict(c, record)?;
-            let n = c
-                .prepare_cached(
-                    "UPDATE directories SET name = ?2, name_folded = ?3, token_hash = ?4,
-                     data = ?5 WHERE id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        record.id,
-                        record.name,
-                        record.name.to_lowercase(),
-                        record.token_hash,
-                        data
-                    ])
-                })
-                .map_err(sql_err)?;
-            if n == 0 {
-                return Err(ScimError::not_found(format!(
-                    "directory '{}' not found",
-                    record.id
-                )));
-            }
-            Ok(())
+            let mut record = c
+                .prepare_cached(&format!("{DIRECTORY_COLUMNS} WHERE id = ?1"))
+                .and_then(|mut s| s.query_row([id], directory_row).optional())
+                .map_err(sql_err)?
+                .ok_or_else(|| ScimError::not_found(format!("directory '{id}' not found")))?;
+            change(&mut record)?;
+            check_same_id(id, &record)?;
+            conflict(c, &record)?;
+            let data = json_text(&record.data)?;
+            c.prepare_cached(
+                "UPDATE directories SET name = ?2, name_folded = ?3, token_hash = ?4,
+                 data = ?5 WHERE id = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    record.id,
+                    record.name,
+                    record.name.to_lowercase(),
+                    record.token_hash,
+                    data
+                ])
+            })
+            .map_err(sql_err)?;
+            Ok(record)
         })
     }
 
