@@ -262,6 +262,18 @@ fn token_lifecycle() {
     let soon = f.engine.tokens_expiring_within(Duration::days(7)).unwrap();
     assert_eq!(soon.len(), 1);
     assert_eq!(soon[0].id, d.id);
+    // A window past the representable time is a 400, not a panic.
+    for huge in [
+        Duration::MAX,
+        Duration::seconds(i64::MAX),
+        Duration::days(3_000_000),
+    ] {
+        let e = f.engine.tokens_expiring_within(huge).unwrap_err();
+        assert_eq!(
+            (e.status, e.scim_type),
+            (400, Some(scim::ScimType::InvalidValue))
+        );
+    }
     assert_eq!(
         call(&f.engine, Some(&t3.secret), "GET", &users, "", None).status,
         200

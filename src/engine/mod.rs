@@ -485,9 +485,15 @@ impl Engine {
     }
 
     /// Directories whose token expires within `within` from now (already expired ones
-    /// included), soonest first: what a host warns its admins about.
+    /// included), soonest first: what a host warns its admins about. A `within` that
+    /// reaches past the representable time (year 9999) is a 400.
     pub fn tokens_expiring_within(&self, within: Duration) -> Result<Vec<Directory>> {
-        let limit = self.now() + within;
+        let limit = self.now().checked_add(within).ok_or_else(|| {
+            ScimError::invalid_value(format!(
+                "tokens expiring within {} seconds: the limit is past the latest representable time",
+                within.whole_seconds()
+            ))
+        })?;
         let mut out: Vec<Directory> = self
             .directories()?
             .into_iter()
