@@ -37,6 +37,10 @@ impl log::Log for Bridge {
         let Some(s) = sink.as_ref() else {
             return;
         };
+        // Never into the host while this thread holds a store's writer: see `store::held`.
+        if crate::store::hold_back(record) {
+            return;
+        }
         let target = CString::new(record.target()).unwrap_or_default();
         let msg = CString::new(record.args().to_string().replace('\0', " ")).unwrap_or_default();
         unsafe {

@@ -725,6 +725,8 @@ impl Store for MemoryStore {
     }
 
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        // Dropped last: log records made meanwhile go out once the lock is released.
+        let _held = super::WriterHeld::enter();
         let mut dirs = self.dirs.write();
         let state = dirs.entry(dir.to_owned()).or_default();
         let mut tx = Tx {

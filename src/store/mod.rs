@@ -5,10 +5,12 @@
 //! nothing. Group membership is rows (`group → member`), never a JSON array rewritten per
 //! change, so one member costs the same in a 10-member and a 100,000-member group.
 
+mod held;
 mod memory;
 pub mod query;
 mod sqlite;
 
+pub(crate) use held::{hold_back, WriterHeld};
 pub use memory::MemoryStore;
 pub use query::{Cond, Key, Order, Position, Range, Run, SortField, SortValue, Start};
 pub use sqlite::{SqliteOptions, SqliteStore};

@@ -20,7 +20,7 @@ mod tx;
 use crate::error::{Result, ScimError};
 use crate::store::{
     check_same_id, plan_trim, DirectoryRecord, Event, Outbox, ReadTx, Store, TrimEvents, Trimmed,
-    WriteTx,
+    WriteTx, WriterHeld,
 };
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -245,6 +245,8 @@ impl SqliteStore {
     /// Run `f` in a savepoint of the shared write transaction; return once the
     /// transaction that holds it has committed (or failed).
     fn transact<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        // Dropped last: log records made meanwhile go out once the writer is released.
+        let _held = WriterHeld::enter();
         self.contenders.fetch_add(1, Ordering::SeqCst);
         let mut w = self.writer.lock();
         self.contenders.fetch_sub(1, Ordering::SeqCst);
