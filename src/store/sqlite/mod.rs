@@ -117,6 +117,22 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Make a missing database file empty and readable by its owner only (0600): SQLite gives
+/// the WAL and shared-memory files it creates later the database file's mode, whatever
+/// the process's umask.
+fn create_private(path: &Path) {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    // Already there: left as it is. Any other failure (a missing directory, a read-only
+    // file system) SQLite reports next, better.
+    let _ = opts.open(path);
+}
+
 /// Page cache of the writer: it walks every index a write touches.
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// Page cache of each read connection: readers are many (one per concurrent read), and
@@ -146,6 +162,7 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore> {
         let path = path.as_ref();
         let shown = path.display().to_string();
+        create_private(path);
         let conn = open_conn(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
