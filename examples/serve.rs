@@ -284,7 +284,7 @@ fn run(args: Args) -> Result<(), String> {
         .token
         .clone()
         .ok_or("the directory has no token")?;
-    let secret = issued.as_ref().map(|t| t.secret.clone()).or(known);
+    let secret = issued.as_ref().map(|t| t.secret.to_string()).or(known);
 
     println!(
         "libscim is serving SCIM 2.0 on {scheme}://{}",
@@ -297,7 +297,7 @@ fn run(args: Args) -> Result<(), String> {
     println!("  tenant URL: {}", directory.tenant_url);
     match &issued {
         Some(t) => {
-            println!("  token:      {}", t.secret);
+            println!("  token:      {}", t.secret.as_str());
             println!(
                 "              (shown once; expires {})",
                 rfc3339(token.expires_at)

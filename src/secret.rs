@@ -6,6 +6,7 @@
 use crate::error::{Result, ScimError};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
 
 /// Sealed values start with this; anything else is a value stored before a key was set.
 const SEALED_PREFIX: &str = "sealed:v1:";
@@ -56,8 +57,8 @@ impl SecretKey {
         Ok(format!("{SEALED_PREFIX}{}{}", hex(&nonce), hex(&data)))
     }
 
-    /// Open a value sealed for `context`.
-    pub fn open(&self, context: &str, sealed: &str) -> Result<String> {
+    /// Open a value sealed for `context` (wiped from memory when dropped).
+    pub fn open(&self, context: &str, sealed: &str) -> Result<Zeroizing<String>> {
         let bad = || ScimError::internal("a sealed secret does not open with this secrets_key");
         let raw = sealed
             .strip_prefix(SEALED_PREFIX)
@@ -66,12 +67,13 @@ impl SecretKey {
             .ok_or_else(bad)?;
         let (nonce, data) = raw.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad())?;
-        let mut data = data.to_vec();
+        let mut data = Zeroizing::new(data.to_vec());
         let plain = self
             .0
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut data)
             .map_err(|_| bad())?;
-        String::from_utf8(plain.to_vec()).map_err(|_| bad())
+        let text = std::str::from_utf8(plain).map_err(|_| bad())?;
+        Ok(Zeroizing::new(text.to_owned()))
     }
 }
 
@@ -188,7 +190,10 @@ mod tests {
         let key = SecretKey::from_hex(&SecretKey::generate_hex().unwrap()).unwrap();
         let sealed = key.seal("dir-a", "client-secret").unwrap();
         assert!(is_sealed(&sealed) && !sealed.contains("client-secret"));
-        assert_eq!(key.open("dir-a", &sealed).unwrap(), "client-secret");
+        assert_eq!(
+            key.open("dir-a", &sealed).unwrap().as_str(),
+            "client-secret"
+        );
         assert_ne!(
             sealed,
             key.seal("dir-a", "client-secret").unwrap(),

@@ -77,7 +77,7 @@ fn domain(i: usize) -> DirectoryUpdate {
 fn revoke_vs_update(e: &Engine) {
     let id = directory(e);
     let failures = race(
-        |_| e.issue_token(&id, None).unwrap().secret,
+        |_| e.issue_token(&id, None).unwrap().secret.to_string(),
         |_, _| e.revoke_token(&id).unwrap(),
         |i, _| {
             e.update_directory(&id, &domain(i)).unwrap();
@@ -99,10 +99,10 @@ fn issue_vs_mapping(e: &Engine) {
     let source = |i: usize| if i % 2 == 0 { "title" } else { "nickName" };
     let failures = race(
         |_| {
-            let old = e.issue_token(&id, None).unwrap().secret;
+            let old = e.issue_token(&id, None).unwrap().secret.to_string();
             (old, parking_lot::Mutex::new(String::new()))
         },
-        |_, (_, new)| *new.lock() = e.issue_token(&id, None).unwrap().secret,
+        |_, (_, new)| *new.lock() = e.issue_token(&id, None).unwrap().secret.to_string(),
         |i, _| {
             let entry = MappingEntry::new("race", source(i));
             e.set_mapping_entry(&id, Service::Uem, ResourceKind::User, &entry)
@@ -124,7 +124,7 @@ fn issue_vs_mapping(e: &Engine) {
 fn oidc_vs_revoke(e: &Engine) {
     let id = directory(e);
     let failures = race(
-        |_| e.issue_token(&id, None).unwrap().secret,
+        |_| e.issue_token(&id, None).unwrap().secret.to_string(),
         |i, _| {
             let config: OidcConfig = serde_json::from_value(json!({
                 "client_id": format!("client-{i}"),

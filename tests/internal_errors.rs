@@ -106,7 +106,7 @@ fn setup(e: &Engine) -> (String, String) {
         })
         .unwrap()
         .id;
-    let token = e.issue_token(&id, None).unwrap().secret;
+    let token = e.issue_token(&id, None).unwrap().secret.to_string();
     (id, token)
 }
 

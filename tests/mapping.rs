@@ -50,7 +50,7 @@ fn fixture_with(idp: IdpKind, services: &[Service], profile: Option<Profile>) ->
             mapping_profile: profile,
         })
         .unwrap();
-    let token = engine.issue_token(&d.id, None).unwrap().secret;
+    let token = engine.issue_token(&d.id, None).unwrap().secret.to_string();
     Fixture {
         engine,
         store,

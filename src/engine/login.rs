@@ -9,6 +9,7 @@ use crate::oidc::{Claims, LoginStart, OidcConfig, OidcError, RelyingParty};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
+use zeroize::Zeroize;
 
 /// A relying party and the settings it was built from.
 pub(super) struct Party {
@@ -246,7 +247,11 @@ impl Engine {
             let key = self.sealing_key()?.ok_or_else(|| {
                 ScimError::internal("the OIDC client secret is sealed: configure secrets_key")
             })?;
-            config.client_secret = key.open(id, &config.client_secret)?;
+            let plain = key.open(id, &config.client_secret)?;
+            // Into the sealed value's buffer (longer than the plain one): the secret is
+            // not copied anywhere the config's drop does not wipe.
+            config.client_secret.zeroize();
+            config.client_secret.push_str(&plain);
         }
         let rp = Arc::new(RelyingParty::new(config)?);
         parties.insert(
