@@ -6,7 +6,9 @@ use std::ffi::{c_char, c_void, CString};
 
 /// Called with `userdata`, a level (1 error, 2 warn, 3 info, 4 debug, 5 trace), the
 /// record's target (`"scim::access"`, …) and message; both strings are valid only during
-/// the call. May be called from any thread, concurrently.
+/// the call. May be called from any thread, concurrently. Never called while the library
+/// holds a store's writer (records made then follow once it is released), so the callback
+/// may call back into the engine.
 pub type scim_log_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
