@@ -69,7 +69,11 @@ fn main() {
             mapping_profile: None,
         })
         .unwrap();
-    let token = engine.issue_token(&dir.id, None).unwrap().secret;
+    let token = engine
+        .issue_token(&dir.id, None)
+        .unwrap()
+        .secret
+        .to_string();
 
     let done = Arc::new(AtomicBool::new(false));
     let reader = consumer.then(|| {

@@ -199,9 +199,8 @@ fn run(args: Args) -> Result<(), String> {
     if log::set_logger(&StderrLog).is_ok() {
         log::set_max_level(log::LevelFilter::Warn);
     }
-    std::fs::create_dir_all(&args.data)
-        .map_err(|e| format!("cannot create {}: {e}", args.data.display()))?;
     let db = args.data.join("libscim.db");
+    private_data_dir(&args.data, &db)?;
     let scheme = if args.tls.is_some() { "https" } else { "http" };
     let public_url = args
         .public_url
@@ -212,7 +211,9 @@ fn run(args: Args) -> Result<(), String> {
             Some(&db),
             EngineConfig {
                 public_url,
-                secrets_key: Some(secrets_key(&args.data)?),
+                secrets_key: Some(
+                    scim::secret::key_file(&args.data.join("secrets.key")).map_err(|e| e.detail)?,
+                ),
                 events: args.events,
                 ..EngineConfig::default()
             },
@@ -283,7 +284,7 @@ fn run(args: Args) -> Result<(), String> {
         .token
         .clone()
         .ok_or("the directory has no token")?;
-    let secret = issued.as_ref().map(|t| t.secret.clone()).or(known);
+    let secret = issued.as_ref().map(|t| t.secret.to_string()).or(known);
 
     println!(
         "libscim is serving SCIM 2.0 on {scheme}://{}",
@@ -296,7 +297,7 @@ fn run(args: Args) -> Result<(), String> {
     println!("  tenant URL: {}", directory.tenant_url);
     match &issued {
         Some(t) => {
-            println!("  token:      {}", t.secret);
+            println!("  token:      {}", t.secret.as_str());
             println!(
                 "              (shown once; expires {})",
                 rfc3339(token.expires_at)
@@ -340,17 +341,46 @@ fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-/// The key sealing stored secrets (the OIDC client secret), kept beside the database in
-/// `secrets.key` (mode 0600), made on first start: a copy of the database alone does not
-/// reveal them.
-fn secrets_key(data: &std::path::Path) -> Result<String, String> {
-    let path = data.join("secrets.key");
-    if let Ok(key) = std::fs::read_to_string(&path) {
-        return Ok(key.trim().to_owned());
+/// The data directory, only its owner may enter (0700, also when it existed), with the
+/// database and its WAL and shared-memory files only its owner may read (0600; SQLite
+/// gives new WAL and SHM files the database's mode, and a new database is made 0600).
+/// Beside them, `secrets.key` (0600, see [`scim::secret::key_file`]) holds the key sealing
+/// stored secrets: a copy of the database alone does not reveal them.
+fn private_data_dir(data: &std::path::Path, db: &std::path::Path) -> Result<(), String> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
     }
-    let key = scim::secret::SecretKey::generate_hex().map_err(|e| e.to_string())?;
-    write_private(&path, &format!("{key}\n"))?;
-    Ok(key)
+    builder
+        .create(data)
+        .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let private = |path: &std::path::Path, mode: u32| -> Result<(), String> {
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_symlink() => Err(format!(
+                    "{} is a symbolic link; refusing to use it",
+                    path.display()
+                )),
+                Ok(_) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| format!("cannot make {} private: {e}", path.display())),
+                Err(_) => Ok(()),
+            }
+        };
+        // The directory itself may be a link the admin chose; the files may not.
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot make {} private: {e}", data.display()))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            private(std::path::Path::new(&name), 0o600)?;
+        }
+    }
+    Ok(())
 }
 
 /// Write a file only its owner can read.

@@ -149,7 +149,9 @@ typedef struct scim_request {
 /*
  Called with `userdata`, a level (1 error, 2 warn, 3 info, 4 debug, 5 trace), the
  record's target (`"scim::access"`, …) and message; both strings are valid only during
- the call. May be called from any thread, concurrently.
+ the call. May be called from any thread, concurrently. Never called while the library
+ holds a store's writer (records made then follow once it is released), so the callback
+ may call back into the engine.
  */
 typedef void (*scim_log_callback)(void *userdata,
                                   uint32_t level,

@@ -10,6 +10,10 @@ use std::fmt;
 /// The RFC 7644 §3.12 error schema URN.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
+/// What a client is told about an internal error (500): its text may name files or
+/// quote SQL, so it goes to the log (target `scim::internal`) and never into a response.
+pub const INTERNAL_DETAIL: &str = "internal server error (the server log has the details)";
+
 /// The `scimType` keywords of RFC 7644 Table 9.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScimType {
@@ -124,12 +128,24 @@ impl ScimError {
         Self::new(507, None, detail)
     }
 
-    /// The RFC 7644 §3.12 JSON body (`status` is a string, as the RFC's examples show).
+    /// An error of the server itself (500), not of the request: its `detail` is for the
+    /// log, not for the client (see [`INTERNAL_DETAIL`]).
+    pub fn is_internal(&self) -> bool {
+        self.status == 500
+    }
+
+    /// The RFC 7644 §3.12 JSON body a client receives (`status` is a string, as the RFC's
+    /// examples show). An internal error says only [`INTERNAL_DETAIL`].
     pub fn to_json(&self) -> Value {
+        let detail = if self.is_internal() {
+            INTERNAL_DETAIL
+        } else {
+            &self.detail
+        };
         let mut body = json!({
             "schemas": [ERROR_SCHEMA],
             "status": self.status.to_string(),
-            "detail": self.detail,
+            "detail": detail,
         });
         if let Some(t) = self.scim_type {
             body["scimType"] = Value::String(t.as_str().to_owned());

@@ -6,6 +6,7 @@
 use crate::error::{Result, ScimError};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
 
 /// Sealed values start with this; anything else is a value stored before a key was set.
 const SEALED_PREFIX: &str = "sealed:v1:";
@@ -56,8 +57,8 @@ impl SecretKey {
         Ok(format!("{SEALED_PREFIX}{}{}", hex(&nonce), hex(&data)))
     }
 
-    /// Open a value sealed for `context`.
-    pub fn open(&self, context: &str, sealed: &str) -> Result<String> {
+    /// Open a value sealed for `context` (wiped from memory when dropped).
+    pub fn open(&self, context: &str, sealed: &str) -> Result<Zeroizing<String>> {
         let bad = || ScimError::internal("a sealed secret does not open with this secrets_key");
         let raw = sealed
             .strip_prefix(SEALED_PREFIX)
@@ -66,13 +67,99 @@ impl SecretKey {
             .ok_or_else(bad)?;
         let (nonce, data) = raw.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad())?;
-        let mut data = data.to_vec();
+        let mut data = Zeroizing::new(data.to_vec());
         let plain = self
             .0
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut data)
             .map_err(|_| bad())?;
-        String::from_utf8(plain.to_vec()).map_err(|_| bad())
+        let text = std::str::from_utf8(plain).map_err(|_| bad())?;
+        Ok(Zeroizing::new(text.to_owned()))
     }
+}
+
+/// The sealing key kept in the file `path` (64 hex characters), made there first when the
+/// file does not exist: created exclusively (`O_EXCL`), mode 0600. The file is never
+/// reached through a symbolic link (`O_NOFOLLOW`: a link there is refused, so neither
+/// the key's source nor its destination can be redirected), must be a regular file, and
+/// is made private (0600) when it was readable by others.
+pub fn key_file(path: &std::path::Path) -> Result<String> {
+    use std::io::{ErrorKind, Read, Write};
+    let fail = |what: &str, e: std::io::Error| {
+        ScimError::internal(format!("secrets key {}: {what}: {e}", path.display()))
+    };
+    loop {
+        match open_private(path, false) {
+            Ok(mut f) => {
+                let meta = f.metadata().map_err(|e| fail("cannot inspect", e))?;
+                if !meta.is_file() {
+                    return Err(ScimError::internal(format!(
+                        "secrets key {}: not a regular file",
+                        path.display()
+                    )));
+                }
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    if meta.permissions().mode() & 0o077 != 0 {
+                        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                            .map_err(|e| fail("cannot make it private", e))?;
+                    }
+                }
+                let mut text = zeroize::Zeroizing::new(String::new());
+                f.read_to_string(&mut text)
+                    .map_err(|e| fail("cannot read", e))?;
+                SecretKey::from_hex(&text)?;
+                return Ok(text.trim().to_owned());
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(refused(path, e)),
+        }
+        let key = SecretKey::generate_hex()?;
+        match open_private(path, true) {
+            Ok(mut f) => {
+                f.write_all(format!("{key}\n").as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| fail("cannot write", e))?;
+                return Ok(key);
+            }
+            // Made meanwhile (by another process): read that one.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+                    return Err(refused(path, e));
+                }
+            }
+            Err(e) => return Err(refused(path, e)),
+        }
+    }
+}
+
+/// Open the key file without following a symbolic link: for reading, or created
+/// exclusively (mode 0600) for writing.
+fn open_private(path: &std::path::Path, create: bool) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    if create {
+        opts.write(true).create_new(true);
+    } else {
+        opts.read(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path)
+}
+
+fn refused(path: &std::path::Path, e: std::io::Error) -> ScimError {
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    ScimError::internal(if link {
+        format!(
+            "secrets key {}: is a symbolic link; refusing to follow it",
+            path.display()
+        )
+    } else {
+        format!("secrets key {}: {e}", path.display())
+    })
 }
 
 /// Whether a stored value is sealed.
@@ -103,7 +190,10 @@ mod tests {
         let key = SecretKey::from_hex(&SecretKey::generate_hex().unwrap()).unwrap();
         let sealed = key.seal("dir-a", "client-secret").unwrap();
         assert!(is_sealed(&sealed) && !sealed.contains("client-secret"));
-        assert_eq!(key.open("dir-a", &sealed).unwrap(), "client-secret");
+        assert_eq!(
+            key.open("dir-a", &sealed).unwrap().as_str(),
+            "client-secret"
+        );
         assert_ne!(
             sealed,
             key.seal("dir-a", "client-secret").unwrap(),
@@ -122,5 +212,45 @@ mod tests {
         assert!(SecretKey::from_hex("abcd").is_err());
         assert!(SecretKey::from_hex(&"zz".repeat(32)).is_err());
         assert!(!format!("{key:?}").contains(&SecretKey::generate_hex().unwrap()[..8]));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_file_is_private_exclusive_and_never_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("libscim-keyfile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secrets.key");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+
+        // Made once, 0600, then read back the same.
+        let key = key_file(&path).unwrap();
+        SecretKey::from_hex(&key).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(key_file(&path).unwrap(), key);
+        // A copy readable by others is made private.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(key_file(&path).unwrap(), key);
+        assert_eq!(mode(&path), 0o600);
+
+        // A dangling link: the key is not written where it points.
+        let target = dir.join("elsewhere");
+        let link = dir.join("link.key");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = key_file(&link).unwrap_err();
+        assert_eq!(e.status, 500);
+        assert!(e.detail.contains("symbolic link"), "{}", e.detail);
+        assert!(!target.exists());
+        // A link to a real key: not read through it either.
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let e = key_file(&link).unwrap_err();
+        assert!(e.detail.contains("symbolic link"), "{}", e.detail);
+        // Garbage is refused, not used as a key.
+        let bad = dir.join("bad.key");
+        std::fs::write(&bad, "not a key").unwrap();
+        assert_eq!(key_file(&bad).unwrap_err().status, 400);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

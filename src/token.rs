@@ -7,6 +7,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use time::{Date, Month, OffsetDateTime};
+use zeroize::{Zeroize, Zeroizing};
 
 /// Lifespan bounds in months, and the default (the product's console offers 1–24, default 6).
 pub const MIN_LIFESPAN_MONTHS: u32 = 1;
@@ -16,10 +17,11 @@ pub const DEFAULT_LIFESPAN_MONTHS: u32 = 6;
 /// Every token starts with this, so secret scanners and humans can recognise one.
 pub const TOKEN_PREFIX: &str = "scim_";
 
-/// A newly issued token: the secret is here and nowhere else, ever.
+/// A newly issued token: the secret is here and nowhere else, ever (and its memory is
+/// wiped when it is dropped).
 #[derive(Clone, PartialEq, Eq)]
 pub struct IssuedToken {
-    pub secret: String,
+    pub secret: Zeroizing<String>,
     pub info: TokenInfo,
 }
 
@@ -65,8 +67,12 @@ pub fn generate(now: OffsetDateTime, months: u32) -> Result<IssuedToken> {
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| ScimError::internal("the system random number generator failed"))?;
+    let mut secret = Zeroizing::new(String::with_capacity(TOKEN_PREFIX.len() + 64));
+    secret.push_str(TOKEN_PREFIX);
+    hex_into(&bytes, &mut secret);
+    bytes.zeroize();
     Ok(IssuedToken {
-        secret: format!("{TOKEN_PREFIX}{}", hex(&bytes)),
+        secret,
         info: TokenInfo {
             issued_at: now,
             expires_at: add_months(now, months),
@@ -86,13 +92,19 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
+    hex_into(bytes, &mut s);
+    s
+}
+
+/// Append `bytes` in hex to `s` (which has the room: a secret is never reallocated, so no
+/// copy of it is left behind in freed memory).
+fn hex_into(bytes: &[u8], s: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         s.push(DIGITS[(b >> 4) as usize] as char);
         s.push(DIGITS[(b & 15) as usize] as char);
     }
-    s
 }
 
 /// `t` plus `months` calendar months; the day is clamped to the target month's length
@@ -144,7 +156,7 @@ mod tests {
         assert_eq!(hash(&a.secret).len(), 64);
         assert!(hashes_equal(&hash(&a.secret), &hash(&a.secret)));
         assert!(!hashes_equal(&hash(&a.secret), &hash(&b.secret)));
-        assert!(!format!("{a:?}").contains(&a.secret));
+        assert!(!format!("{a:?}").contains(a.secret.as_str()));
         assert_eq!(
             hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

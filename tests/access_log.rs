@@ -57,7 +57,7 @@ fn access_log_lines_are_structured_and_never_carry_a_token() {
             mapping_profile: Some(Profile::Rfc),
         })
         .unwrap();
-    let token = engine.issue_token(&d.id, None).unwrap().secret;
+    let token = engine.issue_token(&d.id, None).unwrap().secret.to_string();
     let server = Server::start(
         engine,
         ServerOptions {

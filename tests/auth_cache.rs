@@ -75,7 +75,12 @@ fn fixture() -> Fixture {
 fn authenticated_requests_read_no_directory_from_the_store() {
     let f = fixture();
     let d = f.engine.create_directory(&new_dir("A")).unwrap();
-    let t = f.engine.issue_token(&d.id, None).unwrap().secret;
+    let t = f
+        .engine
+        .issue_token(&d.id, None)
+        .unwrap()
+        .secret
+        .to_string();
     for _ in 0..100 {
         assert_eq!(users(&f.engine, &d.id, &t).status, 200);
     }
@@ -93,9 +98,19 @@ fn authenticated_requests_read_no_directory_from_the_store() {
 fn a_replaced_or_revoked_token_is_refused_on_the_next_request() {
     let f = fixture();
     let d = f.engine.create_directory(&new_dir("A")).unwrap();
-    let t1 = f.engine.issue_token(&d.id, None).unwrap().secret;
+    let t1 = f
+        .engine
+        .issue_token(&d.id, None)
+        .unwrap()
+        .secret
+        .to_string();
     assert_eq!(users(&f.engine, &d.id, &t1).status, 200);
-    let t2 = f.engine.issue_token(&d.id, Some(12)).unwrap().secret;
+    let t2 = f
+        .engine
+        .issue_token(&d.id, Some(12))
+        .unwrap()
+        .secret
+        .to_string();
     assert_refused(&users(&f.engine, &d.id, &t1), "replaced token");
     assert_eq!(users(&f.engine, &d.id, &t2).status, 200);
     f.engine.revoke_token(&d.id).unwrap();
@@ -118,7 +133,12 @@ fn an_expired_token_is_refused_though_cached() {
 fn deleting_a_directory_refuses_its_token() {
     let f = fixture();
     let d = f.engine.create_directory(&new_dir("A")).unwrap();
-    let t = f.engine.issue_token(&d.id, None).unwrap().secret;
+    let t = f
+        .engine
+        .issue_token(&d.id, None)
+        .unwrap()
+        .secret
+        .to_string();
     assert_eq!(users(&f.engine, &d.id, &t).status, 200);
     f.engine.delete_directory(&d.id).unwrap();
     assert_refused(&users(&f.engine, &d.id, &t), "deleted directory");
@@ -129,7 +149,12 @@ fn a_cached_token_never_reaches_another_directory() {
     let f = fixture();
     let a = f.engine.create_directory(&new_dir("A")).unwrap();
     let b = f.engine.create_directory(&new_dir("B")).unwrap();
-    let ta = f.engine.issue_token(&a.id, None).unwrap().secret;
+    let ta = f
+        .engine
+        .issue_token(&a.id, None)
+        .unwrap()
+        .secret
+        .to_string();
     f.engine.issue_token(&b.id, None).unwrap();
     assert_eq!(users(&f.engine, &a.id, &ta).status, 200);
     assert_refused(&users(&f.engine, &b.id, &ta), "A's token on B's path");
@@ -139,7 +164,12 @@ fn a_cached_token_never_reaches_another_directory() {
 fn settings_and_mapping_changes_apply_to_the_next_request() {
     let f = fixture();
     let d = f.engine.create_directory(&new_dir("A")).unwrap();
-    let t = f.engine.issue_token(&d.id, None).unwrap().secret;
+    let t = f
+        .engine
+        .issue_token(&d.id, None)
+        .unwrap()
+        .secret
+        .to_string();
     let path = format!("/scim/v2/{}/Users", d.id);
     let user = |name: &str| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
     assert_eq!(
@@ -185,10 +215,10 @@ fn a_change_made_by_another_engine_on_the_store_is_seen_within_a_second() {
     let a = Engine::new(EngineConfig::default(), store.clone());
     let b = Engine::new(EngineConfig::default(), store.clone());
     let d = a.create_directory(&new_dir("A")).unwrap();
-    let t1 = a.issue_token(&d.id, None).unwrap().secret;
+    let t1 = a.issue_token(&d.id, None).unwrap().secret.to_string();
     assert_eq!(users(&a, &d.id, &t1).status, 200);
     // `a` learns nothing of this change but through the store.
-    let t2 = b.issue_token(&d.id, None).unwrap().secret;
+    let t2 = b.issue_token(&d.id, None).unwrap().secret.to_string();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_refused(&users(&a, &d.id, &t1), "replaced by another engine");
     assert_eq!(users(&a, &d.id, &t2).status, 200);
@@ -214,7 +244,7 @@ fn hammer(engine: Arc<Engine>, rounds: usize, workers: usize) {
     let mut current: Vec<Arc<Published>> = Vec::new();
     for d in &dirs {
         let p = Arc::new(Published {
-            secret: engine.issue_token(d, None).unwrap().secret,
+            secret: engine.issue_token(d, None).unwrap().secret.to_string(),
             dir: d.clone(),
             stale: AtomicBool::new(false),
         });
@@ -277,7 +307,7 @@ fn hammer(engine: Arc<Engine>, rounds: usize, workers: usize) {
             current[i].stale.store(true, SeqCst);
         }
         let p = Arc::new(Published {
-            secret: engine.issue_token(d, None).unwrap().secret,
+            secret: engine.issue_token(d, None).unwrap().secret.to_string(),
             dir: d.clone(),
             stale: AtomicBool::new(false),
         });

@@ -221,7 +221,7 @@ fn token_lifecycle() {
     assert_eq!(f.engine.directory(&d.id).unwrap().token.unwrap(), t1.info);
     let r = call(
         &f.engine,
-        Some(&t1.secret),
+        Some(t1.secret.as_str()),
         "GET",
         &users,
         "startIndex=1&count=2",
@@ -232,16 +232,26 @@ fn token_lifecycle() {
     let r = f.engine.handle(&Request {
         method: "GET".into(),
         path: users.clone(),
-        headers: vec![("authorization".into(), format!("bearer {}", t1.secret))],
+        headers: vec![(
+            "authorization".into(),
+            format!("bearer {}", t1.secret.as_str()),
+        )],
         ..Request::default()
     });
     assert_eq!(r.status, 200);
 
     // Regenerating invalidates the old token at once.
     let t2 = f.engine.issue_token(&d.id, None).unwrap();
-    assert_401(&call(&f.engine, Some(&t1.secret), "GET", &users, "", None));
+    assert_401(&call(
+        &f.engine,
+        Some(t1.secret.as_str()),
+        "GET",
+        &users,
+        "",
+        None,
+    ));
     assert_eq!(
-        call(&f.engine, Some(&t2.secret), "GET", &users, "", None).status,
+        call(&f.engine, Some(t2.secret.as_str()), "GET", &users, "", None).status,
         200
     );
 
@@ -249,7 +259,14 @@ fn token_lifecycle() {
     assert!(f.engine.issue_token(&d.id, Some(25)).is_err());
     assert!(f.engine.issue_token(&d.id, Some(0)).is_err());
     let t3 = f.engine.issue_token(&d.id, Some(1)).unwrap();
-    assert_401(&call(&f.engine, Some(&t2.secret), "GET", &users, "", None));
+    assert_401(&call(
+        &f.engine,
+        Some(t2.secret.as_str()),
+        "GET",
+        &users,
+        "",
+        None,
+    ));
     assert_eq!(t3.info.expires_at, datetime!(2026-12-29 10:00 UTC));
 
     // Near-expiry listing, then expiry with the injected clock.
@@ -262,16 +279,35 @@ fn token_lifecycle() {
     let soon = f.engine.tokens_expiring_within(Duration::days(7)).unwrap();
     assert_eq!(soon.len(), 1);
     assert_eq!(soon[0].id, d.id);
+    // A window past the representable time is a 400, not a panic.
+    for huge in [
+        Duration::MAX,
+        Duration::seconds(i64::MAX),
+        Duration::days(3_000_000),
+    ] {
+        let e = f.engine.tokens_expiring_within(huge).unwrap_err();
+        assert_eq!(
+            (e.status, e.scim_type),
+            (400, Some(scim::ScimType::InvalidValue))
+        );
+    }
     assert_eq!(
-        call(&f.engine, Some(&t3.secret), "GET", &users, "", None).status,
+        call(&f.engine, Some(t3.secret.as_str()), "GET", &users, "", None).status,
         200
     );
     *f.now.lock() = datetime!(2026-12-29 10:00 UTC);
-    assert_401(&call(&f.engine, Some(&t3.secret), "GET", &users, "", None));
+    assert_401(&call(
+        &f.engine,
+        Some(t3.secret.as_str()),
+        "GET",
+        &users,
+        "",
+        None,
+    ));
     // Discovery needs a valid token as well.
     assert_401(&call(
         &f.engine,
-        Some(&t3.secret),
+        Some(t3.secret.as_str()),
         "GET",
         &format!("/scim/v2/{}/ServiceProviderConfig", d.id),
         "",
@@ -281,14 +317,28 @@ fn token_lifecycle() {
     // Revocation and deletion.
     let t4 = f.engine.issue_token(&d.id, Some(24)).unwrap();
     assert_eq!(
-        call(&f.engine, Some(&t4.secret), "GET", &users, "", None).status,
+        call(&f.engine, Some(t4.secret.as_str()), "GET", &users, "", None).status,
         200
     );
     f.engine.revoke_token(&d.id).unwrap();
-    assert_401(&call(&f.engine, Some(&t4.secret), "GET", &users, "", None));
+    assert_401(&call(
+        &f.engine,
+        Some(t4.secret.as_str()),
+        "GET",
+        &users,
+        "",
+        None,
+    ));
     let t5 = f.engine.issue_token(&d.id, None).unwrap();
     f.engine.delete_directory(&d.id).unwrap();
-    assert_401(&call(&f.engine, Some(&t5.secret), "GET", &users, "", None));
+    assert_401(&call(
+        &f.engine,
+        Some(t5.secret.as_str()),
+        "GET",
+        &users,
+        "",
+        None,
+    ));
     assert_eq!(f.engine.delete_directory(&d.id).unwrap_err().status, 404);
 }
 
@@ -303,8 +353,18 @@ fn directories_are_isolated() {
         .engine
         .create_directory(&new_dir("B", "b.example"))
         .unwrap();
-    let ta = f.engine.issue_token(&a.id, None).unwrap().secret;
-    let tb = f.engine.issue_token(&b.id, None).unwrap().secret;
+    let ta = f
+        .engine
+        .issue_token(&a.id, None)
+        .unwrap()
+        .secret
+        .to_string();
+    let tb = f
+        .engine
+        .issue_token(&b.id, None)
+        .unwrap()
+        .secret
+        .to_string();
     let pa = |p: &str| format!("/scim/v2/{}{p}", a.id);
     let pb = |p: &str| format!("/scim/v2/{}{p}", b.id);
 
@@ -435,7 +495,12 @@ fn domain_is_filled_and_optionally_enforced() {
         .engine
         .create_directory(&new_dir("Corp", "corp.example"))
         .unwrap();
-    let t = f.engine.issue_token(&d.id, None).unwrap().secret;
+    let t = f
+        .engine
+        .issue_token(&d.id, None)
+        .unwrap()
+        .secret
+        .to_string();
     let p = |s: &str| format!("/scim/v2/{}{s}", d.id);
     const WS1B: &str = "urn:ietf:params:scim:schemas:extension:ws1b:2.0:User";
     let r = call(
@@ -536,24 +601,24 @@ fn secrets_never_reach_the_store_or_debug_output() {
         .unwrap();
     let issued = f.engine.issue_token(&d.id, None).unwrap();
     let stored = format!("{:?}", f.store.list_directories().unwrap());
-    assert!(!stored.contains(&issued.secret));
+    assert!(!stored.contains(issued.secret.as_str()));
     for rec in f.store.list_directories().unwrap() {
-        assert!(!rec.data.to_string().contains(&issued.secret));
+        assert!(!rec.data.to_string().contains(issued.secret.as_str()));
         assert_ne!(rec.token_hash.as_deref(), Some(issued.secret.as_str()));
         assert_eq!(rec.token_hash.unwrap().len(), 64, "a SHA-256 hash is kept");
     }
-    assert!(!format!("{issued:?}").contains(&issued.secret));
-    assert!(!format!("{:?}", f.engine.directory(&d.id).unwrap()).contains(&issued.secret));
+    assert!(!format!("{issued:?}").contains(issued.secret.as_str()));
+    assert!(!format!("{:?}", f.engine.directory(&d.id).unwrap()).contains(issued.secret.as_str()));
     // Nor does a 401 echo what was presented.
     let r = call(
         &f.engine,
-        Some(&format!("{}x", issued.secret)),
+        Some(&format!("{}x", issued.secret.as_str())),
         "GET",
         &format!("/scim/v2/{}/Users", d.id),
         "",
         None,
     );
-    assert!(!String::from_utf8_lossy(&r.body).contains(&issued.secret));
+    assert!(!String::from_utf8_lossy(&r.body).contains(issued.secret.as_str()));
 }
 
 #[test]

@@ -287,7 +287,7 @@ mod delivery {
                 mapping_profile: Some(Profile::Rfc),
             })
             .unwrap();
-        let token = e.issue_token(&d.id, None).unwrap().secret;
+        let token = e.issue_token(&d.id, None).unwrap().secret.to_string();
 
         // Nothing yet: the wait times out with nothing.
         let t = Instant::now();
@@ -455,7 +455,11 @@ mod retention {
                     mapping_profile: Some(Profile::Rfc),
                 })
                 .unwrap();
-            let token = engine.issue_token(&d.id, Some(24)).unwrap().secret;
+            let token = engine
+                .issue_token(&d.id, Some(24))
+                .unwrap()
+                .secret
+                .to_string();
             Host {
                 engine,
                 dir: d.id,

@@ -50,7 +50,7 @@ fn fixture_with(idp: IdpKind, services: &[Service], profile: Option<Profile>) ->
             mapping_profile: profile,
         })
         .unwrap();
-    let token = engine.issue_token(&d.id, None).unwrap().secret;
+    let token = engine.issue_token(&d.id, None).unwrap().secret.to_string();
     Fixture {
         engine,
         store,
@@ -773,9 +773,12 @@ fn mapping_validation_and_administration() {
 #[test]
 fn stored_settings_without_mappings_use_the_idp_default() {
     let f = fixture(IdpKind::Entra);
-    let mut rec = f.store.get_directory(&f.dir).unwrap().unwrap();
-    rec.data.as_object_mut().unwrap().remove("mappings");
-    f.store.update_directory(&rec).unwrap();
+    f.store
+        .modify_directory(&f.dir, &mut |rec| {
+            rec.data.as_object_mut().unwrap().remove("mappings");
+            Ok(())
+        })
+        .unwrap();
     let m = f.engine.mappings(&f.dir).unwrap();
     assert_eq!(m[&Service::Uem], Profile::WorkspaceOne.mapping());
     // Enforcement still applies.

@@ -43,7 +43,7 @@ fn a_reopened_engine_serves_the_same_directory() {
                 mapping_profile: Some(Profile::Rfc),
             })
             .unwrap();
-        let token = e.issue_token(&d.id, None).unwrap().secret;
+        let token = e.issue_token(&d.id, None).unwrap().secret.to_string();
         let base = format!("/scim/v2/{}", d.id);
         let r = call(
             &e,

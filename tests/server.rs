@@ -45,7 +45,7 @@ impl Fixture {
                 mapping_profile: Some(Profile::Rfc),
             })
             .unwrap();
-        let token = engine.issue_token(&d.id, None).unwrap().secret;
+        let token = engine.issue_token(&d.id, None).unwrap().secret.to_string();
         let server = Server::start(
             engine.clone(),
             ServerOptions {

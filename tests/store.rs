@@ -325,29 +325,53 @@ fn directory_records(store: &dyn Store) {
     assert_eq!(e.status, 409);
     assert_eq!(names(store), ["d1", "d2", "d3"]);
 
-    // Update: keeps its position; the old token stops working at once.
-    let mut d1 = directory("d1", "Sales", Some("h1-new"));
-    d1.data["n"] = json!(2);
-    store.update_directory(&d1).unwrap();
+    // Modify: keeps its position; the old token stops working at once.
+    let set = |id: &str, name: &str, hash: Option<&str>| {
+        store.modify_directory(id, &mut |r| {
+            r.name = name.into();
+            r.token_hash = hash.map(str::to_owned);
+            r.data["n"] = json!(2);
+            Ok(())
+        })
+    };
+    let d1 = set("d1", "Sales", Some("h1-new")).unwrap();
+    assert_eq!(d1.data["n"], json!(2));
     assert!(store.directory_by_token("h1").unwrap().is_none());
     assert_eq!(store.directory_by_token("h1-new").unwrap().unwrap(), d1);
+    assert_eq!(store.get_directory("d1").unwrap().unwrap(), d1);
     assert_eq!(names(store), ["d1", "d2", "d3"]);
     // Renaming to its own name in another case is fine; to another's name is not.
-    store
-        .update_directory(&directory("d1", "SALES", Some("h1-new")))
-        .unwrap();
-    let e = store
-        .update_directory(&directory("d1", "eng", Some("h1-new")))
-        .unwrap_err();
+    set("d1", "SALES", Some("h1-new")).unwrap();
+    let e = set("d1", "eng", Some("h1-new")).unwrap_err();
+    assert_eq!(
+        (e.status, e.scim_type),
+        (409, Some(scim::ScimType::Uniqueness))
+    );
+    let e = set("d1", "Sales", Some("h3")).unwrap_err();
     assert_eq!(e.status, 409);
-    let e = store
-        .update_directory(&directory("d1", "Sales", Some("h3")))
-        .unwrap_err();
-    assert_eq!(e.status, 409);
-    let e = store
-        .update_directory(&directory("zz", "Nobody", None))
-        .unwrap_err();
+    let e = set("zz", "Nobody", None).unwrap_err();
     assert_eq!(e.status, 404);
+    // A refused or failing change writes nothing; a change may not move the id.
+    let e = store
+        .modify_directory("d1", &mut |r| {
+            r.name = "Changed".into();
+            Err(scim::ScimError::invalid_value("no"))
+        })
+        .unwrap_err();
+    assert_eq!(e.scim_type, Some(scim::ScimType::InvalidValue));
+    let e = store
+        .modify_directory("d1", &mut |r| {
+            r.id = "d9".into();
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(e.status, 500);
+    let kept = store.get_directory("d1").unwrap().unwrap();
+    assert_eq!(
+        (kept.name.as_str(), kept.token_hash.as_deref()),
+        ("SALES", Some("h1-new"))
+    );
+    assert!(store.get_directory("d9").unwrap().is_none());
 
     // Deleting a directory removes its resources, members and events, not others'.
     for dir in ["d1", "d3"] {

@@ -1,7 +1,7 @@
 //! A directory's OpenID Connect login: its relying-party settings, and the step from
 //! validated claims to the provisioned, active user.
 
-use super::{not_found, settings, to_data, Engine};
+use super::{fed, not_found, settings, Engine};
 use crate::directory::{DirectoryOidc, Service};
 use crate::error::ScimError;
 use crate::mapping::FoundUser;
@@ -9,6 +9,7 @@ use crate::oidc::{Claims, LoginStart, OidcConfig, OidcError, RelyingParty};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
+use zeroize::Zeroize;
 
 /// A relying party and the settings it was built from.
 pub(super) struct Party {
@@ -125,43 +126,45 @@ impl Engine {
         mut config: OidcConfig,
         attribute: &str,
     ) -> crate::error::Result<crate::directory::Directory> {
-        let mut record = self.record(id)?;
-        let mut s = settings(&record)?;
         config.redirect_uri = self.redirect_uri(id);
         config
             .validate()
             .map_err(|e| ScimError::invalid_value(format!("oidc: {e}")))?;
-        let service = login_service(&s.services);
-        let known = self
-            .mapping(id, service)?
-            .users
-            .iter()
-            .any(|e| e.target == attribute);
-        if !known {
-            return Err(ScimError::invalid_value(format!(
-                "oidc: attribute '{attribute}' is not a mapped user attribute of this directory"
-            )));
-        }
         if let Some(key) = self.sealing_key()? {
             config.client_secret = key.seal(id, &config.client_secret)?;
         }
-        s.oidc = Some(DirectoryOidc {
+        let oidc = DirectoryOidc {
             config,
             attribute: attribute.to_owned(),
-        });
-        record.data = to_data(&s)?;
-        self.save(&record)?;
+        };
+        // The attribute is checked against the mapping in the same read-modify-write
+        // that stores the settings: a concurrent mapping change cannot slip between.
+        let record = self.modify(id, |s, _| {
+            let service = login_service(&s.services);
+            fed(s, service)?;
+            if !s
+                .mapping(service)
+                .users
+                .iter()
+                .any(|e| e.target == attribute)
+            {
+                return Err(ScimError::invalid_value(format!(
+                    "oidc: attribute '{attribute}' is not a mapped user attribute of this directory"
+                )));
+            }
+            s.oidc = Some(oidc.clone());
+            Ok(())
+        })?;
         self.parties.lock().remove(id);
         self.view(&record)
     }
 
     /// Turn a directory's login off.
     pub fn clear_oidc(&self, id: &str) -> crate::error::Result<()> {
-        let mut record = self.record(id)?;
-        let mut s = settings(&record)?;
-        s.oidc = None;
-        record.data = to_data(&s)?;
-        self.save(&record)?;
+        self.modify(id, |s, _| {
+            s.oidc = None;
+            Ok(())
+        })?;
         self.parties.lock().remove(id);
         Ok(())
     }
@@ -244,7 +247,11 @@ impl Engine {
             let key = self.sealing_key()?.ok_or_else(|| {
                 ScimError::internal("the OIDC client secret is sealed: configure secrets_key")
             })?;
-            config.client_secret = key.open(id, &config.client_secret)?;
+            let plain = key.open(id, &config.client_secret)?;
+            // Into the sealed value's buffer (longer than the plain one): the secret is
+            // not copied anywhere the config's drop does not wipe.
+            config.client_secret.zeroize();
+            config.client_secret.push_str(&plain);
         }
         let rp = Arc::new(RelyingParty::new(config)?);
         parties.insert(

@@ -91,7 +91,7 @@ pub struct Engine {
     /// Compiled mappings per directory, reused while the stored mappings are unchanged.
     compiled: Mutex<HashMap<String, Arc<DirectoryMapping>>>,
     /// Token hash → the authenticated directory; every directory change invalidates it
-    /// (through [`Engine::save`] and [`Engine::delete_directory`]).
+    /// (through [`Engine::modify`] and [`Engine::delete_directory`]).
     auth: AuthCache,
     /// One relying party per directory with login, kept while its settings are unchanged
     /// (its discovery, key and pending-login caches live there).
@@ -225,19 +225,24 @@ impl Engine {
 
     /// Change what may change: domain, services, settings. Name and IdP kind are fixed.
     pub fn update_directory(&self, id: &str, update: &DirectoryUpdate) -> Result<Directory> {
-        let mut record = self.record(id)?;
-        let mut s = settings(&record)?;
-        if let Some(d) = &update.domain {
-            s.domain = normalize_domain(d)?;
-        }
-        if let Some(services) = &update.services {
-            s.services = normalize_services(services)?;
-        }
-        if let Some(settings) = &update.settings {
-            s.settings = settings.clone();
-        }
-        record.data = to_data(&s)?;
-        self.save(&record)?;
+        let domain = update.domain.as_deref().map(normalize_domain).transpose()?;
+        let services = update
+            .services
+            .as_deref()
+            .map(normalize_services)
+            .transpose()?;
+        let record = self.modify(id, |s, _| {
+            if let Some(d) = &domain {
+                s.domain.clone_from(d);
+            }
+            if let Some(services) = &services {
+                s.services.clone_from(services);
+            }
+            if let Some(settings) = &update.settings {
+                s.settings = settings.clone();
+            }
+            Ok(())
+        })?;
         self.view(&record)
     }
 
@@ -254,13 +259,24 @@ impl Engine {
         Ok(())
     }
 
-    /// Store a changed directory record and invalidate the authentication cache (after
-    /// the store returned, whatever it returned: see [`auth_cache`]). Every directory
-    /// change goes through here.
-    fn save(&self, record: &DirectoryRecord) -> Result<()> {
-        let saved = self.store.update_directory(record);
+    /// Change a directory's settings (and its token hash) atomically in the store
+    /// ([`Store::modify_directory`]: no concurrent change is lost), then invalidate the
+    /// authentication cache (after the store returned, whatever it returned: see
+    /// [`auth_cache`]). Every directory change goes through here. `change` may run more
+    /// than once and runs while the store's writer is held: it only edits what it is given.
+    fn modify(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut StoredSettings, &mut Option<String>) -> Result<()>,
+    ) -> Result<DirectoryRecord> {
+        let modified = self.store.modify_directory(id, &mut |record| {
+            let mut s = settings(record)?;
+            change(&mut s, &mut record.token_hash)?;
+            record.data = to_data(&s)?;
+            Ok(())
+        });
         self.auth.invalidate();
-        saved
+        modified
     }
 
     // ----- attribute mappings -------------------------------------------------------------
@@ -350,18 +366,19 @@ impl Engine {
         &self,
         id: &str,
         service: Service,
-        edit: impl FnOnce(&mut Mapping) -> Result<()>,
+        edit: impl Fn(&mut Mapping) -> Result<()>,
     ) -> Result<Mapping> {
-        let mut record = self.record(id)?;
-        let mut s = settings(&record)?;
-        fed(&s, service)?;
-        let mut m = s.mapping(service);
-        edit(&mut m)?;
-        m.validate_for(service)?;
-        s.mappings.insert(service, m.clone());
-        record.data = to_data(&s)?;
-        self.save(&record)?;
-        Ok(m)
+        let mut edited = None;
+        self.modify(id, |s, _| {
+            fed(s, service)?;
+            let mut m = s.mapping(service);
+            edit(&mut m)?;
+            m.validate_for(service)?;
+            s.mappings.insert(service, m.clone());
+            edited = Some(m);
+            Ok(())
+        })?;
+        edited.ok_or_else(|| ScimError::internal("mapping change did not run"))
     }
 
     /// Append a `user.updated` event, with records under the current mappings, for every
@@ -447,30 +464,36 @@ impl Engine {
     /// Changing a lifespan is issuing a new token with it.
     pub fn issue_token(&self, id: &str, lifespan_months: Option<u32>) -> Result<IssuedToken> {
         let months = token::lifespan(lifespan_months)?;
-        let mut record = self.record(id)?;
-        let mut s = settings(&record)?;
         let issued = token::generate(self.now(), months)?;
-        s.token = Some(issued.info.clone());
-        record.token_hash = Some(token::hash(&issued.secret));
-        record.data = to_data(&s)?;
-        self.save(&record)?;
+        let hash = token::hash(&issued.secret);
+        self.modify(id, |s, token_hash| {
+            s.token = Some(issued.info.clone());
+            *token_hash = Some(hash.clone());
+            Ok(())
+        })?;
         Ok(issued)
     }
 
     /// Revoke the directory's token: every request with it fails from now on.
     pub fn revoke_token(&self, id: &str) -> Result<()> {
-        let mut record = self.record(id)?;
-        let mut s = settings(&record)?;
-        s.token = None;
-        record.token_hash = None;
-        record.data = to_data(&s)?;
-        self.save(&record)
+        self.modify(id, |s, token_hash| {
+            s.token = None;
+            *token_hash = None;
+            Ok(())
+        })
+        .map(drop)
     }
 
     /// Directories whose token expires within `within` from now (already expired ones
-    /// included), soonest first: what a host warns its admins about.
+    /// included), soonest first: what a host warns its admins about. A `within` that
+    /// reaches past the representable time (year 9999) is a 400.
     pub fn tokens_expiring_within(&self, within: Duration) -> Result<Vec<Directory>> {
-        let limit = self.now() + within;
+        let limit = self.now().checked_add(within).ok_or_else(|| {
+            ScimError::invalid_value(format!(
+                "tokens expiring within {} seconds: the limit is past the latest representable time",
+                within.whole_seconds()
+            ))
+        })?;
         let mut out: Vec<Directory> = self
             .directories()?
             .into_iter()

@@ -101,7 +101,7 @@ pub unsafe extern "C" fn scim_token_issue(
         let e = self::engine(engine)?;
         let months = (lifespan_months != 0).then_some(lifespan_months);
         let t = e.issue_token(str_arg(id, "id")?, months)?;
-        let mut v = json!({ "secret": t.secret });
+        let mut v = json!({ "secret": t.secret.as_str() });
         if let (Value::Object(o), Ok(Value::Object(info))) = (&mut v, serde_json::to_value(&t.info))
         {
             o.extend(info);

@@ -6,7 +6,9 @@ use std::ffi::{c_char, c_void, CString};
 
 /// Called with `userdata`, a level (1 error, 2 warn, 3 info, 4 debug, 5 trace), the
 /// record's target (`"scim::access"`, …) and message; both strings are valid only during
-/// the call. May be called from any thread, concurrently.
+/// the call. May be called from any thread, concurrently. Never called while the library
+/// holds a store's writer (records made then follow once it is released), so the callback
+/// may call back into the engine.
 pub type scim_log_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -37,6 +39,10 @@ impl log::Log for Bridge {
         let Some(s) = sink.as_ref() else {
             return;
         };
+        // Never into the host while this thread holds a store's writer: see `store::held`.
+        if crate::store::hold_back(record) {
+            return;
+        }
         let target = CString::new(record.target()).unwrap_or_default();
         let msg = CString::new(record.args().to_string().replace('\0', " ")).unwrap_or_default();
         unsafe {

@@ -184,6 +184,14 @@ impl OidcConfig {
     }
 }
 
+/// The client secret (kept for every token exchange) is wiped from memory with the
+/// configuration that holds it.
+impl Drop for OidcConfig {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.client_secret);
+    }
+}
+
 impl fmt::Debug for OidcConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OidcConfig")

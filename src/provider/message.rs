@@ -5,8 +5,9 @@ use crate::error::ScimError;
 /// The SCIM media type.
 pub const SCIM_JSON: &str = "application/scim+json";
 
-/// One HTTP request, relative to the SCIM base URL.
-#[derive(Clone, Debug, Default)]
+/// One HTTP request, relative to the SCIM base URL. Its `Debug` form hides the values of
+/// credential headers (`Authorization`, `Proxy-Authorization`, `Cookie`).
+#[derive(Clone, Default)]
 pub struct Request {
     /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE` (any case).
     pub method: String,
@@ -26,6 +27,31 @@ impl Request {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Headers whose values are credentials: never printed.
+const CREDENTIAL_HEADERS: [&str; 3] = ["Authorization", "Proxy-Authorization", "Cookie"];
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let secret = CREDENTIAL_HEADERS
+                    .iter()
+                    .any(|c| n.trim().eq_ignore_ascii_case(c));
+                (n.as_str(), if secret { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .finish()
     }
 }
 
@@ -61,8 +87,12 @@ impl Response {
         self
     }
 
-    /// The RFC 7644 §3.12 error response.
+    /// The RFC 7644 §3.12 error response. An internal error's text goes to the log
+    /// (target `scim::internal`), the client gets a generic detail.
     pub fn error(e: &ScimError) -> Self {
+        if e.is_internal() {
+            log::error!(target: "scim::internal", "{}", e.detail);
+        }
         let mut r = Self::json(e.status, &e.to_json());
         if e.status == 401 {
             r.headers.push(("WWW-Authenticate".into(), "Bearer".into()));
@@ -75,5 +105,33 @@ impl Response {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_credentials() {
+        let req = Request {
+            method: "GET".into(),
+            path: "/Users".into(),
+            headers: vec![
+                ("authorization".into(), "Bearer scim_s3cr3t".into()),
+                ("Cookie".into(), "login=abc123".into()),
+                ("Accept".into(), "application/scim+json".into()),
+            ],
+            ..Request::default()
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("scim_s3cr3t"), "{shown}");
+        assert!(!shown.contains("abc123"), "{shown}");
+        assert!(
+            shown.contains("(\"authorization\", \"<redacted>\")"),
+            "{shown}"
+        );
+        assert!(shown.contains("application/scim+json"), "{shown}");
+        assert!(shown.contains("/Users"), "{shown}");
     }
 }

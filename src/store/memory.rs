@@ -4,8 +4,8 @@
 //! transaction leaves nothing behind.
 
 use super::{
-    plan_trim, Cond, DirectoryRecord, Event, IndexKey, Key, Member, NewEvent, Outbox, Position,
-    Range, ReadTx, Run, Store, StoredResource, TrimEvents, Trimmed, WriteTx,
+    check_same_id, plan_trim, Cond, DirectoryRecord, Event, IndexKey, Key, Member, NewEvent,
+    Outbox, Position, Range, ReadTx, Run, Store, StoredResource, TrimEvents, Trimmed, WriteTx,
 };
 use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
@@ -598,15 +598,22 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn update_directory(&self, record: &DirectoryRecord) -> Result<()> {
+    fn modify_directory(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut DirectoryRecord) -> Result<()>,
+    ) -> Result<DirectoryRecord> {
         let mut all = self.directories.write();
-        conflict(&all, record)?;
-        let slot = all
-            .iter_mut()
-            .find(|d| d.id == record.id)
-            .ok_or_else(|| ScimError::not_found(format!("directory '{}' not found", record.id)))?;
-        *slot = record.clone();
-        Ok(())
+        let at = all
+            .iter()
+            .position(|d| d.id == id)
+            .ok_or_else(|| ScimError::not_found(format!("directory '{id}' not found")))?;
+        let mut record = all[at].clone();
+        change(&mut record)?;
+        check_same_id(id, &record)?;
+        conflict(&all, &record)?;
+        all[at] = record.clone();
+        Ok(record)
     }
 
     fn get_directory(&self, id: &str) -> Result<Option<DirectoryRecord>> {
@@ -718,6 +725,8 @@ impl Store for MemoryStore {
     }
 
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
+        // Dropped last: log records made meanwhile go out once the lock is released.
+        let _held = super::WriterHeld::enter();
         let mut dirs = self.dirs.write();
         let state = dirs.entry(dir.to_owned()).or_default();
         let mut tx = Tx {

@@ -5,10 +5,12 @@
 //! nothing. Group membership is rows (`group → member`), never a JSON array rewritten per
 //! change, so one member costs the same in a 10-member and a 100,000-member group.
 
+mod held;
 mod memory;
 pub mod query;
 mod sqlite;
 
+pub(crate) use held::{hold_back, WriterHeld};
 pub use memory::MemoryStore;
 pub use query::{Cond, Key, Order, Position, Range, Run, SortField, SortValue, Start};
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -244,8 +246,21 @@ pub trait Store: Send + Sync {
     /// Add a directory. 409 `uniqueness` when the name (case-insensitively) or the
     /// token hash is taken.
     fn create_directory(&self, record: &DirectoryRecord) -> Result<()>;
-    /// Replace a directory's record (same id). 404 when absent; 409 as for create.
-    fn update_directory(&self, record: &DirectoryRecord) -> Result<()>;
+    /// Change directory `id`'s record as one atomic read-modify-write: read it, let
+    /// `change` modify it, and write it back, in one write transaction (SQLite: on the
+    /// shared writer; memory: under its lock; PostgreSQL: `SELECT … FOR UPDATE` in one
+    /// transaction), so that no concurrent change is lost between the read and the write.
+    /// Returns the record as stored. 404 when absent; 409 as for create; when `change`
+    /// fails (or changes the id, a 500), nothing is written and its error is returned.
+    ///
+    /// `change` runs while the store's writer is held: it must not call into the store
+    /// nor log (a host's log callback may), and it may run more than once (a backend may
+    /// retry it on a serialization conflict), so it only computes the new record.
+    fn modify_directory(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut DirectoryRecord) -> Result<()>,
+    ) -> Result<DirectoryRecord>;
     fn get_directory(&self, id: &str) -> Result<Option<DirectoryRecord>>;
     /// The directory whose current token has this hash.
     fn directory_by_token(&self, token_hash: &str) -> Result<Option<DirectoryRecord>>;
@@ -275,6 +290,17 @@ pub trait Store: Send + Sync {
     /// `trim.max_count` or older than `trim.older_than`. Only the front of the outbox is
     /// read (by `(dir, seq)`), never the whole of it.
     fn trim_events(&self, dir: &str, trim: &TrimEvents) -> Result<Trimmed>;
+}
+
+/// [`Store::modify_directory`]'s guard: a change may not move a record to another id.
+pub(crate) fn check_same_id(id: &str, changed: &DirectoryRecord) -> Result<()> {
+    if changed.id == id {
+        Ok(())
+    } else {
+        Err(crate::error::ScimError::internal(format!(
+            "directory '{id}': a change may not alter its id"
+        )))
+    }
 }
 
 /// The bounds of a directory's outbox (see [`Store::outbox`]).

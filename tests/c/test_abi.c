@@ -165,6 +165,10 @@ static void flow(void) {
   CHECK(scim_tokens_expiring(engine, 14ULL * 31 * 86400, &expiring) == SCIM_RESULT_OK);
   CHECK(strstr(expiring, id) != NULL); /* the 13-month token */
   scim_string_free(expiring);
+  /* A window past the representable time is refused, not a panic. */
+  expiring = NULL;
+  CHECK(scim_tokens_expiring(engine, UINT64_MAX, &expiring) == SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(expiring == NULL);
   scim_string_free(events);
 
   /* The built-in server answers the same request over a socket. */

@@ -213,8 +213,12 @@ impl Store for Counting {
     fn create_directory(&self, r: &DirectoryRecord) -> scim::error::Result<()> {
         self.inner.create_directory(r)
     }
-    fn update_directory(&self, r: &DirectoryRecord) -> scim::error::Result<()> {
-        self.inner.update_directory(r)
+    fn modify_directory(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut DirectoryRecord) -> scim::error::Result<()>,
+    ) -> scim::error::Result<DirectoryRecord> {
+        self.inner.modify_directory(id, change)
     }
     fn get_directory(&self, id: &str) -> scim::error::Result<Option<DirectoryRecord>> {
         self.inner.get_directory(id)

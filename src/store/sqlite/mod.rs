@@ -19,7 +19,8 @@ mod tx;
 
 use crate::error::{Result, ScimError};
 use crate::store::{
-    plan_trim, DirectoryRecord, Event, Outbox, ReadTx, Store, TrimEvents, Trimmed, WriteTx,
+    check_same_id, plan_trim, DirectoryRecord, Event, Outbox, ReadTx, Store, TrimEvents, Trimmed,
+    WriteTx, WriterHeld,
 };
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -123,6 +124,22 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Make a missing database file empty and readable by its owner only (0600): SQLite gives
+/// the WAL and shared-memory files it creates later the database file's mode, whatever
+/// the process's umask.
+fn create_private(path: &Path) {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    // Already there: left as it is. Any other failure (a missing directory, a read-only
+    // file system) SQLite reports next, better.
+    let _ = opts.open(path);
+}
+
 /// Page cache of the writer: it walks every index a write touches.
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// Page cache of each read connection: readers are many (one per concurrent read), and
@@ -152,6 +169,7 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore> {
         let path = path.as_ref();
         let shown = path.display().to_string();
+        create_private(path);
         let conn = open_conn(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -251,6 +269,8 @@ impl SqliteStore {
     /// Run `f` in a savepoint of the shared write transaction; return once the
     /// transaction that holds it has committed (or failed).
     fn transact<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        // Dropped last: log records made meanwhile go out once the writer is released.
+        let _held = WriterHeld::enter();
         self.contenders.fetch_add(1, Ordering::SeqCst);
         let mut w = self.writer.lock();
         self.contenders.fetch_sub(1, Ordering::SeqCst);
@@ -479,32 +499,38 @@ impl Store for SqliteStore {
         })
     }
 
-    fn update_directory(&self, record: &DirectoryRecord) -> Result<()> {
-        let data = json_text(&record.data)?;
+    fn modify_directory(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut DirectoryRecord) -> Result<()>,
+    ) -> Result<DirectoryRecord> {
+        // Read and write on the writer, inside its `BEGIN IMMEDIATE` transaction: no other
+        // write (of this process or another) comes between them.
         self.transact(|c| {
-            conflict(c, record)?;
-            let n = c
-                .prepare_cached(
-                    "UPDATE directories SET name = ?2, name_folded = ?3, token_hash = ?4,
-                     data = ?5 WHERE id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        record.id,
-                        record.name,
-                        record.name.to_lowercase(),
-                        record.token_hash,
-                        data
-                    ])
-                })
-                .map_err(sql_err)?;
-            if n == 0 {
-                return Err(ScimError::not_found(format!(
-                    "directory '{}' not found",
-                    record.id
-                )));
-            }
-            Ok(())
+            let mut record = c
+                .prepare_cached(&format!("{DIRECTORY_COLUMNS} WHERE id = ?1"))
+                .and_then(|mut s| s.query_row([id], directory_row).optional())
+                .map_err(sql_err)?
+                .ok_or_else(|| ScimError::not_found(format!("directory '{id}' not found")))?;
+            change(&mut record)?;
+            check_same_id(id, &record)?;
+            conflict(c, &record)?;
+            let data = json_text(&record.data)?;
+            c.prepare_cached(
+                "UPDATE directories SET name = ?2, name_folded = ?3, token_hash = ?4,
+                 data = ?5 WHERE id = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    record.id,
+                    record.name,
+                    record.name.to_lowercase(),
+                    record.token_hash,
+                    data
+                ])
+            })
+            .map_err(sql_err)?;
+            Ok(record)
         })
     }
 

@@ -1,0 +1,95 @@
+//! The `serve` example keeps its data private (issue 14, item 5): the data directory is
+//! 0700 (also when it existed wider), the database with its WAL and SHM files 0600, and a
+//! `secrets.key` that is a symbolic link is refused, never written through.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The `serve` example, built by the same cargo, in the same profile, as this test.
+fn serve_binary() -> PathBuf {
+    // target/<profile>/deps/<this test> → target/<profile>/examples/serve
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "--quiet", "--example", "serve"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().expect("cargo runs").success(),
+        "building the serve example failed"
+    );
+    profile_dir.join("examples").join("serve")
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(serve: &Path, data: &Path) -> Command {
+    let mut c = Command::new(serve);
+    c.args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn data_directory_database_and_key_are_private() {
+    let serve = serve_binary();
+    let root = std::env::temp_dir().join(format!("libscim-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+
+    // An existing, world-readable data directory.
+    let data = root.join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = Killed(start(&serve, &data).spawn().unwrap());
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("libscim is serving"), "{line:?}");
+    assert_eq!(mode(&data), 0o700);
+    for name in [
+        "libscim.db",
+        "libscim.db-wal",
+        "libscim.db-shm",
+        "secrets.key",
+    ] {
+        let path = data.join(name);
+        assert!(path.exists(), "{name} missing");
+        assert_eq!(mode(&path), 0o600, "{name}");
+    }
+    drop(child);
+
+    // A secrets.key that is a link to elsewhere: refused, and nothing is written there.
+    let data = root.join("linked");
+    std::fs::create_dir(&data).unwrap();
+    let elsewhere = root.join("elsewhere.key");
+    std::os::unix::fs::symlink(&elsewhere, data.join("secrets.key")).unwrap();
+    let run = start(&serve, &data).output().unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(!elsewhere.exists());
+
+    std::fs::remove_dir_all(&root).unwrap();
+}
