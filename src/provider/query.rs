@@ -15,14 +15,14 @@
 
 use super::paging::Cursor;
 use super::params::{Params, Search};
-use super::render::{render, Members};
+use super::render::{self, render, Members};
 use super::{Ctx, Response};
 use crate::error::{Result, ScimError, ScimType};
 use crate::filter::{self, AttrPath, CompareOp, CompiledFilter, Filter, Literal};
-use crate::schema::{AttrType, ResourceKind, ResourceTypeDef};
+use crate::schema::{write_json, AttrType, ResourceKind, ResourceTypeDef};
 use crate::store::query::walk;
 use crate::store::{Cond, Key, Order, Position, ReadTx, SortField, Start, StoredResource};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 use time::format_description::well_known::Rfc3339;
@@ -95,7 +95,9 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
         Some(token) => Some(ctx.paging.open(ctx.dir, &query, token, now, timeout)?),
     };
 
+    // The page's resources, written as JSON and separated by commas.
     let mut resources = Vec::new();
+    let mut items = 0usize;
     let mut page = Page::default();
     ctx.store.read(ctx.dir, &mut |tx| {
         page =
@@ -111,37 +113,44 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
                 _ => by_window(ctx, tx, &plans, sort.as_ref(), &search, count)?,
             };
         resources.clear();
+        items = 0;
         for r in &page.items {
-            let rt = r.kind.resource_type();
-            let members = if search.projection.includes(rt, None, "members") {
-                Members::All
-            } else {
-                Members::Skip
-            };
-            let groups = search.projection.includes(rt, None, "groups");
-            let full = render(ctx, tx, r, &members, groups)?;
-            resources.push(crate::schema::project_owned(rt, full, &search.projection));
+            if items > 0 {
+                resources.push(b',');
+            }
+            render::write(ctx, tx, r, &search.projection, &mut resources)?;
+            items += 1;
         }
         Ok(())
     })?;
 
-    let mut body = Map::new();
-    body.insert("schemas".into(), json!([LIST_RESPONSE]));
-    body.insert("totalResults".into(), json!(page.total));
+    // The ListResponse written straight (the bytes serde_json writes for it).
+    let mut body = Vec::with_capacity(resources.len() + 256);
+    body.extend_from_slice(b"{\"schemas\":[");
+    write_json(&mut body, LIST_RESPONSE);
+    body.extend_from_slice(b"],\"totalResults\":");
+    write_json(&mut body, &page.total);
     if !cursor_mode {
-        body.insert("startIndex".into(), json!(search.start_index));
+        body.extend_from_slice(b",\"startIndex\":");
+        write_json(&mut body, &search.start_index);
     }
-    body.insert("itemsPerPage".into(), json!(resources.len()));
-    let mut seal = |name: &str, c: &Option<Cursor>| {
+    body.extend_from_slice(b",\"itemsPerPage\":");
+    write_json(&mut body, &items);
+    for (name, c) in [
+        ("previousCursor", &page.previous),
+        ("nextCursor", &page.next),
+    ] {
         if let Some(c) = c {
-            let token = ctx.paging.seal(ctx.dir, &query, now, c);
-            body.insert(name.into(), Value::String(token));
+            body.push(b',');
+            write_json(&mut body, name);
+            body.push(b':');
+            write_json(&mut body, &ctx.paging.seal(ctx.dir, &query, now, c));
         }
-    };
-    seal("previousCursor", &page.previous);
-    seal("nextCursor", &page.next);
-    body.insert("Resources".into(), Value::Array(resources));
-    Ok(Response::json(200, &Value::Object(body)))
+    }
+    body.extend_from_slice(b",\"Resources\":[");
+    body.extend_from_slice(&resources);
+    body.extend_from_slice(b"]}");
+    Ok(Response::json_bytes(200, body))
 }
 
 /// What identifies a query for its cursors and continuations: the resource types, the
