@@ -153,6 +153,9 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
     Ok(Response::json_bytes(200, body))
 }
 
+/// Room reserved up front for a page's resources (more grow the vector as needed).
+const PREALLOCATED_PAGE: usize = 128;
+
 /// What identifies a query for its cursors and continuations: the resource types, the
 /// filter and the order (not the page or the attributes).
 fn query_key(kinds: &[ResourceKind], search: &Search) -> String {
@@ -185,10 +188,15 @@ fn by_index(
     let mut last = None;
     if plan.residual.is_none() {
         // The store answers the whole filter: an index count, and an index seek from the
-        // previous page's end, or by offset from the nearer end.
-        page.total = tx.count_where(plan.kind, &plan.conds, None)?;
-        if count == 0 || skip >= page.total {
-            return Ok(page);
+        // previous page's end, or by offset from the nearer end. A first page that comes
+        // out short holds every match, so its length is the count (an equality filter on
+        // a unique attribute, as IdPs look users up, needs no count query).
+        let first = skip == 0 && count > 0;
+        if !first {
+            page.total = tx.count_where(plan.kind, &plan.conds, None)?;
+            if count == 0 || skip >= page.total {
+                return Ok(page);
+            }
         }
         let (start, want) = match continued {
             Some(pos) => (Start::After(pos), count),
@@ -199,7 +207,8 @@ fn by_index(
             None => (Start::Offset(skip), count),
         };
         let backwards = matches!(start, Start::FromEnd(_));
-        let mut found = Vec::with_capacity(want);
+        // `want` is often the largest page allowed while the page holds one match.
+        let mut found = Vec::with_capacity(want.min(PREALLOCATED_PAGE));
         walk(
             tx,
             plan.kind,
@@ -212,6 +221,12 @@ fn by_index(
                 found.len() < want
             },
         )?;
+        if first {
+            page.total = match found.len() {
+                n if n < want => n as u64,
+                _ => tx.count_where(plan.kind, &plan.conds, None)?,
+            };
+        }
         if backwards {
             found.reverse();
         }
