@@ -67,8 +67,8 @@ impl Server {
     /// Bind and start serving every directory of `engine` on a thread of its own.
     pub fn start(engine: Arc<Engine>, options: ServerOptions) -> Result<Server, ScimError> {
         let tls = options.tls.as_ref().map(tls_acceptor).transpose()?;
+        // One worker per core (tokio's default): reads run inline on the workers.
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
             .thread_name("libscim-http")
             .enable_all()
             .build()
@@ -166,6 +166,11 @@ async fn serve(
             },
             _ = stopped.changed() => break,
         };
+        // Each response goes out as soon as it is written: without this, the tail of a
+        // response larger than a segment could wait for the client's delayed ACK.
+        if let Err(e) = stream.set_nodelay(true) {
+            log::debug!(target: "scim::server", "TCP_NODELAY for {peer}: {e}");
+        }
         let engine = engine.clone();
         let opts = options.clone();
         let service = service_fn(move |req| {

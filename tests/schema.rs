@@ -987,6 +987,85 @@ fn projection_group_members() {
     );
 }
 
+/// What `ProjectedWriter` writes for `r` (handed over member by member, as the provider
+/// does).
+fn written(rt: &ResourceTypeDef, r: &Value, p: &Projection) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = ProjectedWriter::new(rt, p, &mut out);
+    for (k, v) in r.as_object().unwrap() {
+        w.member(k, v);
+    }
+    w.finish();
+    out
+}
+
+#[test]
+fn projected_writer_writes_the_bytes_of_the_projected_value() {
+    let edge = json!({
+        "schemas": [USER_SCHEMA, ENT], "id": "1",
+        // kept whole: an empty array, unknown attributes, an unknown extension
+        "x509Certificates": [], "favoriteColor": {"r": 1},
+        "urn:example:unknown:2.0:User": {"a": "b"},
+        // an empty complex value and elements that lose every sub-attribute are dropped
+        "name": {}, "emails": [{"value": "a@x"}, "plain", {}],
+        "phoneNumbers": [{"display": "only"}],
+        // an extension that is not an object is dropped
+        ENT: "not an object",
+        "userName": "u\"quoted\u{e9}\u{1}", "password": "never",
+        "meta": {"version": "W/\"3\""}
+    });
+    let cases: &[(Option<&str>, Option<&str>)] = &[
+        (None, None),
+        (Some("userName"), None),
+        (Some(" USERNAME , name.givenName,emails.value ,,"), None),
+        (Some("name,emails.type,phoneNumbers.value"), None),
+        (Some("meta.version"), None),
+        (Some("favoriteColor,urn:foo:bar:x"), None),
+        (Some(ENT), None),
+        (Some(&format!("{ENT}:manager.value")), None),
+        (Some(&format!("{ENT}:department,{ENT}:manager")), None),
+        (Some(USER_SCHEMA), None),
+        (Some("userName"), Some("userName")),
+        (None, Some("emails,name.givenName,meta,id,schemas,password")),
+        (None, Some("name.givenName,name.familyName")),
+        (None, Some("emails.value,phoneNumbers.display")),
+        (None, Some(ENT)),
+        (
+            None,
+            Some(&format!(
+                "{ENT}:department,{ENT}:employeeNumber,{ENT}:manager"
+            )),
+        ),
+    ];
+    for r in [rendered_user(), edge] {
+        for (a, e) in cases {
+            let p = Projection::parse(*a, *e).unwrap();
+            let tree = serde_json::to_vec(&project(&USER_RESOURCE_TYPE, &r, &p)).unwrap();
+            let bytes = written(&USER_RESOURCE_TYPE, &r, &p);
+            assert_eq!(
+                String::from_utf8(bytes).unwrap(),
+                String::from_utf8(tree).unwrap(),
+                "attributes {a:?}, excludedAttributes {e:?}"
+            );
+        }
+    }
+    // returned: request / always / never sub-attributes.
+    let r = json!({"schemas": ["urn:example:test:User"], "id": "1", "userName": "u",
+                   "secretish": "s", "thing": {"a": 1, "b": 2, "c": 3, "d": 4}});
+    for (a, e) in [
+        (None, None),
+        (Some("secretish"), None),
+        (Some("thing"), None),
+        (Some("thing.b"), None),
+        (None, Some("thing.a,thing.c")),
+        (None, Some("thing")),
+    ] {
+        let p = Projection::parse(a, e).unwrap();
+        let tree = serde_json::to_vec(&project(&REQUEST_RT, &r, &p)).unwrap();
+        assert_eq!(written(&REQUEST_RT, &r, &p), tree, "{a:?} {e:?}");
+    }
+}
+
 // ---------------------------------------------------------------- discovery rendering
 
 fn attr<'a>(list: &'a Value, name: &str) -> &'a Value {

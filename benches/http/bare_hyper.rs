@@ -1,7 +1,7 @@
 //! The limit of the HTTP benchmark (benches/http/run.py): a bare hyper 1.x server on the
-//! same tokio runtime shape as `serve` (two workers), answering every request with one fixed SCIM User
-//! body of about the size `serve` returns. Whatever libscim does per request comes on top
-//! of this.
+//! same tokio runtime shape and socket settings as `serve` (one worker per core,
+//! TCP_NODELAY), answering every request with one fixed SCIM User body of about the size
+//! `serve` returns. Whatever libscim does per request comes on top of this.
 //!
 //!   cargo run --release --example bare_hyper -- 127.0.0.1:PORT
 
@@ -58,6 +58,7 @@ fn main() {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service_fn(answer))

@@ -16,7 +16,8 @@ then, in this order, each figure on each server that can answer it:
             full paging pass with count=100 → ms; serve's VmHWM (peak RSS) after the load
             and after the pass
   reads     wrk: GET /Users/{id} (random loaded ids), GET /Users?filter=userName eq "…"
-            (random loaded names) → requests/s and latency
+            (random loaded names) → requests/s, latency, and the server's CPU time per
+            request (utime + stime from /proc: steady on a machine shared with other work)
   groups    wrk, one connection: one-member PATCH (add, then remove) in a group of
             min(100,000, N) members and in a 10-member group → ms and their ratio
   writes    wrk: POST /Users, a unique userName per request (last: it grows the directory)
@@ -104,6 +105,14 @@ def user_body(i):
         "emails": [{"value": name, "type": "work", "primary": True}],
         "active": True,
     }
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time a process has used so far (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        # The command name (field 2) may hold spaces: count fields after its ')'.
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
@@ -242,6 +251,7 @@ class Wrk:
         argv = [self.binary, f"-t{t}", f"-c{c}", f"-d{self.duration}s", "--timeout", "10s",
                 "-s", LUA, f"http://127.0.0.1:{server.port}", "--", *args]
         env = dict(os.environ, SCIM_BENCH_TOKEN=token or "none")
+        cpu_before = cpu_seconds(server.proc.pid)
         proc = subprocess.run(argv, env=env, capture_output=True, text=True,
                               timeout=self.duration + 60)
         result = None
@@ -253,6 +263,7 @@ class Wrk:
                              f"{(proc.stderr or proc.stdout)[-500:]}")
         if not server.alive():
             raise BenchError(f"{server.name} died during wrk:\n{server.log_tail()}")
+        cpu = cpu_seconds(server.proc.pid) - cpu_before
         errors = sum(result["errors"].values())
         secs = result["duration_us"] / 1e6
         out = {
@@ -262,6 +273,9 @@ class Wrk:
             "mean_ms": result["latency_us"]["mean"] / 1000,
             "p50_ms": result["latency_us"]["p50"] / 1000,
             "p99_ms": result["latency_us"]["p99"] / 1000,
+            # The server's own CPU time per request (utime + stime of all its threads):
+            # what a request costs, whatever else runs on the machine meanwhile.
+            "cpu_us": cpu * 1e6 / result["requests"] if result["requests"] else 0.0,
         }
         if errors:
             log(f"WARNING: {server.name} {args[0]}: {result['errors']} "
@@ -451,12 +465,20 @@ def print_table(cfg, res):
         print(f"{label:<44}" + "".join(
             f"{'-' if v is None else '%.2f/%.2f' % (v['p50_ms'], v['p99_ms']):>14}" for v in vals))
 
+    def cpu(label, r):
+        # CPU time is a cost: the ratios are inverted so that, like the others, higher
+        # means faster for the first named.
+        c = [r.get(s, {}).get("cpu_us") for s in ("bare", "libscim", "go")]
+        print(f"{label:<44}" + "".join(f"{'-' if v is None else '%.1f' % v:>14}" for v in c)
+              + f"{ratio(c[0], c[1]):>10}{ratio(c[2], c[1]):>9}{ratio(c[0], c[2]):>9}")
+
     for key, label in (("get", "GET /Users/{id}  req/s"), ("filter", 'GET ?filter=userName eq "…"  req/s'),
                        ("post", f"POST /Users ({cfg['connections']} clients)  req/s")):
         if key in res:
             r = res[key]
             row(label, *(r.get(s, {}).get("rps") for s in ("bare", "libscim", "go")))
             lat("    latency p50/p99 ms", r)
+            cpu("    server CPU µs/request", r)
     if "bulk" in res:
         row(f"Bulk load, {BULK_OPS} ops/request  users/s", None, res["bulk"], None)
         print("    (the Go server has no /Bulk: it creates the same users in-process, -preload)")
@@ -585,7 +607,8 @@ def main():
                     r = wrk.run(srv, srv.token, [key, srv.base, path])
                     res[key][who] = r
                     errors[f"{key}/{who}"] = r["errors"]
-                    log(f"{who} {key}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms")
+                    log(f"{who} {key}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
+                        f"p99 {r['p99_ms']:.2f} ms, {r['cpu_us']:.1f} µs CPU/request")
 
         if "groups" in sections:
             res["groups"] = {"libscim": groups(lc, wrk, lib, lib.token, lib_ids, "libscim"),
@@ -600,7 +623,8 @@ def main():
                 r = wrk.run(srv, srv.token, ["post", srv.base, nonce])
                 res["post"][who] = r
                 errors[f"post/{who}"] = r["errors"]
-                log(f"{who} post: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms")
+                log(f"{who} post: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
+                    f"p99 {r['p99_ms']:.2f} ms, {r['cpu_us']:.1f} µs CPU/request")
         res["errors"] = {k: v for k, v in errors.items() if v}
 
         print_table(cfg, res)

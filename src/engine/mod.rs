@@ -511,17 +511,10 @@ impl Engine {
         match self.authenticate(req) {
             Ok((auth, rest)) => {
                 let tenant = tenant(&auth.id, &auth.settings, &auth.base_url, &auth.mapping);
-                let inner = Request {
-                    path: rest,
-                    ..req.clone()
-                };
-                let resp = self.provider.handle_for(&tenant, &inner);
+                let resp = self.provider.handle_at(&tenant, req, rest);
                 if resp.status < 300 && !req.method.eq_ignore_ascii_case("GET") {
                     // A Bulk request may carry many changes: retention runs after each.
-                    let bulk = inner
-                        .path
-                        .trim_end_matches('/')
-                        .eq_ignore_ascii_case("/Bulk");
+                    let bulk = rest.trim_end_matches('/').eq_ignore_ascii_case("/Bulk");
                     self.committed(&auth.id, bulk);
                 }
                 resp
@@ -533,16 +526,17 @@ impl Engine {
     /// The directory a request is for and the path below its SCIM base. The token is
     /// looked up in the authentication cache, and in the store on a miss; its expiry is
     /// checked on every request.
-    fn authenticate(&self, req: &Request) -> Result<(Arc<Authorized>, String)> {
+    fn authenticate<'r>(&self, req: &'r Request) -> Result<(Arc<Authorized>, &'r str)> {
         let prefix = self.config.scim_path.trim_end_matches('/');
         let below = req
             .path
             .strip_prefix(prefix)
             .filter(|rest| rest.starts_with('/'))
             .ok_or_else(|| ScimError::not_found(format!("no SCIM endpoint at '{}'", req.path)))?;
-        let (dir_id, rest) = match below[1..].split_once('/') {
-            Some((d, r)) => (d, format!("/{r}")),
-            None => (&below[1..], String::from("/")),
+        // The path below the directory's base keeps its leading '/' ("/" for the base).
+        let (dir_id, rest) = match below[1..].find('/') {
+            Some(i) => (&below[1..=i], &below[i + 1..]),
+            None => (&below[1..], "/"),
         };
         let denied = || ScimError::unauthorized(UNAUTHORIZED);
         let secret = req

@@ -71,10 +71,15 @@ impl Response {
         if serde_json::to_writer(&mut bytes, body).is_err() {
             bytes.clear();
         }
+        Self::json_bytes(status, bytes)
+    }
+
+    /// A response with the SCIM media type whose body is already written JSON.
+    pub(crate) fn json_bytes(status: u16, body: Vec<u8>) -> Self {
         Response {
             status,
             headers: vec![("Content-Type".into(), SCIM_JSON.into())],
-            body: bytes,
+            body,
         }
     }
 

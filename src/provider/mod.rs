@@ -186,7 +186,14 @@ impl ServiceProvider {
     /// Answer one request on one directory. The caller has authenticated the request
     /// and bound it to `tenant` (see [`crate::Engine`]).
     pub fn handle_for(&self, tenant: &Tenant, req: &Request) -> Response {
-        match dispatch(&self.ctx(tenant), req) {
+        self.handle_at(tenant, req, &req.path)
+    }
+
+    /// [`Self::handle_for`] with the path below the SCIM base given apart from `req`
+    /// (whose own `path` is then not read): the engine strips its directory prefix
+    /// without copying the request.
+    pub(crate) fn handle_at(&self, tenant: &Tenant, req: &Request, path: &str) -> Response {
+        match dispatch_at(&self.ctx(tenant), req, path) {
             Ok(r) => r,
             Err(e) => Response::error(&e),
         }
@@ -232,6 +239,11 @@ impl ServiceProvider {
 
 /// Route and run one request; also the entry point of each bulk operation.
 pub(crate) fn dispatch(ctx: &Ctx, req: &Request) -> Result<Response> {
+    dispatch_at(ctx, req, &req.path)
+}
+
+/// [`dispatch`] of `req` at `path` (below the SCIM base) instead of `req.path`.
+fn dispatch_at(ctx: &Ctx, req: &Request, path: &str) -> Result<Response> {
     if req.body.len() > ctx.config.max_payload_size {
         return Err(ScimError::payload_too_large(format!(
             "request body of {} bytes exceeds maxPayloadSize {}",
@@ -240,7 +252,7 @@ pub(crate) fn dispatch(ctx: &Ctx, req: &Request) -> Result<Response> {
         )));
     }
     let method = req.method.to_ascii_uppercase();
-    let endpoint = route(&req.path)?;
+    let endpoint = route(path)?;
     let params = params::Params::parse(&req.query)?;
     use Endpoint::*;
     match (endpoint, method.as_str()) {

@@ -18,14 +18,14 @@
 
 use super::paging::Cursor;
 use super::params::{Params, Search};
-use super::render::{render, Members};
+use super::render::{self, render, Members};
 use super::{Ctx, Response};
 use crate::error::{Result, ScimError, ScimType};
 use crate::filter::{self, AttrPath, CompareOp, CompiledFilter, Filter, Literal};
-use crate::schema::{AttrType, ResourceKind, ResourceTypeDef};
+use crate::schema::{write_json, AttrType, ResourceKind, ResourceTypeDef};
 use crate::store::query::walk;
 use crate::store::{Cond, Key, Order, Position, ReadTx, SortField, Start, StoredResource};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 use time::format_description::well_known::Rfc3339;
@@ -98,7 +98,9 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
         Some(token) => Some(ctx.paging.open(ctx.dir, &query, token, now, timeout)?),
     };
 
+    // The page's resources, written as JSON and separated by commas.
     let mut resources = Vec::new();
+    let mut items = 0usize;
     let mut page = Page::default();
     ctx.store.read(ctx.dir, &mut |tx| {
         page =
@@ -114,38 +116,48 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
                 _ => by_window(ctx, tx, &plans, sort.as_ref(), &search, count)?,
             };
         resources.clear();
+        items = 0;
         for r in &page.items {
-            let rt = r.kind.resource_type();
-            let members = if search.projection.includes(rt, None, "members") {
-                Members::All
-            } else {
-                Members::Skip
-            };
-            let groups = search.projection.includes(rt, None, "groups");
-            let full = render(ctx, tx, r, &members, groups)?;
-            resources.push(crate::schema::project_owned(rt, full, &search.projection));
+            if items > 0 {
+                resources.push(b',');
+            }
+            render::write(ctx, tx, r, &search.projection, &mut resources)?;
+            items += 1;
         }
         Ok(())
     })?;
 
-    let mut body = Map::new();
-    body.insert("schemas".into(), json!([LIST_RESPONSE]));
-    body.insert("totalResults".into(), json!(page.total));
+    // The ListResponse written straight (the bytes serde_json writes for it).
+    let mut body = Vec::with_capacity(resources.len() + 256);
+    body.extend_from_slice(b"{\"schemas\":[");
+    write_json(&mut body, LIST_RESPONSE);
+    body.extend_from_slice(b"],\"totalResults\":");
+    write_json(&mut body, &page.total);
     if !cursor_mode {
-        body.insert("startIndex".into(), json!(search.start_index));
+        body.extend_from_slice(b",\"startIndex\":");
+        write_json(&mut body, &search.start_index);
     }
-    body.insert("itemsPerPage".into(), json!(resources.len()));
-    let mut seal = |name: &str, c: &Option<Cursor>| {
+    body.extend_from_slice(b",\"itemsPerPage\":");
+    write_json(&mut body, &items);
+    for (name, c) in [
+        ("previousCursor", &page.previous),
+        ("nextCursor", &page.next),
+    ] {
         if let Some(c) = c {
-            let token = ctx.paging.seal(ctx.dir, &query, now, c);
-            body.insert(name.into(), Value::String(token));
+            body.push(b',');
+            write_json(&mut body, name);
+            body.push(b':');
+            write_json(&mut body, &ctx.paging.seal(ctx.dir, &query, now, c));
         }
-    };
-    seal("previousCursor", &page.previous);
-    seal("nextCursor", &page.next);
-    body.insert("Resources".into(), Value::Array(resources));
-    Ok(Response::json(200, &Value::Object(body)))
+    }
+    body.extend_from_slice(b",\"Resources\":[");
+    body.extend_from_slice(&resources);
+    body.extend_from_slice(b"]}");
+    Ok(Response::json_bytes(200, body))
 }
+
+/// Room reserved up front for a page's resources (more grow the vector as needed).
+const PREALLOCATED_PAGE: usize = 128;
 
 /// What identifies a query for its cursors and continuations: the resource types, the
 /// filter and the order (not the page or the attributes).
@@ -179,10 +191,15 @@ fn by_index(
     let mut last = None;
     if plan.residual.is_none() {
         // The store answers the whole filter: an index count, and an index seek from the
-        // previous page's end, or by offset from the nearer end.
-        page.total = tx.count_where(plan.kind, &plan.conds, None)?;
-        if count == 0 || skip >= page.total {
-            return Ok(page);
+        // previous page's end, or by offset from the nearer end. A first page that comes
+        // out short holds every match, so its length is the count (an equality filter on
+        // a unique attribute, as IdPs look users up, needs no count query).
+        let first = skip == 0 && count > 0;
+        if !first {
+            page.total = tx.count_where(plan.kind, &plan.conds, None)?;
+            if count == 0 || skip >= page.total {
+                return Ok(page);
+            }
         }
         let (start, want) = match continued {
             Some(pos) => (Start::After(pos), count),
@@ -193,7 +210,8 @@ fn by_index(
             None => (Start::Offset(skip), count),
         };
         let backwards = matches!(start, Start::FromEnd(_));
-        let mut found = Vec::with_capacity(want);
+        // `want` is often the largest page allowed while the page holds one match.
+        let mut found = Vec::with_capacity(want.min(PREALLOCATED_PAGE));
         walk(
             tx,
             plan.kind,
@@ -206,6 +224,12 @@ fn by_index(
                 found.len() < want
             },
         )?;
+        if first {
+            page.total = match found.len() {
+                n if n < want => n as u64,
+                _ => tx.count_where(plan.kind, &plan.conds, None)?,
+            };
+        }
         if backwards {
             found.reverse();
         }

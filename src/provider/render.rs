@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::error::Result;
-use crate::schema::ResourceKind;
+use crate::schema::{ProjectedWriter, Projection, ResourceKind};
 use crate::store::{Member, ReadTx, StoredResource};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -49,7 +49,8 @@ pub(crate) fn member_json(base_url: &str, m: &Member) -> Value {
     Value::Object(o)
 }
 
-/// The full representation of `r`, before projection.
+/// The full representation of `r`, before projection (for events and filters; a
+/// response is written by [`write`]).
 pub(crate) fn render(
     ctx: &Ctx,
     tx: &dyn ReadTx,
@@ -71,52 +72,117 @@ pub(crate) fn render(
             }
         }
     }
+    if let Some(list) = derived_members(ctx, tx, r, members)? {
+        out.insert("members".into(), list);
+    }
+    if let Some(list) = derived_groups(ctx, tx, r, groups)? {
+        out.insert("groups".into(), list);
+    }
+    out.insert("meta".into(), meta(ctx, r));
+    Ok(Value::Object(out))
+}
+
+/// The representation of `r` as `projection` selects it, written as JSON to `out`: the
+/// bytes of `project(render(…))` serialised, without building either tree. Members and
+/// groups are loaded only when the projection returns them.
+///
+/// The stored attributes never hold `id`, `meta` or the derived lists (they are readOnly,
+/// or rows), so writing them in [`render`]'s order gives the same object.
+pub(crate) fn write(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    r: &StoredResource,
+    projection: &Projection,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let rt = r.kind.resource_type();
+    let members = if projection.includes(rt, None, "members") {
+        Members::All
+    } else {
+        Members::Skip
+    };
+    let groups = projection.includes(rt, None, "groups");
+    let mut w = ProjectedWriter::new(rt, projection, out);
+    if let Some(s) = r.data.get("schemas") {
+        w.member("schemas", s);
+    }
+    w.member("id", &Value::String(r.id.clone()));
+    if let Value::Object(data) = &r.data {
+        for (k, v) in data {
+            if k != "schemas" {
+                w.member(k, v);
+            }
+        }
+    }
+    if let Some(list) = derived_members(ctx, tx, r, &members)? {
+        w.member("members", &list);
+    }
+    if let Some(list) = derived_groups(ctx, tx, r, groups)? {
+        w.member("groups", &list);
+    }
+    w.member("meta", &meta(ctx, r));
+    w.finish();
+    Ok(())
+}
+
+/// A group's `members` as rendered (`None`: not loaded, or none).
+fn derived_members(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    r: &StoredResource,
+    members: &Members,
+) -> Result<Option<Value>> {
+    let mut list = Vec::new();
     match (r.kind, members) {
         (ResourceKind::Group, Members::All) => {
-            let mut list = Vec::new();
             tx.members(&r.id, &mut |m| {
                 list.push(member_json(ctx.base_url, &m));
                 true
             })?;
-            if !list.is_empty() {
-                out.insert("members".into(), Value::Array(list));
-            }
         }
         (ResourceKind::Group, Members::Only(ids)) => {
-            let mut list = Vec::new();
             for id in ids {
                 if tx.is_member(&r.id, id)? {
                     list.push(json!({ "value": id }));
                 }
             }
-            if !list.is_empty() {
-                out.insert("members".into(), Value::Array(list));
-            }
         }
         _ => {}
     }
-    if groups && r.kind == ResourceKind::User {
-        let mut list = Vec::new();
-        for gid in tx.groups_of(&r.id)? {
-            let display = tx
-                .get(ResourceKind::Group, &gid)?
-                .and_then(|g| g.data.get("displayName").cloned());
-            let mut g = Map::new();
-            g.insert("value".into(), Value::String(gid.clone()));
-            g.insert(
-                "$ref".into(),
-                Value::String(location(ctx.base_url, ResourceKind::Group, &gid)),
-            );
-            if let Some(d) = display {
-                g.insert("display".into(), d);
-            }
-            g.insert("type".into(), Value::String("direct".into()));
-            list.push(Value::Object(g));
-        }
-        if !list.is_empty() {
-            out.insert("groups".into(), Value::Array(list));
-        }
+    Ok((!list.is_empty()).then_some(Value::Array(list)))
+}
+
+/// A user's `groups` (`None`: not asked for, or none).
+fn derived_groups(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    r: &StoredResource,
+    groups: bool,
+) -> Result<Option<Value>> {
+    if !groups || r.kind != ResourceKind::User {
+        return Ok(None);
     }
+    let mut list = Vec::new();
+    for gid in tx.groups_of(&r.id)? {
+        let display = tx
+            .get(ResourceKind::Group, &gid)?
+            .and_then(|g| g.data.get("displayName").cloned());
+        let mut g = Map::new();
+        g.insert("value".into(), Value::String(gid.clone()));
+        g.insert(
+            "$ref".into(),
+            Value::String(location(ctx.base_url, ResourceKind::Group, &gid)),
+        );
+        if let Some(d) = display {
+            g.insert("display".into(), d);
+        }
+        g.insert("type".into(), Value::String("direct".into()));
+        list.push(Value::Object(g));
+    }
+    Ok((!list.is_empty()).then_some(Value::Array(list)))
+}
+
+fn meta(ctx: &Ctx, r: &StoredResource) -> Value {
     let mut meta = Map::with_capacity(5);
     meta.insert("resourceType".into(), r.kind.as_str().into());
     meta.insert("created".into(), timestamp(r.created).into());
@@ -126,6 +192,5 @@ pub(crate) fn render(
         location(ctx.base_url, r.kind, &r.id).into(),
     );
     meta.insert("version".into(), etag(r.version).into());
-    out.insert("meta".into(), Value::Object(meta));
-    Ok(Value::Object(out))
+    Value::Object(meta)
 }

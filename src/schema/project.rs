@@ -33,6 +33,163 @@ struct AttrPath {
     sub: Option<String>,
 }
 
+/// [`project`] written straight as JSON: the members of one resource object are handed
+/// over one by one ([`ProjectedWriter::member`]) and the kept ones are written, with the
+/// same bytes `serde_json` writes for the projected [`Value`], without building it.
+pub struct ProjectedWriter<'a> {
+    rt: &'a ResourceTypeDef,
+    projection: &'a Projection,
+    out: &'a mut Vec<u8>,
+    written: usize,
+}
+
+impl<'a> ProjectedWriter<'a> {
+    /// Open the resource's object (`{`) in `out`.
+    pub fn new(rt: &'a ResourceTypeDef, projection: &'a Projection, out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        ProjectedWriter {
+            rt,
+            projection,
+            out,
+            written: 0,
+        }
+    }
+
+    /// Top-level member `key` of the rendered resource, as [`project`] keeps it.
+    pub fn member(&mut self, key: &str, value: &Value) {
+        let (rt, p) = (self.rt, self.projection);
+        let mark = self.out.len();
+        if key.eq_ignore_ascii_case("schemas") {
+            self.key(key);
+            write_json(self.out, value);
+        } else if let Some(ext) = rt.extension(key) {
+            let Value::Object(inner) = value else {
+                return;
+            };
+            self.key(key);
+            self.out.push(b'{');
+            let mut any = false;
+            for (k, v) in inner {
+                any |= p.write_kept(rt, Some(ext.id), k, v, !any, self.out);
+            }
+            if !any {
+                self.out.truncate(mark);
+                return;
+            }
+            self.out.push(b'}');
+        } else if !p.write_kept(rt, None, key, value, self.written == 0, self.out) {
+            return;
+        }
+        self.written += 1;
+    }
+
+    /// Close the object.
+    pub fn finish(self) {
+        self.out.push(b'}');
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.written > 0 {
+            self.out.push(b',');
+        }
+        write_json(self.out, key);
+        self.out.push(b':');
+    }
+}
+
+impl Projection {
+    /// [`Projection::apply`] written as `"name":value` (after a comma unless `first`);
+    /// returns whether anything was written.
+    fn write_kept(
+        &self,
+        rt: &ResourceTypeDef,
+        urn: Option<&str>,
+        name: &str,
+        value: &Value,
+        first: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let def = rt.resolve(urn, name).map(|r| r.attr);
+        let sel = self.decide(rt, urn, name, def);
+        if sel == Sel::Not {
+            return false;
+        }
+        let mark = out.len();
+        if !first {
+            out.push(b',');
+        }
+        write_json(out, name);
+        out.push(b':');
+        let kept = match value {
+            Value::Object(obj) => self.write_subs(&sel, def, obj, out),
+            Value::Array(items) if !items.is_empty() => {
+                out.push(b'[');
+                let mut any = false;
+                for item in items {
+                    let at = out.len();
+                    if any {
+                        out.push(b',');
+                    }
+                    let kept = match item {
+                        Value::Object(obj) => self.write_subs(&sel, def, obj, out),
+                        other => {
+                            write_json(out, other);
+                            true
+                        }
+                    };
+                    if kept {
+                        any = true;
+                    } else {
+                        out.truncate(at);
+                    }
+                }
+                out.push(b']');
+                any
+            }
+            other => {
+                write_json(out, other);
+                true
+            }
+        };
+        if !kept {
+            out.truncate(mark);
+        }
+        kept
+    }
+
+    /// The kept sub-attributes of one complex value, as an object; `false` (and a partial
+    /// write the caller discards) when none is kept.
+    fn write_subs(
+        &self,
+        sel: &Sel,
+        def: Option<&AttributeDef>,
+        obj: &Map<String, Value>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.push(b'{');
+        let mut any = false;
+        for (k, v) in obj {
+            if !self.keeps_sub(sel, def, k) {
+                continue;
+            }
+            if any {
+                out.push(b',');
+            }
+            write_json(out, k);
+            out.push(b':');
+            write_json(out, v);
+            any = true;
+        }
+        out.push(b'}');
+        any
+    }
+}
+
+/// Compact JSON, as `serde_json::to_vec` writes it (writing into a `Vec` cannot fail).
+pub(crate) fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
 /// How a list of paths selects one top-level attribute.
 #[derive(Debug, PartialEq, Eq)]
 enum Sel {

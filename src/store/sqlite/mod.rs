@@ -23,6 +23,7 @@ use crate::store::{
     WriteTx, WriterHeld,
 };
 use parking_lot::{Condvar, Mutex, MutexGuard};
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -121,6 +122,13 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(64);
+    // Query planner stability: a plan does not depend on the values bound. Without it,
+    // SQLite (3.53) marks the `LIMIT ?`/`OFFSET ?` parameters of the range statements as
+    // plan inputs, and rebinding them re-prepares the cached statement on every
+    // execution (a quarter of the CPU of a `userName eq` filter request). Our plans come
+    // from the indexes alone (there are no statistics to pick by value).
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(sql_err)?;
     Ok(conn)
 }
 
