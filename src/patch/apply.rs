@@ -607,7 +607,8 @@ fn coerce_complex(attr: &AttributeDef, v: &Value) -> Value {
 /// and more than one element is 400 `invalidValue`.
 fn single_of_array<'v>(attr: &AttributeDef, v: &'v Value, path: &str) -> Result<&'v Value> {
     match v {
-        Value::Array(a) if !attr.multi_valued && attr.ty == AttrType::Complex => match a.as_slice() {
+        Value::Array(a) if !attr.multi_valued && attr.ty == AttrType::Complex => match a.as_slice()
+        {
             [] => {
                 static NONE: Value = Value::Null;
                 Ok(&NONE)
