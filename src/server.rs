@@ -402,13 +402,15 @@ async fn login_route(req: hyper::Request<Incoming>, engine: Arc<Engine>, rest: S
         }
     })
     .await;
+    // A callback ends this browser's login, whatever its outcome, unless it was not this
+    // browser's (a forged callback must not cancel the login the browser has under way).
+    let ended = !matches!(&outcome, Ok(Err(e)) if e.code() == "state_mismatch");
     let mut resp = match outcome {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => login_error(json, e.status(), e.code(), &e.to_string()),
         Err(_) => login_error(json, 500, "internal", "the login handler failed"),
     };
-    if let Some(dir) = callback_of.filter(|d| !d.is_empty() && !d.contains('/')) {
-        // A callback ends the login, whatever its outcome.
+    if let Some(dir) = callback_of.filter(|d| ended && !d.is_empty() && !d.contains('/')) {
         resp.headers
             .push(("Set-Cookie".into(), ends.login_cookie(&dir, None)));
     }

@@ -207,9 +207,10 @@ impl Engine {
     }
 
     /// The `Set-Cookie` value that gives the browser its login cookie (`Some(sealed)`)
-    /// or removes it (`None`, on every callback): HttpOnly, `SameSite=Lax` (sent on the
-    /// IdP's top-level redirect back, not on cross-site subrequests), scoped to the
-    /// redirect URI's path, `Secure` when that URI is https, gone after the login TTL.
+    /// or removes it (`None`, once a callback ended the login): HttpOnly, `SameSite=Lax`
+    /// (sent on the IdP's top-level redirect back, not on cross-site subrequests), scoped
+    /// to the redirect URI's path, `Secure` when that URI is https, gone after the login
+    /// TTL.
     pub fn login_cookie(&self, id: &str, sealed: Option<&str>) -> String {
         let redirect = self.redirect_uri(id);
         let path = redirect
