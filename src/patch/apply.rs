@@ -224,10 +224,12 @@ impl<'r, 's> Engine<'r, 's> {
         }
         let found = match &a.urn {
             Some(urn) => self.rt.resolve(Some(urn), &a.name),
+            // Only in a `path`: the keys of a pathless value are laid out as in the
+            // resource, where an extension's attributes sit under its URN.
             None => self
                 .rt
                 .resolve(None, &a.name)
-                .or_else(|| self.in_one_extension(&a.name)),
+                .or_else(|| explicit.then(|| self.in_one_extension(&a.name)).flatten()),
         };
         let Some(res) = found else {
             return self.unknown(explicit, &shown);
