@@ -347,16 +347,30 @@ async fn login_route(req: hyper::Request<Incoming>, engine: Arc<Engine>, rest: S
         return login_error(json, 405, "method_not_allowed", "use GET");
     }
     let query = req.uri().query().unwrap_or("").to_owned();
+    // The login cookie binds the callback to the browser that began the login.
+    let cookie = req
+        .headers()
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(crate::engine::login_cookie_value)
+        .map(str::to_owned);
+    let ends = engine.clone();
+    let callback_of = rest
+        .trim_matches('/')
+        .strip_suffix("/callback")
+        .map(str::to_owned);
     let outcome = tokio::task::spawn_blocking(move || -> Result<Response, LoginError> {
         let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
         match parts.as_slice() {
             [dir] if !dir.is_empty() => {
-                let start = engine.login_begin(dir)?;
+                let (start, sealed) = engine.login_begin_sealed(dir)?;
                 Ok(Response {
                     status: 302,
                     headers: vec![
                         ("Location".into(), start.authorization_url),
                         ("Cache-Control".into(), "no-store".into()),
+                        ("Set-Cookie".into(), engine.login_cookie(dir, Some(&sealed))),
                     ],
                     body: Vec::new(),
                 })
@@ -381,7 +395,7 @@ async fn login_route(req: hyper::Request<Incoming>, engine: Arc<Engine>, rest: S
                         "the callback needs code and state",
                     ));
                 };
-                let login = engine.login_complete(dir, code, state)?;
+                let login = engine.login_complete_sealed(dir, code, state, cookie.as_deref())?;
                 Ok(login_success(json, &login))
             }
             _ => Ok(login_error(
@@ -393,11 +407,19 @@ async fn login_route(req: hyper::Request<Incoming>, engine: Arc<Engine>, rest: S
         }
     })
     .await;
-    match outcome {
+    // A callback ends this browser's login, whatever its outcome, unless it was not this
+    // browser's (a forged callback must not cancel the login the browser has under way).
+    let ended = !matches!(&outcome, Ok(Err(e)) if e.code() == "state_mismatch");
+    let mut resp = match outcome {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => login_error(json, e.status(), e.code(), &e.to_string()),
         Err(_) => login_error(json, 500, "internal", "the login handler failed"),
+    };
+    if let Some(dir) = callback_of.filter(|d| ended && !d.is_empty() && !d.contains('/')) {
+        resp.headers
+            .push(("Set-Cookie".into(), ends.login_cookie(&dir, None)));
     }
+    resp
 }
 
 fn login_success(json: bool, login: &crate::engine::Login) -> Response {

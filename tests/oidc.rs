@@ -6,7 +6,7 @@
 mod support;
 
 use ring::hmac;
-use scim::oidc::{Alg, OidcConfig, OidcError, RelyingParty, TokenEndpointAuth};
+use scim::oidc::{Alg, LoginSealer, OidcConfig, OidcError, RelyingParty, TokenEndpointAuth};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -580,6 +580,92 @@ fn plain_http_needs_allow_http() {
     assert_eq!(
         RelyingParty::new(config).unwrap_err().code(),
         "insecure_url"
+    );
+}
+
+#[test]
+fn allow_http_is_honoured_only_for_loopback_hosts() {
+    // A configuration URL off this machine stays https-only with allow_http.
+    let mut config = OidcConfig::new(
+        CLIENT,
+        "s",
+        "http://idp.example.com/.well-known/openid-configuration",
+        "https://mdm.example.com/cb",
+    );
+    config.allow_http = true;
+    assert_eq!(
+        RelyingParty::new(config).unwrap_err().code(),
+        "insecure_url"
+    );
+    // So does a redirect URI.
+    let idp = Idp::start();
+    let mut config = OidcConfig::new(CLIENT, "s", idp.config_url(), "http://mdm.example.com/cb");
+    config.allow_http = true;
+    assert_eq!(
+        RelyingParty::new(config).unwrap_err().code(),
+        "insecure_url"
+    );
+    // A loopback IdP whose discovery sends the browser and the token exchange to a
+    // plain-http host elsewhere is refused at discovery.
+    let fx = Fx::new();
+    fx.idp.state.lock().unwrap().discovery["token_endpoint"] =
+        json!("http://tokens.example.com/token");
+    assert_eq!(fx.rp.discover().unwrap_err().code(), "insecure_url");
+    assert_eq!(fx.rp.login_begin().unwrap_err().code(), "insecure_url");
+    // Loopback over http works (every other test here runs so).
+    let fx = Fx::new();
+    fx.rp.discover().unwrap();
+}
+
+#[test]
+fn sealed_logins_keep_nothing_and_bind_the_browser() {
+    let fx = Fx::new();
+    let sealer = LoginSealer::new(&[42u8; 32]);
+    let (start, sealed) = fx.rp.login_begin_sealed(&sealer).unwrap();
+    let (_, other_browser) = fx.rp.login_begin_sealed(&sealer).unwrap();
+    assert_eq!(fx.rp.pending_logins(), 0, "nothing is kept server-side");
+    assert_eq!(start.expires_at, T0 + 600);
+    let q = query(&start.authorization_url);
+    assert_eq!(q["state"], start.state);
+    assert!(!sealed.contains(&q["nonce"]));
+    let at_hash = b64(&ring::digest::digest(&ring::digest::SHA256, b"at-s").as_ref()[..16]);
+    let id_token = fx.key.sign(
+        &fx.claims_with(json!({"nonce": q["nonce"], "at_hash": at_hash})),
+        json!({}),
+    );
+    fx.idp.state.lock().unwrap().token_response =
+        (200, json!({"access_token": "at-s", "id_token": id_token}));
+    let complete = |state: &str, sealed: Option<&str>, sealer: &LoginSealer| {
+        fx.rp
+            .login_complete_sealed(sealer, "code-s", state, sealed)
+            .map(|r| r.claims.identifier().to_owned())
+            .map_err(|e| e.code())
+    };
+    let mismatch = Err("state_mismatch");
+    assert_eq!(complete(&start.state, None, &sealer), mismatch);
+    assert_eq!(
+        complete(&start.state, Some(&other_browser), &sealer),
+        mismatch
+    );
+    assert_eq!(complete("forged", Some(&sealed), &sealer), mismatch);
+    let other_directory = LoginSealer::new(&[43u8; 32]);
+    assert_eq!(
+        complete(&start.state, Some(&sealed), &other_directory),
+        mismatch
+    );
+    assert!(fx.idp.state.lock().unwrap().token_requests.is_empty());
+    assert_eq!(
+        complete(&start.state, Some(&sealed), &sealer),
+        Ok("ada@example.com".to_owned())
+    );
+    let form = fx.idp.state.lock().unwrap().token_requests[0].body.clone();
+    let verifier = query(&format!("?{form}"))["code_verifier"].clone();
+    assert_eq!(s256(&verifier), q["code_challenge"]);
+    fx.advance(600);
+    assert_eq!(
+        complete(&start.state, Some(&sealed), &sealer),
+        Err("state_unknown"),
+        "expired"
     );
 }
 

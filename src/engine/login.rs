@@ -5,7 +5,8 @@ use super::{fed, not_found, settings, Engine};
 use crate::directory::{DirectoryOidc, Service};
 use crate::error::ScimError;
 use crate::mapping::FoundUser;
-use crate::oidc::{Claims, LoginStart, OidcConfig, OidcError, RelyingParty};
+use crate::oidc::{Claims, LoginSealer, LoginStart, OidcConfig, OidcError, RelyingParty};
+use ring::hmac;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
@@ -43,7 +44,8 @@ pub enum LoginError {
 
 impl LoginError {
     /// `not_configured`, `not_provisioned`, `user_deactivated`, `directory_error`, or the
-    /// OIDC code (`expired`, `invalid_signature`, `email_not_verified`, `state_unknown`, …).
+    /// OIDC code (`expired`, `invalid_signature`, `email_not_verified`, `state_unknown`,
+    /// `state_mismatch`, …).
     pub fn code(&self) -> &'static str {
         match self {
             LoginError::Oidc(e) => e.code(),
@@ -58,7 +60,7 @@ impl LoginError {
     pub fn status(&self) -> u16 {
         match self {
             LoginError::Oidc(e) if e.kind.is_configuration_or_transport() => 502,
-            LoginError::Oidc(e) if e.code() == "state_unknown" => 400,
+            LoginError::Oidc(e) if matches!(e.code(), "state_unknown" | "state_mismatch") => 400,
             LoginError::Oidc(e) if e.code() == "email_not_verified" => 403,
             LoginError::Oidc(_) => 401,
             LoginError::NotConfigured => 404,
@@ -170,9 +172,74 @@ impl Engine {
     }
 
     /// Start a login: the IdP authorization URL (with state, nonce and PKCE S256) to send
-    /// the browser to. The pending login is kept in memory, single use, for minutes.
+    /// the browser to. The pending login is kept in memory, single use, for minutes, at
+    /// most [`MAX_PENDING_LOGINS`](crate::oidc::MAX_PENDING_LOGINS) per directory (the
+    /// oldest dropped first). Where anyone can begin a login, prefer
+    /// [`Engine::login_begin_sealed`], which keeps nothing and binds the login to the
+    /// browser; otherwise bind `state` to the browser yourself (a cookie checked at the
+    /// callback) and bound begins per client.
     pub fn login_begin(&self, id: &str) -> Result<LoginStart, LoginError> {
         Ok(self.party(id)?.1.login_begin()?)
+    }
+
+    /// Start a login bound to the browser that begins it, keeping nothing in memory: set
+    /// the second value as that browser's login cookie ([`Engine::login_cookie`]) and
+    /// pass it back to [`Engine::login_complete_sealed`] with the callback. The cookie
+    /// carries the state and start time under an HMAC keyed per directory from
+    /// `secrets_key` (or a per-process key without one); nonce and PKCE verifier are
+    /// derived server-side and never leave it.
+    pub fn login_begin_sealed(&self, id: &str) -> Result<(LoginStart, String), LoginError> {
+        let (_, rp) = self.party(id)?;
+        Ok(rp.login_begin_sealed(&self.login_sealer(id))?)
+    }
+
+    /// Finish a login begun by [`Engine::login_begin_sealed`]: `cookie` is the login
+    /// cookie the callback's browser sent ([`login_cookie_value`]; `None` without one).
+    /// A callback from a browser that did not begin this login is `state_mismatch`
+    /// (400); then as [`Engine::login_complete`].
+    pub fn login_complete_sealed(
+        &self,
+        id: &str,
+        code: &str,
+        state: &str,
+        cookie: Option<&str>,
+    ) -> Result<Login, LoginError> {
+        let (settings, rp) = self.party(id)?;
+        let result = rp.login_complete_sealed(&self.login_sealer(id), code, state, cookie)?;
+        self.login_user(id, &settings, result.claims)
+    }
+
+    /// The `Set-Cookie` value that gives the browser its login cookie (`Some(sealed)`)
+    /// or removes it (`None`, once a callback ended the login): HttpOnly, `SameSite=Lax`
+    /// (sent on the IdP's top-level redirect back, not on cross-site subrequests), scoped
+    /// to the redirect URI's path, `Secure` when that URI is https, gone after the login
+    /// TTL.
+    pub fn login_cookie(&self, id: &str, sealed: Option<&str>) -> String {
+        let redirect = self.redirect_uri(id);
+        let path = redirect
+            .parse::<http::Uri>()
+            .ok()
+            .map(|u| u.path().to_owned())
+            .unwrap_or_else(|| "/".to_owned());
+        let secure = if redirect.starts_with("https:") {
+            "; Secure"
+        } else {
+            ""
+        };
+        let (value, age) = match sealed {
+            Some(v) => (v, crate::oidc::LOGIN_TTL_SECS),
+            None => ("", 0),
+        };
+        format!(
+            "{LOGIN_COOKIE}={value}; Path={path}; Max-Age={age}; HttpOnly; SameSite=Lax{secure}"
+        )
+    }
+
+    /// The per-directory key of browser login cookies.
+    fn login_sealer(&self, id: &str) -> LoginSealer {
+        LoginSealer::new(
+            hmac::sign(&self.login_root, format!("directory\0{id}").as_bytes()).as_ref(),
+        )
     }
 
     /// Finish a login from the IdP's redirect: exchange the code, validate the ID token,
@@ -265,8 +332,68 @@ impl Engine {
     }
 }
 
+/// The name of the cookie that binds a login to the browser that began it.
+pub const LOGIN_COOKIE: &str = "libscim_login";
+
+/// The login cookie's value in a `Cookie` request header (`a=1; libscim_login=…`).
+pub fn login_cookie_value(cookie_header: &str) -> Option<&str> {
+    cookie_header.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name.trim() == LOGIN_COOKIE).then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// The root key of login cookies: derived from the host's `secrets_key` (cookies survive
+/// a restart), else random per process (a restart ends the logins in flight).
+pub(super) fn root_key(secrets_key: Option<&str>) -> hmac::Key {
+    const LABEL: &[u8] = b"libscim login cookie key v1";
+    match secrets_key {
+        Some(k) => {
+            let root = hmac::Key::new(hmac::HMAC_SHA256, k.trim().as_bytes());
+            hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&root, LABEL).as_ref())
+        }
+        None => hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
+            .unwrap_or_else(|_| hmac::Key::new(hmac::HMAC_SHA256, uuid::Uuid::new_v4().as_bytes())),
+    }
+}
+
 /// Users are looked up in the mapping of the first service the directory feeds (UEM
 /// before Access): every fed service shares the same SCIM users.
 fn login_service(services: &[Service]) -> Service {
     services.first().copied().unwrap_or(Service::Uem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::{DirectorySettings, IdpKind, NewDirectory};
+    use crate::EngineConfig;
+
+    #[test]
+    fn deleting_a_directory_drops_its_relying_party() {
+        let engine = Engine::open(None, EngineConfig::default()).unwrap();
+        let d = engine
+            .create_directory(&NewDirectory {
+                name: "Gone".into(),
+                domain: "example.com".into(),
+                idp: IdpKind::Okta,
+                services: vec![Service::Uem],
+                settings: DirectorySettings::default(),
+                mapping_profile: None,
+            })
+            .unwrap();
+        let mut config = OidcConfig::new(
+            "client",
+            "secret",
+            "http://127.0.0.1:9/.well-known/openid-configuration",
+            "",
+        );
+        config.allow_http = true;
+        engine.set_oidc(&d.id, config, "userName").unwrap();
+        let rp = Arc::downgrade(&engine.party(&d.id).unwrap().1);
+        assert!(rp.upgrade().is_some(), "cached while the directory exists");
+        engine.delete_directory(&d.id).unwrap();
+        assert!(rp.upgrade().is_none(), "dropped with the directory");
+        assert!(engine.parties.lock().is_empty());
+    }
 }

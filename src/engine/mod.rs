@@ -78,7 +78,7 @@ mod auth_cache;
 mod login;
 
 use auth_cache::{AuthCache, Authorized};
-pub use login::{Login, LoginError};
+pub use login::{login_cookie_value, Login, LoginError, LOGIN_COOKIE};
 
 /// Directories, tokens and the SCIM protocol over one store. Thread-safe (`Send + Sync`):
 /// share it with an `Arc`.
@@ -98,6 +98,8 @@ pub struct Engine {
     parties: Mutex<HashMap<String, login::Party>>,
     /// The sealing key of [`EngineConfig::secrets_key`] (or why it is unusable).
     secrets: std::result::Result<Option<crate::secret::SecretKey>, ScimError>,
+    /// The root of the per-directory keys that sign browser login cookies.
+    login_root: ring::hmac::Key,
 }
 
 /// Users per write transaction of [`Engine::resync`].
@@ -128,6 +130,7 @@ impl Engine {
             .as_deref()
             .map(crate::secret::SecretKey::from_hex)
             .transpose();
+        let login_root = login::root_key(config.secrets_key.as_deref());
         Engine {
             provider: provider(&config, &store, &clock),
             config,
@@ -138,6 +141,7 @@ impl Engine {
             auth: AuthCache::new(auth_cache::DEFAULT_CAPACITY),
             parties: Mutex::new(HashMap::new()),
             secrets,
+            login_root,
         }
     }
 
@@ -256,6 +260,7 @@ impl Engine {
         }
         self.compiled.lock().remove(id);
         self.feed.forget(id);
+        self.parties.lock().remove(id);
         Ok(())
     }
 

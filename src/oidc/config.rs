@@ -46,7 +46,8 @@ pub struct OidcConfig {
     /// parameters the flow itself sets cannot be overridden.
     #[serde(default)]
     pub extra_authorize_params: BTreeMap<String, String>,
-    /// Permit `http://` URLs; for loopback tests only.
+    /// Permit `http://` URLs to a loopback host (`localhost`, `127.0.0.0/8`, `::1`): an
+    /// IdP on this machine, for tests. Never honoured for any other host.
     #[serde(default)]
     pub allow_http: bool,
     /// Extra trust anchors (PEM certificates) for an IdP with a private PKI, added to the
@@ -136,14 +137,8 @@ impl OidcConfig {
         }
         self.expected_issuer()?;
         HttpUrl::parse(&self.config_url, self.allow_http, "config_url")?;
-        let redirect = HttpUrl::parse(&self.redirect_uri, true, "redirect_uri")?;
-        if !redirect.is_https() && !self.allow_http && !redirect.is_loopback() {
-            // OAuth 2.0 Security BCP: redirect URIs over plain HTTP only on loopback.
-            return Err(oidc_err!(
-                InsecureUrl,
-                "redirect_uri must be https (or loopback http)"
-            ));
-        }
+        // OAuth 2.0 Security BCP: redirect URIs over plain HTTP only on loopback.
+        HttpUrl::parse(&self.redirect_uri, true, "redirect_uri")?;
         if !self.scopes.iter().any(|s| s == "openid") {
             return Err(oidc_err!(InvalidConfig, "scopes must include \"openid\""));
         }

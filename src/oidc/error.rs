@@ -60,6 +60,9 @@ pub enum OidcErrorKind {
     EmailNotVerified,
     /// The login `state` is unknown, expired or already used.
     StateUnknown,
+    /// The callback's `state` is not the one of the login this browser began (its login
+    /// cookie is missing, was not issued here, or names another state): login CSRF.
+    StateMismatch,
     /// The token endpoint refused the code or answered something unusable.
     TokenExchangeFailed,
 }
@@ -94,6 +97,7 @@ impl OidcErrorKind {
             MissingClaim => "missing_claim",
             EmailNotVerified => "email_not_verified",
             StateUnknown => "state_unknown",
+            StateMismatch => "state_mismatch",
             TokenExchangeFailed => "token_exchange_failed",
         }
     }

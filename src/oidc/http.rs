@@ -145,6 +145,10 @@ async fn exchange(
 ) -> Result<HttpResponse, BoxError> {
     let tcp = tokio::net::TcpStream::connect((url.host.as_str(), url.port)).await?;
     let _ = tcp.set_nodelay(true);
+    if !url.is_https() && !tcp.peer_addr()?.ip().is_loopback() {
+        // `localhost` resolved off this machine: plain http stays on loopback.
+        return Err(format!("{} resolved to a non-loopback address", url.host).into());
+    }
     if url.is_https() {
         let name = ServerName::try_from(url.host.clone())?;
         let stream = tokio_rustls::TlsConnector::from(tls)

@@ -33,5 +33,5 @@ pub use error::{OidcError, OidcErrorKind, OidcResult};
 pub use http::{MAX_RESPONSE_BYTES, REQUEST_TIMEOUT};
 pub use jwks::{JWKS_REFETCH_COOLDOWN_SECS, MIN_RSA_BITS};
 pub use jws::{Alg, MAX_TOKEN_BYTES};
-pub use login::{LoginResult, LoginStart, LOGIN_TTL_SECS, MAX_PENDING_LOGINS};
+pub use login::{LoginResult, LoginSealer, LoginStart, LOGIN_TTL_SECS, MAX_PENDING_LOGINS};
 pub use rp::{system_clock, Clock, RelyingParty};

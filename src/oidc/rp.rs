@@ -11,8 +11,8 @@ use super::http::{cache_lifetime, HttpClient};
 use super::jwks::{JwksCache, KeySet, Selection, Snapshot};
 use super::jws::{self, Jws};
 use super::login::{
-    pkce_challenge, random_token, LoginResult, LoginStart, Pending, PendingLogins, TokenResponse,
-    LOGIN_TTL_SECS,
+    pkce_challenge, random_token, LoginResult, LoginSealer, LoginStart, PendingLogin,
+    PendingLogins, TokenResponse, LOGIN_TTL_SECS,
 };
 use super::url::{encode, encode_pairs};
 use base64::engine::general_purpose::STANDARD;
@@ -210,21 +210,47 @@ impl RelyingParty {
     }
 
     /// Starts a login: a fresh state, nonce and PKCE verifier are kept server-side, and
-    /// the authorization URL carries the state, nonce and S256 challenge.
+    /// the authorization URL carries the state, nonce and S256 challenge. The pending
+    /// logins are bounded ([`MAX_PENDING_LOGINS`](super::MAX_PENDING_LOGINS), oldest
+    /// dropped first): where anyone can begin a login, prefer
+    /// [`login_begin_sealed`](Self::login_begin_sealed), which keeps nothing here.
     pub fn login_begin(&self) -> OidcResult<LoginStart> {
+        let pending = PendingLogin {
+            state: random_token(&self.rng)?,
+            nonce: random_token(&self.rng)?,
+            verifier: random_token(&self.rng)?,
+            created: (self.clock)(),
+        };
+        let start = self.authorization(&pending)?;
+        let now = pending.created;
+        self.pending.lock().insert(pending, now);
+        Ok(start)
+    }
+
+    /// Starts a login as [`login_begin`](Self::login_begin) without keeping anything
+    /// here: the second value is for the browser that begins the login to keep (an
+    /// HttpOnly cookie) and send back to
+    /// [`login_complete_sealed`](Self::login_complete_sealed) with the callback. It
+    /// carries the state and the start time under `sealer`'s HMAC; the nonce and PKCE
+    /// verifier are derived from them and never leave the server.
+    pub fn login_begin_sealed(&self, sealer: &LoginSealer) -> OidcResult<(LoginStart, String)> {
+        let pending = sealer.pending(random_token(&self.rng)?, (self.clock)());
+        let start = self.authorization(&pending)?;
+        Ok((start, sealer.seal(&pending)))
+    }
+
+    /// The authorization URL of a login.
+    fn authorization(&self, pending: &PendingLogin) -> OidcResult<LoginStart> {
         let discovery = self.discover()?;
-        let state = random_token(&self.rng)?;
-        let nonce = random_token(&self.rng)?;
-        let verifier = random_token(&self.rng)?;
-        let challenge = pkce_challenge(&verifier);
+        let challenge = pkce_challenge(&pending.verifier);
         let scope = self.config.scopes.join(" ");
         let mut params: Vec<(&str, &str)> = vec![
             ("response_type", "code"),
             ("client_id", &self.config.client_id),
             ("redirect_uri", &self.config.redirect_uri),
             ("scope", &scope),
-            ("state", &state),
-            ("nonce", &nonce),
+            ("state", &pending.state),
+            ("nonce", &pending.nonce),
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
         ];
@@ -236,21 +262,10 @@ impl RelyingParty {
         );
         let endpoint = &discovery.authorization_endpoint;
         let sep = if endpoint.contains('?') { '&' } else { '?' };
-        let authorization_url = format!("{endpoint}{sep}{}", encode_pairs(params));
-        let now = (self.clock)();
-        self.pending.lock().insert(
-            state.clone(),
-            Pending {
-                nonce,
-                verifier,
-                created: now,
-            },
-            now,
-        );
         Ok(LoginStart {
-            authorization_url,
-            state,
-            expires_at: now + LOGIN_TTL_SECS,
+            authorization_url: format!("{endpoint}{sep}{}", encode_pairs(params)),
+            state: pending.state.clone(),
+            expires_at: pending.created + LOGIN_TTL_SECS,
         })
     }
 
@@ -268,6 +283,50 @@ impl RelyingParty {
                     "this login is unknown, expired or already completed; start again"
                 )
             })?;
+        self.finish(code, &pending)
+    }
+
+    /// Completes a login begun with [`login_begin_sealed`](Self::login_begin_sealed):
+    /// `sealed` is what the browser sending this callback kept (`None`: it kept
+    /// nothing). A callback whose browser did not begin this login (no sealed value, one
+    /// sealed by another key, or for another state: login CSRF) is `state_mismatch`;
+    /// past [`LOGIN_TTL_SECS`] it is `state_unknown`. A replayed callback is stopped by
+    /// the IdP, which redeems a code once (RFC 6749 §4.1.2), and the PKCE verifier.
+    pub fn login_complete_sealed(
+        &self,
+        sealer: &LoginSealer,
+        code: &str,
+        state: &str,
+        sealed: Option<&str>,
+    ) -> OidcResult<LoginResult> {
+        let Some(sealed) = sealed else {
+            return Err(oidc_err!(
+                StateMismatch,
+                "this browser did not begin this login (no login cookie); start again"
+            ));
+        };
+        let pending = sealer.open(sealed).ok_or_else(|| {
+            oidc_err!(
+                StateMismatch,
+                "the login cookie was not issued by this server for this login; start again"
+            )
+        })?;
+        if pending.state != state {
+            return Err(oidc_err!(
+                StateMismatch,
+                "this callback belongs to a login begun by another browser; start again"
+            ));
+        }
+        if !pending.is_live((self.clock)()) {
+            return Err(oidc_err!(
+                StateUnknown,
+                "this login has expired; start again"
+            ));
+        }
+        self.finish(code, &pending)
+    }
+
+    fn finish(&self, code: &str, pending: &PendingLogin) -> OidcResult<LoginResult> {
         if code.is_empty() {
             return Err(oidc_err!(
                 TokenExchangeFailed,

@@ -34,12 +34,6 @@ impl HttpUrl {
                 ))
             }
         };
-        if !https && !allow_http {
-            return Err(oidc_err!(
-                InsecureUrl,
-                "{what} {s:?} is plain http; https is required (allow_http is off)"
-            ));
-        }
         let authority = uri
             .authority()
             .ok_or_else(|| oidc_err!(InvalidConfig, "{what} {s:?} has no host"))?;
@@ -58,12 +52,23 @@ impl HttpUrl {
             return Err(oidc_err!(InvalidConfig, "{what} {s:?} has no host"));
         }
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        Ok(HttpUrl {
+        let url = HttpUrl {
             uri,
             https,
             host,
             port,
-        })
+        };
+        // `allow_http` is for an IdP on this machine (tests, a local dev IdP): plain http
+        // anywhere else would carry codes, tokens and the client secret in the clear.
+        let plain_allowed = allow_http && url.is_loopback();
+        if !https && !plain_allowed {
+            return Err(oidc_err!(
+                InsecureUrl,
+                "{what} {s:?} is plain http; https is required (allow_http permits http \
+                 only to a loopback host: localhost, 127.0.0.0/8, ::1)"
+            ));
+        }
+        Ok(url)
     }
 
     pub fn is_https(&self) -> bool {
@@ -71,7 +76,7 @@ impl HttpUrl {
     }
 
     pub fn is_loopback(&self) -> bool {
-        self.host == "localhost"
+        self.host.eq_ignore_ascii_case("localhost")
             || self
                 .host
                 .parse::<std::net::IpAddr>()
@@ -136,5 +141,36 @@ mod tests {
         }
         let e = HttpUrl::parse("http://x/", false, "u").unwrap_err();
         assert_eq!(e.code(), "insecure_url");
+    }
+
+    #[test]
+    fn allow_http_is_honoured_only_for_loopback_hosts() {
+        for ok in [
+            "http://localhost:8080/x",
+            "http://127.0.0.1/",
+            "http://127.3.2.1:99/",
+            "http://[::1]/",
+        ] {
+            assert!(HttpUrl::parse(ok, true, "u").is_ok(), "{ok}");
+            assert_eq!(
+                HttpUrl::parse(ok, false, "u").unwrap_err().code(),
+                "insecure_url",
+                "{ok}"
+            );
+        }
+        for off in [
+            "http://idp.example.com/",
+            "http://10.0.0.5/",
+            "http://[::ffff:10.0.0.5]/",
+            "http://localhost.example.com/",
+            "http://0.0.0.0/",
+        ] {
+            assert_eq!(
+                HttpUrl::parse(off, true, "u").unwrap_err().code(),
+                "insecure_url",
+                "{off}"
+            );
+        }
+        assert!(HttpUrl::parse("https://idp.example.com/", false, "u").is_ok());
     }
 }

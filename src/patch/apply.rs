@@ -163,6 +163,20 @@ impl<'r, 's> Engine<'r, 's> {
         }
     }
 
+    /// An unqualified name that is no core attribute but the attribute of exactly one
+    /// extension: Entra ID's `"path": "manager"` for the enterprise extension's manager.
+    fn in_one_extension(&self, name: &str) -> Option<Resolved> {
+        let mut found = self.rt.extensions.iter().filter_map(|e| {
+            e.schema.attr(name).map(|attr| Resolved {
+                schema: e.schema,
+                attr,
+                in_extension: true,
+            })
+        });
+        let first = found.next()?;
+        found.next().is_none().then_some(first)
+    }
+
     /// An unknown attribute: an explicit path is an error; a pathless key is ignored in
     /// lenient mode.
     fn unknown(&self, explicit: bool, what: &str) -> Result<Target> {
@@ -208,7 +222,16 @@ impl<'r, 's> Engine<'r, 's> {
                 };
             }
         }
-        let Some(res) = self.rt.resolve(a.urn.as_deref(), &a.name) else {
+        let found = match &a.urn {
+            Some(urn) => self.rt.resolve(Some(urn), &a.name),
+            // Only in a `path`: the keys of a pathless value are laid out as in the
+            // resource, where an extension's attributes sit under its URN.
+            None => self
+                .rt
+                .resolve(None, &a.name)
+                .or_else(|| explicit.then(|| self.in_one_extension(&a.name)).flatten()),
+        };
+        let Some(res) = found else {
             return self.unknown(explicit, &shown);
         };
         if res.attr.mutability == Mutability::ReadOnly {
@@ -301,7 +324,7 @@ impl<'r, 's> Engine<'r, 's> {
     ) -> Result<()> {
         let attr = t.res.attr;
         let old = cont.get(attr.name).cloned();
-        let value = value.unwrap_or(&Value::Null);
+        let value = single_of_array(attr, value.unwrap_or(&Value::Null), &t.path)?;
         let new: Option<Value> = match kind {
             OpKind::Add if attr.multi_valued => {
                 let mut arr = match &old {
@@ -578,6 +601,27 @@ fn coerce_complex(attr: &AttributeDef, v: &Value) -> Value {
             Value::Object(m)
         }
         _ => v.clone(),
+    }
+}
+
+/// Entra ID sends a single-valued complex attribute (`manager`) as a one-element array,
+/// `[{"value": "<id>", "$ref": null}]`: that is its one value, an empty array is none,
+/// and more than one element is 400 `invalidValue`.
+fn single_of_array<'v>(attr: &AttributeDef, v: &'v Value, path: &str) -> Result<&'v Value> {
+    match v {
+        Value::Array(a) if !attr.multi_valued && attr.ty == AttrType::Complex => match a.as_slice()
+        {
+            [] => {
+                static NONE: Value = Value::Null;
+                Ok(&NONE)
+            }
+            [one] => Ok(one),
+            more => Err(ScimError::invalid_value(format!(
+                "`{path}` is single-valued; {} values were given",
+                more.len()
+            ))),
+        },
+        other => Ok(other),
     }
 }
 

@@ -2,7 +2,8 @@
 // package) on loopback: the serve example is started with OIDC flags, a user is
 // provisioned over SCIM, the test drives the provider's own login and consent forms like
 // a browser, and the callback says who logged in. Then the refusals: a deactivated user,
-// a user never provisioned, a replayed state.
+// a user never provisioned, a forged state, and a callback delivered to a browser that
+// did not begin the login (login CSRF).
 //
 // Usage: node tests/e2e/oidc_login.mjs <path to the serve binary>
 import Provider from 'oidc-provider';
@@ -121,8 +122,10 @@ try {
   const alice = await created.json();
 
   // --- a browser: cookies, redirects, and the provider's forms ------------------------
-  async function browserLogin(account) {
-    const jar = new Map();
+  // Cookies are kept per host, not per port, as browsers do: the IdP's and serve's
+  // (both on 127.0.0.1) share the jar. `deliverTo` takes the callback URL to another
+  // browser instead of following it (an attacker's callback in a victim's browser).
+  async function browserLogin(account, { jar = new Map(), deliverTo } = {}) {
     const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
     const keep = (res) => {
       for (const c of res.headers.getSetCookie()) {
@@ -136,13 +139,14 @@ try {
     let body;
     for (let hop = 0; hop < 20; hop++) {
       const isCallback = url.startsWith(creds.redirect_uri);
+      if (isCallback && deliverTo) return deliverTo(url);
       const res = await fetch(url, {
         method,
         body,
         redirect: 'manual',
         headers: {
           ...(body ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
-          ...(url.startsWith(issuer) ? { Cookie: cookieHeader() } : {}),
+          ...(jar.size ? { Cookie: cookieHeader() } : {}),
           ...(isCallback ? { Accept: 'application/json' } : {}),
         },
       });
@@ -189,10 +193,30 @@ try {
   const refused = await browserLogin('alice');
   check(refused.status === 403 && refused.json.error === 'user_deactivated', `deactivated alice is refused: ${JSON.stringify(refused.json)}`);
 
-  // A callback with a state the server never issued.
+  // A callback with a state the server never issued, from a browser that began no login.
   const forged = await fetch(`${creds.redirect_uri}?code=x&state=forged`, { headers: { Accept: 'application/json' } });
   const forgedBody = await forged.json();
-  check(forged.status === 400 && forgedBody.error === 'state_unknown', `a forged state is refused: ${JSON.stringify(forgedBody)}`);
+  check(forged.status === 400 && forgedBody.error === 'state_mismatch', `a forged state is refused: ${JSON.stringify(forgedBody)}`);
+
+  // Login CSRF: bob completes the IdP's login in his own browser and sends his callback
+  // to the victim, whose browser began its own login (so it has a login cookie).
+  const victim = new Map();
+  const begun = await fetch(creds.login_url, { redirect: 'manual' });
+  for (const c of begun.headers.getSetCookie()) {
+    const [pair] = c.split(';');
+    const i = pair.indexOf('=');
+    victim.set(pair.slice(0, i), pair.slice(i + 1));
+  }
+  check(begun.status === 302 && victim.has('libscim_login'), 'beginning a login sets the login cookie');
+  const csrf = await browserLogin('bob', {
+    deliverTo: async (url) => {
+      const res = await fetch(url, {
+        headers: { Accept: 'application/json', Cookie: [...victim].map(([k, v]) => `${k}=${v}`).join('; ') },
+      });
+      return { status: res.status, json: await res.json() };
+    },
+  });
+  check(csrf.status === 400 && csrf.json.error === 'state_mismatch', `a callback in another browser is refused: ${JSON.stringify(csrf.json)}`);
 } catch (e) {
   failed++;
   console.error(e);
