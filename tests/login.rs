@@ -59,7 +59,7 @@ impl Fx {
             path: format!("/scim/v2/{}/Users", d.id),
             query: String::new(),
             headers: vec![
-                ("Authorization".into(), format!("Bearer {token}")),
+                ("Authorization".into(), format!("Bearer {}", token.as_str())),
                 ("Content-Type".into(), "application/scim+json".into()),
             ],
             body: serde_json::to_vec(&json!({
