@@ -79,10 +79,28 @@ struct Writer {
     writes: usize,
     /// Writes of the last committed batch.
     last_writes: usize,
+}
+
+/// How batches ended, for the writers waiting on them. Kept apart from [`Writer`] so a
+/// waiter neither holds nor needs the writer's lock: when a batch commits, its waiters
+/// wake and return in parallel, while the next batch already runs (waking them through
+/// the writer's mutex made them file through it one by one, each holding up the writer).
+#[derive(Default)]
+struct Batches {
     /// Every batch up to this number has finished (committed or failed).
     done: u64,
     /// Recently failed batches and why.
     failures: VecDeque<(u64, ScimError)>,
+}
+
+impl Batches {
+    /// The outcome of finished batch `batch`.
+    fn outcome(&self, batch: u64) -> Result<()> {
+        match self.failures.iter().find(|(b, _)| *b == batch) {
+            Some((_, e)) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A [`Store`] in one SQLite file. See the module documentation.
@@ -90,6 +108,9 @@ pub struct SqliteStore {
     path: String,
     options: SqliteOptions,
     writer: Mutex<Writer>,
+    /// Lock order: `writer` before `batches`.
+    batches: Mutex<Batches>,
+    /// Signalled (with `batches`) whenever a batch finishes.
     finished: Condvar,
     /// Writers blocked on `writer.lock()`.
     contenders: AtomicUsize,
@@ -185,9 +206,8 @@ impl SqliteStore {
                 batch: 1,
                 writes: 0,
                 last_writes: 0,
-                done: 0,
-                failures: VecDeque::new(),
             }),
+            batches: Mutex::new(Batches::default()),
             finished: Condvar::new(),
             contenders: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
@@ -286,25 +306,24 @@ impl SqliteStore {
             {
                 // Someone is queued behind us: let them join this batch; the last one
                 // commits for all.
-                self.wait(&mut w, batch, WAIT_SLICE)
+                self.wait(w, batch, WAIT_SLICE)
             } else if self.options.group_commit && w.writes < MAX_BATCH && w.last_writes > 1 {
                 // Writers are arriving concurrently: give them a moment to join.
-                self.wait(&mut w, batch, LINGER)
+                self.wait(w, batch, LINGER)
             } else {
-                self.commit(&mut w)
+                let committed = self.commit(&mut w);
+                drop(w);
+                committed
             }
-        } else if first {
-            // The batch holds only this failed write: roll it back.
-            let _ = self.commit(&mut w);
-            Ok(())
         } else {
-            // Nothing of ours to commit; close the batch unless someone will join it.
-            if self.contenders.load(Ordering::SeqCst) == 0 {
+            // The batch holds only this failed write (the first): roll it back. Or
+            // nothing of ours is in it: close it unless someone will join it.
+            if first || self.contenders.load(Ordering::SeqCst) == 0 {
                 let _ = self.commit(&mut w);
             }
+            drop(w);
             Ok(())
         };
-        drop(w);
         match outcome {
             Err(panic) => resume_unwind(panic),
             Ok(Err(e)) => Err(e),
@@ -326,7 +345,7 @@ impl SqliteStore {
         match result {
             Ok(()) => {
                 w.last_writes = w.writes;
-                self.finish(w);
+                self.finish(w, None);
                 Ok(())
             }
             Err(err) => {
@@ -341,41 +360,50 @@ impl SqliteStore {
         if !w.conn.is_autocommit() {
             let _ = w.conn.execute_batch("ROLLBACK");
         }
-        let batch = w.batch;
-        w.failures.push_back((batch, err));
-        if w.failures.len() > FAILURES_KEPT {
-            w.failures.pop_front();
-        }
-        self.finish(w);
+        self.finish(w, Some(err));
     }
 
-    fn finish(&self, w: &mut MutexGuard<'_, Writer>) {
+    /// The open batch ended (`failed`: why it failed): record it for its waiters, wake
+    /// them, and move on to the next batch.
+    fn finish(&self, w: &mut MutexGuard<'_, Writer>, failed: Option<ScimError>) {
         w.open = false;
         w.writes = 0;
-        w.done = w.batch;
+        let batch = w.batch;
         w.batch += 1;
+        let mut b = self.batches.lock();
+        if let Some(err) = failed {
+            b.failures.push_back((batch, err));
+            if b.failures.len() > FAILURES_KEPT {
+                b.failures.pop_front();
+            }
+        }
+        b.done = batch;
+        drop(b);
         self.finished.notify_all();
     }
 
-    /// Wait until batch `batch` has finished; commit it ourselves if it is still open
-    /// after `slice` with nobody queued to join it.
-    fn wait(&self, w: &mut MutexGuard<'_, Writer>, batch: u64, slice: Duration) -> Result<()> {
+    /// Give up the writer and wait until batch `batch` has finished; commit it ourselves
+    /// if it is still open after `slice` with nobody queued to join it.
+    fn wait(&self, w: MutexGuard<'_, Writer>, batch: u64, slice: Duration) -> Result<()> {
+        drop(w);
         loop {
-            if w.done >= batch {
-                return match w.failures.iter().find(|(b, _)| *b == batch) {
-                    Some((_, e)) => Err(e.clone()),
-                    None => Ok(()),
-                };
-            }
-            let timed_out = self.finished.wait_for(w, slice).timed_out();
-            if timed_out
-                && w.done < batch
-                && w.open
-                && w.batch == batch
-                && self.contenders.load(Ordering::SeqCst) == 0
             {
-                return self.commit(w);
+                let mut b = self.batches.lock();
+                loop {
+                    if b.done >= batch {
+                        return b.outcome(batch);
+                    }
+                    if self.finished.wait_for(&mut b, slice).timed_out() {
+                        break;
+                    }
+                }
             }
+            let mut w = self.writer.lock();
+            if w.open && w.batch == batch && self.contenders.load(Ordering::SeqCst) == 0 {
+                return self.commit(&mut w);
+            }
+            // Finished meanwhile (the next turn returns its outcome), or others are
+            // queued to join it (the last of them commits).
         }
     }
 }
