@@ -8,10 +8,11 @@
 //! Responses and events stay per operation. If a shared commit itself fails, every
 //! operation of that transaction answers the error.
 
-use super::{dispatch, Ctx, Endpoint, Request, Response, SCIM_JSON};
+use super::{dispatch_with, Ctx, Endpoint, Request, Response};
 use crate::error::{Result, ScimError};
 use crate::store::WriteTx;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -60,6 +61,11 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         },
     };
 
+    // An operation's result carries no resource: its handler need not render one.
+    let ctx = &Ctx {
+        bodiless: true,
+        ..*ctx
+    };
     let mut plan = Plan::new(ops, fail_on_errors);
     while let Some(first) = plan.next() {
         if !shares_transaction(&ops[first]) {
@@ -273,10 +279,14 @@ struct OpOutcome {
 
 fn run_one(ctx: &Ctx, op: &Value, created: &HashMap<String, String>) -> OpOutcome {
     let resp = match build_request(op, created) {
-        Ok(req) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => Response::error(
-            &ScimError::invalid_value("a bulk operation cannot itself be a bulk request"),
-        ),
-        Ok(req) => dispatch(ctx, &req).unwrap_or_else(|e| Response::error(&e)),
+        Ok((req, _)) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => {
+            Response::error(&ScimError::invalid_value(
+                "a bulk operation cannot itself be a bulk request",
+            ))
+        }
+        Ok((req, data)) => {
+            dispatch_with(ctx, &req, data.as_deref()).unwrap_or_else(|e| Response::error(&e))
+        }
         Err(e) => Response::error(&e),
     };
     // The new resource's `Location` ends with its id (ids never contain '/').
@@ -327,7 +337,13 @@ fn op_result(
     Value::Object(out)
 }
 
-fn build_request(op: &Value, created: &HashMap<String, String>) -> Result<Request> {
+/// The request an operation makes, and its body (`data`, with bulkId references
+/// replaced; borrowed when it has none). The body is handed over as parsed JSON, never
+/// serialised into the request to be parsed again.
+fn build_request<'a>(
+    op: &'a Value,
+    created: &HashMap<String, String>,
+) -> Result<(Request, Option<Cow<'a, Value>>)> {
     let method = op
         .get("method")
         .and_then(Value::as_str)
@@ -345,17 +361,23 @@ fn build_request(op: &Value, created: &HashMap<String, String>) -> Result<Reques
     if method == "POST" && op.get("bulkId").and_then(Value::as_str).is_none() {
         return Err(ScimError::invalid_syntax("a bulk POST needs a 'bulkId'"));
     }
-    let mut headers = vec![("Content-Type".into(), SCIM_JSON.into())];
+    let mut headers = Vec::new();
     if let Some(v) = op.get("version").and_then(Value::as_str) {
         headers.push(("If-Match".into(), v.to_owned()));
     }
-    let body = match op.get("data") {
+    let data = match op.get("data") {
         Some(d) if method != "DELETE" => {
-            let mut d = d.clone();
-            substitute(&mut d, created)?;
-            serde_json::to_vec(&d).unwrap_or_default()
+            let mut refs = Vec::new();
+            collect_refs(d, &mut refs);
+            Some(if refs.is_empty() {
+                Cow::Borrowed(d)
+            } else {
+                let mut d = d.clone();
+                substitute(&mut d, created)?;
+                Cow::Owned(d)
+            })
         }
-        _ if method == "DELETE" => Vec::new(),
+        _ if method == "DELETE" => None,
         _ => return Err(ScimError::invalid_syntax("bulk operation needs 'data'")),
     };
     let path = substitute_path(path, created);
@@ -363,13 +385,14 @@ fn build_request(op: &Value, created: &HashMap<String, String>) -> Result<Reques
         Some((p, q)) => (p.to_owned(), q.to_owned()),
         None => (path, String::new()),
     };
-    Ok(Request {
+    let req = Request {
         method,
         path,
         query,
         headers,
-        body,
-    })
+        body: Vec::new(),
+    };
+    Ok((req, data))
 }
 
 fn collect_refs(v: &Value, out: &mut Vec<String>) {

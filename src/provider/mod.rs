@@ -126,6 +126,9 @@ pub(crate) struct Ctx<'a> {
     /// Inside a bulk request: the write transaction its operations share; each write
     /// runs in a savepoint of it (see `resources::write`). `None`: its own transaction.
     pub shared: Option<&'a RefCell<&'a mut dyn WriteTx>>,
+    /// A success answers without a body: a bulk operation's result carries only its
+    /// status, `location` and `version`, so rendering the resource would be wasted.
+    pub bodiless: bool,
 }
 
 impl ServiceProvider {
@@ -214,11 +217,12 @@ impl ServiceProvider {
             mappings: tenant.mappings,
             paging: &self.paging,
             shared: None,
+            bodiless: false,
         }
     }
 }
 
-/// Route and run one request; also the entry point of each bulk operation.
+/// Route and run one request.
 pub(crate) fn dispatch(ctx: &Ctx, req: &Request) -> Result<Response> {
     if req.body.len() > ctx.config.max_payload_size {
         return Err(ScimError::payload_too_large(format!(
@@ -227,9 +231,17 @@ pub(crate) fn dispatch(ctx: &Ctx, req: &Request) -> Result<Response> {
             ctx.config.max_payload_size
         )));
     }
+    dispatch_with(ctx, req, None)
+}
+
+/// Route and run one request whose body is `body` when given (a bulk operation's
+/// `data`, already parsed: it is not serialised and parsed again), else `req.body`
+/// (parsed only by the endpoints that take a body).
+pub(crate) fn dispatch_with(ctx: &Ctx, req: &Request, given: Option<&Value>) -> Result<Response> {
     let method = req.method.to_ascii_uppercase();
     let endpoint = route(&req.path)?;
     let params = params::Params::parse(&req.query)?;
+    let mut parsed = None;
     use Endpoint::*;
     match (endpoint, method.as_str()) {
         (Collection(kind), "GET") => query::list(ctx, &[kind], params.search()?),
@@ -238,23 +250,43 @@ pub(crate) fn dispatch(ctx: &Ctx, req: &Request) -> Result<Response> {
             &[ResourceKind::User, ResourceKind::Group],
             params.search()?,
         ),
-        (Collection(kind), "POST") => resources::create(ctx, kind, &params, &json_body(req)?),
-        (Search(kind), "POST") => query::search(ctx, &[kind], &params, &json_body(req)?),
+        (Collection(kind), "POST") => resources::create(
+            ctx,
+            kind,
+            &params,
+            given_or_parsed(given, req, &mut parsed)?,
+        ),
+        (Search(kind), "POST") => query::search(
+            ctx,
+            &[kind],
+            &params,
+            given_or_parsed(given, req, &mut parsed)?,
+        ),
         (RootSearch, "POST") => query::search(
             ctx,
             &[ResourceKind::User, ResourceKind::Group],
             &params,
-            &json_body(req)?,
+            given_or_parsed(given, req, &mut parsed)?,
         ),
         (Resource(kind, id), "GET") => resources::get(ctx, kind, id, &params, req),
-        (Resource(kind, id), "PUT") => {
-            resources::replace(ctx, kind, id, &params, req, &json_body(req)?)
-        }
-        (Resource(kind, id), "PATCH") => {
-            resources::patch(ctx, kind, id, &params, req, &json_body(req)?)
-        }
+        (Resource(kind, id), "PUT") => resources::replace(
+            ctx,
+            kind,
+            id,
+            &params,
+            req,
+            given_or_parsed(given, req, &mut parsed)?,
+        ),
+        (Resource(kind, id), "PATCH") => resources::patch(
+            ctx,
+            kind,
+            id,
+            &params,
+            req,
+            given_or_parsed(given, req, &mut parsed)?,
+        ),
         (Resource(kind, id), "DELETE") => resources::delete(ctx, kind, id, req),
-        (Bulk, "POST") => bulk::run(ctx, &json_body(req)?),
+        (Bulk, "POST") => bulk::run(ctx, given_or_parsed(given, req, &mut parsed)?),
         (ServiceProviderConfig, "GET") => Ok(discovery::service_provider_config(ctx)),
         (ResourceTypes(id), "GET") => discovery::resource_types(ctx, id, &params),
         (Schemas(id), "GET") => discovery::schemas(ctx, id, &params),
@@ -304,6 +336,18 @@ fn route(path: &str) -> Result<Endpoint<'_>> {
         (None, r) if is("Schemas") => Endpoint::Schemas(r),
         _ => return Err(not_found()),
     })
+}
+
+/// `given`, or else the request's body parsed into `slot`.
+fn given_or_parsed<'a>(
+    given: Option<&'a Value>,
+    req: &Request,
+    slot: &'a mut Option<Value>,
+) -> Result<&'a Value> {
+    match given {
+        Some(v) => Ok(v),
+        None => Ok(slot.insert(json_body(req)?)),
+    }
 }
 
 /// The request body as JSON, after checking its media type.

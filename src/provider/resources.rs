@@ -67,6 +67,7 @@ pub(crate) fn create(
     })?;
     let mut resp = match out.expect("write succeeded") {
         Created::Response(resp) => resp,
+        Created::View(_) if ctx.bodiless => bodiless(201, resource.version),
         Created::View(view) => {
             let rt = kind.resource_type();
             let mut resp = Response::json(201, &crate::schema::project(rt, &view, &projection));
@@ -202,11 +203,7 @@ fn update(
                 && kind == ResourceKind::Group
                 && tx.has_more_members_than(id, ctx.config.large_group_members)?
             {
-                Response {
-                    status: 204,
-                    headers: vec![("ETag".into(), etag(stored.version))],
-                    body: Vec::new(),
-                }
+                bodiless(204, stored.version)
             } else {
                 respond(ctx, tx, &stored, &projection, 200)?
             },
@@ -363,7 +360,8 @@ pub(crate) fn resync(ctx: &Ctx, batch: usize) -> Result<u64> {
     Ok(total)
 }
 
-/// Render, project and wrap a resource with its ETag.
+/// Render, project and wrap a resource with its ETag (only the ETag when the context
+/// wants no body).
 fn respond(
     ctx: &Ctx,
     tx: &dyn ReadTx,
@@ -371,6 +369,9 @@ fn respond(
     projection: &Projection,
     status: u16,
 ) -> Result<Response> {
+    if ctx.bodiless {
+        return Ok(bodiless(status, r.version));
+    }
     let rt = r.kind.resource_type();
     let members = if projection.includes(rt, None, "members") {
         Members::All
@@ -382,6 +383,15 @@ fn respond(
     let mut resp = Response::json(status, &crate::schema::project(rt, &full, projection));
     resp.headers.push(("ETag".into(), etag(r.version)));
     Ok(resp)
+}
+
+/// A response with no body: the status and the ETag of `version`.
+fn bodiless(status: u16, version: u64) -> Response {
+    Response {
+        status,
+        headers: vec![("ETag".into(), etag(version))],
+        body: Vec::new(),
+    }
 }
 
 /// `password` is accepted but never kept: the provider has no use for a cleartext
