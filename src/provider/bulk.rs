@@ -5,12 +5,14 @@
 //! [`MAX_SHARED_OPS`] operations or [`MAX_SHARED_TIME`], so the store's writer is never
 //! held for long), each operation in its own savepoint: a failing operation leaves no
 //! trace and the others commit together — one commit, one fsync, for many operations.
-//! Responses and events stay per operation. If a shared commit itself fails, every
-//! operation of that transaction answers the error.
+//! A user create needs no savepoint: it refuses, if at all, before it writes anything
+//! (see [`Shared::checked`]). Responses and events stay per operation. If the store fails
+//! (the shared commit, or a write without a savepoint), every operation of that
+//! transaction answers the error and none of them happened.
 
 use super::{dispatch_with, Ctx, Endpoint, Request, Response};
 use crate::error::{Result, ScimError};
-use crate::store::WriteTx;
+use crate::store::{ReadTx, WriteTx};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -80,7 +82,10 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         let mut ran: Vec<usize> = Vec::new();
         let started = Instant::now();
         let committed = ctx.store.write(ctx.dir, &mut |tx| {
-            let shared: RefCell<&mut dyn WriteTx> = RefCell::new(tx);
+            let shared = Shared {
+                tx: RefCell::new(tx),
+                broken: RefCell::new(None),
+            };
             let inner = Ctx {
                 shared: Some(&shared),
                 ..*ctx
@@ -93,6 +98,10 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
                 let outcome = run_one(&inner, &ops[i], &plan.created);
                 plan.done(i, outcome);
                 ran.push(i);
+                if let Some(e) = shared.broken.take() {
+                    // Part of an operation is in the transaction: none of it may commit.
+                    return Err(e);
+                }
             }
             Ok(())
         });
@@ -106,6 +115,39 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         200,
         &json!({ "schemas": [BULK_RESPONSE], "Operations": operations }),
     ))
+}
+
+/// The store transaction a run of bulk operations shares.
+pub(crate) struct Shared<'a> {
+    tx: RefCell<&'a mut dyn WriteTx>,
+    /// An operation failed in the middle of [`Shared::checked`]'s `apply` (the store
+    /// failed): the transaction holds part of it, so the run fails whole.
+    broken: RefCell<Option<ScimError>>,
+}
+
+impl Shared<'_> {
+    /// Run `f` in a savepoint: when it fails, it leaves no trace and the others still
+    /// commit.
+    pub(crate) fn savepoint(
+        &self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        self.tx.borrow_mut().savepoint(f)
+    }
+
+    /// Run a write whose refusals all come before its first change, without a savepoint
+    /// (for a small write, what SQLite's savepoint costs — a copy of every page it
+    /// touches — is a good part of the write): `check` may refuse, having written
+    /// nothing; `apply` fails only when the store does, and then the whole run fails.
+    pub(crate) fn checked(
+        &self,
+        check: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+        apply: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        let mut tx = self.tx.borrow_mut();
+        check(&**tx)?;
+        apply(&mut **tx).inspect_err(|e| *self.broken.borrow_mut() = Some(e.clone()))
+    }
 }
 
 /// Most operations that share one store transaction.
@@ -279,11 +321,9 @@ struct OpOutcome {
 
 fn run_one(ctx: &Ctx, op: &Value, created: &HashMap<String, String>) -> OpOutcome {
     let resp = match build_request(op, created) {
-        Ok((req, _)) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => {
-            Response::error(&ScimError::invalid_value(
-                "a bulk operation cannot itself be a bulk request",
-            ))
-        }
+        Ok((req, _)) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => Response::error(
+            &ScimError::invalid_value("a bulk operation cannot itself be a bulk request"),
+        ),
         Ok((req, data)) => {
             dispatch_with(ctx, &req, data.as_deref()).unwrap_or_else(|e| Response::error(&e))
         }

@@ -17,9 +17,8 @@ use crate::error::{Result, ScimError};
 use crate::filter::Filter;
 use crate::mapping::DirectoryMapping;
 use crate::schema::{Mode, ResourceKind};
-use crate::store::{Store, StoredResource, WriteTx};
+use crate::store::{Store, StoredResource};
 use serde_json::Value;
-use std::cell::RefCell;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -125,7 +124,7 @@ pub(crate) struct Ctx<'a> {
     pub paging: &'a paging::Paging,
     /// Inside a bulk request: the write transaction its operations share; each write
     /// runs in a savepoint of it (see `resources::write`). `None`: its own transaction.
-    pub shared: Option<&'a RefCell<&'a mut dyn WriteTx>>,
+    pub shared: Option<&'a bulk::Shared<'a>>,
     /// A success answers without a body: a bulk operation's result carries only its
     /// status, `location` and `version`, so rendering the resource would be wasted.
     pub bodiless: bool,

@@ -40,31 +40,37 @@ pub(crate) fn create(
     };
     let mut out = None;
     tenant::check_mapping(ctx, kind, None, &resource.data)?;
-    write(ctx, &mut |tx| {
-        check_unique(tx, &resource, None)?;
-        tx.insert(resource.clone())?;
-        let mut sink = RowSink::new(tx, &resource.id, ctx.mode.strict);
-        sink.add(members.clone())?;
-        let delta = sink.delta;
-        if kind == ResourceKind::User {
-            // A new user is in no group yet: its event view is its whole representation,
-            // so the response is projected from it after the write, outside the store's
-            // writer (which serialises every write).
-            let view = render(ctx, &*tx, &resource, &Members::Skip, false)?;
-            record_views(ctx, tx, &resource, None, Some(&view), true, &delta)?;
-            out = Some(Created::View(view));
-        } else {
+    if kind == ResourceKind::User {
+        // Every refusal (uniqueness) comes before the first change.
+        write_checked(
+            ctx,
+            &mut |tx| check_unique(tx, &resource, None),
+            &mut |tx| {
+                tx.insert(resource.clone())?;
+                // A new user is in no group yet: its event view is its whole
+                // representation, so the response is projected from it after the
+                // write, outside the store's writer (which serialises every write).
+                let view = render(ctx, &*tx, &resource, &Members::Skip, false)?;
+                let delta = MemberDelta::default();
+                record_views(ctx, tx, &resource, None, Some(&view), true, &delta)?;
+                out = Some(Created::View(view));
+                Ok(())
+            },
+        )?;
+    } else {
+        write(ctx, &mut |tx| {
+            check_unique(tx, &resource, None)?;
+            tx.insert(resource.clone())?;
+            // Members are checked as they are added (strict: an unknown one refuses).
+            let mut sink = RowSink::new(tx, &resource.id, ctx.mode.strict);
+            sink.add(members.clone())?;
+            let delta = sink.delta;
             record(ctx, tx, None, Some(&resource), true, &delta)?;
-            out = Some(Created::Response(respond(
-                ctx,
-                tx,
-                &resource,
-                &projection,
-                201,
-            )?));
-        }
-        Ok(())
-    })?;
+            let resp = respond(ctx, tx, &resource, &projection, 201)?;
+            out = Some(Created::Response(resp));
+            Ok(())
+        })?;
+    }
     let mut resp = match out.expect("write succeeded") {
         Created::Response(resp) => resp,
         Created::View(_) if ctx.bodiless => bodiless(201, resource.version),
@@ -243,8 +249,25 @@ pub(crate) fn delete(ctx: &Ctx, kind: ResourceKind, id: &str, req: &Request) -> 
 /// operation then leaves no trace, and the others still commit).
 fn write(ctx: &Ctx, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
     match ctx.shared {
-        Some(shared) => shared.borrow_mut().savepoint(f),
+        Some(shared) => shared.savepoint(f),
         None => ctx.store.write(ctx.dir, f),
+    }
+}
+
+/// [`write`] for a write whose refusals all come before its first change: `check`
+/// reads and may refuse; `apply` changes the store and fails only when the store does.
+/// In a bulk request it runs without a savepoint of its own (see `bulk::Shared::checked`).
+fn write_checked(
+    ctx: &Ctx,
+    check: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+    apply: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+) -> Result<()> {
+    match ctx.shared {
+        Some(shared) => shared.checked(check, apply),
+        None => ctx.store.write(ctx.dir, &mut |tx| {
+            check(&*tx)?;
+            apply(tx)
+        }),
     }
 }
 
