@@ -256,7 +256,8 @@ fn write(ctx: &Ctx, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result
 
 /// [`write`] for a write whose refusals all come before its first change: `check`
 /// reads and may refuse; `apply` changes the store and fails only when the store does.
-/// In a bulk request it runs without a savepoint of its own (see `bulk::Shared::checked`).
+/// It needs no savepoint of its own, in a bulk request (see `bulk::Shared::checked`) or
+/// a store's batch of concurrent writes (see [`crate::store::Store::write_checked`]).
 fn write_checked(
     ctx: &Ctx,
     check: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
@@ -264,10 +265,7 @@ fn write_checked(
 ) -> Result<()> {
     match ctx.shared {
         Some(shared) => shared.checked(check, apply),
-        None => ctx.store.write(ctx.dir, &mut |tx| {
-            check(&*tx)?;
-            apply(tx)
-        }),
+        None => ctx.store.write_checked(ctx.dir, check, apply),
     }
 }
 

@@ -4,7 +4,8 @@
 //!   [`SqliteOptions::synchronous_full`] (the default) the WAL is fsync'd at every commit, so
 //!   an acknowledged change survives a crash or a power loss.
 //! - **Group commit**: one writer connection behind a mutex. Each write runs inside a
-//!   `SAVEPOINT` of a shared transaction (the first write of a batch needs none); a
+//!   `SAVEPOINT` of a shared transaction (the first write of a batch needs none, nor
+//!   does a [`Store::write_checked`] write, whose refusals come before its changes); a
 //!   writer that sees others queued behind it leaves the transaction open and waits, and
 //!   the last writer of a burst (or the one that fills the batch) commits for everyone:
 //!   one fsync for many writes. A failed write rolls back its savepoint only (the first
@@ -264,6 +265,18 @@ impl SqliteStore {
     /// Run `f` in a savepoint of the shared write transaction; return once the
     /// transaction that holds it has committed (or failed).
     fn transact<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.transact_checked(false, |_| Ok(()), f)
+    }
+
+    /// [`SqliteStore::transact`] of `check` then `f`. `checked`: every refusal of the
+    /// write is in `check`, which writes nothing, so the write needs no savepoint; a
+    /// failure of `f` then fails the whole batch (see [`Store::write_checked`]).
+    fn transact_checked<T>(
+        &self,
+        checked: bool,
+        check: impl FnOnce(&Connection) -> Result<()>,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
         self.contenders.fetch_add(1, Ordering::SeqCst);
         let mut w = self.writer.lock();
         self.contenders.fetch_sub(1, Ordering::SeqCst);
@@ -271,18 +284,31 @@ impl SqliteStore {
         // holds nothing else and is rolled back whole. (A savepoint there also made every
         // nested savepoint of a bulk request walk the whole sub-journal on release.)
         let first = !w.open;
+        let guarded = !first && !checked;
         if first {
             run(&w.conn, "BEGIN IMMEDIATE")?;
             w.open = true;
             w.writes = 0;
-        } else if let Err(err) = run(&w.conn, "SAVEPOINT w") {
-            self.abort(&mut w, err.clone());
-            return Err(err);
+        } else if guarded {
+            if let Err(err) = run(&w.conn, "SAVEPOINT w") {
+                self.abort(&mut w, err.clone());
+                return Err(err);
+            }
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(&w.conn)));
+        let mut refused = false;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            check(&w.conn).inspect_err(|_| refused = true)?;
+            f(&w.conn)
+        }));
         let succeeded = matches!(outcome, Ok(Ok(_)));
-        let end = if first {
+        let end = if first || (!guarded && (succeeded || refused)) {
             Ok(())
+        } else if !guarded {
+            // A change without a savepoint failed part way: the batch cannot commit.
+            Err(match &outcome {
+                Ok(Err(e)) => e.clone(),
+                _ => ScimError::internal("store: a write panicked"),
+            })
         } else if succeeded {
             run(&w.conn, "RELEASE w")
         } else {
@@ -466,6 +492,19 @@ impl Store for SqliteStore {
 
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
         self.transact(|conn| f(&mut Tx { conn, dir }))
+    }
+
+    fn write_checked(
+        &self,
+        dir: &str,
+        check: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+        apply: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        self.transact_checked(
+            true,
+            |conn| check(&Tx { conn, dir }),
+            |conn| apply(&mut Tx { conn, dir }),
+        )
     }
 
     fn create_directory(&self, record: &DirectoryRecord) -> Result<()> {
