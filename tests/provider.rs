@@ -554,6 +554,54 @@ fn failing_bulk_operations_leave_no_trace(store: Arc<dyn Store>) {
     assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1));
 }
 
+/// A user create in a bulk request runs without a savepoint of its own (it refuses
+/// before it writes): when the store fails after it began to write, nothing of the
+/// operations sharing its transaction commits, and each of them answers the error; the
+/// next operations run in a transaction of their own.
+#[test]
+fn a_store_failure_inside_a_bulk_create_fails_its_whole_transaction() {
+    let dir =
+        std::env::temp_dir().join(format!("libscim-provider-bulk-fail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = scim::store::SqliteStore::open_default(dir.join("bulk.db")).unwrap();
+    let store = Arc::new(Counting::over(Box::new(sqlite)));
+    let p = ServiceProvider::new(
+        Config {
+            base_url: BASE.into(),
+            ..Config::default()
+        },
+        store.clone(),
+    );
+    // The second create's event fails, after its user row was written.
+    store.fail_event.store(2, Relaxed);
+    let ops = json!([user_op(1, "alice"), user_op(2, "bob"), user_op(3, "carol")]);
+    let r = call(&p, "POST", "/Bulk", "", Some(bulk(ops)));
+    assert_eq!(r.status, 200);
+    let results = json_of(&r)["Operations"].as_array().unwrap().clone();
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["500", "500", "201"]);
+    assert!(results[..2].iter().all(|o| o.get("location").is_none()));
+    let users = json_of(&call(&p, "GET", "/Users", "", None));
+    assert_eq!(users["totalResults"], 1);
+    assert_eq!(users["Resources"][0]["userName"], "carol");
+    let events = store.events("default", 0, usize::MAX).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, "user.created");
+    // Nothing of alice or bob is left behind: creating them again succeeds.
+    let ops = json!([user_op(1, "alice"), user_op(2, "bob")]);
+    let r = call(&p, "POST", "/Bulk", "", Some(bulk(ops)));
+    let results = json_of(&r)["Operations"].as_array().unwrap().clone();
+    assert!(results.iter().all(|o| o["status"] == "201"), "{results:?}");
+    let users = json_of(&call(&p, "GET", "/Users", "", None));
+    assert_eq!(users["totalResults"], 3);
+    assert_eq!(store.events("default", 0, usize::MAX).unwrap().len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn failing_bulk_operations_leave_no_trace_in_memory() {
     failing_bulk_operations_leave_no_trace(Arc::new(MemoryStore::new()));

@@ -662,6 +662,68 @@ fn concurrent_writers(store: &dyn Store) {
         .any(|id| id.ends_with("-4") || id.ends_with("-9")));
 }
 
+fn concurrent_checked_writers(store: &dyn Store) {
+    // `write_checked` from many threads, mixed with plain writes: a refusal in `check`
+    // changes nothing, every other write lands with its event, and a write that sees
+    // what an earlier one committed refuses (the check reads the shared transaction).
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            s.spawn(move || {
+                for i in 0..25 {
+                    let id = format!("t{t}-{i}");
+                    let mut apply = |tx: &mut dyn scim::store::WriteTx| {
+                        tx.insert(user(&id, &id))?;
+                        tx.append_event(event("user.created", &id))?;
+                        Ok(())
+                    };
+                    let result = if i % 3 == 2 {
+                        store.write("d", &mut apply)
+                    } else {
+                        store.write_checked(
+                            "d",
+                            &mut |tx| {
+                                if i % 5 == 4 {
+                                    return Err(ScimError::invalid_value("rejected"));
+                                }
+                                // Never taken: the id is new.
+                                match tx.get(User, &id)? {
+                                    Some(_) => Err(ScimError::uniqueness("taken")),
+                                    None => Ok(()),
+                                }
+                            },
+                            &mut apply,
+                        )
+                    };
+                    let refused = i % 3 != 2 && i % 5 == 4;
+                    match result {
+                        Ok(()) => assert!(!refused, "{id}"),
+                        Err(e) => {
+                            assert!(refused, "{id}: {e}");
+                            assert_eq!(e.status, 400);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let got = ids(store, "d", User);
+    let refused = (0..25).filter(|i| i % 3 != 2 && i % 5 == 4).count();
+    assert_eq!(got.len(), 8 * (25 - refused));
+    let events = store.events("d", 0, usize::MAX).unwrap();
+    assert_eq!(events.len(), got.len());
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    let taken = store.write_checked(
+        "d",
+        &mut |tx| match tx.get(User, "t0-0")? {
+            Some(_) => Err(ScimError::uniqueness("taken")),
+            None => Ok(()),
+        },
+        &mut |_| panic!("a refused write must not apply"),
+    );
+    assert_eq!(taken.unwrap_err().status, 409);
+    assert_eq!(ids(store, "d", User).len(), got.len());
+}
+
 fn timestamps_round_trip(store: &dyn Store) {
     let mut r = user("u1", "alice");
     r.created = time::macros::datetime!(2024-02-29 23:59:59.123456789 +05:30);
@@ -866,6 +928,7 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
         ("savepoints_isolate_failures", savepoints_isolate_failures),
         ("member_count_threshold", member_count_threshold),
         ("concurrent_writers", concurrent_writers),
+        ("concurrent_checked_writers", concurrent_checked_writers),
         ("timestamps_round_trip", timestamps_round_trip),
         ("long_scans_and_member_lists", long_scans_and_member_lists),
         ("ranges_and_counts", ranges_and_counts),

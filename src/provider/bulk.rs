@@ -5,13 +5,16 @@
 //! [`MAX_SHARED_OPS`] operations or [`MAX_SHARED_TIME`], so the store's writer is never
 //! held for long), each operation in its own savepoint: a failing operation leaves no
 //! trace and the others commit together — one commit, one fsync, for many operations.
-//! Responses and events stay per operation. If a shared commit itself fails, every
-//! operation of that transaction answers the error.
+//! A user create needs no savepoint: it refuses, if at all, before it writes anything
+//! (see [`Shared::checked`]). Responses and events stay per operation. If the store fails
+//! (the shared commit, or a write without a savepoint), every operation of that
+//! transaction answers the error and none of them happened.
 
-use super::{dispatch, Ctx, Endpoint, Request, Response, SCIM_JSON};
+use super::{dispatch_with, Ctx, Endpoint, Request, Response};
 use crate::error::{Result, ScimError};
-use crate::store::WriteTx;
+use crate::store::{ReadTx, WriteTx};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -60,6 +63,11 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         },
     };
 
+    // An operation's result carries no resource: its handler need not render one.
+    let ctx = &Ctx {
+        bodiless: true,
+        ..*ctx
+    };
     let mut plan = Plan::new(ops, fail_on_errors);
     while let Some(first) = plan.next() {
         if !shares_transaction(&ops[first]) {
@@ -74,7 +82,10 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         let mut ran: Vec<usize> = Vec::new();
         let started = Instant::now();
         let committed = ctx.store.write(ctx.dir, &mut |tx| {
-            let shared: RefCell<&mut dyn WriteTx> = RefCell::new(tx);
+            let shared = Shared {
+                tx: RefCell::new(tx),
+                broken: RefCell::new(None),
+            };
             let inner = Ctx {
                 shared: Some(&shared),
                 ..*ctx
@@ -87,6 +98,10 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
                 let outcome = run_one(&inner, &ops[i], &plan.created);
                 plan.done(i, outcome);
                 ran.push(i);
+                if let Some(e) = shared.broken.take() {
+                    // Part of an operation is in the transaction: none of it may commit.
+                    return Err(e);
+                }
             }
             Ok(())
         });
@@ -100,6 +115,39 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         200,
         &json!({ "schemas": [BULK_RESPONSE], "Operations": operations }),
     ))
+}
+
+/// The store transaction a run of bulk operations shares.
+pub(crate) struct Shared<'a> {
+    tx: RefCell<&'a mut dyn WriteTx>,
+    /// An operation failed in the middle of [`Shared::checked`]'s `apply` (the store
+    /// failed): the transaction holds part of it, so the run fails whole.
+    broken: RefCell<Option<ScimError>>,
+}
+
+impl Shared<'_> {
+    /// Run `f` in a savepoint: when it fails, it leaves no trace and the others still
+    /// commit.
+    pub(crate) fn savepoint(
+        &self,
+        f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        self.tx.borrow_mut().savepoint(f)
+    }
+
+    /// Run a write whose refusals all come before its first change, without a savepoint
+    /// (for a small write, what SQLite's savepoint costs — a copy of every page it
+    /// touches — is a good part of the write): `check` may refuse, having written
+    /// nothing; `apply` fails only when the store does, and then the whole run fails.
+    pub(crate) fn checked(
+        &self,
+        check: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+        apply: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        let mut tx = self.tx.borrow_mut();
+        check(&**tx)?;
+        apply(&mut **tx).inspect_err(|e| *self.broken.borrow_mut() = Some(e.clone()))
+    }
 }
 
 /// Most operations that share one store transaction.
@@ -273,10 +321,11 @@ struct OpOutcome {
 
 fn run_one(ctx: &Ctx, op: &Value, created: &HashMap<String, String>) -> OpOutcome {
     let resp = match build_request(op, created) {
-        Ok(req) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => Response::error(
+        Ok((req, _)) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => Response::error(
             &ScimError::invalid_value("a bulk operation cannot itself be a bulk request"),
         ),
-        Ok(req) => dispatch(ctx, &req).unwrap_or_else(|e| Response::error(&e)),
+        Ok((req, data)) => dispatch_with(ctx, &req, &req.path, data.as_deref())
+            .unwrap_or_else(|e| Response::error(&e)),
         Err(e) => Response::error(&e),
     };
     // The new resource's `Location` ends with its id (ids never contain '/').
@@ -327,7 +376,13 @@ fn op_result(
     Value::Object(out)
 }
 
-fn build_request(op: &Value, created: &HashMap<String, String>) -> Result<Request> {
+/// The request an operation makes, and its body (`data`, with bulkId references
+/// replaced; borrowed when it has none). The body is handed over as parsed JSON, never
+/// serialised into the request to be parsed again.
+fn build_request<'a>(
+    op: &'a Value,
+    created: &HashMap<String, String>,
+) -> Result<(Request, Option<Cow<'a, Value>>)> {
     let method = op
         .get("method")
         .and_then(Value::as_str)
@@ -345,17 +400,23 @@ fn build_request(op: &Value, created: &HashMap<String, String>) -> Result<Reques
     if method == "POST" && op.get("bulkId").and_then(Value::as_str).is_none() {
         return Err(ScimError::invalid_syntax("a bulk POST needs a 'bulkId'"));
     }
-    let mut headers = vec![("Content-Type".into(), SCIM_JSON.into())];
+    let mut headers = Vec::new();
     if let Some(v) = op.get("version").and_then(Value::as_str) {
         headers.push(("If-Match".into(), v.to_owned()));
     }
-    let body = match op.get("data") {
+    let data = match op.get("data") {
         Some(d) if method != "DELETE" => {
-            let mut d = d.clone();
-            substitute(&mut d, created)?;
-            serde_json::to_vec(&d).unwrap_or_default()
+            let mut refs = Vec::new();
+            collect_refs(d, &mut refs);
+            Some(if refs.is_empty() {
+                Cow::Borrowed(d)
+            } else {
+                let mut d = d.clone();
+                substitute(&mut d, created)?;
+                Cow::Owned(d)
+            })
         }
-        _ if method == "DELETE" => Vec::new(),
+        _ if method == "DELETE" => None,
         _ => return Err(ScimError::invalid_syntax("bulk operation needs 'data'")),
     };
     let path = substitute_path(path, created);
@@ -363,13 +424,14 @@ fn build_request(op: &Value, created: &HashMap<String, String>) -> Result<Reques
         Some((p, q)) => (p.to_owned(), q.to_owned()),
         None => (path, String::new()),
     };
-    Ok(Request {
+    let req = Request {
         method,
         path,
         query,
         headers,
-        body,
-    })
+        body: Vec::new(),
+    };
+    Ok((req, data))
 }
 
 fn collect_refs(v: &Value, out: &mut Vec<String>) {

@@ -17,9 +17,8 @@ use crate::error::{Result, ScimError};
 use crate::filter::Filter;
 use crate::mapping::DirectoryMapping;
 use crate::schema::{Mode, ResourceKind};
-use crate::store::{Store, StoredResource, WriteTx};
+use crate::store::{Store, StoredResource};
 use serde_json::Value;
-use std::cell::RefCell;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -137,7 +136,10 @@ pub(crate) struct Ctx<'a> {
     pub paging: &'a paging::Paging,
     /// Inside a bulk request: the write transaction its operations share; each write
     /// runs in a savepoint of it (see `resources::write`). `None`: its own transaction.
-    pub shared: Option<&'a RefCell<&'a mut dyn WriteTx>>,
+    pub shared: Option<&'a bulk::Shared<'a>>,
+    /// A success answers without a body: a bulk operation's result carries only its
+    /// status, `location` and `version`, so rendering the resource would be wasted.
+    pub bodiless: bool,
 }
 
 impl ServiceProvider {
@@ -233,16 +235,13 @@ impl ServiceProvider {
             mappings: tenant.mappings,
             paging: &self.paging,
             shared: None,
+            bodiless: false,
         }
     }
 }
 
-/// Route and run one request; also the entry point of each bulk operation.
-pub(crate) fn dispatch(ctx: &Ctx, req: &Request) -> Result<Response> {
-    dispatch_at(ctx, req, &req.path)
-}
-
-/// [`dispatch`] of `req` at `path` (below the SCIM base) instead of `req.path`.
+/// Route and run one request at `path` (below the SCIM base; `req.path` is not read),
+/// refusing an oversized body first.
 fn dispatch_at(ctx: &Ctx, req: &Request, path: &str) -> Result<Response> {
     if req.body.len() > ctx.config.max_payload_size {
         return Err(ScimError::payload_too_large(format!(
@@ -251,9 +250,22 @@ fn dispatch_at(ctx: &Ctx, req: &Request, path: &str) -> Result<Response> {
             ctx.config.max_payload_size
         )));
     }
+    dispatch_with(ctx, req, path, None)
+}
+
+/// Route and run one request at `path` (below the SCIM base) whose body is `given` when
+/// given (a bulk operation's `data`, already parsed: it is not serialised and parsed
+/// again), else `req.body` (parsed only by the endpoints that take a body).
+pub(crate) fn dispatch_with(
+    ctx: &Ctx,
+    req: &Request,
+    path: &str,
+    given: Option<&Value>,
+) -> Result<Response> {
     let method = req.method.to_ascii_uppercase();
     let endpoint = route(path)?;
     let params = params::Params::parse(&req.query)?;
+    let mut parsed = None;
     use Endpoint::*;
     match (endpoint, method.as_str()) {
         (Collection(kind), "GET") => query::list(ctx, &[kind], params.search()?),
@@ -262,23 +274,43 @@ fn dispatch_at(ctx: &Ctx, req: &Request, path: &str) -> Result<Response> {
             &[ResourceKind::User, ResourceKind::Group],
             params.search()?,
         ),
-        (Collection(kind), "POST") => resources::create(ctx, kind, &params, &json_body(req)?),
-        (Search(kind), "POST") => query::search(ctx, &[kind], &params, &json_body(req)?),
+        (Collection(kind), "POST") => resources::create(
+            ctx,
+            kind,
+            &params,
+            given_or_parsed(given, req, &mut parsed)?,
+        ),
+        (Search(kind), "POST") => query::search(
+            ctx,
+            &[kind],
+            &params,
+            given_or_parsed(given, req, &mut parsed)?,
+        ),
         (RootSearch, "POST") => query::search(
             ctx,
             &[ResourceKind::User, ResourceKind::Group],
             &params,
-            &json_body(req)?,
+            given_or_parsed(given, req, &mut parsed)?,
         ),
         (Resource(kind, id), "GET") => resources::get(ctx, kind, id, &params, req),
-        (Resource(kind, id), "PUT") => {
-            resources::replace(ctx, kind, id, &params, req, &json_body(req)?)
-        }
-        (Resource(kind, id), "PATCH") => {
-            resources::patch(ctx, kind, id, &params, req, &json_body(req)?)
-        }
+        (Resource(kind, id), "PUT") => resources::replace(
+            ctx,
+            kind,
+            id,
+            &params,
+            req,
+            given_or_parsed(given, req, &mut parsed)?,
+        ),
+        (Resource(kind, id), "PATCH") => resources::patch(
+            ctx,
+            kind,
+            id,
+            &params,
+            req,
+            given_or_parsed(given, req, &mut parsed)?,
+        ),
         (Resource(kind, id), "DELETE") => resources::delete(ctx, kind, id, req),
-        (Bulk, "POST") => bulk::run(ctx, &json_body(req)?),
+        (Bulk, "POST") => bulk::run(ctx, given_or_parsed(given, req, &mut parsed)?),
         (ServiceProviderConfig, "GET") => Ok(discovery::service_provider_config(ctx)),
         (ResourceTypes(id), "GET") => discovery::resource_types(ctx, id, &params),
         (Schemas(id), "GET") => discovery::schemas(ctx, id, &params),
@@ -328,6 +360,18 @@ fn route(path: &str) -> Result<Endpoint<'_>> {
         (None, r) if is("Schemas") => Endpoint::Schemas(r),
         _ => return Err(not_found()),
     })
+}
+
+/// `given`, or else the request's body parsed into `slot`.
+fn given_or_parsed<'a>(
+    given: Option<&'a Value>,
+    req: &Request,
+    slot: &'a mut Option<Value>,
+) -> Result<&'a Value> {
+    match given {
+        Some(v) => Ok(v),
+        None => Ok(slot.insert(json_body(req)?)),
+    }
 }
 
 /// The request body as JSON, after checking its media type.

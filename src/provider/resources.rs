@@ -41,20 +41,30 @@ pub(crate) fn create(
     };
     let mut out = None;
     tenant::check_mapping(ctx, kind, None, &resource.data)?;
-    write(ctx, &mut |tx| {
-        check_unique(tx, &resource, None)?;
-        tx.insert(resource.clone())?;
-        let mut sink = RowSink::new(ctx, tx, &resource.id);
-        sink.add(members.clone())?;
-        let delta = sink.delta;
-        if kind == ResourceKind::User {
-            // A new user is in no group yet: its event view is its whole representation,
-            // so the response is projected from it after the write, outside the store's
-            // writer (which serialises every write).
-            let view = render(ctx, &*tx, &resource, &Members::Skip, false)?;
-            record_views(ctx, tx, &resource, None, Some(&view), true, &delta)?;
-            out = Some(Created::View(view));
-        } else {
+    if kind == ResourceKind::User {
+        // Every refusal (uniqueness) comes before the first change.
+        write_checked(
+            ctx,
+            &mut |tx| check_unique(tx, &resource, None),
+            &mut |tx| {
+                tx.insert(resource.clone())?;
+                // A new user is in no group yet: its event view is its whole
+                // representation, so the response is projected from it after the
+                // write, outside the store's writer (which serialises every write).
+                let view = render(ctx, &*tx, &resource, &Members::Skip, false)?;
+                let delta = MemberDelta::default();
+                record_views(ctx, tx, &resource, None, Some(&view), true, &delta)?;
+                out = Some(Created::View(view));
+                Ok(())
+            },
+        )?;
+    } else {
+        write(ctx, &mut |tx| {
+            check_unique(tx, &resource, None)?;
+            tx.insert(resource.clone())?;
+            let mut sink = RowSink::new(ctx, tx, &resource.id);
+            sink.add(members.clone())?;
+            let delta = sink.delta;
             record(ctx, tx, None, Some(&resource), true, &delta)?;
             out = Some(Created::Answer(answer(
                 ctx,
@@ -63,11 +73,12 @@ pub(crate) fn create(
                 &projection,
                 201,
             )?));
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
+    }
     let mut resp = match out.expect("write succeeded") {
         Created::Answer(a) => a.finish(ctx, &projection)?,
+        Created::View(_) if ctx.bodiless => bodiless(201, resource.version),
         Created::View(view) => {
             let rt = kind.resource_type();
             let mut resp = Response::json(201, &crate::schema::project(rt, &view, &projection));
@@ -256,11 +267,7 @@ fn update(
                 && kind == ResourceKind::Group
                 && tx.has_more_members_than(id, ctx.config.large_group_members)?
             {
-                Answer::Ready(Response {
-                    status: 204,
-                    headers: vec![("ETag".into(), etag(stored.version))],
-                    body: Vec::new(),
-                })
+                Answer::Ready(bodiless(204, stored.version))
             } else {
                 answer(ctx, tx, &stored, &projection, 200)?
             },
@@ -300,8 +307,23 @@ pub(crate) fn delete(ctx: &Ctx, kind: ResourceKind, id: &str, req: &Request) -> 
 /// operation then leaves no trace, and the others still commit).
 fn write(ctx: &Ctx, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
     match ctx.shared {
-        Some(shared) => shared.borrow_mut().savepoint(f),
+        Some(shared) => shared.savepoint(f),
         None => ctx.store.write(ctx.dir, f),
+    }
+}
+
+/// [`write`] for a write whose refusals all come before its first change: `check`
+/// reads and may refuse; `apply` changes the store and fails only when the store does.
+/// It needs no savepoint of its own, in a bulk request (see `bulk::Shared::checked`) or
+/// a store's batch of concurrent writes (see [`crate::store::Store::write_checked`]).
+fn write_checked(
+    ctx: &Ctx,
+    check: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+    apply: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+) -> Result<()> {
+    match ctx.shared {
+        Some(shared) => shared.checked(check, apply),
+        None => ctx.store.write_checked(ctx.dir, check, apply),
     }
 }
 
@@ -417,7 +439,8 @@ pub(crate) fn resync(ctx: &Ctx, batch: usize) -> Result<u64> {
     Ok(total)
 }
 
-/// Write a resource as `projection` selects it, with its ETag.
+/// Write a resource as `projection` selects it, with its ETag (only the ETag when the
+/// context wants no body).
 fn respond(
     ctx: &Ctx,
     tx: &dyn ReadTx,
@@ -425,12 +448,24 @@ fn respond(
     projection: &Projection,
     status: u16,
 ) -> Result<Response> {
+    if ctx.bodiless {
+        return Ok(bodiless(status, r.version));
+    }
     // One allocation for a typical resource instead of a doubling series.
     let mut body = Vec::with_capacity(1024);
     render::write(ctx, tx, r, projection, &mut body)?;
     let mut resp = Response::json_bytes(status, body);
     resp.headers.push(("ETag".into(), etag(r.version)));
     Ok(resp)
+}
+
+/// A response with no body: the status and the ETag of `version`.
+fn bodiless(status: u16, version: u64) -> Response {
+    Response {
+        status,
+        headers: vec![("ETag".into(), etag(version))],
+        body: Vec::new(),
+    }
 }
 
 /// `password` is accepted but never kept: the provider has no use for a cleartext

@@ -243,6 +243,24 @@ pub trait Store: Send + Sync {
     /// store).
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()>;
 
+    /// [`Store::write`] for a write whose refusals all come before its first change:
+    /// `check` reads and may refuse (having changed nothing); `apply` makes the changes
+    /// and fails only when the store does. A store may then skip what it does to undo a
+    /// failed write alone (SQLite: a savepoint, which copies every page the write
+    /// touches): a refusal still changes nothing, while a failure of `apply` may fail
+    /// the other writes that were to commit with it (never silently: they return it).
+    fn write_checked(
+        &self,
+        dir: &str,
+        check: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+        apply: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        self.write(dir, &mut |tx| {
+            check(&*tx)?;
+            apply(tx)
+        })
+    }
+
     /// Add a directory. 409 `uniqueness` when the name (case-insensitively) or the
     /// token hash is taken.
     fn create_directory(&self, record: &DirectoryRecord) -> Result<()>;

@@ -23,6 +23,9 @@ pub struct Counting {
     pub writes: AtomicUsize,
     /// Directory lookups by token hash (authentication that missed the engine's cache).
     pub token_lookups: AtomicUsize,
+    /// Fault injection: when set to n > 0, the n-th `append_event` from now fails as the
+    /// store would (500), after the change it describes was written.
+    pub fail_event: AtomicUsize,
 }
 
 impl Default for Counting {
@@ -41,6 +44,7 @@ impl Counting {
             scans: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
             token_lookups: AtomicUsize::new(0),
+            fail_event: AtomicUsize::new(0),
         }
     }
 
@@ -172,6 +176,14 @@ impl<T: WriteTx + ?Sized> WriteTx for CountingTx<'_, T> {
         self.inner.clear_members(g)
     }
     fn append_event(&mut self, e: NewEvent) -> scim::error::Result<u64> {
+        let due = self
+            .counts
+            .fail_event
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+            .is_ok_and(|n| n == 1);
+        if due {
+            return Err(scim::ScimError::internal("store: injected failure"));
+        }
         self.inner.append_event(e)
     }
     fn savepoint(

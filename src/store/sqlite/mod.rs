@@ -4,7 +4,8 @@
 //!   [`SqliteOptions::synchronous_full`] (the default) the WAL is fsync'd at every commit, so
 //!   an acknowledged change survives a crash or a power loss.
 //! - **Group commit**: one writer connection behind a mutex. Each write runs inside a
-//!   `SAVEPOINT` of a shared transaction (the first write of a batch needs none); a
+//!   `SAVEPOINT` of a shared transaction (the first write of a batch needs none, nor
+//!   does a [`Store::write_checked`] write, whose refusals come before its changes); a
 //!   writer that sees others queued behind it leaves the transaction open and waits, and
 //!   the last writer of a burst (or the one that fills the batch) commits for everyone:
 //!   one fsync for many writes. A failed write rolls back its savepoint only (the first
@@ -88,10 +89,28 @@ struct Writer {
     writes: usize,
     /// Writes of the last committed batch.
     last_writes: usize,
+}
+
+/// How batches ended, for the writers waiting on them. Kept apart from [`Writer`] so a
+/// waiter neither holds nor needs the writer's lock: when a batch commits, its waiters
+/// wake and return in parallel, while the next batch already runs (waking them through
+/// the writer's mutex made them file through it one by one, each holding up the writer).
+#[derive(Default)]
+struct Batches {
     /// Every batch up to this number has finished (committed or failed).
     done: u64,
     /// Recently failed batches and why.
     failures: VecDeque<(u64, ScimError)>,
+}
+
+impl Batches {
+    /// The outcome of finished batch `batch`.
+    fn outcome(&self, batch: u64) -> Result<()> {
+        match self.failures.iter().find(|(b, _)| *b == batch) {
+            Some((_, e)) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A [`Store`] in one SQLite file. See the module documentation.
@@ -99,6 +118,9 @@ pub struct SqliteStore {
     path: String,
     options: SqliteOptions,
     writer: Mutex<Writer>,
+    /// Lock order: `writer` before `batches`.
+    batches: Mutex<Batches>,
+    /// Signalled (with `batches`) whenever a batch finishes.
     finished: Condvar,
     /// Writers blocked on `writer.lock()`.
     contenders: AtomicUsize,
@@ -218,9 +240,8 @@ impl SqliteStore {
                 batch: 1,
                 writes: 0,
                 last_writes: 0,
-                done: 0,
-                failures: VecDeque::new(),
             }),
+            batches: Mutex::new(Batches::default()),
             finished: Condvar::new(),
             contenders: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
@@ -277,6 +298,18 @@ impl SqliteStore {
     /// Run `f` in a savepoint of the shared write transaction; return once the
     /// transaction that holds it has committed (or failed).
     fn transact<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.transact_checked(false, |_| Ok(()), f)
+    }
+
+    /// [`SqliteStore::transact`] of `check` then `f`. `checked`: every refusal of the
+    /// write is in `check`, which writes nothing, so the write needs no savepoint; a
+    /// failure of `f` then fails the whole batch (see [`Store::write_checked`]).
+    fn transact_checked<T>(
+        &self,
+        checked: bool,
+        check: impl FnOnce(&Connection) -> Result<()>,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
         // Dropped last: log records made meanwhile go out once the writer is released.
         let _held = WriterHeld::enter();
         self.contenders.fetch_add(1, Ordering::SeqCst);
@@ -286,18 +319,31 @@ impl SqliteStore {
         // holds nothing else and is rolled back whole. (A savepoint there also made every
         // nested savepoint of a bulk request walk the whole sub-journal on release.)
         let first = !w.open;
+        let guarded = !first && !checked;
         if first {
             run(&w.conn, "BEGIN IMMEDIATE")?;
             w.open = true;
             w.writes = 0;
-        } else if let Err(err) = run(&w.conn, "SAVEPOINT w") {
-            self.abort(&mut w, err.clone());
-            return Err(err);
+        } else if guarded {
+            if let Err(err) = run(&w.conn, "SAVEPOINT w") {
+                self.abort(&mut w, err.clone());
+                return Err(err);
+            }
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(&w.conn)));
+        let mut refused = false;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            check(&w.conn).inspect_err(|_| refused = true)?;
+            f(&w.conn)
+        }));
         let succeeded = matches!(outcome, Ok(Ok(_)));
-        let end = if first {
+        let end = if first || (!guarded && (succeeded || refused)) {
             Ok(())
+        } else if !guarded {
+            // A change without a savepoint failed part way: the batch cannot commit.
+            Err(match &outcome {
+                Ok(Err(e)) => e.clone(),
+                _ => ScimError::internal("store: a write panicked"),
+            })
         } else if succeeded {
             run(&w.conn, "RELEASE w")
         } else {
@@ -321,25 +367,24 @@ impl SqliteStore {
             {
                 // Someone is queued behind us: let them join this batch; the last one
                 // commits for all.
-                self.wait(&mut w, batch, WAIT_SLICE)
+                self.wait(w, batch, WAIT_SLICE)
             } else if self.options.group_commit && w.writes < MAX_BATCH && w.last_writes > 1 {
                 // Writers are arriving concurrently: give them a moment to join.
-                self.wait(&mut w, batch, LINGER)
+                self.wait(w, batch, LINGER)
             } else {
-                self.commit(&mut w)
+                let committed = self.commit(&mut w);
+                drop(w);
+                committed
             }
-        } else if first {
-            // The batch holds only this failed write: roll it back.
-            let _ = self.commit(&mut w);
-            Ok(())
         } else {
-            // Nothing of ours to commit; close the batch unless someone will join it.
-            if self.contenders.load(Ordering::SeqCst) == 0 {
+            // The batch holds only this failed write (the first): roll it back. Or
+            // nothing of ours is in it: close it unless someone will join it.
+            if first || self.contenders.load(Ordering::SeqCst) == 0 {
                 let _ = self.commit(&mut w);
             }
+            drop(w);
             Ok(())
         };
-        drop(w);
         match outcome {
             Err(panic) => resume_unwind(panic),
             Ok(Err(e)) => Err(e),
@@ -361,7 +406,7 @@ impl SqliteStore {
         match result {
             Ok(()) => {
                 w.last_writes = w.writes;
-                self.finish(w);
+                self.finish(w, None);
                 Ok(())
             }
             Err(err) => {
@@ -376,41 +421,50 @@ impl SqliteStore {
         if !w.conn.is_autocommit() {
             let _ = w.conn.execute_batch("ROLLBACK");
         }
-        let batch = w.batch;
-        w.failures.push_back((batch, err));
-        if w.failures.len() > FAILURES_KEPT {
-            w.failures.pop_front();
-        }
-        self.finish(w);
+        self.finish(w, Some(err));
     }
 
-    fn finish(&self, w: &mut MutexGuard<'_, Writer>) {
+    /// The open batch ended (`failed`: why it failed): record it for its waiters, wake
+    /// them, and move on to the next batch.
+    fn finish(&self, w: &mut MutexGuard<'_, Writer>, failed: Option<ScimError>) {
         w.open = false;
         w.writes = 0;
-        w.done = w.batch;
+        let batch = w.batch;
         w.batch += 1;
+        let mut b = self.batches.lock();
+        if let Some(err) = failed {
+            b.failures.push_back((batch, err));
+            if b.failures.len() > FAILURES_KEPT {
+                b.failures.pop_front();
+            }
+        }
+        b.done = batch;
+        drop(b);
         self.finished.notify_all();
     }
 
-    /// Wait until batch `batch` has finished; commit it ourselves if it is still open
-    /// after `slice` with nobody queued to join it.
-    fn wait(&self, w: &mut MutexGuard<'_, Writer>, batch: u64, slice: Duration) -> Result<()> {
+    /// Give up the writer and wait until batch `batch` has finished; commit it ourselves
+    /// if it is still open after `slice` with nobody queued to join it.
+    fn wait(&self, w: MutexGuard<'_, Writer>, batch: u64, slice: Duration) -> Result<()> {
+        drop(w);
         loop {
-            if w.done >= batch {
-                return match w.failures.iter().find(|(b, _)| *b == batch) {
-                    Some((_, e)) => Err(e.clone()),
-                    None => Ok(()),
-                };
-            }
-            let timed_out = self.finished.wait_for(w, slice).timed_out();
-            if timed_out
-                && w.done < batch
-                && w.open
-                && w.batch == batch
-                && self.contenders.load(Ordering::SeqCst) == 0
             {
-                return self.commit(w);
+                let mut b = self.batches.lock();
+                loop {
+                    if b.done >= batch {
+                        return b.outcome(batch);
+                    }
+                    if self.finished.wait_for(&mut b, slice).timed_out() {
+                        break;
+                    }
+                }
             }
+            let mut w = self.writer.lock();
+            if w.open && w.batch == batch && self.contenders.load(Ordering::SeqCst) == 0 {
+                return self.commit(&mut w);
+            }
+            // Finished meanwhile (the next turn returns its outcome), or others are
+            // queued to join it (the last of them commits).
         }
     }
 }
@@ -473,6 +527,19 @@ impl Store for SqliteStore {
 
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
         self.transact(|conn| f(&mut Tx { conn, dir }))
+    }
+
+    fn write_checked(
+        &self,
+        dir: &str,
+        check: &mut dyn FnMut(&dyn ReadTx) -> Result<()>,
+        apply: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>,
+    ) -> Result<()> {
+        self.transact_checked(
+            true,
+            |conn| check(&Tx { conn, dir }),
+            |conn| apply(&mut Tx { conn, dir }),
+        )
     }
 
     fn create_directory(&self, record: &DirectoryRecord) -> Result<()> {
