@@ -61,6 +61,12 @@ impl Response {
         self
     }
 
+    /// The same response with one more header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     /// The RFC 7644 §3.12 error response.
     pub fn error(e: &ScimError) -> Self {
         let mut r = Self::json(e.status, &e.to_json());
