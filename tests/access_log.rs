@@ -74,13 +74,9 @@ fn access_log_lines_are_structured_and_never_carry_a_token() {
     assert!(get(addr, &path, "scim_forged", b"x").starts_with("HTTP/1.1 401"));
     // What a client chooses (path, user agent) cannot end its field or forge a line.
     let forged = format!("/scim/v2/{}\"/Users", d.id);
-    assert!(get(
-        addr,
-        &forged,
-        &token,
-        b"evil\" status=200 \\ \t\xff end"
-    )
-    .starts_with("HTTP/1.1 401"));
+    assert!(
+        get(addr, &forged, &token, b"evil\" status=200 \\ \t\xff end").starts_with("HTTP/1.1 401")
+    );
     server.stop();
 
     let lines = LINES.lock().clone();

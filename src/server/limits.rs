@@ -35,6 +35,9 @@ const REFUSED_CONNECTIONS: usize = 64;
 /// `Retry-After` of a `503`: the server is busy as a whole, not this client.
 const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// The longest a rate-limited answer is held back ([`Refusal::hold`]).
+const MAX_HOLD: Duration = Duration::from_secs(1);
+
 /// Directory buckets kept before full (idle) ones are forgotten.
 const BUCKETS_KEPT: usize = 4096;
 
@@ -86,16 +89,34 @@ impl Drop for DirectorySlot {
 pub(super) enum Refusal {
     /// The server is at a cap: `503`.
     Busy(&'static str),
-    /// This directory is beyond its rate or its share of the in-flight slots: `429`.
+    /// This directory is beyond its share of the in-flight slots: `429`.
     TooMany(&'static str, Duration),
+    /// This directory is beyond its rate: `429`, retry after the duration.
+    RateLimited(Duration),
 }
 
 impl Refusal {
+    /// How long to hold the answer to a request beyond its directory's rate: until its
+    /// next request would be admitted, at most [`MAX_HOLD`]. A client that honours
+    /// `Retry-After` loses nothing (it waits longer anyway); one that ignores it cannot
+    /// turn refusals into a cheap loop that starves the others of CPU.
+    pub fn hold(&self) -> Option<Duration> {
+        match self {
+            Refusal::RateLimited(after) => Some((*after).min(MAX_HOLD)),
+            _ => None,
+        }
+    }
+
     /// The SCIM error answer, with `Retry-After` in whole seconds (at least 1).
     pub fn response(&self) -> Response {
         let (status, detail, after) = match self {
             Refusal::Busy(d) => (503, *d, BUSY_RETRY_AFTER),
             Refusal::TooMany(d, after) => (429, *d, *after),
+            Refusal::RateLimited(after) => (
+                429,
+                "this directory is sending requests faster than its rate limit",
+                *after,
+            ),
         };
         let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
         Response::error(&ScimError::new(status, None, detail))
@@ -189,10 +210,9 @@ impl Limits {
             b.tokens -= 1.0;
             return Ok(());
         }
-        Err(Refusal::TooMany(
-            "this directory is sending requests faster than its rate limit",
-            Duration::from_secs_f64((1.0 - b.tokens) / per_second),
-        ))
+        Err(Refusal::RateLimited(Duration::from_secs_f64(
+            (1.0 - b.tokens) / per_second,
+        )))
     }
 }
 
@@ -211,7 +231,7 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(l.take_token("a", l.rate.unwrap(), t0), Ok(()));
         }
-        let Err(Refusal::TooMany(_, after)) = l.take_token("a", l.rate.unwrap(), t0) else {
+        let Err(Refusal::RateLimited(after)) = l.take_token("a", l.rate.unwrap(), t0) else {
             panic!("the fourth request at once is refused");
         };
         assert_eq!(after, Duration::from_millis(500), "one request per 1/2 s");
@@ -225,12 +245,28 @@ mod tests {
 
     #[test]
     fn retry_after_is_whole_seconds_rounded_up() {
-        let r = Refusal::TooMany("x", Duration::from_millis(1500)).response();
+        let r = Refusal::RateLimited(Duration::from_millis(1500)).response();
         assert_eq!((r.status, r.header("Retry-After")), (429, Some("2")));
-        let r = Refusal::TooMany("x", Duration::from_millis(10)).response();
+        let r = Refusal::RateLimited(Duration::from_millis(10)).response();
         assert_eq!(r.header("Retry-After"), Some("1"));
+        let r = Refusal::TooMany("x", Duration::from_secs(1)).response();
+        assert_eq!((r.status, r.header("Retry-After")), (429, Some("1")));
         let r = Refusal::Busy("x").response();
         assert_eq!((r.status, r.header("Retry-After")), (503, Some("1")));
+    }
+
+    #[test]
+    fn only_rate_refusals_are_held_and_never_long() {
+        assert_eq!(
+            Refusal::RateLimited(Duration::from_millis(20)).hold(),
+            Some(Duration::from_millis(20))
+        );
+        assert_eq!(
+            Refusal::RateLimited(Duration::from_secs(30)).hold(),
+            Some(MAX_HOLD)
+        );
+        assert_eq!(Refusal::TooMany("x", Duration::from_secs(1)).hold(), None);
+        assert_eq!(Refusal::Busy("x").hold(), None);
     }
 
     #[test]
