@@ -99,6 +99,7 @@ pub unsafe extern "C" fn scim_server_start(
                 burst: r.burst,
             }),
         };
+        // Every field named: a new option must be decided on here too.
         let options = ServerOptions {
             addr: o.listen.unwrap_or(defaults.addr),
             tls,
@@ -124,7 +125,6 @@ pub unsafe extern "C" fn scim_server_start(
                 "max_in_flight_per_directory",
             )?,
             rate_limit,
-            ..defaults
         };
         let server = Server::start(e, options)
             .map_err(|err| Failure(scim_result::SCIM_RESULT_IO, err.detail))?;
