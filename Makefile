@@ -125,6 +125,7 @@ bench:
 	$(CARGO) bench --bench provider
 	$(CARGO) bench --bench store
 	$(CARGO) bench --bench listing
+	$(CARGO) bench --bench fairness
 	$(MAKE) --no-print-directory bench-http
 
 ## The HTTP benchmark (benches/http/run.py): bare hyper, `serve` and a Go server on

@@ -37,6 +37,14 @@ USAGE: cargo run --release --example serve -- [FLAGS]
   --events-max-count N          keep at most N unacknowledged events per directory, dropping
                                 the oldest (default 1000000; 0 = keep none). Acknowledged
                                 events are always deleted; every drop is logged.
+  --max-connections N           open connections served at most; beyond, 503 (default 512)
+  --max-in-flight N             requests in flight at most; beyond, 503 (default 256)
+  --max-in-flight-per-directory N
+                                one directory's requests in flight at most; beyond, 429
+                                (default 64)
+  --rate-limit N                one directory's requests per second; beyond, 429 with
+                                Retry-After (default: no limit)
+  --rate-burst N                requests a directory may send at once (default 2 x --rate-limit)
   -h, --help                    this text
 ";
 
@@ -54,6 +62,7 @@ struct Args {
     tls: Option<TlsFiles>,
     oidc: Option<OidcArgs>,
     events: scim::events::EventRetention,
+    server: ServerOptions,
 }
 
 struct OidcArgs {
@@ -79,7 +88,9 @@ fn parse_args() -> Result<Args, String> {
         tls: None,
         oidc: None,
         events: scim::events::EventRetention::default(),
+        server: ServerOptions::default(),
     };
+    let (mut rate, mut burst) = (None, None);
     let (mut cert, mut key) = (None, None);
     let (mut config_url, mut client_id, mut client_secret) = (None, None, None);
     let (mut claim, mut attribute, mut allow_http) = (None, None, false);
@@ -140,9 +151,26 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| format!("--events-max-count {v}: not a number"))?;
                 a.events.max_count = Some(n);
             }
+            "--max-connections" => a.server.max_connections = positive(&flag, &value()?)?,
+            "--max-in-flight" => a.server.max_in_flight = positive(&flag, &value()?)?,
+            "--max-in-flight-per-directory" => {
+                a.server.max_in_flight_per_directory = positive(&flag, &value()?)?
+            }
+            "--rate-limit" => rate = Some(positive(&flag, &value()?)?),
+            "--rate-burst" => burst = Some(positive(&flag, &value()?)?),
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
     }
+    a.server.rate_limit = match (rate, burst) {
+        (Some(r), b) => {
+            let per_second = u32::try_from(r).map_err(|_| "--rate-limit is too large")?;
+            let burst = u32::try_from(b.unwrap_or(r.saturating_mul(2)))
+                .map_err(|_| "--rate-burst is too large")?;
+            Some(scim::server::RateLimit { per_second, burst })
+        }
+        (None, Some(_)) => return Err("--rate-burst needs --rate-limit".into()),
+        (None, None) => None,
+    };
     a.tls = match (cert, key) {
         (Some(cert_chain), Some(private_key)) => Some(TlsFiles {
             cert_chain,
@@ -164,6 +192,14 @@ fn parse_args() -> Result<Args, String> {
         _ => return Err("--oidc-config-url, --client-id and --client-secret go together".into()),
     };
     Ok(a)
+}
+
+/// A count flag's value: a whole number of at least 1.
+fn positive(flag: &str, v: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{flag} {v}: not a whole number of at least 1"))
 }
 
 fn main() {
@@ -275,7 +311,7 @@ fn run(args: Args) -> Result<(), String> {
         ServerOptions {
             addr: args.listen,
             tls: args.tls.clone(),
-            ..ServerOptions::default()
+            ..args.server.clone()
         },
     )
     .map_err(|e| e.to_string())?;

@@ -1,15 +1,22 @@
 //! The built-in HTTP server: hyper 1 on tokio, optional TLS through rustls. An adapter
 //! only — every SCIM answer comes from [`Engine::handle`], exactly as in-process.
 
+mod fair;
+mod limits;
+
 use crate::engine::{Engine, LoginError};
 use crate::error::ScimError;
 use crate::provider::{Request, Response};
 use bytes::Bytes;
+use fair::FairTurns;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::Watcher;
+pub use limits::RateLimit;
+use limits::{Admission, Limits, RequestSlot};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;
@@ -28,12 +35,28 @@ pub struct ServerOptions {
     pub tls: Option<TlsFiles>,
     /// Largest request head (request line and headers), in bytes.
     pub max_header_bytes: usize,
-    /// Longest time to receive a request head.
+    /// Longest time to receive a request head, and longest a kept-alive connection
+    /// waits idle for the next one.
     pub header_timeout: Duration,
-    /// Longest time for a whole request: body upload and answer.
+    /// Longest time to receive a request body, counted from the end of its head (`408`
+    /// beyond). Once the engine has started on a request, it is answered with its real
+    /// outcome, however long that takes: never a `408` for a write that was applied.
     pub request_timeout: Duration,
     /// How long a graceful stop waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Open connections served at most; a connection beyond gets `503` with
+    /// `Retry-After` to its request and is closed.
+    pub max_connections: usize,
+    /// Requests in flight at most (from their head to their answer); beyond, `503` with
+    /// `Retry-After`.
+    pub max_in_flight: usize,
+    /// Requests of one directory in flight at most; beyond, `429` with `Retry-After`.
+    /// Below [`Self::max_in_flight`], so one directory never takes every slot.
+    pub max_in_flight_per_directory: usize,
+    /// A directory's request rate (`429` with `Retry-After` beyond). Off by default: the
+    /// library cannot know what its host can take, and the in-flight share already
+    /// keeps one directory from crowding out the others.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for ServerOptions {
@@ -45,6 +68,10 @@ impl Default for ServerOptions {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            max_connections: 512,
+            max_in_flight: 256,
+            max_in_flight_per_directory: 64,
+            rate_limit: None,
         }
     }
 }
@@ -69,6 +96,7 @@ impl Server {
         let tls = options.tls.as_ref().map(tls_acceptor).transpose()?;
         // One worker per core (tokio's default): reads run inline on the workers.
         let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers())
             .thread_name("libscim-http")
             .enable_all()
             .build()
@@ -145,6 +173,21 @@ fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ScimError
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
+/// Runtime worker threads, one per core (tokio's default); reads run inline on them, one
+/// per fair turn.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
+/// What every connection of one server shares.
+struct Shared {
+    engine: Arc<Engine>,
+    options: ServerOptions,
+    limits: Limits,
+    /// Turns on the workers for requests that run inline, fair between directories.
+    turns: FairTurns,
+}
+
 async fn serve(
     listener: TcpListener,
     engine: Arc<Engine>,
@@ -153,7 +196,17 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let options = Arc::new(options);
+    let shared = Arc::new(Shared {
+        engine,
+        limits: Limits::new(
+            options.max_connections,
+            options.max_in_flight,
+            options.max_in_flight_per_directory,
+            options.rate_limit,
+        ),
+        turns: FairTurns::new(workers()),
+        options,
+    });
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -171,145 +224,231 @@ async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!(target: "scim::server", "TCP_NODELAY for {peer}: {e}");
         }
-        let engine = engine.clone();
-        let opts = options.clone();
-        let service = service_fn(move |req| {
-            let engine = engine.clone();
-            let opts = opts.clone();
-            async move { Ok::<_, std::convert::Infallible>(answer(req, engine, &opts).await) }
-        });
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .keep_alive(true)
-            .max_buf_size(options.max_header_bytes.max(8192))
-            .header_read_timeout(options.header_timeout);
-        match &tls {
-            None => {
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        log::debug!(target: "scim::server", "connection from {peer}: {e}");
-                    }
-                });
+        let (permit, refuse) = match shared.limits.connection() {
+            Admission::Serve(p) => (p, false),
+            Admission::Refuse(p) => (p, true),
+            Admission::Drop => {
+                log::debug!(target: "scim::server", "connection from {peer} dropped: far beyond the connection limit");
+                continue;
             }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let watcher = graceful.watcher();
-                let header_timeout = options.header_timeout;
-                tokio::spawn(async move {
-                    let tls = match tokio::time::timeout(header_timeout, acceptor.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(s)) => s,
+        };
+        let shared = shared.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => connection(TokioIo::new(stream), shared, refuse, watcher, peer).await,
+                Some(acceptor) => {
+                    let header_timeout = shared.options.header_timeout;
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => {
+                            connection(TokioIo::new(s), shared, refuse, watcher, peer).await
+                        }
                         Ok(Err(e)) => {
                             log::debug!(target: "scim::server", "TLS handshake with {peer}: {e}");
-                            return;
                         }
-                        Err(_) => return,
-                    };
-                    let conn = builder.serve_connection(TokioIo::new(tls), service);
-                    if let Err(e) = watcher.watch(conn).await {
-                        log::debug!(target: "scim::server", "connection from {peer}: {e}");
+                        Err(_) => {}
                     }
-                });
+                }
             }
-        }
+        });
     }
     drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(options.shutdown_grace) => {
+        _ = tokio::time::sleep(shared.options.shutdown_grace) => {
             log::warn!(target: "scim::server", "in-flight requests still running after the grace period");
         }
     }
 }
 
-/// One request: limits, then the engine (writes on a blocking thread: the store may fsync).
+/// Serve one connection (plain or TLS): every request through [`answer`], or, for a
+/// connection beyond the cap (`refuse`), one `503` and close.
+async fn connection<I>(io: I, shared: Arc<Shared>, refuse: bool, watcher: Watcher, peer: SocketAddr)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let options = &shared.options;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(!refuse)
+        .max_buf_size(options.max_header_bytes.max(8192))
+        .header_read_timeout(options.header_timeout);
+    let service = {
+        let shared = shared.clone();
+        service_fn(move |req| {
+            let shared = shared.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(if refuse {
+                    to_hyper(
+                        limits::Refusal::Busy("the server is at its limit of open connections")
+                            .response(),
+                    )
+                } else {
+                    answer(req, shared).await
+                })
+            }
+        })
+    };
+    if let Err(e) = watcher.watch(builder.serve_connection(io, service)).await {
+        log::debug!(target: "scim::server", "connection from {peer}: {e}");
+    }
+}
+
+/// One request, then its access-log line.
 async fn answer(
     req: hyper::Request<Incoming>,
-    engine: Arc<Engine>,
-    opts: &ServerOptions,
+    shared: Arc<Shared>,
 ) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     // Kept for the access log only when it is on.
-    let (method, path) = if log::log_enabled!(target: "scim::access", log::Level::Info) {
+    let logged = log::log_enabled!(target: "scim::access", log::Level::Info).then(|| {
+        let user_agent = req
+            .headers()
+            .get(hyper::header::USER_AGENT)
+            .map_or(&b""[..], |v| v.as_bytes());
         (
-            req.method().as_str().to_owned(),
-            req.uri().path().to_owned(),
+            log_value(req.method().as_str().as_bytes(), false).into_owned(),
+            log_value(req.uri().path().as_bytes(), false).into_owned(),
+            log_value(user_agent, true).into_owned(),
+            directory_of(req.uri().path(), &shared.engine.config().scim_path)
+                .map(|d| log_value(d.as_bytes(), false).into_owned()),
         )
-    } else {
-        (String::new(), String::new())
-    };
-    let resp = match tokio::time::timeout(opts.request_timeout, route(req, &engine)).await {
-        Ok(r) => r,
-        Err(_) => Response::error(&ScimError::new(408, None, "the request took too long")),
-    };
-    // One structured line per request; never the token, never the query (it may carry
-    // personal data in a filter).
-    log::info!(
-        target: "scim::access",
-        "method={method} path={path} status={} duration_ms={:.3} directory={}",
-        resp.status,
-        started.elapsed().as_secs_f64() * 1000.0,
-        directory_of(&path, &engine.config().scim_path).unwrap_or("-"),
-    );
+    });
+    let resp = respond(req, &shared, started).await;
+    if let Some((method, path, user_agent, directory)) = logged {
+        // One structured line per request; never the token, never the query (it may
+        // carry personal data in a filter); what the client chose is escaped.
+        log::info!(
+            target: "scim::access",
+            "method={method} path={path} status={} duration_ms={:.3} directory={} user_agent=\"{user_agent}\"",
+            resp.status,
+            started.elapsed().as_secs_f64() * 1000.0,
+            directory.as_deref().unwrap_or("-"),
+        );
+    }
     to_hyper(resp)
 }
 
-async fn route(req: hyper::Request<Incoming>, engine: &Arc<Engine>) -> Response {
+/// The answer to one request, in the order that keeps the server safe: the caps, then
+/// authentication and the directory's limits from the head alone, and only then the
+/// body (within its time limit) and the engine.
+async fn respond(
+    req: hyper::Request<Incoming>,
+    shared: &Arc<Shared>,
+    started: Instant,
+) -> Response {
+    let engine = &shared.engine;
     if req.uri().path() == "/healthz" {
+        if req.method() != hyper::Method::GET {
+            return Response::error(&ScimError::method_not_allowed("use GET on /healthz"))
+                .with_header("Allow", "GET");
+        }
         return Response {
-            status: if req.method() == hyper::Method::GET {
-                200
-            } else {
-                405
-            },
+            status: 200,
             headers: vec![("Content-Type".into(), "text/plain".into())],
             body: b"ok\n".to_vec(),
         };
     }
-    let login = engine.config().login_path.trim_end_matches('/').to_owned();
+    let slot = match shared.limits.request() {
+        Ok(s) => s,
+        Err(refusal) => return refusal.response(),
+    };
+    let login = engine.config().login_path.trim_end_matches('/');
     if let Some(rest) = req
         .uri()
         .path()
-        .strip_prefix(&login)
+        .strip_prefix(login)
         .filter(|r| r.starts_with('/'))
     {
         let rest = rest.to_owned();
-        return login_route(req, engine.clone(), rest).await;
+        return login_route(req, engine.clone(), rest, slot).await;
     }
-    let limit = engine.config().provider.max_payload_size;
-    let too_large = || {
-        Response::error(&ScimError::payload_too_large(format!(
-            "request body exceeds maxPayloadSize {limit}"
-        )))
+    let authorization = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let auth = match engine.authenticate(req.uri().path(), authorization) {
+        Ok(a) => a,
+        Err(e) => return Response::error(&e),
     };
+    let directory_slot = match shared.limits.directory(auth.directory_id()) {
+        Ok(s) => s,
+        Err(refusal) => {
+            if let Some(hold) = refusal.hold() {
+                // Held without a slot: see `Refusal::hold`.
+                drop(slot);
+                tokio::time::sleep(hold).await;
+            }
+            return refusal.response();
+        }
+    };
+    let deadline = started + shared.options.request_timeout;
+    let request = match read_request(req, engine.config().provider.max_payload_size, deadline).await
+    {
+        Ok(r) => r,
+        Err(e) => return Response::error(&e),
+    };
+    // Reads run inline on the runtime worker: a GET is a short read transaction that
+    // never waits on the writer (WAL), and handing it to the blocking pool cost more than
+    // the read itself (futex wake/wait per request; 157 against 103 µs of CPU per GET by
+    // id in the issue 13 measurements). Writes go to the blocking pool: they may wait
+    // for a group commit (an fsync) with others. A read waits for a fair turn on the
+    // workers first (see `fair`): a directory flooding reads delays another's by at most
+    // one read. Once the engine has the request, its answer is awaited with no time limit
+    // (a write is never reported as timed out after it was applied), and the request
+    // keeps its slots until then.
+    if request.method.eq_ignore_ascii_case("GET") {
+        let _turn = shared.turns.turn(auth.directory_id()).await;
+        return engine.handle_authenticated(&auth, &request);
+    }
+    let engine = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let _slots = (slot, directory_slot);
+        engine.handle_authenticated(&auth, &request)
+    })
+    .await
+    .unwrap_or_else(|_| Response::error(&ScimError::internal("the request handler failed")))
+}
+
+/// The whole request, its body read within `limit` bytes (`413` beyond, refused from a
+/// declared length before reading) and by `deadline` (`408` after).
+async fn read_request(
+    req: hyper::Request<Incoming>,
+    limit: usize,
+    deadline: Instant,
+) -> Result<Request, ScimError> {
+    let too_large =
+        || ScimError::payload_too_large(format!("request body exceeds maxPayloadSize {limit}"));
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return too_large();
+        return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, limit).collect().await {
+    let collected = tokio::time::timeout_at(deadline.into(), Limited::new(body, limit).collect())
+        .await
+        .map_err(|_| ScimError::new(408, None, "the request body took too long to arrive"))?;
+    let body = match collected {
         Ok(b) => b.to_bytes().to_vec(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return too_large()
+            return Err(too_large())
         }
         Err(e) => {
-            return Response::error(&ScimError::invalid_syntax(format!(
+            return Err(ScimError::invalid_syntax(format!(
                 "could not read the request body: {e}"
             )))
         }
     };
-    let request = Request {
+    Ok(Request {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or("").to_owned(),
@@ -319,32 +458,24 @@ async fn route(req: hyper::Request<Incoming>, engine: &Arc<Engine>) -> Response 
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect(),
         body,
-    };
-    // Reads run inline on the runtime worker: a GET is a short read transaction that
-    // never waits on the writer (WAL), and handing it to the blocking pool cost more than
-    // the read itself (futex wake/wait per request; 157 against 103 µs of CPU per GET by
-    // id in the issue 13 measurements). Writes go to the blocking pool: they may wait
-    // for a group commit (an fsync) with others. A GET that runs long holds its worker
-    // meanwhile (the others keep serving); the time limit covers reading the request.
-    if request.method.eq_ignore_ascii_case("GET") {
-        return engine.handle(&request);
-    }
-    let engine = engine.clone();
-    tokio::task::spawn_blocking(move || engine.handle(&request))
-        .await
-        .unwrap_or_else(|_| Response::error(&ScimError::internal("the request handler failed")))
+    })
 }
 
 /// `GET <login>/<id>` → 302 to the IdP; `GET <login>/<id>/callback` → who logged in, as
 /// JSON (`Accept: application/json`) or a small HTML page.
-async fn login_route(req: hyper::Request<Incoming>, engine: Arc<Engine>, rest: String) -> Response {
+async fn login_route(
+    req: hyper::Request<Incoming>,
+    engine: Arc<Engine>,
+    rest: String,
+    slot: RequestSlot,
+) -> Response {
     let json = req
         .headers()
         .get(hyper::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
     if req.method() != hyper::Method::GET {
-        return login_error(json, 405, "method_not_allowed", "use GET");
+        return login_error(json, 405, "method_not_allowed", "use GET").with_header("Allow", "GET");
     }
     let query = req.uri().query().unwrap_or("").to_owned();
     // The login cookie binds the callback to the browser that began the login.
@@ -361,6 +492,7 @@ async fn login_route(req: hyper::Request<Incoming>, engine: Arc<Engine>, rest: S
         .strip_suffix("/callback")
         .map(str::to_owned);
     let outcome = tokio::task::spawn_blocking(move || -> Result<Response, LoginError> {
+        let _slot = slot;
         let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
         match parts.as_slice() {
             [dir] if !dir.is_empty() => {
@@ -488,4 +620,45 @@ fn directory_of<'p>(path: &'p str, scim_path: &str) -> Option<&'p str> {
         .split('/')
         .next()
         .filter(|s| !s.is_empty())
+}
+
+/// A client-supplied value as it may appear in a log line: `\\`, `"`, control characters,
+/// bytes beyond ASCII and (unless `space`) the space are written `\\xNN`, so a value can
+/// neither end its field nor start a forged line.
+fn log_value(bytes: &[u8], space: bool) -> std::borrow::Cow<'_, str> {
+    use std::fmt::Write;
+    let plain = |b: u8| (b.is_ascii_graphic() || (space && b == b' ')) && b != b'"' && b != b'\\';
+    match std::str::from_utf8(bytes) {
+        Ok(s) if bytes.iter().all(|&b| plain(b)) => std::borrow::Cow::Borrowed(s),
+        _ => {
+            let mut out = String::with_capacity(bytes.len() + 8);
+            for &b in bytes {
+                match b {
+                    b'"' => out.push_str("\\\""),
+                    b'\\' => out.push_str("\\\\"),
+                    b if plain(b) => out.push(char::from(b)),
+                    b => {
+                        let _ = write!(out, "\\x{b:02x}");
+                    }
+                }
+            }
+            std::borrow::Cow::Owned(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_value;
+
+    #[test]
+    fn log_values_cannot_break_their_field_or_line() {
+        assert_eq!(log_value(b"/scim/v2/x/Users", false), "/scim/v2/x/Users");
+        assert_eq!(log_value(b"Okta SCIM Client", true), "Okta SCIM Client");
+        assert_eq!(log_value(b"a b", false), "a\\x20b");
+        assert_eq!(
+            log_value(b"x\" status=200\r\nforged\\\t\xff", true),
+            "x\\\" status=200\\x0d\\x0aforged\\\\\\x09\\xff"
+        );
+    }
 }

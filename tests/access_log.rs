@@ -27,13 +27,15 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
-fn get(addr: SocketAddr, path: &str, token: &str) -> String {
+fn get(addr: SocketAddr, path: &str, token: &str, user_agent: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
-        "GET {path}?filter=userName%20eq%20%22secret.person%22 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "GET {path}?filter=userName%20eq%20%22secret.person%22 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\nUser-Agent: "
     )
     .unwrap();
+    s.write_all(user_agent).unwrap();
+    s.write_all(b"\r\n\r\n").unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -67,8 +69,14 @@ fn access_log_lines_are_structured_and_never_carry_a_token() {
     )
     .unwrap();
     let path = format!("/scim/v2/{}/Users", d.id);
-    assert!(get(server.local_addr(), &path, &token).starts_with("HTTP/1.1 200"));
-    assert!(get(server.local_addr(), &path, "scim_forged").starts_with("HTTP/1.1 401"));
+    let addr = server.local_addr();
+    assert!(get(addr, &path, &token, b"Okta SCIM Client 1.0.0").starts_with("HTTP/1.1 200"));
+    assert!(get(addr, &path, "scim_forged", b"x").starts_with("HTTP/1.1 401"));
+    // What a client chooses (path, user agent) cannot end its field or forge a line.
+    let forged = format!("/scim/v2/{}\"/Users", d.id);
+    assert!(
+        get(addr, &forged, &token, b"evil\" status=200 \\ \t\xff end").starts_with("HTTP/1.1 401")
+    );
     server.stop();
 
     let lines = LINES.lock().clone();
@@ -77,10 +85,26 @@ fn access_log_lines_are_structured_and_never_carry_a_token() {
         .filter(|(t, _)| t == "scim::access")
         .map(|(_, l)| l)
         .collect();
-    assert_eq!(access.len(), 2, "{lines:?}");
+    assert_eq!(access.len(), 3, "{lines:?}");
     assert!(access[0].starts_with(&format!("method=GET path={path} status=200 duration_ms=")));
-    assert!(access[0].ends_with(&format!("directory={}", d.id)));
+    assert!(access[0].ends_with(&format!(
+        "directory={} user_agent=\"Okta SCIM Client 1.0.0\"",
+        d.id
+    )));
     assert!(access[1].contains("status=401"));
+    let (id, ua) = (&d.id, r#"evil\" status=200 \\ \x09\xff end"#);
+    assert!(
+        access[2].starts_with(&format!(
+            r#"method=GET path=/scim/v2/{id}\"/Users status=401 "#
+        )),
+        "{}",
+        access[2]
+    );
+    assert!(
+        access[2].ends_with(&format!(r#"directory={id}\" user_agent="{ua}""#)),
+        "{}",
+        access[2]
+    );
     for (_, line) in &lines {
         assert!(!line.contains(&token), "a token reached the log: {line}");
         assert!(!line.contains("scim_forged"));

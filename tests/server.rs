@@ -4,7 +4,7 @@
 use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
 use scim::mapping::Profile;
 use scim::server::{Server, ServerOptions, TlsFiles};
-use scim::store::MemoryStore;
+use scim::store::{MemoryStore, Store};
 use scim::{Engine, EngineConfig, Request};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,24 +28,18 @@ impl Fixture {
     }
 
     fn with_options(options: ServerOptions) -> Fixture {
+        Self::on_store(Arc::new(MemoryStore::new()), options)
+    }
+
+    fn on_store(store: Arc<dyn Store>, options: ServerOptions) -> Fixture {
         let engine = Arc::new(Engine::new(
             EngineConfig {
                 public_url: "http://scim.test".into(),
                 ..EngineConfig::default()
             },
-            Arc::new(MemoryStore::new()),
+            store,
         ));
-        let d = engine
-            .create_directory(&NewDirectory {
-                name: "Lab".into(),
-                domain: "example.com".into(),
-                idp: IdpKind::Okta,
-                services: vec![Service::Uem],
-                settings: DirectorySettings::default(),
-                mapping_profile: Some(Profile::Rfc),
-            })
-            .unwrap();
-        let token = engine.issue_token(&d.id, None).unwrap().secret.to_string();
+        let (dir, token) = add_directory(&engine, "Lab");
         let server = Server::start(
             engine.clone(),
             ServerOptions {
@@ -57,9 +51,14 @@ impl Fixture {
         Fixture {
             engine,
             server: Some(server),
-            dir: d.id,
+            dir,
             token,
         }
+    }
+
+    /// Another directory of the same engine: its id and token.
+    fn other_directory(&self, name: &str) -> (String, String) {
+        add_directory(&self.engine, name)
     }
 
     fn addr(&self) -> SocketAddr {
@@ -69,6 +68,21 @@ impl Fixture {
     fn path(&self, p: &str) -> String {
         format!("/scim/v2/{}{p}", self.dir)
     }
+}
+
+fn add_directory(engine: &Engine, name: &str) -> (String, String) {
+    let d = engine
+        .create_directory(&NewDirectory {
+            name: name.into(),
+            domain: "example.com".into(),
+            idp: IdpKind::Okta,
+            services: vec![Service::Uem],
+            settings: DirectorySettings::default(),
+            mapping_profile: Some(Profile::Rfc),
+        })
+        .unwrap();
+    let token = engine.issue_token(&d.id, None).unwrap().secret;
+    (d.id, token.as_str().to_owned())
 }
 
 /// A parsed HTTP/1.1 response.
@@ -437,4 +451,437 @@ fn header_size_and_time_limits() {
 
     // The server still serves everyone else.
     assert_eq!(send(f.addr(), "GET", "/healthz", None, None).status, 200);
+}
+
+/// A SCIM error answer: the status, in the body too, and no `scimType` (RFC 7644 names
+/// none for these statuses).
+fn assert_scim_error(r: &Reply, status: u16) {
+    assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.json();
+    assert_eq!(body["status"], status.to_string());
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    assert!(body.get("scimType").is_none(), "{body}");
+}
+
+/// A connection that sent a request head declaring a `declared`-byte body, and its first
+/// byte; the caller sends the rest, or never does.
+fn stalled_post(addr: SocketAddr, path: &str, token: &str, declared: usize) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/scim+json\r\nContent-Length: {declared}\r\n\r\n{{"
+    );
+    (&stream).write_all(head.as_bytes()).unwrap();
+    stream
+}
+
+/// Retry `f` until it holds (the server frees a slot when it sees a connection close,
+/// which it may do a moment later); generous for a loaded machine.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(std::time::Instant::now() < until, "never: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_unauthenticated_request_is_refused_before_its_body_is_sent() {
+    let f = Fixture::new(None);
+    let (other, _) = f.other_directory("Other");
+    // A declared body (even asking for 100-continue) is never waited for: the 401 comes
+    // while the client has sent only the head.
+    for (token, path) in [
+        (None, f.path("/Users")),
+        (Some("scim_forged"), f.path("/Users")),
+        // The right token on another directory's path is no token at all.
+        (Some(f.token.as_str()), format!("/scim/v2/{other}/Users")),
+    ] {
+        for expect in ["", "Expect: 100-continue\r\n"] {
+            let stream = TcpStream::connect(f.addr()).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}{expect}Content-Type: application/scim+json\r\nContent-Length: 500000\r\n\r\n"
+            );
+            (&stream).write_all(head.as_bytes()).unwrap();
+            let r = read_reply(&mut BufReader::new(&stream));
+            assert_scim_error(&r, 401);
+            assert_eq!(r.header("WWW-Authenticate"), Some("Bearer"));
+        }
+    }
+    // With the right token the same head is answered only once the body came.
+    let rest = br#""userName": "body"}"#;
+    let stream = stalled_post(f.addr(), &f.path("/Users"), &f.token, 1 + rest.len());
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    assert!(
+        (&stream).read(&mut buf).is_err(),
+        "no answer before the body"
+    );
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (&stream).write_all(rest).unwrap();
+    assert_eq!(read_reply(&mut BufReader::new(&stream)).status, 201);
+}
+
+#[test]
+fn an_unsupported_method_gets_405_with_allow() {
+    let f = Fixture::new(None);
+    for (method, path, allow) in [
+        ("DELETE", f.path("/Users"), "GET, POST"),
+        ("PATCH", f.path("/Groups"), "GET, POST"),
+        ("POST", f.path("/Users/abc"), "GET, PUT, PATCH, DELETE"),
+        ("GET", f.path("/Users/.search"), "POST"),
+        ("GET", f.path("/Bulk"), "POST"),
+        ("PUT", f.path("/ServiceProviderConfig"), "GET"),
+        ("POST", f.path("/Schemas"), "GET"),
+        ("PUT", f.path(""), "GET"),
+        ("POST", "/healthz".to_owned(), "GET"),
+    ] {
+        let r = send(f.addr(), method, &path, Some(&f.token), None);
+        assert_scim_error(&r, 405);
+        assert_eq!(r.header("Allow"), Some(allow), "{method} {path}");
+    }
+}
+
+#[test]
+fn connections_beyond_the_cap_get_503_with_retry_after() {
+    let f = Fixture::with_options(ServerOptions {
+        max_connections: 2,
+        ..ServerOptions::default()
+    });
+    // Two kept-alive connections, each known to be served.
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let s = TcpStream::connect(f.addr()).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            (&s).write_all(&request_bytes("GET", "/healthz", None, None))
+                .unwrap();
+            assert_eq!(read_reply(&mut BufReader::new(&s)).status, 200);
+            s
+        })
+        .collect();
+    let r = send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None);
+    assert_scim_error(&r, 503);
+    assert_eq!(r.header("Retry-After"), Some("1"));
+    assert_eq!(r.header("Connection"), Some("close"));
+    // A held connection is still served; once one closes, a new one is.
+    let s = &held[0];
+    (&*s)
+        .write_all(&request_bytes(
+            "GET",
+            &f.path("/Users"),
+            Some(&f.token),
+            None,
+        ))
+        .unwrap();
+    assert_eq!(read_reply(&mut BufReader::new(s)).status, 200);
+    drop(held);
+    eventually("a new connection is served after others closed", || {
+        send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None).status == 200
+    });
+}
+
+#[test]
+fn requests_in_flight_beyond_the_caps_get_503_or_429() {
+    let f = Fixture::with_options(ServerOptions {
+        max_in_flight: 3,
+        max_in_flight_per_directory: 2,
+        ..ServerOptions::default()
+    });
+    let (b, b_token) = f.other_directory("B");
+    let b_users = format!("/scim/v2/{b}/Users");
+    // Two requests of the Lab directory upload their bodies slowly: its share is taken.
+    let stalled: Vec<TcpStream> = (0..2)
+        .map(|_| stalled_post(f.addr(), &f.path("/Users"), &f.token, 100))
+        .collect();
+    eventually("the Lab directory is at its share", || {
+        send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None).status == 429
+    });
+    let r = send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None);
+    assert_scim_error(&r, 429);
+    assert_eq!(r.header("Retry-After"), Some("1"));
+    // Another directory still has a slot.
+    assert_eq!(
+        send(f.addr(), "GET", &b_users, Some(&b_token), None).status,
+        200
+    );
+    // With B holding the last slot too, the server as a whole is busy.
+    let b_stalled = stalled_post(f.addr(), &b_users, &b_token, 100);
+    eventually("the server is at its in-flight cap", || {
+        send(f.addr(), "GET", "/scim/v2/x/Users", None, None).status == 503
+    });
+    let r = send(f.addr(), "GET", &b_users, Some(&b_token), None);
+    assert_scim_error(&r, 503);
+    assert_eq!(r.header("Retry-After"), Some("1"));
+    // The health check is outside the caps.
+    assert_eq!(send(f.addr(), "GET", "/healthz", None, None).status, 200);
+    drop(stalled);
+    drop(b_stalled);
+    eventually("slots are released when their requests end", || {
+        send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None).status == 200
+    });
+    assert_eq!(
+        send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None).json()["totalResults"],
+        0,
+        "nothing the stalled requests carried was written"
+    );
+}
+
+#[test]
+fn a_directory_beyond_its_rate_gets_429_with_retry_after() {
+    let f = Fixture::with_options(ServerOptions {
+        rate_limit: Some(scim::server::RateLimit {
+            per_second: 1,
+            burst: 3,
+        }),
+        ..ServerOptions::default()
+    });
+    let (b, b_token) = f.other_directory("B");
+    // Requests that fail authentication do not spend the directory's bucket.
+    for _ in 0..5 {
+        let r = send(
+            f.addr(),
+            "GET",
+            &f.path("/Users"),
+            Some("scim_forged"),
+            None,
+        );
+        assert_eq!(r.status, 401);
+    }
+    // The burst of 3 is served, then requests are refused until the bucket refills (a
+    // token a second; a slow machine may see one more served).
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200]);
+    let refused = (0..20)
+        .map(|_| send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None))
+        .find(|r| r.status != 200)
+        .expect("refused beyond the burst");
+    assert_scim_error(&refused, 429);
+    assert_eq!(refused.header("Retry-After"), Some("1"));
+    // Writes are refused the same way, before their body is read: a refused one wrote
+    // nothing.
+    let mut created = 0;
+    let refused = (0..20)
+        .map(|i| {
+            let user = json!({"userName": format!("user{i}")});
+            send(
+                f.addr(),
+                "POST",
+                &f.path("/Users"),
+                Some(&f.token),
+                Some(user),
+            )
+        })
+        .find(|r| {
+            created += usize::from(r.status == 201);
+            r.status != 201
+        })
+        .expect("a write refused");
+    assert_scim_error(&refused, 429);
+    assert_eq!(refused.header("Retry-After"), Some("1"));
+    let total = f
+        .engine
+        .handle(&Request {
+            method: "GET".into(),
+            path: f.path("/Users"),
+            headers: vec![("Authorization".into(), format!("Bearer {}", f.token))],
+            ..Request::default()
+        })
+        .body;
+    let total: Value = serde_json::from_slice(&total).unwrap();
+    assert_eq!(total["totalResults"], created);
+    // The other directory has its own bucket.
+    let b_users = format!("/scim/v2/{b}/Users");
+    for _ in 0..3 {
+        assert_eq!(
+            send(f.addr(), "GET", &b_users, Some(&b_token), None).status,
+            200
+        );
+    }
+    // After Retry-After, the directory is served again.
+    eventually("the bucket refills", || {
+        send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None).status == 200
+    });
+}
+
+#[test]
+fn slow_heads_and_slow_bodies_time_out() {
+    let f = Fixture::with_options(ServerOptions {
+        header_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_millis(800),
+        max_connections: 64,
+        ..ServerOptions::default()
+    });
+    // Slowloris: many connections, each trickling its head a byte at a time; every one
+    // is closed by the header time limit however long it keeps trickling.
+    let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let lorises: Vec<_> = (0..32)
+        .map(|_| {
+            let s = TcpStream::connect(f.addr()).unwrap();
+            std::thread::spawn(move || {
+                for b in head.iter() {
+                    if (&s).write_all(&[*b]).is_err() {
+                        return true;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                false
+            })
+        })
+        .collect();
+    // Meanwhile the server serves others.
+    assert_eq!(
+        send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None).status,
+        200
+    );
+    for l in lorises {
+        assert!(l.join().unwrap(), "a slow head was cut off before it ended");
+    }
+
+    // A body trickling a byte every 100 ms never completes within the time limit: 408,
+    // and nothing written.
+    let stream = stalled_post(f.addr(), &f.path("/Users"), &f.token, 200);
+    let writer = {
+        let s = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..199 {
+                if (&s).write_all(b" ").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let r = read_reply(&mut BufReader::new(&stream));
+    assert_scim_error(&r, 408);
+    drop(stream);
+    writer.join().unwrap();
+    assert_eq!(
+        send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None).json()["totalResults"],
+        0
+    );
+}
+
+/// The memory store, its write transactions slowed down (a disk that takes its time).
+struct SlowWrites {
+    inner: MemoryStore,
+    delay: Duration,
+}
+
+impl Store for SlowWrites {
+    fn read(
+        &self,
+        dir: &str,
+        f: &mut dyn FnMut(&dyn scim::store::ReadTx) -> scim::error::Result<()>,
+    ) -> scim::error::Result<()> {
+        self.inner.read(dir, f)
+    }
+    fn write(
+        &self,
+        dir: &str,
+        f: &mut dyn FnMut(&mut dyn scim::store::WriteTx) -> scim::error::Result<()>,
+    ) -> scim::error::Result<()> {
+        let r = self.inner.write(dir, f);
+        std::thread::sleep(self.delay);
+        r
+    }
+    fn create_directory(&self, r: &scim::store::DirectoryRecord) -> scim::error::Result<()> {
+        self.inner.create_directory(r)
+    }
+    fn modify_directory(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut scim::store::DirectoryRecord) -> scim::error::Result<()>,
+    ) -> scim::error::Result<scim::store::DirectoryRecord> {
+        self.inner.modify_directory(id, change)
+    }
+    fn get_directory(&self, id: &str) -> scim::error::Result<Option<scim::store::DirectoryRecord>> {
+        self.inner.get_directory(id)
+    }
+    fn directory_by_token(
+        &self,
+        h: &str,
+    ) -> scim::error::Result<Option<scim::store::DirectoryRecord>> {
+        self.inner.directory_by_token(h)
+    }
+    fn list_directories(&self) -> scim::error::Result<Vec<scim::store::DirectoryRecord>> {
+        self.inner.list_directories()
+    }
+    fn delete_directory(&self, id: &str) -> scim::error::Result<bool> {
+        self.inner.delete_directory(id)
+    }
+    fn events(
+        &self,
+        d: &str,
+        after: u64,
+        limit: usize,
+    ) -> scim::error::Result<Vec<scim::store::Event>> {
+        self.inner.events(d, after, limit)
+    }
+    fn ack_events(&self, d: &str, seq: u64) -> scim::error::Result<()> {
+        self.inner.ack_events(d, seq)
+    }
+    fn acked(&self, d: &str) -> scim::error::Result<u64> {
+        self.inner.acked(d)
+    }
+    fn prune_events(&self, d: &str, seq: u64) -> scim::error::Result<u64> {
+        self.inner.prune_events(d, seq)
+    }
+    fn outbox(&self, d: &str) -> scim::error::Result<scim::store::Outbox> {
+        self.inner.outbox(d)
+    }
+    fn trim_events(
+        &self,
+        d: &str,
+        trim: &scim::store::TrimEvents,
+    ) -> scim::error::Result<scim::store::Trimmed> {
+        self.inner.trim_events(d, trim)
+    }
+}
+
+#[test]
+fn a_write_that_outlasts_the_time_limit_is_answered_with_its_outcome() {
+    let f = Fixture::on_store(
+        Arc::new(SlowWrites {
+            inner: MemoryStore::new(),
+            delay: Duration::from_millis(1500),
+        }),
+        ServerOptions {
+            request_timeout: Duration::from_millis(300),
+            ..ServerOptions::default()
+        },
+    );
+    // The write commits, then the store takes longer than the request time limit to
+    // return: the client gets the 201 it earned, never a 408.
+    let r = send(
+        f.addr(),
+        "POST",
+        &f.path("/Users"),
+        Some(&f.token),
+        Some(json!({"userName": "slow@example.com"})),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let got = send(
+        f.addr(),
+        "GET",
+        &f.path(&format!("/Users/{id}")),
+        Some(&f.token),
+        None,
+    );
+    assert_eq!(got.json()["userName"], "slow@example.com");
 }

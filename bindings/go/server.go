@@ -19,8 +19,23 @@ type ServerOptions struct {
 	TLSCert        string // PEM file; with TLSKey, the server speaks HTTPS
 	TLSKey         string
 	MaxHeaderBytes int
-	RequestTimeout time.Duration
+	HeaderTimeout  time.Duration // receiving a request head; idle keep-alive
+	RequestTimeout time.Duration // receiving a request body
 	ShutdownGrace  time.Duration
+	// Caps: open connections and requests in flight (503 with Retry-After beyond), and
+	// one directory's requests in flight (429 with Retry-After beyond).
+	MaxConnections          int
+	MaxInFlight             int
+	MaxInFlightPerDirectory int
+	// A per-directory request rate (429 with Retry-After beyond); nil: none.
+	RateLimit *RateLimit
+}
+
+// RateLimit is a per-directory token bucket: Burst requests at once, refilled at
+// PerSecond.
+type RateLimit struct {
+	PerSecond uint32
+	Burst     uint32
 }
 
 // Server is the library's own HTTP server, serving every directory of an engine on
@@ -47,6 +62,21 @@ func (e *Engine) StartServer(opts *ServerOptions) (*Server, error) {
 		}
 		if opts.MaxHeaderBytes > 0 {
 			o["max_header_bytes"] = opts.MaxHeaderBytes
+		}
+		if opts.HeaderTimeout > 0 {
+			o["header_timeout_ms"] = opts.HeaderTimeout.Milliseconds()
+		}
+		if opts.MaxConnections > 0 {
+			o["max_connections"] = opts.MaxConnections
+		}
+		if opts.MaxInFlight > 0 {
+			o["max_in_flight"] = opts.MaxInFlight
+		}
+		if opts.MaxInFlightPerDirectory > 0 {
+			o["max_in_flight_per_directory"] = opts.MaxInFlightPerDirectory
+		}
+		if opts.RateLimit != nil {
+			o["rate_limit"] = map[string]uint32{"per_second": opts.RateLimit.PerSecond, "burst": opts.RateLimit.Burst}
 		}
 		if opts.RequestTimeout > 0 {
 			o["request_timeout_ms"] = opts.RequestTimeout.Milliseconds()

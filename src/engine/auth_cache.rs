@@ -72,6 +72,12 @@ impl AuthCache {
         (filled.elapsed() < MAX_AGE).then(|| entry.clone())
     }
 
+    /// Bumped by every invalidation: an authentication made under an older generation
+    /// may predate a directory change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// What to pass to [`Self::insert`]: take it before the store read.
     pub fn ticket(&self) -> Ticket {
         Ticket {

@@ -80,6 +80,23 @@ mod login;
 use auth_cache::{AuthCache, Authorized};
 pub use login::{login_cookie_value, Login, LoginError, LOGIN_COOKIE};
 
+/// A request head [`Engine::authenticate`] accepted: which directory it is for. Answer
+/// the request with [`Engine::handle_authenticated`].
+pub struct Authenticated {
+    auth: Arc<Authorized>,
+    /// The path below the directory's SCIM base.
+    rest: String,
+    /// The authentication cache generation when it was authenticated.
+    generation: u64,
+}
+
+impl Authenticated {
+    /// The authenticated directory.
+    pub fn directory_id(&self) -> &str {
+        &self.auth.id
+    }
+}
+
 /// Directories, tokens and the SCIM protocol over one store. Thread-safe (`Send + Sync`):
 /// share it with an `Arc`.
 pub struct Engine {
@@ -513,39 +530,84 @@ impl Engine {
     /// Answer one SCIM request. `req.path` is the full path (`/scim/v2/<directory>/Users`);
     /// the bearer token must be the current, unexpired token of that very directory.
     pub fn handle(&self, req: &Request) -> Response {
-        match self.authenticate(req) {
-            Ok((auth, rest)) => {
-                let tenant = tenant(&auth.id, &auth.settings, &auth.base_url, &auth.mapping);
-                let resp = self.provider.handle_at(&tenant, req, rest);
-                if resp.status < 300 && !req.method.eq_ignore_ascii_case("GET") {
-                    // A Bulk request may carry many changes: retention runs after each.
-                    let bulk = rest.trim_end_matches('/').eq_ignore_ascii_case("/Bulk");
-                    self.committed(&auth.id, bulk);
-                }
-                resp
-            }
+        match self.authenticate(&req.path, req.header("Authorization")) {
+            Ok(auth) => self.handle_authenticated(&auth, req),
             Err(e) => Response::error(&e),
         }
+    }
+
+    /// Authenticate a request from its head alone (path and `Authorization` header), before
+    /// its body is read: what a server does first, so an unauthenticated client never gets
+    /// to upload a body, and what it rate-limits by ([`Authenticated::directory_id`]).
+    /// A 404 when the path is not below the SCIM path; a 401 for any token problem.
+    pub fn authenticate(&self, path: &str, authorization: Option<&str>) -> Result<Authenticated> {
+        let generation = self.auth.generation();
+        let (auth, rest) = self.authorize(path, authorization)?;
+        Ok(Authenticated {
+            auth,
+            rest,
+            generation,
+        })
+    }
+
+    /// Answer a request authenticated by [`Engine::authenticate`] (`req` is the whole
+    /// request, its path the one authenticated). When any directory changed meanwhile
+    /// (a token revoked or replaced while the body was uploading), the request is
+    /// authenticated again: a revoked token is never honoured after the revoking call
+    /// returned. Expiry is checked again too.
+    pub fn handle_authenticated(&self, auth: &Authenticated, req: &Request) -> Response {
+        let fresh;
+        let auth = if self.auth.generation() == auth.generation
+            && auth
+                .auth
+                .settings
+                .token
+                .as_ref()
+                .is_some_and(|t| !t.is_expired(self.now()))
+        {
+            auth
+        } else {
+            match self.authenticate(&req.path, req.header("Authorization")) {
+                Ok(a) => {
+                    fresh = a;
+                    &fresh
+                }
+                Err(e) => return Response::error(&e),
+            }
+        };
+        let a = &auth.auth;
+        let tenant = tenant(&a.id, &a.settings, &a.base_url, &a.mapping);
+        let resp = self.provider.handle_at(&tenant, req, &auth.rest);
+        if resp.status < 300 && !req.method.eq_ignore_ascii_case("GET") {
+            // A Bulk request may carry many changes: retention runs after each.
+            let bulk = auth
+                .rest
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case("/Bulk");
+            self.committed(&a.id, bulk);
+        }
+        resp
     }
 
     /// The directory a request is for and the path below its SCIM base. The token is
     /// looked up in the authentication cache, and in the store on a miss; its expiry is
     /// checked on every request.
-    fn authenticate<'r>(&self, req: &'r Request) -> Result<(Arc<Authorized>, &'r str)> {
+    fn authorize(
+        &self,
+        path: &str,
+        authorization: Option<&str>,
+    ) -> Result<(Arc<Authorized>, String)> {
         let prefix = self.config.scim_path.trim_end_matches('/');
-        let below = req
-            .path
+        let below = path
             .strip_prefix(prefix)
             .filter(|rest| rest.starts_with('/'))
-            .ok_or_else(|| ScimError::not_found(format!("no SCIM endpoint at '{}'", req.path)))?;
-        // The path below the directory's base keeps its leading '/' ("/" for the base).
-        let (dir_id, rest) = match below[1..].find('/') {
-            Some(i) => (&below[1..=i], &below[i + 1..]),
-            None => (&below[1..], "/"),
+            .ok_or_else(|| ScimError::not_found(format!("no SCIM endpoint at '{path}'")))?;
+        let (dir_id, rest) = match below[1..].split_once('/') {
+            Some((d, r)) => (d, format!("/{r}")),
+            None => (&below[1..], String::from("/")),
         };
         let denied = || ScimError::unauthorized(UNAUTHORIZED);
-        let secret = req
-            .header("Authorization")
+        let secret = authorization
             .and_then(|h| {
                 let (scheme, value) = h.trim().split_once(' ')?;
                 scheme.eq_ignore_ascii_case("Bearer").then(|| value.trim())

@@ -2,7 +2,7 @@
 
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, json_arg, out, quiet, scim_result, Failure};
-use crate::server::{Server, ServerOptions, TlsFiles};
+use crate::server::{RateLimit, Server, ServerOptions, TlsFiles};
 use std::ffi::{c_char, CString};
 use std::time::Duration;
 
@@ -22,18 +22,37 @@ struct Options {
     tls_cert: Option<String>,
     tls_key: Option<String>,
     max_header_bytes: Option<usize>,
+    header_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_in_flight: Option<usize>,
+    max_in_flight_per_directory: Option<usize>,
+    /// `{"per_second": 50, "burst": 100}`; absent or null: no rate limit.
+    rate_limit: Option<RateLimitOption>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitOption {
+    per_second: u32,
+    burst: u32,
 }
 
 /// Start serving every directory of `engine` over HTTP (or HTTPS with `tls_cert` and
 /// `tls_key` PEM files), on threads of the library's own. `options_json` (NULL for
 /// defaults): `{"listen": "127.0.0.1:0", "tls_cert": "cert.pem", "tls_key": "key.pem",
-/// "max_header_bytes": 65536, "request_timeout_ms": 60000, "shutdown_grace_ms": 30000}`.
+/// "max_header_bytes": 65536, "header_timeout_ms": 10000, "request_timeout_ms": 60000,
+/// "shutdown_grace_ms": 30000, "max_connections": 512, "max_in_flight": 256,
+/// "max_in_flight_per_directory": 64, "rate_limit": {"per_second": 50, "burst": 100}}`
+/// (the values shown are the defaults, except `rate_limit`: none unless given).
+/// `request_timeout_ms` bounds receiving a body; a request the engine started is
+/// answered with its outcome. Beyond the connection and in-flight caps: `503` with
+/// `Retry-After`; beyond a directory's share or rate: `429` with `Retry-After`.
 /// The server holds its own reference to the engine.
 ///
-/// Errors: INVALID_JSON, INVALID_ARGUMENT (tls_cert without tls_key), IO (cannot listen,
-/// unreadable certificate).
+/// Errors: INVALID_JSON, INVALID_ARGUMENT (tls_cert without tls_key; a limit of 0),
+/// IO (cannot listen, unreadable certificate).
 #[no_mangle]
 pub unsafe extern "C" fn scim_server_start(
     engine: *const scim_engine,
@@ -62,17 +81,50 @@ pub unsafe extern "C" fn scim_server_start(
                 ))
             }
         };
+        let invalid = |what: &str| {
+            Failure(
+                scim_result::SCIM_RESULT_INVALID_ARGUMENT,
+                format!("{what} must be at least 1"),
+            )
+        };
+        let positive = |v: Option<usize>, default: usize, what: &str| match v {
+            Some(0) => Err(invalid(what)),
+            v => Ok(v.unwrap_or(default)),
+        };
+        let rate_limit = match o.rate_limit {
+            Some(r) if r.per_second == 0 => return Err(invalid("rate_limit.per_second")),
+            Some(r) if r.burst == 0 => return Err(invalid("rate_limit.burst")),
+            r => r.map(|r| RateLimit {
+                per_second: r.per_second,
+                burst: r.burst,
+            }),
+        };
+        // Every field named: a new option must be decided on here too.
         let options = ServerOptions {
             addr: o.listen.unwrap_or(defaults.addr),
             tls,
             max_header_bytes: o.max_header_bytes.unwrap_or(defaults.max_header_bytes),
+            header_timeout: o
+                .header_timeout_ms
+                .map_or(defaults.header_timeout, Duration::from_millis),
             request_timeout: o
                 .request_timeout_ms
                 .map_or(defaults.request_timeout, Duration::from_millis),
             shutdown_grace: o
                 .shutdown_grace_ms
                 .map_or(defaults.shutdown_grace, Duration::from_millis),
-            ..defaults
+            max_connections: positive(
+                o.max_connections,
+                defaults.max_connections,
+                "max_connections",
+            )?,
+            max_in_flight: positive(o.max_in_flight, defaults.max_in_flight, "max_in_flight")?,
+            max_in_flight_per_directory: positive(
+                o.max_in_flight_per_directory,
+                defaults.max_in_flight_per_directory,
+                "max_in_flight_per_directory",
+            )?,
+            rate_limit,
         };
         let server = Server::start(e, options)
             .map_err(|err| Failure(scim_result::SCIM_RESULT_IO, err.detail))?;

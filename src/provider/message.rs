@@ -92,6 +92,12 @@ impl Response {
         self
     }
 
+    /// The same response with one more header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     /// The RFC 7644 §3.12 error response. An internal error's text goes to the log
     /// (target `scim::internal`), the client gets a generic detail.
     pub fn error(e: &ScimError) -> Self {

@@ -314,11 +314,12 @@ pub(crate) fn dispatch_with(
         (ServiceProviderConfig, "GET") => Ok(discovery::service_provider_config(ctx)),
         (ResourceTypes(id), "GET") => discovery::resource_types(ctx, id, &params),
         (Schemas(id), "GET") => discovery::schemas(ctx, id, &params),
-        (ep, m) => Err(method_not_allowed(ep, m)),
+        (ep, m) => Ok(method_not_allowed(ep, m)),
     }
 }
 
-fn method_not_allowed(ep: Endpoint, method: &str) -> ScimError {
+/// 405 with the `Allow` header listing what the endpoint supports (RFC 9110 §15.5.6).
+fn method_not_allowed(ep: Endpoint, method: &str) -> Response {
     use Endpoint::*;
     let allowed = match ep {
         Root => "GET",
@@ -327,9 +328,10 @@ fn method_not_allowed(ep: Endpoint, method: &str) -> ScimError {
         Resource(..) => "GET, PUT, PATCH, DELETE",
         ServiceProviderConfig | ResourceTypes(_) | Schemas(_) => "GET",
     };
-    ScimError::method_not_allowed(format!(
+    Response::error(&ScimError::method_not_allowed(format!(
         "method {method} is not allowed on this endpoint (allowed: {allowed})"
-    ))
+    )))
+    .with_header("Allow", allowed)
 }
 
 /// Map a path below the SCIM base to an endpoint. Endpoint names match case-insensitively.

@@ -23,8 +23,10 @@ class Server(Handle):
 
     ``Server(engine, listen="127.0.0.1:0")`` starts it; :attr:`address` is where it
     listens (port 0 picks a free port). Options: ``tls_cert`` and ``tls_key`` (PEM
-    files, together), ``max_header_bytes``, ``request_timeout_ms``,
-    ``shutdown_grace_ms``. :meth:`stop` (or leaving a ``with`` block) stops accepting,
+    files, together), ``max_header_bytes``, ``header_timeout_ms``, ``request_timeout_ms``,
+    ``shutdown_grace_ms``, ``max_connections``, ``max_in_flight``,
+    ``max_in_flight_per_directory`` and ``rate_limit`` (``{"per_second": 50, "burst":
+    100}``); see ``scim_server_start`` in ``scim.h``. :meth:`stop` (or leaving a ``with`` block) stops accepting,
     lets requests in flight finish within the grace period, and frees it. The server
     keeps its own reference to the engine: closing the engine does not stop it.
     """
