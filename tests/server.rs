@@ -9,8 +9,13 @@ use scim::{Engine, EngineConfig, Request};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
+
+#[path = "support/counting.rs"]
+mod counting;
+use counting::Counting;
 
 struct Fixture {
     engine: Arc<Engine>,
@@ -776,90 +781,15 @@ fn slow_heads_and_slow_bodies_time_out() {
     );
 }
 
-/// The memory store, its write transactions slowed down (a disk that takes its time).
-struct SlowWrites {
-    inner: MemoryStore,
-    delay: Duration,
-}
-
-impl Store for SlowWrites {
-    fn read(
-        &self,
-        dir: &str,
-        f: &mut dyn FnMut(&dyn scim::store::ReadTx) -> scim::error::Result<()>,
-    ) -> scim::error::Result<()> {
-        self.inner.read(dir, f)
-    }
-    fn write(
-        &self,
-        dir: &str,
-        f: &mut dyn FnMut(&mut dyn scim::store::WriteTx) -> scim::error::Result<()>,
-    ) -> scim::error::Result<()> {
-        let r = self.inner.write(dir, f);
-        std::thread::sleep(self.delay);
-        r
-    }
-    fn create_directory(&self, r: &scim::store::DirectoryRecord) -> scim::error::Result<()> {
-        self.inner.create_directory(r)
-    }
-    fn modify_directory(
-        &self,
-        id: &str,
-        change: &mut dyn FnMut(&mut scim::store::DirectoryRecord) -> scim::error::Result<()>,
-    ) -> scim::error::Result<scim::store::DirectoryRecord> {
-        self.inner.modify_directory(id, change)
-    }
-    fn get_directory(&self, id: &str) -> scim::error::Result<Option<scim::store::DirectoryRecord>> {
-        self.inner.get_directory(id)
-    }
-    fn directory_by_token(
-        &self,
-        h: &str,
-    ) -> scim::error::Result<Option<scim::store::DirectoryRecord>> {
-        self.inner.directory_by_token(h)
-    }
-    fn list_directories(&self) -> scim::error::Result<Vec<scim::store::DirectoryRecord>> {
-        self.inner.list_directories()
-    }
-    fn delete_directory(&self, id: &str) -> scim::error::Result<bool> {
-        self.inner.delete_directory(id)
-    }
-    fn events(
-        &self,
-        d: &str,
-        after: u64,
-        limit: usize,
-    ) -> scim::error::Result<Vec<scim::store::Event>> {
-        self.inner.events(d, after, limit)
-    }
-    fn ack_events(&self, d: &str, seq: u64) -> scim::error::Result<()> {
-        self.inner.ack_events(d, seq)
-    }
-    fn acked(&self, d: &str) -> scim::error::Result<u64> {
-        self.inner.acked(d)
-    }
-    fn prune_events(&self, d: &str, seq: u64) -> scim::error::Result<u64> {
-        self.inner.prune_events(d, seq)
-    }
-    fn outbox(&self, d: &str) -> scim::error::Result<scim::store::Outbox> {
-        self.inner.outbox(d)
-    }
-    fn trim_events(
-        &self,
-        d: &str,
-        trim: &scim::store::TrimEvents,
-    ) -> scim::error::Result<scim::store::Trimmed> {
-        self.inner.trim_events(d, trim)
-    }
-}
-
 #[test]
 fn a_write_that_outlasts_the_time_limit_is_answered_with_its_outcome() {
     let f = Fixture::on_store(
-        Arc::new(SlowWrites {
-            inner: MemoryStore::new(),
-            delay: Duration::from_millis(1500),
-        }),
+        {
+            // The memory store, its write transactions slowed down (a slow disk).
+            let store = Counting::default();
+            store.write_delay_ms.store(1500, Relaxed);
+            Arc::new(store)
+        },
         ServerOptions {
             request_timeout: Duration::from_millis(300),
             ..ServerOptions::default()

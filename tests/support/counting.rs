@@ -26,6 +26,8 @@ pub struct Counting {
     /// Fault injection: when set to n > 0, the n-th `append_event` from now fails as the
     /// store would (500), after the change it describes was written.
     pub fail_event: AtomicUsize,
+    /// A slow disk: each write transaction returns this many milliseconds after it ran.
+    pub write_delay_ms: AtomicUsize,
 }
 
 impl Default for Counting {
@@ -45,6 +47,7 @@ impl Counting {
             writes: AtomicUsize::new(0),
             token_lookups: AtomicUsize::new(0),
             fail_event: AtomicUsize::new(0),
+            write_delay_ms: AtomicUsize::new(0),
         }
     }
 
@@ -215,12 +218,17 @@ impl Store for Counting {
         f: &mut dyn FnMut(&mut dyn WriteTx) -> scim::error::Result<()>,
     ) -> scim::error::Result<()> {
         self.writes.fetch_add(1, Relaxed);
-        self.inner.write(dir, &mut |tx| {
+        let written = self.inner.write(dir, &mut |tx| {
             f(&mut CountingTx {
                 inner: tx,
                 counts: self,
             })
-        })
+        });
+        let delay = self.write_delay_ms.load(Relaxed) as u64;
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(delay));
+        }
+        written
     }
     fn create_directory(&self, r: &DirectoryRecord) -> scim::error::Result<()> {
         self.inner.create_directory(r)
