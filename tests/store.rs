@@ -2,8 +2,8 @@
 
 use scim::schema::ResourceKind::{self, Group, User};
 use scim::store::{
-    DirectoryRecord, IndexKey, Member, MemoryStore, NewEvent, SqliteOptions, SqliteStore, Store,
-    StoredResource,
+    DirectoryRecord, IndexKey, Member, MemoryStore, NewEvent, PostgresStore, SqliteOptions,
+    SqliteStore, Store, StoredResource,
 };
 use scim::ScimError;
 use serde_json::{json, Value};
@@ -904,6 +904,15 @@ fn sqlite_store_passes_the_suite() {
         });
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[path = "support/postgres.rs"]
+mod postgres;
+
+#[test]
+fn postgres_store_passes_the_suite() {
+    let pg = postgres::Postgres::start();
+    suite(&|| Arc::new(PostgresStore::open(&pg.fresh_database()).unwrap()));
 }
 
 fn fill(store: &dyn Store) {
