@@ -262,6 +262,16 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Whether `location` names a PostgreSQL database (`postgres://…` or
+    /// `postgresql://…`) rather than a file.
+    pub fn is_url(location: &str) -> bool {
+        ["postgres://", "postgresql://"].iter().any(|scheme| {
+            location
+                .get(..scheme.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+        })
+    }
+
     /// Which database this store uses (without credentials).
     pub fn describe(&self) -> &str {
         &self.shown
