@@ -915,6 +915,181 @@ fn postgres_store_passes_the_suite() {
     suite(&|| Arc::new(PostgresStore::open(&pg.fresh_database()).unwrap()));
 }
 
+/// The last part of a database URL: the database's name.
+fn db_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap()
+}
+
+#[test]
+fn postgres_store_reopens_migrates_once_and_refuses_foreign_or_newer_schemas() {
+    let pg = postgres::Postgres::start();
+    let url = pg.fresh_database();
+    reopens_with_everything(&|| Box::new(PostgresStore::open(&url).unwrap()));
+    assert_eq!(
+        pg.psql(
+            db_name(&url),
+            "SELECT application || ' ' || version FROM schema_version"
+        ),
+        format!("libscim {}", PostgresStore::SCHEMA_VERSION)
+    );
+
+    // Several instances opening one fresh database at once: it is migrated once.
+    let url = pg.fresh_database();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| PostgresStore::open(&url).unwrap());
+        }
+    });
+    assert_eq!(
+        pg.psql(db_name(&url), "SELECT count(*) FROM schema_version"),
+        "1"
+    );
+
+    // A database written by a newer library.
+    pg.psql(
+        db_name(&url),
+        &format!(
+            "UPDATE schema_version SET version = {}",
+            PostgresStore::SCHEMA_VERSION + 1
+        ),
+    );
+    let e = PostgresStore::open(&url).unwrap_err();
+    assert_eq!(e.status, 500);
+    assert!(
+        e.detail.contains(&format!(
+            "database schema version {} is newer than this library ({})",
+            PostgresStore::SCHEMA_VERSION + 1,
+            PostgresStore::SCHEMA_VERSION
+        )),
+        "{}",
+        e.detail
+    );
+
+    // Another application's tables, or another application's schema_version: refused,
+    // and nothing is created in them.
+    let other = pg.fresh_database();
+    pg.psql(db_name(&other), "CREATE TABLE resources (x int)");
+    let e = PostgresStore::open(&other).unwrap_err();
+    assert_eq!(e.status, 500);
+    assert!(
+        e.detail.contains("is not a libscim database"),
+        "{}",
+        e.detail
+    );
+    assert_eq!(
+        pg.psql(
+            db_name(&other),
+            "SELECT to_regclass('schema_version') IS NULL"
+        ),
+        "t"
+    );
+    let other = pg.fresh_database();
+    pg.psql(
+        db_name(&other),
+        "CREATE TABLE schema_version (application TEXT, version BIGINT);
+         INSERT INTO schema_version VALUES ('other', 1)",
+    );
+    let e = PostgresStore::open(&other).unwrap_err();
+    assert!(
+        e.detail.contains("is not a libscim database"),
+        "{}",
+        e.detail
+    );
+    assert_eq!(
+        pg.psql(db_name(&other), "SELECT to_regclass('resources') IS NULL"),
+        "t"
+    );
+
+    // No server there: 503, to retry.
+    let e =
+        PostgresStore::open("postgres://postgres@%2Fnonexistent-scim-socket-dir/x").unwrap_err();
+    assert_eq!(e.status, 503, "{}", e.detail);
+}
+
+#[test]
+fn postgres_store_enforces_uniqueness_and_serializes_instances() {
+    use scim::ScimType;
+    let pg = postgres::Postgres::start();
+    let url = pg.fresh_database();
+    let store = PostgresStore::open(&url).unwrap();
+    store
+        .write("d", &mut |tx| tx.insert(user("u1", "Alice")))
+        .unwrap();
+    // userName is unique per directory, case-insensitively, by a constraint: the whole
+    // write fails with 409 uniqueness and leaves nothing.
+    let e = store
+        .write("d", &mut |tx| {
+            tx.insert(user("u2", "bob"))?;
+            tx.insert(user("u3", "ALICE"))
+        })
+        .unwrap_err();
+    assert_eq!((e.status, e.scim_type), (409, Some(ScimType::Uniqueness)));
+    assert_eq!(ids(&store, "d", User), ["u1"]);
+    // Inside a savepoint the transaction carries on after the violation.
+    store
+        .write("d", &mut |tx| {
+            let e = tx
+                .savepoint(&mut |tx| tx.insert(user("u4", "alice")))
+                .unwrap_err();
+            assert_eq!((e.status, e.scim_type), (409, Some(ScimType::Uniqueness)));
+            tx.insert(user("u5", "carol"))
+        })
+        .unwrap();
+    assert_eq!(ids(&store, "d", User), ["u1", "u5"]);
+    // Another directory has its own names.
+    store
+        .write("e", &mut |tx| tx.insert(user("u1", "alice")))
+        .unwrap();
+    // Text PostgreSQL cannot hold (NUL) is the client's invalid value, and changes nothing.
+    let e = store
+        .write("d", &mut |tx| tx.insert(user("u6", "nul\0name")))
+        .unwrap_err();
+    assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)));
+    store
+        .read("d", &mut |tx| {
+            assert!(tx.lookup(User, IndexKey::UserName, "nul\0name")?.is_empty());
+            assert_eq!(tx.count(User)?, 2);
+            Ok(())
+        })
+        .unwrap();
+
+    // Two instances on one database: read-modify-writes of one resource from both never
+    // lose an update (writes to a directory are serial across instances), and event
+    // numbers stay unique and gapless.
+    let other = PostgresStore::open(&url).unwrap();
+    let instances: [&dyn Store; 2] = [&store, &other];
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let store = instances[t % 2];
+            s.spawn(move || {
+                for _ in 0..20 {
+                    store
+                        .write("d", &mut |tx| {
+                            let mut r = tx.get(User, "u1")?.unwrap();
+                            r.version += 1;
+                            tx.update(r)?;
+                            tx.append_event(event("user.replaced", "u1")).map(drop)
+                        })
+                        .unwrap();
+                }
+            });
+        }
+    });
+    store
+        .read("d", &mut |tx| {
+            assert_eq!(tx.get(User, "u1")?.unwrap().version, 1 + 8 * 20);
+            Ok(())
+        })
+        .unwrap();
+    let seqs: Vec<u64> = other
+        .events("d", 0, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, (1..=8 * 20).collect::<Vec<u64>>());
+}
+
 fn fill(store: &dyn Store) {
     store
         .create_directory(&directory("d1", "Sales", Some("h1")))
@@ -937,13 +1112,12 @@ fn fill(store: &dyn Store) {
     store.ack_events("d1", 2).unwrap();
 }
 
-#[test]
-fn sqlite_store_reopens_with_everything() {
-    let dir = scratch("reopen");
-    let path = dir.join("store.db");
+/// What a store wrote is there, whole, when `open` opens it again.
+fn reopens_with_everything(open: &dyn Fn() -> Box<dyn Store>) {
     let (users, events) = {
-        let store = SqliteStore::open_default(&path).unwrap();
-        fill(&store);
+        let store = open();
+        let store = &*store;
+        fill(store);
         let users: Vec<StoredResource> = ["c", "a", "b"]
             .iter()
             .map(|id| {
@@ -959,9 +1133,10 @@ fn sqlite_store_reopens_with_everything() {
             .collect();
         (users, store.events("d1", 0, 100).unwrap())
     };
-    let store = SqliteStore::open_default(&path).unwrap();
-    assert_eq!(ids(&store, "d1", User), ["c", "a", "b"]);
-    assert_eq!(members(&store, "d1", "g"), ["b", "c"]);
+    let store = open();
+    let store = &*store;
+    assert_eq!(ids(store, "d1", User), ["c", "a", "b"]);
+    assert_eq!(members(store, "d1", "g"), ["b", "c"]);
     assert_eq!(store.events("d1", 0, 100).unwrap(), events);
     assert_eq!(store.acked("d1").unwrap(), 2);
     assert_eq!(
@@ -998,8 +1173,14 @@ fn sqlite_store_reopens_with_everything() {
         })
         .unwrap();
     assert_eq!(seq, 4);
-    assert_eq!(ids(&store, "d1", User), ["c", "a", "b", "d"]);
-    drop(store);
+    assert_eq!(ids(store, "d1", User), ["c", "a", "b", "d"]);
+}
+
+#[test]
+fn sqlite_store_reopens_with_everything() {
+    let dir = scratch("reopen");
+    let path = dir.join("store.db");
+    reopens_with_everything(&|| Box::new(SqliteStore::open_default(&path).unwrap()));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
