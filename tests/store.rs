@@ -1048,10 +1048,24 @@ fn postgres_store_enforces_uniqueness_and_serializes_instances() {
     store
         .read("d", &mut |tx| {
             assert!(tx.lookup(User, IndexKey::UserName, "nul\0name")?.is_empty());
+            assert_eq!(tx.get(User, "u1\0")?, None);
+            assert!(tx.groups_of("u1\0")?.is_empty());
             assert_eq!(tx.count(User)?, 2);
             Ok(())
         })
         .unwrap();
+
+    // Probes holding NUL find nothing (no stored text holds one) rather than failing.
+    assert_eq!(store.get_directory("d\0").unwrap(), None);
+    assert_eq!(store.directory_by_token("h\0").unwrap(), None);
+    assert!(!store.delete_directory("d\0").unwrap());
+    assert_eq!(
+        store
+            .modify_directory("d\0", &mut |_| Ok(()))
+            .unwrap_err()
+            .status,
+        404
+    );
 
     // Two instances on one database: read-modify-writes of one resource from both never
     // lose an update (writes to a directory are serial across instances), and event

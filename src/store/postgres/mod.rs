@@ -39,7 +39,7 @@ use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
-use tx::{event_row, i64_of, json_text, parse_json, time_of, Tx};
+use tx::{event_row, i64_of, json_text, parse_json, storable, time_of, Tx};
 
 /// Most idle connections kept open.
 const IDLE_CONNECTIONS: usize = 32;
@@ -82,11 +82,7 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> ScimError {
     } else if *code == SqlState::T_R_SERIALIZATION_FAILURE
         || *code == SqlState::T_R_DEADLOCK_DETECTED
     {
-        ScimError::new(
-            503,
-            None,
-            "a concurrent change conflicted with this one; nothing was saved: retry",
-        )
+        ScimError::new(503, None, CONFLICT)
     } else if code.code().starts_with("08")
         || code.code().starts_with("57P")
         || *code == SqlState::TOO_MANY_CONNECTIONS
@@ -106,8 +102,11 @@ fn unavailable(e: &dyn std::fmt::Display) -> ScimError {
     )
 }
 
+/// The detail of a serialization failure or deadlock: the transaction may be run again.
+const CONFLICT: &str = "a concurrent change conflicted with this one; nothing was saved: retry";
+
 fn retryable(e: &ScimError) -> bool {
-    e.status == 503 && e.detail.starts_with("a concurrent change")
+    e.status == 503 && e.detail == CONFLICT
 }
 
 /// One connection and its prepared statements.
@@ -443,6 +442,9 @@ impl Store for PostgresStore {
     ) -> Result<DirectoryRecord> {
         // The row is locked from the read to the commit: a concurrent change (of any
         // instance) waits, then reads what this one wrote.
+        if !storable(id) {
+            return Err(ScimError::not_found(format!("directory '{id}' not found")));
+        }
         let mut attempt = 0;
         loop {
             let result = self.writing(None, |c| {
@@ -478,6 +480,9 @@ impl Store for PostgresStore {
     }
 
     fn get_directory(&self, id: &str) -> Result<Option<DirectoryRecord>> {
+        if !storable(id) {
+            return Ok(None);
+        }
         let mut c = self.conn()?;
         let row = c.query_opt(&format!("{DIRECTORY_COLUMNS} WHERE id = $1"), &[&id])?;
         c.clean = true;
@@ -485,6 +490,9 @@ impl Store for PostgresStore {
     }
 
     fn directory_by_token(&self, token_hash: &str) -> Result<Option<DirectoryRecord>> {
+        if !storable(token_hash) {
+            return Ok(None);
+        }
         let mut c = self.conn()?;
         let row = c.query_opt(
             &format!("{DIRECTORY_COLUMNS} WHERE token_hash = $1"),
@@ -502,6 +510,9 @@ impl Store for PostgresStore {
     }
 
     fn delete_directory(&self, id: &str) -> Result<bool> {
+        if !storable(id) {
+            return Ok(false);
+        }
         self.writing(Some(id), |c| {
             let n = c.execute("DELETE FROM directories WHERE id = $1", &[&id])?;
             for table in [

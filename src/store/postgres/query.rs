@@ -3,7 +3,7 @@
 //! (`store::sqlite::query`), so PostgreSQL reads what it returns.
 
 use super::col;
-use super::tx::{i64_of, kind_code, resource_row_at, u64_of, Tx};
+use super::tx::{i64_of, kind_code, resource_row_at, storable, u64_of, Tx};
 use crate::error::Result;
 use crate::schema::ResourceKind;
 use crate::store::query::{prefix_end, Cond, Key, Position, Range, Run, SortField, SortValue};
@@ -72,7 +72,7 @@ impl Clause {
                 Some(head) => {
                     self.sql.push_str(head);
                     let p = params.next().unwrap_or(Param::Int(0));
-                    if matches!(&p, Param::Text(s) if s.contains('\0')) {
+                    if matches!(&p, Param::Text(s) if !storable(s)) {
                         self.empty = true;
                     }
                     self.params.push(p);

@@ -55,6 +55,12 @@ pub fn parse_json(s: &str) -> Result<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| ScimError::internal(format!("store: json: {e}")))
 }
 
+/// Whether PostgreSQL text can hold `s` (it cannot hold NUL). A probe that cannot be
+/// stored matches nothing: no stored value holds NUL.
+pub fn storable(s: &str) -> bool {
+    !s.contains('\0')
+}
+
 pub fn u64_of(n: i64) -> Result<u64> {
     u64::try_from(n).map_err(|_| ScimError::internal(format!("store: negative number {n}")))
 }
@@ -120,6 +126,9 @@ const RESOURCE_COLUMNS: &str = "id, data, created, last_modified, version";
 
 impl Tx<'_> {
     fn seq_of(&self, kind: ResourceKind, id: &str) -> Result<Option<i64>> {
+        if !storable(id) {
+            return Ok(None);
+        }
         self.conn
             .query_opt(
                 "SELECT seq FROM resources WHERE dir = $1 AND kind = $2 AND id = $3",
@@ -193,6 +202,9 @@ fn strings(rows: Vec<Row>) -> Result<Vec<String>> {
 
 impl ReadTx for Tx<'_> {
     fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>> {
+        if !storable(id) {
+            return Ok(None);
+        }
         self.conn
             .query_opt(
                 &format!(
@@ -214,8 +226,7 @@ impl ReadTx for Tx<'_> {
             _ => return Ok(Vec::new()),
         };
         let probe = key.probe(value);
-        if probe.contains('\0') {
-            // PostgreSQL text cannot hold NUL, so no stored value has one.
+        if !storable(&probe) {
             return Ok(Vec::new());
         }
         let rows = match column {
@@ -286,6 +297,9 @@ impl ReadTx for Tx<'_> {
     }
 
     fn members(&self, group_id: &str, visit: &mut dyn FnMut(Member) -> bool) -> Result<()> {
+        if !storable(group_id) {
+            return Ok(());
+        }
         let mut after = i64::MIN;
         loop {
             let rows = self.conn.query(
@@ -312,7 +326,7 @@ impl ReadTx for Tx<'_> {
     }
 
     fn is_member(&self, group_id: &str, member_id: &str) -> Result<bool> {
-        if member_id.contains('\0') || group_id.contains('\0') {
+        if !storable(member_id) || !storable(group_id) {
             return Ok(false);
         }
         Ok(self
@@ -325,6 +339,9 @@ impl ReadTx for Tx<'_> {
     }
 
     fn has_more_members_than(&self, group_id: &str, limit: usize) -> Result<bool> {
+        if !storable(group_id) {
+            return Ok(false);
+        }
         Ok(self
             .conn
             .query_opt(
@@ -335,6 +352,9 @@ impl ReadTx for Tx<'_> {
     }
 
     fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
+        if !storable(member_id) {
+            return Ok(Vec::new());
+        }
         strings(self.conn.query(
             "SELECT group_id FROM members WHERE dir = $1 AND member_id = $2 ORDER BY group_id",
             &[&self.dir, &member_id],
@@ -424,7 +444,7 @@ impl WriteTx for Tx<'_> {
     }
 
     fn remove_member(&mut self, group_id: &str, member_id: &str) -> Result<bool> {
-        if member_id.contains('\0') || group_id.contains('\0') {
+        if !storable(member_id) || !storable(group_id) {
             return Ok(false);
         }
         Ok(self.conn.execute(
@@ -434,6 +454,9 @@ impl WriteTx for Tx<'_> {
     }
 
     fn clear_members(&mut self, group_id: &str) -> Result<u64> {
+        if !storable(group_id) {
+            return Ok(0);
+        }
         self.conn.execute(
             "DELETE FROM members WHERE dir = $1 AND group_id = $2",
             &[&self.dir, &group_id],
