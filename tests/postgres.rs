@@ -4,6 +4,8 @@
 
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/serve.rs"]
+mod serve;
 
 use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
 use scim::mapping::Profile;
@@ -13,6 +15,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -248,4 +251,91 @@ fn serves_http_over_postgres() {
         (1 + 8 * 10).to_string()
     );
     drop(server);
+}
+
+/// `serve --database URL`: started, it prints where it listens; returns the address.
+fn start_serve(
+    pg_url: &str,
+    data: &Path,
+    credentials: &Path,
+) -> (
+    serve::Killed,
+    SocketAddr,
+    BufReader<std::process::ChildStdout>,
+) {
+    let mut child = serve::Killed(
+        Command::new(serve::serve_binary())
+            .args(["--listen", "127.0.0.1:0", "--database", pg_url, "--data"])
+            .arg(data)
+            .arg("--credentials-file")
+            .arg(credentials)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .rsplit("://")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"));
+    (child, addr, out)
+}
+
+/// A user as Okta provisions it (what `serve`'s Workspace ONE profile requires).
+fn okta_user(user_name: &str, external_id: &str) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+           "userName": user_name, "externalId": external_id, "active": true,
+           "name": {"givenName": "Bob", "familyName": "Smith"},
+           "emails": [{"value": user_name, "type": "work", "primary": true}]})
+}
+
+#[test]
+fn two_serve_processes_share_one_database() {
+    let pg = postgres::Postgres::start();
+    let url = pg.fresh_database();
+    let root = std::env::temp_dir().join(format!("libscim-pg-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    // The instances share the sealing key (`--data`) and the database, not a file.
+    let data = root.join("data");
+    let credentials = root.join("credentials.json");
+    let (_a, a, _out_a) = start_serve(&url, &data, &credentials);
+    let (_b, b, _out_b) = start_serve(&url, &data, &credentials);
+    let creds: Value = serde_json::from_slice(&std::fs::read(&credentials).unwrap()).unwrap();
+    let token = creds["token"].as_str().unwrap();
+    let tenant = creds["tenant_url"].as_str().unwrap();
+    let users = format!("{}/Users", &tenant[tenant.find("/scim/").unwrap()..]);
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+
+    // Written through one instance, read through the other.
+    let created = send(
+        a,
+        "POST",
+        &users,
+        &auth,
+        Some(okta_user("bob@example.com", "00u1")),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap();
+    let got = send(b, "GET", &format!("{users}/{id}"), &auth, None);
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.body["userName"], "bob@example.com");
+    // The same userName through the other instance: 409 uniqueness.
+    let dup = send(
+        b,
+        "POST",
+        &users,
+        &auth,
+        Some(okta_user("BOB@example.com", "00u2")),
+    );
+    assert_eq!(dup.status, 409, "{}", dup.body);
+    assert_eq!(dup.body["scimType"], "uniqueness");
+    let _ = std::fs::remove_dir_all(&root);
 }
