@@ -1104,6 +1104,41 @@ fn postgres_store_enforces_uniqueness_and_serializes_instances() {
     assert_eq!(seqs, (1..=8 * 20).collect::<Vec<u64>>());
 }
 
+#[test]
+fn postgres_store_reconnects_when_its_connections_are_cut() {
+    let pg = postgres::Postgres::start();
+    let url = pg.fresh_database();
+    let store = PostgresStore::open(&url).unwrap();
+    store
+        .write("d", &mut |tx| tx.insert(user("u1", "alice")))
+        .unwrap();
+    // The pool holds one idle connection now (everything ran one at a time); the server
+    // ends every connection to the database.
+    pg.psql(
+        "postgres",
+        &format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}'",
+            db_name(&url)
+        ),
+    );
+    // A call on a cut connection fails with 503 (not a 500, not a hang) and the
+    // connection is discarded; the store opens new ones by itself.
+    let mut written = vec!["u1".to_owned()];
+    let mut failures = 0;
+    for i in 0..4 {
+        let id = format!("n{i}");
+        match store.write("d", &mut |tx| tx.insert(user(&id, &id))) {
+            Ok(()) => written.push(id),
+            Err(e) => {
+                assert_eq!(e.status, 503, "{e:?}");
+                failures += 1;
+            }
+        }
+    }
+    assert!(failures <= 1, "{failures} failures");
+    assert_eq!(ids(&store, "d", User), written);
+}
+
 fn fill(store: &dyn Store) {
     store
         .create_directory(&directory("d1", "Sales", Some("h1")))

@@ -120,7 +120,7 @@ impl Postgres {
             .args(["-c", "listen_addresses="])
             // Throwaway data: no fsync (the tests check behaviour, not durability).
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
-            .args(["-c", "max_connections=200"])
+            .args(["-c", "max_connections=200", "-c", "shared_buffers=16MB"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
