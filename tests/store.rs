@@ -852,6 +852,78 @@ fn ranges_and_counts(store: &dyn Store) {
     assert_eq!(counts(&[Cond::Eq(Key::UserName, "name07".into())]), (39, 0));
 }
 
+/// Orders and prefix conditions are by code point, as the memory store defines them,
+/// whatever collation a database server defaults to ("B" before "a", "_" before "a").
+fn orders_follow_code_points(store: &dyn Store) {
+    use scim::store::query::walk;
+    use scim::store::{Cond, Key, Order, SortField, Start};
+    let reference = MemoryStore::new();
+    let names = [
+        "Zoe", "adam", "_under", "Émile", "bob", "10", "9", "a b", "a-c", "ab",
+    ];
+    let exts = ["b", "B", "_a", "a", "Ä", "Z", "é", "Ba", "bA", "a_"];
+    for s in [store, &reference as &dyn Store] {
+        s.write("d", &mut |tx| {
+            for (i, (name, ext)) in names.iter().zip(exts).enumerate() {
+                let id = format!("u{i}");
+                tx.insert(resource(
+                    User,
+                    &id,
+                    json!({"userName": name, "externalId": ext, "displayName": ext}),
+                ))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    let listing = |s: &dyn Store, conds: &[Cond], order: Order| {
+        let mut out = Vec::new();
+        s.read("d", &mut |tx| {
+            out.clear();
+            walk(
+                tx,
+                User,
+                conds,
+                order,
+                Start::Offset(0),
+                100,
+                &mut |_, r| {
+                    out.push(r.id);
+                    true
+                },
+            )
+        })
+        .unwrap();
+        out
+    };
+    let conds = [
+        vec![],
+        vec![Cond::StartsWith(Key::ExternalId, "B".into())],
+        vec![Cond::StartsWith(Key::ExternalId, "a".into())],
+        vec![Cond::StartsWith(Key::UserName, "a".into())],
+        vec![Cond::StartsWith(Key::DisplayName, "b".into())],
+    ];
+    for by in [
+        SortField::UserName,
+        SortField::ExternalId,
+        SortField::DisplayName,
+    ] {
+        for descending in [false, true] {
+            for c in &conds {
+                let order = Order {
+                    by: Some(by),
+                    descending,
+                };
+                assert_eq!(
+                    listing(store, c, order),
+                    listing(&reference, c, order),
+                    "{by:?} descending={descending} {c:?}"
+                );
+            }
+        }
+    }
+}
+
 fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
     type Case = (&'static str, fn(&dyn Store));
     let cases: &[Case] = &[
@@ -869,6 +941,7 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
         ("timestamps_round_trip", timestamps_round_trip),
         ("long_scans_and_member_lists", long_scans_and_member_lists),
         ("ranges_and_counts", ranges_and_counts),
+        ("orders_follow_code_points", orders_follow_code_points),
     ];
     for (name, case) in cases {
         eprintln!("store suite: {name}");
