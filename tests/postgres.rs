@@ -253,7 +253,8 @@ fn serves_http_over_postgres() {
     drop(server);
 }
 
-/// `serve --database URL`: started, it prints where it listens; returns the address.
+/// `serve --database URL`, once it serves and has written its credentials file; with the
+/// address it listens on.
 fn start_serve(
     pg_url: &str,
     data: &Path,
@@ -284,6 +285,17 @@ fn start_serve(
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"));
+    // The credentials file is written after the server started: wait until it is.
+    loop {
+        let mut more = String::new();
+        assert!(
+            out.read_line(&mut more).unwrap() > 0,
+            "serve ended before writing its credentials"
+        );
+        if more.starts_with("Credentials written") {
+            break;
+        }
+    }
     (child, addr, out)
 }
 

@@ -223,8 +223,8 @@ impl PostgresStore {
     pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
 
     /// Connect to the database at `url` (`postgres://user:password@host:port/dbname`,
-    /// `?host=/socket/dir` for a Unix socket; any libpq-style connection string
-    /// `tokio-postgres` accepts), creating or migrating libscim's tables. A database
+    /// `postgres://user@%2Frun%2Fpostgresql/dbname` for a Unix socket in `/run/postgresql`;
+    /// any connection string `tokio-postgres` accepts), creating or migrating libscim's tables. A database
     /// holding other tables named like ours, or written by a newer library, is refused
     /// (500); an unreachable one is a 503.
     pub fn open(url: &str) -> Result<PostgresStore> {
