@@ -17,6 +17,9 @@ USAGE: cargo run --release --example serve -- [FLAGS]
 
   --listen ADDR                 address to listen on (default 127.0.0.1:8080)
   --data DIR                    where the database lives (default ./libscim-data)
+  --database URL                a shared PostgreSQL database (postgres://user:pass@host/db)
+                                instead of the SQLite file under --data; several instances
+                                may serve it at once (give each the same secrets.key in --data)
   --directory NAME              directory to serve, created when missing (default \"Lab Directory\")
   --domain DOMAIN               the directory's domain when it is created (default example.com)
   --idp okta|entra|generic      the directory's IdP when it is created (default okta)
@@ -51,6 +54,8 @@ USAGE: cargo run --release --example serve -- [FLAGS]
 struct Args {
     listen: SocketAddr,
     data: PathBuf,
+    /// `--database`: a PostgreSQL URL instead of the SQLite file under `data`.
+    database: Option<String>,
     directory: String,
     domain: String,
     idp: IdpKind,
@@ -78,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         data: PathBuf::from("libscim-data"),
+        database: None,
         directory: "Lab Directory".into(),
         domain: "example.com".into(),
         idp: IdpKind::Okta,
@@ -107,6 +113,13 @@ fn parse_args() -> Result<Args, String> {
                 a.listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
             }
             "--data" => a.data = PathBuf::from(value()?),
+            "--database" => {
+                let v = value()?;
+                if !scim::store::PostgresStore::is_url(&v) {
+                    return Err("--database must be a postgres:// URL".into());
+                }
+                a.database = Some(v);
+            }
             "--directory" => a.directory = value()?,
             "--domain" => a.domain = value()?,
             "--idp" => {
@@ -242,9 +255,14 @@ fn run(args: Args) -> Result<(), String> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
+    // The URL may hold a password: it is not repeated in messages.
+    let (location, shown) = match &args.database {
+        Some(url) => (PathBuf::from(url), "the PostgreSQL database".to_owned()),
+        None => (db.clone(), db.display().to_string()),
+    };
     let engine = Arc::new(
         Engine::open(
-            Some(&db),
+            Some(&location),
             EngineConfig {
                 public_url,
                 secrets_key: Some(
@@ -254,7 +272,7 @@ fn run(args: Args) -> Result<(), String> {
                 ..EngineConfig::default()
             },
         )
-        .map_err(|e| format!("cannot open {}: {e}", db.display()))?,
+        .map_err(|e| format!("cannot open {shown}: {e}"))?,
     );
 
     let directory = match engine

@@ -2,8 +2,8 @@
 
 use scim::schema::ResourceKind::{self, Group, User};
 use scim::store::{
-    DirectoryRecord, IndexKey, Member, MemoryStore, NewEvent, SqliteOptions, SqliteStore, Store,
-    StoredResource,
+    DirectoryRecord, IndexKey, Member, MemoryStore, NewEvent, PostgresStore, SqliteOptions,
+    SqliteStore, Store, StoredResource,
 };
 use scim::ScimError;
 use serde_json::{json, Value};
@@ -914,6 +914,78 @@ fn ranges_and_counts(store: &dyn Store) {
     assert_eq!(counts(&[Cond::Eq(Key::UserName, "name07".into())]), (39, 0));
 }
 
+/// Orders and prefix conditions are by code point, as the memory store defines them,
+/// whatever collation a database server defaults to ("B" before "a", "_" before "a").
+fn orders_follow_code_points(store: &dyn Store) {
+    use scim::store::query::walk;
+    use scim::store::{Cond, Key, Order, SortField, Start};
+    let reference = MemoryStore::new();
+    let names = [
+        "Zoe", "adam", "_under", "Émile", "bob", "10", "9", "a b", "a-c", "ab",
+    ];
+    let exts = ["b", "B", "_a", "a", "Ä", "Z", "é", "Ba", "bA", "a_"];
+    for s in [store, &reference as &dyn Store] {
+        s.write("d", &mut |tx| {
+            for (i, (name, ext)) in names.iter().zip(exts).enumerate() {
+                let id = format!("u{i}");
+                tx.insert(resource(
+                    User,
+                    &id,
+                    json!({"userName": name, "externalId": ext, "displayName": ext}),
+                ))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    let listing = |s: &dyn Store, conds: &[Cond], order: Order| {
+        let mut out = Vec::new();
+        s.read("d", &mut |tx| {
+            out.clear();
+            walk(
+                tx,
+                User,
+                conds,
+                order,
+                Start::Offset(0),
+                100,
+                &mut |_, r| {
+                    out.push(r.id);
+                    true
+                },
+            )
+        })
+        .unwrap();
+        out
+    };
+    let conds = [
+        vec![],
+        vec![Cond::StartsWith(Key::ExternalId, "B".into())],
+        vec![Cond::StartsWith(Key::ExternalId, "a".into())],
+        vec![Cond::StartsWith(Key::UserName, "a".into())],
+        vec![Cond::StartsWith(Key::DisplayName, "b".into())],
+    ];
+    for by in [
+        SortField::UserName,
+        SortField::ExternalId,
+        SortField::DisplayName,
+    ] {
+        for descending in [false, true] {
+            for c in &conds {
+                let order = Order {
+                    by: Some(by),
+                    descending,
+                };
+                assert_eq!(
+                    listing(store, c, order),
+                    listing(&reference, c, order),
+                    "{by:?} descending={descending} {c:?}"
+                );
+            }
+        }
+    }
+}
+
 fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
     type Case = (&'static str, fn(&dyn Store));
     let cases: &[Case] = &[
@@ -932,6 +1004,7 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
         ("timestamps_round_trip", timestamps_round_trip),
         ("long_scans_and_member_lists", long_scans_and_member_lists),
         ("ranges_and_counts", ranges_and_counts),
+        ("orders_follow_code_points", orders_follow_code_points),
     ];
     for (name, case) in cases {
         eprintln!("store suite: {name}");
@@ -969,6 +1042,239 @@ fn sqlite_store_passes_the_suite() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
+#[test]
+fn postgres_store_passes_the_suite() {
+    let pg = postgres::Postgres::start();
+    suite(&|| Arc::new(PostgresStore::open(&pg.fresh_database()).unwrap()));
+}
+
+/// The last part of a database URL: the database's name.
+fn db_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap()
+}
+
+#[test]
+fn postgres_store_reopens_migrates_once_and_refuses_foreign_or_newer_schemas() {
+    let pg = postgres::Postgres::start();
+    let url = pg.fresh_database();
+    reopens_with_everything(&|| Box::new(PostgresStore::open(&url).unwrap()));
+    assert_eq!(
+        pg.psql(
+            db_name(&url),
+            "SELECT application || ' ' || version FROM schema_version"
+        ),
+        format!("libscim {}", PostgresStore::SCHEMA_VERSION)
+    );
+
+    // Several instances opening one fresh database at once: it is migrated once.
+    let url = pg.fresh_database();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| PostgresStore::open(&url).unwrap());
+        }
+    });
+    assert_eq!(
+        pg.psql(db_name(&url), "SELECT count(*) FROM schema_version"),
+        "1"
+    );
+
+    // A database written by a newer library.
+    pg.psql(
+        db_name(&url),
+        &format!(
+            "UPDATE schema_version SET version = {}",
+            PostgresStore::SCHEMA_VERSION + 1
+        ),
+    );
+    let e = PostgresStore::open(&url).unwrap_err();
+    assert_eq!(e.status, 500);
+    assert!(
+        e.detail.contains(&format!(
+            "database schema version {} is newer than this library ({})",
+            PostgresStore::SCHEMA_VERSION + 1,
+            PostgresStore::SCHEMA_VERSION
+        )),
+        "{}",
+        e.detail
+    );
+
+    // Another application's tables, or another application's schema_version: refused,
+    // and nothing is created in them.
+    let other = pg.fresh_database();
+    pg.psql(db_name(&other), "CREATE TABLE resources (x int)");
+    let e = PostgresStore::open(&other).unwrap_err();
+    assert_eq!(e.status, 500);
+    assert!(
+        e.detail.contains("is not a libscim database"),
+        "{}",
+        e.detail
+    );
+    assert_eq!(
+        pg.psql(
+            db_name(&other),
+            "SELECT to_regclass('schema_version') IS NULL"
+        ),
+        "t"
+    );
+    let other = pg.fresh_database();
+    pg.psql(
+        db_name(&other),
+        "CREATE TABLE schema_version (application TEXT, version BIGINT);
+         INSERT INTO schema_version VALUES ('other', 1)",
+    );
+    let e = PostgresStore::open(&other).unwrap_err();
+    assert!(
+        e.detail.contains("is not a libscim database"),
+        "{}",
+        e.detail
+    );
+    assert_eq!(
+        pg.psql(db_name(&other), "SELECT to_regclass('resources') IS NULL"),
+        "t"
+    );
+
+    // No server there: 503, to retry.
+    let e =
+        PostgresStore::open("postgres://postgres@%2Fnonexistent-scim-socket-dir/x").unwrap_err();
+    assert_eq!(e.status, 503, "{}", e.detail);
+}
+
+#[test]
+fn postgres_store_enforces_uniqueness_and_serializes_instances() {
+    use scim::ScimType;
+    let pg = postgres::Postgres::start();
+    let url = pg.fresh_database();
+    let store = PostgresStore::open(&url).unwrap();
+    store
+        .write("d", &mut |tx| tx.insert(user("u1", "Alice")))
+        .unwrap();
+    // userName is unique per directory, case-insensitively, by a constraint: the whole
+    // write fails with 409 uniqueness and leaves nothing.
+    let e = store
+        .write("d", &mut |tx| {
+            tx.insert(user("u2", "bob"))?;
+            tx.insert(user("u3", "ALICE"))
+        })
+        .unwrap_err();
+    assert_eq!((e.status, e.scim_type), (409, Some(ScimType::Uniqueness)));
+    assert_eq!(ids(&store, "d", User), ["u1"]);
+    // Inside a savepoint the transaction carries on after the violation.
+    store
+        .write("d", &mut |tx| {
+            let e = tx
+                .savepoint(&mut |tx| tx.insert(user("u4", "alice")))
+                .unwrap_err();
+            assert_eq!((e.status, e.scim_type), (409, Some(ScimType::Uniqueness)));
+            tx.insert(user("u5", "carol"))
+        })
+        .unwrap();
+    assert_eq!(ids(&store, "d", User), ["u1", "u5"]);
+    // Another directory has its own names.
+    store
+        .write("e", &mut |tx| tx.insert(user("u1", "alice")))
+        .unwrap();
+    // Text PostgreSQL cannot hold (NUL) is the client's invalid value, and changes nothing.
+    let e = store
+        .write("d", &mut |tx| tx.insert(user("u6", "nul\0name")))
+        .unwrap_err();
+    assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)));
+    store
+        .read("d", &mut |tx| {
+            assert!(tx.lookup(User, IndexKey::UserName, "nul\0name")?.is_empty());
+            assert_eq!(tx.get(User, "u1\0")?, None);
+            assert!(tx.groups_of("u1\0")?.is_empty());
+            assert_eq!(tx.count(User)?, 2);
+            Ok(())
+        })
+        .unwrap();
+
+    // Probes holding NUL find nothing (no stored text holds one) rather than failing.
+    assert_eq!(store.get_directory("d\0").unwrap(), None);
+    assert_eq!(store.directory_by_token("h\0").unwrap(), None);
+    assert!(!store.delete_directory("d\0").unwrap());
+    assert_eq!(
+        store
+            .modify_directory("d\0", &mut |_| Ok(()))
+            .unwrap_err()
+            .status,
+        404
+    );
+
+    // Two instances on one database: read-modify-writes of one resource from both never
+    // lose an update (writes to a directory are serial across instances), and event
+    // numbers stay unique and gapless.
+    let other = PostgresStore::open(&url).unwrap();
+    let instances: [&dyn Store; 2] = [&store, &other];
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let store = instances[t % 2];
+            s.spawn(move || {
+                for _ in 0..20 {
+                    store
+                        .write("d", &mut |tx| {
+                            let mut r = tx.get(User, "u1")?.unwrap();
+                            r.version += 1;
+                            tx.update(r)?;
+                            tx.append_event(event("user.replaced", "u1")).map(drop)
+                        })
+                        .unwrap();
+                }
+            });
+        }
+    });
+    store
+        .read("d", &mut |tx| {
+            assert_eq!(tx.get(User, "u1")?.unwrap().version, 1 + 8 * 20);
+            Ok(())
+        })
+        .unwrap();
+    let seqs: Vec<u64> = other
+        .events("d", 0, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, (1..=8 * 20).collect::<Vec<u64>>());
+}
+
+#[test]
+fn postgres_store_reconnects_when_its_connections_are_cut() {
+    let pg = postgres::Postgres::start();
+    let url = pg.fresh_database();
+    let store = PostgresStore::open(&url).unwrap();
+    store
+        .write("d", &mut |tx| tx.insert(user("u1", "alice")))
+        .unwrap();
+    // The pool holds one idle connection now (everything ran one at a time); the server
+    // ends every connection to the database.
+    pg.psql(
+        "postgres",
+        &format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}'",
+            db_name(&url)
+        ),
+    );
+    // A call on a cut connection fails with 503 (not a 500, not a hang) and the
+    // connection is discarded; the store opens new ones by itself.
+    let mut written = vec!["u1".to_owned()];
+    let mut failures = 0;
+    for i in 0..4 {
+        let id = format!("n{i}");
+        match store.write("d", &mut |tx| tx.insert(user(&id, &id))) {
+            Ok(()) => written.push(id),
+            Err(e) => {
+                assert_eq!(e.status, 503, "{e:?}");
+                failures += 1;
+            }
+        }
+    }
+    assert!(failures <= 1, "{failures} failures");
+    assert_eq!(ids(&store, "d", User), written);
+}
+
 fn fill(store: &dyn Store) {
     store
         .create_directory(&directory("d1", "Sales", Some("h1")))
@@ -991,13 +1297,12 @@ fn fill(store: &dyn Store) {
     store.ack_events("d1", 2).unwrap();
 }
 
-#[test]
-fn sqlite_store_reopens_with_everything() {
-    let dir = scratch("reopen");
-    let path = dir.join("store.db");
+/// What a store wrote is there, whole, when `open` opens it again.
+fn reopens_with_everything(open: &dyn Fn() -> Box<dyn Store>) {
     let (users, events) = {
-        let store = SqliteStore::open_default(&path).unwrap();
-        fill(&store);
+        let store = open();
+        let store = &*store;
+        fill(store);
         let users: Vec<StoredResource> = ["c", "a", "b"]
             .iter()
             .map(|id| {
@@ -1013,9 +1318,10 @@ fn sqlite_store_reopens_with_everything() {
             .collect();
         (users, store.events("d1", 0, 100).unwrap())
     };
-    let store = SqliteStore::open_default(&path).unwrap();
-    assert_eq!(ids(&store, "d1", User), ["c", "a", "b"]);
-    assert_eq!(members(&store, "d1", "g"), ["b", "c"]);
+    let store = open();
+    let store = &*store;
+    assert_eq!(ids(store, "d1", User), ["c", "a", "b"]);
+    assert_eq!(members(store, "d1", "g"), ["b", "c"]);
     assert_eq!(store.events("d1", 0, 100).unwrap(), events);
     assert_eq!(store.acked("d1").unwrap(), 2);
     assert_eq!(
@@ -1052,8 +1358,14 @@ fn sqlite_store_reopens_with_everything() {
         })
         .unwrap();
     assert_eq!(seq, 4);
-    assert_eq!(ids(&store, "d1", User), ["c", "a", "b", "d"]);
-    drop(store);
+    assert_eq!(ids(store, "d1", User), ["c", "a", "b", "d"]);
+}
+
+#[test]
+fn sqlite_store_reopens_with_everything() {
+    let dir = scratch("reopen");
+    let path = dir.join("store.db");
+    reopens_with_everything(&|| Box::new(SqliteStore::open_default(&path).unwrap()));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,5 +1,6 @@
 //! Replays the shared JSON test vectors in `tests/vectors/*.json` against
-//! [`scim::ServiceProvider`] over a fresh [`scim::store::MemoryStore`] per scenario.
+//! [`scim::ServiceProvider`] over a fresh [`scim::store::MemoryStore`] per scenario, and
+//! again over a fresh PostgreSQL database per scenario (a throwaway cluster).
 //!
 //! The vector format is documented in `tests/vectors/README.md`; the C, Python and Go
 //! runners implement the same semantics, so keep this file and the README in step.
@@ -557,7 +558,11 @@ fn match_body(expected: &Value, body: &[u8]) -> Vec<String> {
 // Running
 // ---------------------------------------------------------------------------------------
 
-fn new_provider(strict: bool, cursor_timeout_secs: Option<u64>) -> scim::ServiceProvider {
+fn new_provider(
+    strict: bool,
+    cursor_timeout_secs: Option<u64>,
+    store: Arc<dyn scim::store::Store>,
+) -> scim::ServiceProvider {
     let defaults = scim::Config::default();
     let config = scim::Config {
         base_url: BASE.into(),
@@ -565,7 +570,7 @@ fn new_provider(strict: bool, cursor_timeout_secs: Option<u64>) -> scim::Service
         cursor_timeout_secs: cursor_timeout_secs.unwrap_or(defaults.cursor_timeout_secs),
         ..defaults
     };
-    scim::ServiceProvider::new(config, Arc::new(scim::store::MemoryStore::new()))
+    scim::ServiceProvider::new(config, store)
 }
 
 fn build_request(
@@ -698,10 +703,10 @@ fn indent(s: &str) -> String {
 
 /// Run one scenario; return a report per failing step. Every step runs even after a
 /// failure (later failures may be consequences of earlier ones).
-fn run_scenario(file: &str, v: &Value) -> Vec<String> {
+fn run_scenario(file: &str, v: &Value, store: Arc<dyn scim::store::Store>) -> Vec<String> {
     let name = v["name"].as_str().unwrap_or(file);
     let strict = v["config"]["strict"].as_bool().unwrap_or(false);
-    let provider = new_provider(strict, v["config"]["cursor_timeout_secs"].as_u64());
+    let provider = new_provider(strict, v["config"]["cursor_timeout_secs"].as_u64(), store);
     let mut vars: HashMap<String, String> = HashMap::new();
     vars.insert("base".into(), BASE.into());
     let mut failures = Vec::new();
@@ -783,6 +788,21 @@ fn vectors_are_well_formed() {
 
 #[test]
 fn vectors() {
+    vectors_on(&|| Arc::new(scim::store::MemoryStore::new()));
+}
+
+#[path = "support/postgres.rs"]
+mod postgres;
+
+/// The same vectors over a PostgreSQL database (a fresh one per scenario).
+#[test]
+fn vectors_on_postgres() {
+    let pg = postgres::Postgres::start();
+    vectors_on(&|| Arc::new(scim::store::PostgresStore::open(&pg.fresh_database()).unwrap()));
+}
+
+/// Every scenario, each over a fresh store from `make_store`.
+fn vectors_on(make_store: &dyn Fn() -> Arc<dyn scim::store::Store>) {
     let mut failures = Vec::new();
     let mut steps = 0usize;
     let files = vector_files();
@@ -796,7 +816,7 @@ fn vectors() {
             }
         };
         steps += v["steps"].as_array().map_or(0, Vec::len);
-        failures.extend(run_scenario(&fname, &v));
+        failures.extend(run_scenario(&fname, &v, make_store()));
     }
     assert!(
         failures.is_empty(),

@@ -128,14 +128,19 @@ const UNAUTHORIZED: &str = "a valid bearer token for this directory is required"
 
 impl Engine {
     /// An engine on the embedded durable store in the file `path`, or in memory when
-    /// `path` is `None`.
+    /// `path` is `None`, or on a shared PostgreSQL database when `path` is a
+    /// `postgres://` (or `postgresql://`) URL (see [`crate::store::PostgresStore::open`]).
     pub fn open(path: Option<&std::path::Path>, config: EngineConfig) -> Result<Engine> {
         if let Some(k) = &config.secrets_key {
             crate::secret::SecretKey::from_hex(k)?;
         }
-        let store: Arc<dyn Store> = match path {
-            None => Arc::new(crate::store::MemoryStore::new()),
-            Some(p) => Arc::new(crate::store::SqliteStore::open_default(p)?),
+        let url = path
+            .and_then(std::path::Path::to_str)
+            .filter(|p| crate::store::PostgresStore::is_url(p));
+        let store: Arc<dyn Store> = match (path, url) {
+            (_, Some(url)) => Arc::new(crate::store::PostgresStore::open(url)?),
+            (None, _) => Arc::new(crate::store::MemoryStore::new()),
+            (Some(p), None) => Arc::new(crate::store::SqliteStore::open_default(p)?),
         };
         Ok(Engine::new(config, store))
     }

@@ -23,7 +23,9 @@ pub(crate) unsafe fn engine<'a>(p: *const scim_engine) -> FfiResult<&'a Arc<Engi
 }
 
 /// Open an engine on the durable store in the file `path` (created when missing), or in
-/// memory when `path` is NULL. `config_json` (NULL for defaults) is an object such as
+/// memory when `path` is NULL, or on a shared PostgreSQL database when `path` is a
+/// `postgres://user:password@host:port/dbname` URL (several engines, in several
+/// processes, may share it; libscim creates and migrates its tables). `config_json` (NULL for defaults) is an object such as
 /// `{"public_url": "https://host.example.com", "scim_path": "/scim/v2",
 ///   "provider": {"strict": false, "max_results": 1000, "max_operations": 1000,
 ///   "max_payload_size": 1048576, "large_group_members": 1000},

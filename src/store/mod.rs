@@ -7,11 +7,13 @@
 
 mod held;
 mod memory;
+mod postgres;
 pub mod query;
 mod sqlite;
 
 pub(crate) use held::{hold_back, WriterHeld};
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use query::{Cond, Key, Order, Position, Range, Run, SortField, SortValue, Start};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
