@@ -45,6 +45,9 @@ USAGE: cargo run --release --example serve -- [FLAGS]
   --rate-limit N                one directory's requests per second; beyond, 429 with
                                 Retry-After (default: no limit)
   --rate-burst N                requests a directory may send at once (default 2 x --rate-limit)
+  --log-format human|json       activity lines (one per request, one per change event) as
+                                text or as one JSON object per line (default human)
+  --quiet                       no activity lines (warnings and errors still go to stderr)
   -h, --help                    this text
 ";
 
@@ -63,6 +66,15 @@ struct Args {
     oidc: Option<OidcArgs>,
     events: scim::events::EventRetention,
     server: ServerOptions,
+    /// Where activity lines go: `None` with `--quiet`.
+    activity: Option<LogFormat>,
+}
+
+/// How activity lines are written (`--log-format`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 struct OidcArgs {
@@ -89,7 +101,9 @@ fn parse_args() -> Result<Args, String> {
         oidc: None,
         events: scim::events::EventRetention::default(),
         server: ServerOptions::default(),
+        activity: Some(LogFormat::Human),
     };
+    let mut quiet = false;
     let (mut rate, mut burst) = (None, None);
     let (mut cert, mut key) = (None, None);
     let (mut config_url, mut client_id, mut client_secret) = (None, None, None);
@@ -158,8 +172,21 @@ fn parse_args() -> Result<Args, String> {
             }
             "--rate-limit" => rate = Some(positive(&flag, &value()?)?),
             "--rate-burst" => burst = Some(positive(&flag, &value()?)?),
+            "--log-format" => {
+                a.activity = match value()?.as_str() {
+                    "human" => Some(LogFormat::Human),
+                    "json" => Some(LogFormat::Json),
+                    other => {
+                        return Err(format!("--log-format must be human or json, not {other}"))
+                    }
+                }
+            }
+            "--quiet" => quiet = true,
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
+    }
+    if quiet {
+        a.activity = None;
     }
     a.server.rate_limit = match (rate, burst) {
         (Some(r), b) => {
@@ -216,32 +243,223 @@ fn main() {
     }
 }
 
-/// Warnings and errors of the library (an outbox drop, a failed accept) go to stderr.
-struct StderrLog;
+/// The process's logger: warnings and errors of the library (an outbox drop, a failed
+/// accept) go to stderr; the library's access log (target `scim::access`) and serve's own
+/// change events become activity lines on stdout, unless `--quiet`.
+struct Activity {
+    format: Option<LogFormat>,
+    /// Directory id → name, for the lines (an id not found here is shown as is).
+    names: std::sync::RwLock<std::collections::HashMap<String, String>>,
+}
 
-impl log::Log for StderrLog {
+const ACCESS: &str = "scim::access";
+
+impl log::Log for Activity {
     fn enabled(&self, m: &log::Metadata) -> bool {
         m.level() <= log::Level::Warn
+            || (self.format.is_some() && m.target() == ACCESS && m.level() <= log::Level::Info)
     }
     fn log(&self, r: &log::Record) {
-        if self.enabled(r.metadata()) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        if r.target() == ACCESS && r.level() == log::Level::Info {
+            self.request(r.key_values());
+        } else {
             eprintln!("{} {}: {}", r.level(), r.target(), r.args());
         }
     }
     fn flush(&self) {}
 }
 
+impl Activity {
+    fn name(&self, directory_id: &str) -> String {
+        self.names
+            .read()
+            .ok()
+            .and_then(|n| n.get(directory_id).cloned())
+            .unwrap_or_else(|| directory_id.to_owned())
+    }
+
+    /// One line per SCIM request, from the access log's fields: never the token (the
+    /// library does not log it) nor the query (it does not log that either).
+    fn request(&self, kv: &dyn log::kv::Source) {
+        let Some(format) = self.format else { return };
+        let text = |k: &str| {
+            kv.get(log::kv::Key::from(k))
+                .map_or_else(|| "-".to_owned(), |v| v.to_string())
+        };
+        let status = kv
+            .get(log::kv::Key::from("status"))
+            .and_then(|v| v.to_u64())
+            .unwrap_or(0);
+        let ms = kv
+            .get(log::kv::Key::from("duration_ms"))
+            .and_then(|v| v.to_f64())
+            .unwrap_or(0.0);
+        let (id, method, path) = (text("directory"), text("method"), text("path"));
+        let name = if id == "-" {
+            id.clone()
+        } else {
+            self.name(&id)
+        };
+        let line = match format {
+            LogFormat::Human => {
+                format!("{}  {name}  {method} {path} {status} {ms:.1} ms", now())
+            }
+            LogFormat::Json => serde_json::json!({
+                "time": now(),
+                "type": "request",
+                "directory": name,
+                "directory_id": id,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": (ms * 1000.0).round() / 1000.0,
+            })
+            .to_string(),
+        };
+        print_line(&line);
+    }
+
+    /// One line per change event: its kind, whom it is about, and the services whose
+    /// records it carries.
+    fn event(&self, directory_id: &str, e: &scim::store::Event) {
+        let Some(format) = self.format else { return };
+        let data = &e.data;
+        let (name, members) = match data.get("group") {
+            // A membership delta: the group, and who joined or left.
+            Some(g) => {
+                let members: Vec<&str> = data["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m["display"].as_str().or(m["value"].as_str()))
+                    .collect();
+                (g["displayName"].as_str(), Some(members))
+            }
+            None => {
+                let r = &data["resource"];
+                (r["userName"].as_str().or(r["displayName"].as_str()), None)
+            }
+        };
+        let name = name.unwrap_or(&e.resource_id);
+        let services: Vec<&str> = data["records"]
+            .as_object()
+            .map(|r| r.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let line = match format {
+            LogFormat::Human => {
+                let mut line = format!("{}  {}  {} {name}", now(), self.name(directory_id), e.kind);
+                if let Some(m) = &members {
+                    let shown = m.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+                    let more = if m.len() > 3 { ", …" } else { "" };
+                    line.push_str(&format!(" [{shown}{more}]"));
+                }
+                if !services.is_empty() {
+                    line.push_str(&format!(" → {}", services.join(", ")));
+                }
+                line
+            }
+            LogFormat::Json => {
+                let mut o = serde_json::json!({
+                    "time": now(),
+                    "type": "event",
+                    "directory": self.name(directory_id),
+                    "directory_id": directory_id,
+                    "seq": e.seq,
+                    "kind": e.kind,
+                    "resource_type": e.resource_kind,
+                    "resource_id": e.resource_id,
+                    "name": name,
+                    "services": services,
+                });
+                if let Some(m) = members {
+                    o["members"] = m.into();
+                }
+                o.to_string()
+            }
+        };
+        print_line(&line);
+    }
+}
+
+/// Now, to the second (UTC).
+fn now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    rfc3339(t.replace_nanosecond(0).unwrap_or(t))
+}
+
+/// One activity line on stdout; a closed stdout is not an error worth stopping for.
+fn print_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// serve is the host: it applies (prints) its directory's change events and acknowledges
+/// them, which also keeps the outbox empty. Returns when `stop` is set and nothing is left.
+fn consume_events(
+    engine: Arc<Engine>,
+    directory_id: String,
+    activity: &'static Activity,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    let wait = std::time::Duration::from_millis(500);
+    loop {
+        match engine.next_events(&directory_id, 256, wait) {
+            Ok(events) => {
+                for e in &events {
+                    activity.event(&directory_id, e);
+                }
+                if let Some(last) = events.last() {
+                    if let Err(e) = engine.ack_events(&directory_id, last.seq) {
+                        log::error!(target: "serve", "cannot acknowledge events: {e}");
+                    }
+                } else if stop.load(Ordering::Acquire) {
+                    return;
+                }
+            }
+            Err(e) => {
+                log::error!(target: "serve", "cannot read events: {e}");
+                if stop.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(wait);
+            }
+        }
+    }
+}
+
 fn run(args: Args) -> Result<(), String> {
-    if log::set_logger(&StderrLog).is_ok() {
-        log::set_max_level(log::LevelFilter::Warn);
+    let activity: &'static Activity = Box::leak(Box::new(Activity {
+        format: args.activity,
+        names: Default::default(),
+    }));
+    if log::set_logger(activity).is_ok() {
+        log::set_max_level(if args.activity.is_some() {
+            log::LevelFilter::Info
+        } else {
+            log::LevelFilter::Warn
+        });
     }
     let db = args.data.join("libscim.db");
     private_data_dir(&args.data, &db)?;
     let scheme = if args.tls.is_some() { "https" } else { "http" };
+    // Bound before the engine is made, so that with port 0 the tenant URL, the login and
+    // redirect URIs name the port actually bound.
+    let bound = Server::bind(ServerOptions {
+        addr: args.listen,
+        tls: args.tls.clone(),
+        ..args.server.clone()
+    })
+    .map_err(|e| e.to_string())?;
     let public_url = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
+        .unwrap_or_else(|| format!("{scheme}://{}", bound.local_addr()));
     let engine = Arc::new(
         Engine::open(
             Some(&db),
@@ -306,15 +524,20 @@ fn run(args: Args) -> Result<(), String> {
             None
         };
 
-    let server = Server::start(
-        engine.clone(),
-        ServerOptions {
-            addr: args.listen,
-            tls: args.tls.clone(),
-            ..args.server.clone()
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    if let Ok(mut names) = activity.names.write() {
+        for d in engine.directories().map_err(|e| e.to_string())? {
+            names.insert(d.id, d.name);
+        }
+    }
+    let stop_events = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let events = {
+        let (engine, id, stop) = (engine.clone(), directory.id.clone(), stop_events.clone());
+        std::thread::Builder::new()
+            .name("serve-events".into())
+            .spawn(move || consume_events(engine, id, activity, stop))
+            .map_err(|e| format!("cannot start the events thread: {e}"))?
+    };
+    let server = bound.serve(engine.clone()).map_err(|e| e.to_string())?;
     let directory = engine.directory(&directory.id).map_err(|e| e.to_string())?;
     let token = directory
         .token
@@ -374,6 +597,8 @@ fn run(args: Args) -> Result<(), String> {
     wait_for_signal();
     println!("stopping: finishing in-flight requests");
     server.stop();
+    stop_events.store(true, std::sync::atomic::Ordering::Release);
+    let _ = events.join();
     Ok(())
 }
 

@@ -3,42 +3,17 @@
 //! `secrets.key` that is a symbolic link is refused, never written through.
 #![cfg(unix)]
 
+#[path = "support/serve.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
-/// The `serve` example, built by the same cargo, in the same profile, as this test.
-fn serve_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/serve
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--quiet", "--example", "serve"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    assert!(
-        build.status().expect("cargo runs").success(),
-        "building the serve example failed"
-    );
-    profile_dir.join("examples").join("serve")
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
+use support::{serve_binary, Killed};
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn start(serve: &Path, data: &Path) -> Command {
