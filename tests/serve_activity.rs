@@ -367,3 +367,33 @@ fn quiet_prints_no_activity_and_still_acknowledges_events() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn public_url_still_wins_over_the_bound_port() {
+    let scratch = Scratch::new("activity-public-url");
+    let mut child = Killed(
+        Command::new(serve_binary())
+            .args(["--listen", "127.0.0.1:0", "--quiet", "--data"])
+            .arg(scratch.0.join("data"))
+            .args(["--public-url", "https://scim.example.test/"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start serve"),
+    );
+    let out = BufReader::new(child.0.stdout.take().unwrap());
+    let tenant = out
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("tenant URL:")
+                .map(|t| t.trim().to_owned())
+        })
+        .expect("a tenant URL");
+    assert!(
+        tenant.starts_with("https://scim.example.test/scim/v2/"),
+        "{tenant}"
+    );
+}
