@@ -246,10 +246,25 @@ fn main() {
 /// The process's logger: warnings and errors of the library (an outbox drop, a failed
 /// accept) go to stderr; the library's access log (target `scim::access`) and serve's own
 /// change events become activity lines on stdout, unless `--quiet`.
+///
+/// Lines go through a bounded queue to a writer thread: a stdout nobody reads (a full
+/// pipe) or a slow terminal never holds up a request; beyond [`ACTIVITY_BACKLOG`] waiting
+/// lines, new ones are dropped and counted, and the count goes to stderr.
 struct Activity {
     format: Option<LogFormat>,
     /// Directory id → name, for the lines (an id not found here is shown as is).
     names: std::sync::RwLock<std::collections::HashMap<String, String>>,
+    out: std::sync::mpsc::SyncSender<Output>,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+/// Activity lines waiting for stdout at most.
+const ACTIVITY_BACKLOG: usize = 1024;
+
+enum Output {
+    Line(String),
+    /// Answered once every line queued before it is written.
+    Flush(std::sync::mpsc::Sender<()>),
 }
 
 const ACCESS: &str = "scim::access";
@@ -319,7 +334,7 @@ impl Activity {
             })
             .to_string(),
         };
-        print_line(&line);
+        self.print(line);
     }
 
     /// One line per change event: its kind, whom it is about, and the services whose
@@ -380,7 +395,7 @@ impl Activity {
                 o.to_string()
             }
         };
-        print_line(&line);
+        self.print(line);
     }
 }
 
@@ -390,12 +405,56 @@ fn now() -> String {
     rfc3339(t.replace_nanosecond(0).unwrap_or(t))
 }
 
-/// One activity line on stdout; a closed stdout is not an error worth stopping for.
-fn print_line(line: &str) {
+impl Activity {
+    /// Queue one line for stdout, or count it dropped when the queue is full.
+    fn print(&self, line: String) {
+        if let Err(std::sync::mpsc::TrySendError::Full(_)) = self.out.try_send(Output::Line(line)) {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Wait (up to `patience`) until every line queued so far is written.
+    fn flush(&self, patience: std::time::Duration) {
+        let deadline = std::time::Instant::now() + patience;
+        let (done, written) = std::sync::mpsc::channel();
+        let mut msg = Output::Flush(done);
+        loop {
+            match self.out.try_send(msg) {
+                Ok(()) => break,
+                Err(std::sync::mpsc::TrySendError::Full(m))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    msg = m;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(_) => return,
+            }
+        }
+        let _ = written.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
+    }
+}
+
+/// The writer thread: activity lines to stdout, in order; a closed stdout is not an error
+/// worth stopping for.
+fn write_activity(lines: std::sync::mpsc::Receiver<Output>, activity: &'static Activity) {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+    for output in lines {
+        match output {
+            Output::Line(line) => {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+            Output::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+        let dropped = activity
+            .dropped
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        if dropped > 0 {
+            eprintln!("WARN serve: {dropped} activity lines dropped: stdout did not keep up");
+        }
+    }
 }
 
 /// serve is the host: it applies (prints) its directory's change events and acknowledges
@@ -434,9 +493,12 @@ fn consume_events(
 }
 
 fn run(args: Args) -> Result<(), String> {
+    let (out, lines) = std::sync::mpsc::sync_channel(ACTIVITY_BACKLOG);
     let activity: &'static Activity = Box::leak(Box::new(Activity {
         format: args.activity,
         names: Default::default(),
+        out,
+        dropped: Default::default(),
     }));
     if log::set_logger(activity).is_ok() {
         log::set_max_level(if args.activity.is_some() {
@@ -593,12 +655,18 @@ fn run(args: Args) -> Result<(), String> {
         );
     }
     println!("Health check: GET /healthz. Stop with Ctrl-C.");
+    // Activity lines start after the banner (those of early requests waited in the queue).
+    std::thread::Builder::new()
+        .name("serve-activity".into())
+        .spawn(move || write_activity(lines, activity))
+        .map_err(|e| format!("cannot start the activity thread: {e}"))?;
 
     wait_for_signal();
     println!("stopping: finishing in-flight requests");
     server.stop();
     stop_events.store(true, std::sync::atomic::Ordering::Release);
     let _ = events.join();
+    activity.flush(std::time::Duration::from_secs(10));
     Ok(())
 }
 

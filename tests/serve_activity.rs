@@ -397,3 +397,73 @@ fn public_url_still_wins_over_the_bound_port() {
         "{tenant}"
     );
 }
+
+#[test]
+fn a_stdout_nobody_reads_never_holds_up_requests() {
+    let scratch = Scratch::new("activity-blocked");
+    let mut child = Killed(
+        Command::new(serve_binary())
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(scratch.0.join("data"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start serve"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let mut addr = None;
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "serve's banner ended"
+        );
+        if let Some(a) = line.strip_prefix("libscim is serving SCIM 2.0 on http://") {
+            addr = Some(a.trim().parse::<SocketAddr>().unwrap());
+        }
+        if line.starts_with("Health check:") {
+            break;
+        }
+    }
+    let addr = addr.expect("the served address");
+    // Far more lines than the pipe (64 KiB) and serve's queue hold, none of them read.
+    for i in 0..3000 {
+        let r = http(addr, "-", "GET", "/healthz", None).unwrap();
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    // Once stdout is read again, serve says how many lines it dropped meanwhile.
+    let drained = std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let mut err = child.0.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    // A request after the drain starts: its line is written, and the count follows it.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        http(addr, "-", "GET", "/healthz", None).unwrap().status,
+        200
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.0.wait().unwrap().success());
+    drained.join().unwrap().unwrap();
+    let stderr = stderr.join().unwrap();
+    let dropped: u64 = stderr
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("WARN serve: ")?
+                .strip_suffix(" activity lines dropped: stdout did not keep up")?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert!(dropped > 0, "{stderr}");
+}
