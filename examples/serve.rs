@@ -48,6 +48,8 @@ USAGE: cargo run --release --example serve -- [FLAGS]
   --log-format human|json       activity lines (one per request, one per change event) as
                                 text or as one JSON object per line (default human)
   --quiet                       no activity lines (warnings and errors still go to stderr)
+  --keep-events                 leave change events in the outbox for another consumer:
+                                serve neither prints nor acknowledges them
   -h, --help                    this text
 ";
 
@@ -68,6 +70,8 @@ struct Args {
     server: ServerOptions,
     /// Where activity lines go: `None` with `--quiet`.
     activity: Option<LogFormat>,
+    /// `--keep-events`: another consumer applies the events.
+    keep_events: bool,
 }
 
 /// How activity lines are written (`--log-format`).
@@ -102,6 +106,7 @@ fn parse_args() -> Result<Args, String> {
         events: scim::events::EventRetention::default(),
         server: ServerOptions::default(),
         activity: Some(LogFormat::Human),
+        keep_events: false,
     };
     let mut quiet = false;
     let (mut rate, mut burst) = (None, None);
@@ -182,6 +187,7 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--quiet" => quiet = true,
+            "--keep-events" => a.keep_events = true,
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
     }
@@ -592,12 +598,15 @@ fn run(args: Args) -> Result<(), String> {
         }
     }
     let stop_events = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let events = {
+    let events = if args.keep_events {
+        None
+    } else {
         let (engine, id, stop) = (engine.clone(), directory.id.clone(), stop_events.clone());
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("serve-events".into())
             .spawn(move || consume_events(engine, id, activity, stop))
-            .map_err(|e| format!("cannot start the events thread: {e}"))?
+            .map_err(|e| format!("cannot start the events thread: {e}"))?;
+        Some(thread)
     };
     let server = bound.serve(engine.clone()).map_err(|e| e.to_string())?;
     let directory = engine.directory(&directory.id).map_err(|e| e.to_string())?;
@@ -665,7 +674,9 @@ fn run(args: Args) -> Result<(), String> {
     println!("stopping: finishing in-flight requests");
     server.stop();
     stop_events.store(true, std::sync::atomic::Ordering::Release);
-    let _ = events.join();
+    if let Some(events) = events {
+        let _ = events.join();
+    }
     activity.flush(std::time::Duration::from_secs(10));
     Ok(())
 }

@@ -467,3 +467,43 @@ fn a_stdout_nobody_reads_never_holds_up_requests() {
         .sum();
     assert!(dropped > 0, "{stderr}");
 }
+
+#[test]
+fn keep_events_leaves_them_for_another_consumer() {
+    let scratch = Scratch::new("activity-keep");
+    let data = scratch.0.join("data");
+    let mut serve = Serve::start(&data, &["--keep-events"]);
+    assert_eq!(
+        serve
+            .call("POST", "/Users", Some(&user("ann@example.com", "00u1")))
+            .status,
+        201
+    );
+    serve.wait_for("the request line", |l| l.contains(" POST /scim/v2/"));
+    let (lines, _) = serve.stop();
+    assert!(
+        !lines.iter().any(|l| l.contains("user.created")),
+        "{lines:#?}"
+    );
+
+    // Unacknowledged, ann's event is still there for the next consumer, before bob's.
+    let mut serve = Serve::start(&data, &["--new-token"]);
+    assert_eq!(
+        serve
+            .call("POST", "/Users", Some(&user("bob@example.com", "00u2")))
+            .status,
+        201
+    );
+    serve.wait_for("bob's event", |l| {
+        l.ends_with("user.created bob@example.com → uem, access")
+    });
+    let ann = serve
+        .activity
+        .iter()
+        .position(|l| l.ends_with("user.created ann@example.com → uem, access"));
+    let bob = serve
+        .activity
+        .iter()
+        .position(|l| l.ends_with("user.created bob@example.com → uem, access"));
+    assert!(ann.is_some() && ann < bob, "{:#?}", serve.activity);
+}
