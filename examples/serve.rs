@@ -48,6 +48,11 @@ USAGE: cargo run --release --example serve -- [FLAGS]
   --rate-limit N                one directory's requests per second; beyond, 429 with
                                 Retry-After (default: no limit)
   --rate-burst N                requests a directory may send at once (default 2 x --rate-limit)
+  --log-format human|json       activity lines (one per request, one per change event) as
+                                text or as one JSON object per line (default human)
+  --quiet                       no activity lines (warnings and errors still go to stderr)
+  --keep-events                 leave change events in the outbox for another consumer:
+                                serve neither prints nor acknowledges them
   -h, --help                    this text
 ";
 
@@ -68,6 +73,17 @@ struct Args {
     oidc: Option<OidcArgs>,
     events: scim::events::EventRetention,
     server: ServerOptions,
+    /// Where activity lines go: `None` with `--quiet`.
+    activity: Option<LogFormat>,
+    /// `--keep-events`: another consumer applies the events.
+    keep_events: bool,
+}
+
+/// How activity lines are written (`--log-format`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 struct OidcArgs {
@@ -95,7 +111,10 @@ fn parse_args() -> Result<Args, String> {
         oidc: None,
         events: scim::events::EventRetention::default(),
         server: ServerOptions::default(),
+        activity: Some(LogFormat::Human),
+        keep_events: false,
     };
+    let mut quiet = false;
     let (mut rate, mut burst) = (None, None);
     let (mut cert, mut key) = (None, None);
     let (mut config_url, mut client_id, mut client_secret) = (None, None, None);
@@ -171,8 +190,22 @@ fn parse_args() -> Result<Args, String> {
             }
             "--rate-limit" => rate = Some(positive(&flag, &value()?)?),
             "--rate-burst" => burst = Some(positive(&flag, &value()?)?),
+            "--log-format" => {
+                a.activity = match value()?.as_str() {
+                    "human" => Some(LogFormat::Human),
+                    "json" => Some(LogFormat::Json),
+                    other => {
+                        return Err(format!("--log-format must be human or json, not {other}"))
+                    }
+                }
+            }
+            "--quiet" => quiet = true,
+            "--keep-events" => a.keep_events = true,
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
+    }
+    if quiet {
+        a.activity = None;
     }
     a.server.rate_limit = match (rate, burst) {
         (Some(r), b) => {
@@ -229,32 +262,285 @@ fn main() {
     }
 }
 
-/// Warnings and errors of the library (an outbox drop, a failed accept) go to stderr.
-struct StderrLog;
+/// The process's logger: warnings and errors of the library (an outbox drop, a failed
+/// accept) go to stderr; the library's access log (target `scim::access`) and serve's own
+/// change events become activity lines on stdout, unless `--quiet`.
+///
+/// Lines go through a bounded queue to a writer thread: a stdout nobody reads (a full
+/// pipe) or a slow terminal never holds up a request; beyond [`ACTIVITY_BACKLOG`] waiting
+/// lines, new ones are dropped and counted, and the count goes to stderr.
+struct Activity {
+    format: Option<LogFormat>,
+    /// Directory id → name, for the lines (an id not found here is shown as is).
+    names: std::sync::RwLock<std::collections::HashMap<String, String>>,
+    out: std::sync::mpsc::SyncSender<Output>,
+    dropped: std::sync::atomic::AtomicU64,
+}
 
-impl log::Log for StderrLog {
+/// Activity lines waiting for stdout at most.
+const ACTIVITY_BACKLOG: usize = 1024;
+
+enum Output {
+    Line(String),
+    /// Answered once every line queued before it is written.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+const ACCESS: &str = "scim::access";
+
+impl log::Log for Activity {
     fn enabled(&self, m: &log::Metadata) -> bool {
         m.level() <= log::Level::Warn
+            || (self.format.is_some() && m.target() == ACCESS && m.level() <= log::Level::Info)
     }
     fn log(&self, r: &log::Record) {
-        if self.enabled(r.metadata()) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        if r.target() == ACCESS && r.level() == log::Level::Info {
+            self.request(r.key_values());
+        } else {
             eprintln!("{} {}: {}", r.level(), r.target(), r.args());
         }
     }
     fn flush(&self) {}
 }
 
+impl Activity {
+    fn name(&self, directory_id: &str) -> String {
+        self.names
+            .read()
+            .ok()
+            .and_then(|n| n.get(directory_id).cloned())
+            .unwrap_or_else(|| directory_id.to_owned())
+    }
+
+    /// One line per SCIM request, from the access log's fields: never the token (the
+    /// library does not log it) nor the query (it does not log that either).
+    fn request(&self, kv: &dyn log::kv::Source) {
+        let Some(format) = self.format else { return };
+        let text = |k: &str| {
+            kv.get(log::kv::Key::from(k))
+                .map_or_else(|| "-".to_owned(), |v| v.to_string())
+        };
+        let status = kv
+            .get(log::kv::Key::from("status"))
+            .and_then(|v| v.to_u64())
+            .unwrap_or(0);
+        let ms = kv
+            .get(log::kv::Key::from("duration_ms"))
+            .and_then(|v| v.to_f64())
+            .unwrap_or(0.0);
+        let (id, method, path) = (text("directory"), text("method"), text("path"));
+        let name = if id == "-" {
+            id.clone()
+        } else {
+            self.name(&id)
+        };
+        let line = match format {
+            LogFormat::Human => {
+                format!("{}  {name}  {method} {path} {status} {ms:.1} ms", now())
+            }
+            LogFormat::Json => serde_json::json!({
+                "time": now(),
+                "type": "request",
+                "directory": name,
+                "directory_id": id,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": (ms * 1000.0).round() / 1000.0,
+            })
+            .to_string(),
+        };
+        self.print(line);
+    }
+
+    /// One line per change event: its kind, whom it is about, and the services whose
+    /// records it carries.
+    fn event(&self, directory_id: &str, e: &scim::store::Event) {
+        let Some(format) = self.format else { return };
+        let data = &e.data;
+        let (name, members) = match data.get("group") {
+            // A membership delta: the group, and who joined or left.
+            Some(g) => {
+                let members: Vec<&str> = data["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m["display"].as_str().or(m["value"].as_str()))
+                    .collect();
+                (g["displayName"].as_str(), Some(members))
+            }
+            None => {
+                let r = &data["resource"];
+                (r["userName"].as_str().or(r["displayName"].as_str()), None)
+            }
+        };
+        let name = name.unwrap_or(&e.resource_id);
+        let services: Vec<&str> = data["records"]
+            .as_object()
+            .map(|r| r.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let line = match format {
+            LogFormat::Human => {
+                let mut line = format!("{}  {}  {} {name}", now(), self.name(directory_id), e.kind);
+                if let Some(m) = &members {
+                    let shown = m.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+                    let more = if m.len() > 3 { ", …" } else { "" };
+                    line.push_str(&format!(" [{shown}{more}]"));
+                }
+                if !services.is_empty() {
+                    line.push_str(&format!(" → {}", services.join(", ")));
+                }
+                line
+            }
+            LogFormat::Json => {
+                let mut o = serde_json::json!({
+                    "time": now(),
+                    "type": "event",
+                    "directory": self.name(directory_id),
+                    "directory_id": directory_id,
+                    "seq": e.seq,
+                    "kind": e.kind,
+                    "resource_type": e.resource_kind,
+                    "resource_id": e.resource_id,
+                    "name": name,
+                    "services": services,
+                });
+                if let Some(m) = members {
+                    o["members"] = m.into();
+                }
+                o.to_string()
+            }
+        };
+        self.print(line);
+    }
+}
+
+/// Now, to the second (UTC).
+fn now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    rfc3339(t.replace_nanosecond(0).unwrap_or(t))
+}
+
+impl Activity {
+    /// Queue one line for stdout, or count it dropped when the queue is full.
+    fn print(&self, line: String) {
+        if let Err(std::sync::mpsc::TrySendError::Full(_)) = self.out.try_send(Output::Line(line)) {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Wait (up to `patience`) until every line queued so far is written.
+    fn flush(&self, patience: std::time::Duration) {
+        let deadline = std::time::Instant::now() + patience;
+        let (done, written) = std::sync::mpsc::channel();
+        let mut msg = Output::Flush(done);
+        loop {
+            match self.out.try_send(msg) {
+                Ok(()) => break,
+                Err(std::sync::mpsc::TrySendError::Full(m))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    msg = m;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(_) => return,
+            }
+        }
+        let _ = written.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
+    }
+}
+
+/// The writer thread: activity lines to stdout, in order; a closed stdout is not an error
+/// worth stopping for.
+fn write_activity(lines: std::sync::mpsc::Receiver<Output>, activity: &'static Activity) {
+    use std::io::Write;
+    for output in lines {
+        match output {
+            Output::Line(line) => {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+            Output::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+        let dropped = activity
+            .dropped
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        if dropped > 0 {
+            eprintln!("WARN serve: {dropped} activity lines dropped: stdout did not keep up");
+        }
+    }
+}
+
+/// serve is the host: it applies (prints) its directory's change events and acknowledges
+/// them, which also keeps the outbox empty. Returns when `stop` is set and nothing is left.
+fn consume_events(
+    engine: Arc<Engine>,
+    directory_id: String,
+    activity: &'static Activity,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    let wait = std::time::Duration::from_millis(500);
+    loop {
+        match engine.next_events(&directory_id, 256, wait) {
+            Ok(events) => {
+                for e in &events {
+                    activity.event(&directory_id, e);
+                }
+                if let Some(last) = events.last() {
+                    if let Err(e) = engine.ack_events(&directory_id, last.seq) {
+                        log::error!(target: "serve", "cannot acknowledge events: {e}");
+                    }
+                } else if stop.load(Ordering::Acquire) {
+                    return;
+                }
+            }
+            Err(e) => {
+                log::error!(target: "serve", "cannot read events: {e}");
+                if stop.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(wait);
+            }
+        }
+    }
+}
+
 fn run(args: Args) -> Result<(), String> {
-    if log::set_logger(&StderrLog).is_ok() {
-        log::set_max_level(log::LevelFilter::Warn);
+    let (out, lines) = std::sync::mpsc::sync_channel(ACTIVITY_BACKLOG);
+    let activity: &'static Activity = Box::leak(Box::new(Activity {
+        format: args.activity,
+        names: Default::default(),
+        out,
+        dropped: Default::default(),
+    }));
+    if log::set_logger(activity).is_ok() {
+        log::set_max_level(if args.activity.is_some() {
+            log::LevelFilter::Info
+        } else {
+            log::LevelFilter::Warn
+        });
     }
     let db = args.data.join("libscim.db");
     private_data_dir(&args.data, &db)?;
     let scheme = if args.tls.is_some() { "https" } else { "http" };
+    // Bound before the engine is made, so that with port 0 the tenant URL, the login and
+    // redirect URIs name the port actually bound.
+    let bound = Server::bind(ServerOptions {
+        addr: args.listen,
+        tls: args.tls.clone(),
+        ..args.server.clone()
+    })
+    .map_err(|e| e.to_string())?;
     let public_url = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("{scheme}://{}", args.listen));
+        .unwrap_or_else(|| format!("{scheme}://{}", bound.local_addr()));
     // The URL may hold a password: it is not repeated in messages.
     let (location, shown) = match &args.database {
         Some(url) => (PathBuf::from(url), "the PostgreSQL database".to_owned()),
@@ -324,15 +610,23 @@ fn run(args: Args) -> Result<(), String> {
             None
         };
 
-    let server = Server::start(
-        engine.clone(),
-        ServerOptions {
-            addr: args.listen,
-            tls: args.tls.clone(),
-            ..args.server.clone()
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    if let Ok(mut names) = activity.names.write() {
+        for d in engine.directories().map_err(|e| e.to_string())? {
+            names.insert(d.id, d.name);
+        }
+    }
+    let stop_events = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let events = if args.keep_events {
+        None
+    } else {
+        let (engine, id, stop) = (engine.clone(), directory.id.clone(), stop_events.clone());
+        let thread = std::thread::Builder::new()
+            .name("serve-events".into())
+            .spawn(move || consume_events(engine, id, activity, stop))
+            .map_err(|e| format!("cannot start the events thread: {e}"))?;
+        Some(thread)
+    };
+    let server = bound.serve(engine.clone()).map_err(|e| e.to_string())?;
     let directory = engine.directory(&directory.id).map_err(|e| e.to_string())?;
     let token = directory
         .token
@@ -388,10 +682,20 @@ fn run(args: Args) -> Result<(), String> {
         );
     }
     println!("Health check: GET /healthz. Stop with Ctrl-C.");
+    // Activity lines start after the banner (those of early requests waited in the queue).
+    std::thread::Builder::new()
+        .name("serve-activity".into())
+        .spawn(move || write_activity(lines, activity))
+        .map_err(|e| format!("cannot start the activity thread: {e}"))?;
 
     wait_for_signal();
     println!("stopping: finishing in-flight requests");
     server.stop();
+    stop_events.store(true, std::sync::atomic::Ordering::Release);
+    if let Some(events) = events {
+        let _ = events.join();
+    }
+    activity.flush(std::time::Duration::from_secs(10));
     Ok(())
 }
 

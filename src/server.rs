@@ -90,9 +90,56 @@ pub struct Server {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// A server bound to its address but not yet serving ([`Server::bind`]): the host learns
+/// the port first (`addr` with port 0), then builds the engine whose `public_url` names
+/// it, and only then serves ([`BoundServer::serve`]).
+pub struct BoundServer {
+    runtime: tokio::runtime::Runtime,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    options: ServerOptions,
+}
+
+impl BoundServer {
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Start serving every directory of `engine` on a thread of its own.
+    pub fn serve(self, engine: Arc<Engine>) -> Result<Server, ScimError> {
+        let BoundServer {
+            runtime,
+            listener,
+            local_addr,
+            tls,
+            options,
+        } = self;
+        let (stop, stopped) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("libscim-server".into())
+            .spawn(move || {
+                runtime.block_on(serve(listener, engine, options, tls, stopped));
+            })
+            .map_err(|e| ScimError::internal(format!("cannot start the server thread: {e}")))?;
+        log::info!(target: "scim::server", "listening on {local_addr}");
+        Ok(Server {
+            local_addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
 impl Server {
     /// Bind and start serving every directory of `engine` on a thread of its own.
     pub fn start(engine: Arc<Engine>, options: ServerOptions) -> Result<Server, ScimError> {
+        Server::bind(options)?.serve(engine)
+    }
+
+    /// Bind (and load the TLS files) without serving yet: see [`BoundServer`].
+    pub fn bind(options: ServerOptions) -> Result<BoundServer, ScimError> {
         let tls = options.tls.as_ref().map(tls_acceptor).transpose()?;
         // One worker per core (tokio's default): reads run inline on the workers.
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -107,18 +154,12 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|e| ScimError::internal(format!("cannot read the bound address: {e}")))?;
-        let (stop, stopped) = watch::channel(false);
-        let thread = std::thread::Builder::new()
-            .name("libscim-server".into())
-            .spawn(move || {
-                runtime.block_on(serve(listener, engine, options, tls, stopped));
-            })
-            .map_err(|e| ScimError::internal(format!("cannot start the server thread: {e}")))?;
-        log::info!(target: "scim::server", "listening on {local_addr}");
-        Ok(Server {
+        Ok(BoundServer {
+            runtime,
+            listener,
             local_addr,
-            stop,
-            thread: Some(thread),
+            tls,
+            options,
         })
     }
 
@@ -320,13 +361,20 @@ async fn answer(
     let resp = respond(req, &shared, started).await;
     if let Some((method, path, user_agent, directory)) = logged {
         // One structured line per request; never the token, never the query (it may
-        // carry personal data in a filter); what the client chose is escaped.
+        // carry personal data in a filter); what the client chose is escaped. The same
+        // fields are the record's key-values, for a host that formats its own line.
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let directory = directory.as_deref().unwrap_or("-");
         log::info!(
             target: "scim::access",
-            "method={method} path={path} status={} duration_ms={:.3} directory={} user_agent=\"{user_agent}\"",
+            method = method.as_str(),
+            path = path.as_str(),
+            status = resp.status,
+            duration_ms,
+            directory,
+            user_agent = user_agent.as_str();
+            "method={method} path={path} status={} duration_ms={duration_ms:.3} directory={directory} user_agent=\"{user_agent}\"",
             resp.status,
-            started.elapsed().as_secs_f64() * 1000.0,
-            directory.as_deref().unwrap_or("-"),
         );
     }
     to_hyper(resp)

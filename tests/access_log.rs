@@ -11,7 +11,23 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-static LINES: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+/// Target, message, and the record's key-values.
+type Line = (String, String, Vec<(String, String)>);
+
+static LINES: Mutex<Vec<Line>> = Mutex::new(Vec::new());
+
+struct Fields(Vec<(String, String)>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for Fields {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        self.0.push((key.to_string(), value.to_string()));
+        Ok(())
+    }
+}
 
 struct Capture;
 
@@ -20,9 +36,13 @@ impl log::Log for Capture {
         true
     }
     fn log(&self, record: &log::Record) {
-        LINES
-            .lock()
-            .push((record.target().to_owned(), record.args().to_string()));
+        let mut fields = Fields(Vec::new());
+        record.key_values().visit(&mut fields).unwrap();
+        LINES.lock().push((
+            record.target().to_owned(),
+            record.args().to_string(),
+            fields.0,
+        ));
     }
     fn flush(&self) {}
 }
@@ -82,8 +102,8 @@ fn access_log_lines_are_structured_and_never_carry_a_token() {
     let lines = LINES.lock().clone();
     let access: Vec<&String> = lines
         .iter()
-        .filter(|(t, _)| t == "scim::access")
-        .map(|(_, l)| l)
+        .filter(|(t, _, _)| t == "scim::access")
+        .map(|(_, l, _)| l)
         .collect();
     assert_eq!(access.len(), 3, "{lines:?}");
     assert!(access[0].starts_with(&format!("method=GET path={path} status=200 duration_ms=")));
@@ -105,7 +125,41 @@ fn access_log_lines_are_structured_and_never_carry_a_token() {
         "{}",
         access[2]
     );
-    for (_, line) in &lines {
+    // The same fields as key-values, for a host that writes its own line (serve does).
+    let fields: Vec<&Vec<(String, String)>> = lines
+        .iter()
+        .filter(|(t, _, _)| t == "scim::access")
+        .map(|(_, _, kv)| kv)
+        .collect();
+    let names: Vec<&str> = fields[0].iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "method",
+            "path",
+            "status",
+            "duration_ms",
+            "directory",
+            "user_agent"
+        ]
+    );
+    let field = |i: usize, k: &str| {
+        fields[i]
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(field(0, "method"), "GET");
+    assert_eq!(field(0, "path"), path);
+    assert_eq!(field(0, "status"), "200");
+    assert!(field(0, "duration_ms").parse::<f64>().unwrap() >= 0.0);
+    assert_eq!(field(0, "directory"), d.id);
+    assert_eq!(field(0, "user_agent"), "Okta SCIM Client 1.0.0");
+    assert_eq!(field(1, "status"), "401");
+    assert_eq!(field(2, "user_agent"), ua);
+    for (_, line, kv) in &lines {
+        let line = &format!("{line} {kv:?}");
         assert!(!line.contains(&token), "a token reached the log: {line}");
         assert!(!line.contains("scim_forged"));
         assert!(

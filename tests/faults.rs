@@ -87,6 +87,8 @@ impl Serve {
         .arg(data)
         .arg("--idp")
         .arg("generic")
+        // The test reads the outbox after a kill: serve must not consume it.
+        .arg("--keep-events")
         .arg("--credentials-file")
         .arg(creds)
         .stdout(Stdio::piped())

@@ -3,15 +3,14 @@
 //! `secrets.key` that is a symbolic link is refused, never written through.
 #![cfg(unix)]
 
+#[path = "support/serve.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-#[path = "support/serve.rs"]
-mod serve;
-
-use serve::{serve_binary, Killed};
+use support::{serve_binary, Killed};
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777

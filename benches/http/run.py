@@ -549,8 +549,10 @@ def main():
             shutil.rmtree(os.path.join(tmp, "data"), ignore_errors=True)
             if os.path.exists(creds):
                 os.remove(creds)
+            # --quiet: no activity line per request, so serve is measured like the other
+            # servers (none of which writes a line per request).
             return [serve_bin, "--listen", f"127.0.0.1:{p}", "--data", os.path.join(tmp, "data"),
-                    "--credentials-file", creds]
+                    "--credentials-file", creds, "--quiet"]
 
         def serve_ready(p):
             with open(creds) as f:
