@@ -485,6 +485,16 @@ fn stalled_post(addr: SocketAddr, path: &str, token: &str, declared: usize) -> T
     stream
 }
 
+/// Whether the server has answered (or closed) a stalled request's connection: a stalled
+/// request that arrived while a probe held the last slot was refused, and must be sent
+/// again to take the slot.
+fn answered(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let peeked = s.peek(&mut [0u8; 1]);
+    s.set_nonblocking(false).unwrap();
+    !matches!(peeked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
 /// Retry `f` until it holds (the server frees a slot when it sees a connection close,
 /// which it may do a moment later); generous for a loaded machine.
 fn eventually(what: &str, mut f: impl FnMut() -> bool) {
@@ -608,10 +618,13 @@ fn requests_in_flight_beyond_the_caps_get_503_or_429() {
     let (b, b_token) = f.other_directory("B");
     let b_users = format!("/scim/v2/{b}/Users");
     // Two requests of the Lab directory upload their bodies slowly: its share is taken.
-    let stalled: Vec<TcpStream> = (0..2)
-        .map(|_| stalled_post(f.addr(), &f.path("/Users"), &f.token, 100))
-        .collect();
+    // (The probes are sequential, so a 429 means the stalled requests hold both slots.)
+    let stall = || stalled_post(f.addr(), &f.path("/Users"), &f.token, 100);
+    let mut stalled: Vec<TcpStream> = (0..2).map(|_| stall()).collect();
     eventually("the Lab directory is at its share", || {
+        for s in stalled.iter_mut().filter(|s| answered(s)) {
+            *s = stall();
+        }
         send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None).status == 429
     });
     let r = send(f.addr(), "GET", &f.path("/Users"), Some(&f.token), None);
@@ -623,8 +636,12 @@ fn requests_in_flight_beyond_the_caps_get_503_or_429() {
         200
     );
     // With B holding the last slot too, the server as a whole is busy.
-    let b_stalled = stalled_post(f.addr(), &b_users, &b_token, 100);
+    let b_stall = || stalled_post(f.addr(), &b_users, &b_token, 100);
+    let mut b_stalled = b_stall();
     eventually("the server is at its in-flight cap", || {
+        if answered(&b_stalled) {
+            b_stalled = b_stall();
+        }
         send(f.addr(), "GET", "/scim/v2/x/Users", None, None).status == 503
     });
     let r = send(f.addr(), "GET", &b_users, Some(&b_token), None);
