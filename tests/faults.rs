@@ -18,40 +18,18 @@ use scim::schema::ResourceKind;
 use scim::store::{IndexKey, SqliteStore, Store};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
+#[path = "support/serve.rs"]
+mod support;
+use support::{http, serve_binary, Reply};
+
 // ---------------------------------------------------------------------------------------
 // The serve binary
-
-/// `target/<profile>/examples/serve`, built (or brought up to date) once per test binary.
-fn serve_bin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("current_exe");
-            // target/<profile>/deps/faults-… → target/<profile>
-            let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-            let bin = profile_dir.join("examples").join("serve");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = Command::new(cargo);
-            build.args(["build", "--example", "serve"]);
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                build.arg("--release");
-            }
-            let status = build
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build --example serve");
-            assert!(status.success(), "cargo build --example serve failed");
-            assert!(bin.exists(), "{} missing after the build", bin.display());
-            bin
-        })
-        .clone()
-}
 
 /// A running `serve`: where it listens, and what the directory's requests need.
 struct Serve {
@@ -78,8 +56,8 @@ impl Serve {
             .open(log)
             .expect("serve log");
         let mut child = match fs {
-            Some(fs) => fs.command(&serve_bin()),
-            None => Command::new(serve_bin()),
+            Some(fs) => fs.command(&serve_binary()),
+            None => Command::new(serve_binary()),
         }
         .arg("--listen")
         .arg("127.0.0.1:0")
@@ -152,59 +130,6 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-struct Reply {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "status {}: body is not JSON ({e}): {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-}
-
-/// One HTTP/1.1 request on its own connection (`Connection: close`).
-fn http(
-    addr: SocketAddr,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> std::io::Result<Reply> {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    s.write_all(body.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no complete answer"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
-    Ok(Reply {
-        status,
-        body: raw[split + 4..].to_vec(),
-    })
 }
 
 // ---------------------------------------------------------------------------------------

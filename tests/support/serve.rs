@@ -4,24 +4,32 @@
 use std::path::PathBuf;
 use std::process::{Child, Command};
 
-/// The `serve` example, built by the same cargo, in the same profile, as this test.
+/// The `serve` example, built by the same cargo, in the same profile, as this test (once
+/// per test binary).
 pub fn serve_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/serve
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--quiet", "--example", "serve"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    assert!(
-        build.status().expect("cargo runs").success(),
-        "building the serve example failed"
-    );
-    profile_dir.join("examples").join("serve")
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // target/<profile>/deps/<this test> → target/<profile>/examples/serve
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build
+                .args(["build", "--quiet", "--example", "serve"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if profile_dir.ends_with("release") {
+                build.arg("--release");
+            }
+            assert!(
+                build.status().expect("cargo runs").success(),
+                "building the serve example failed"
+            );
+            let bin = profile_dir.join("examples").join("serve");
+            assert!(bin.exists(), "{} missing after the build", bin.display());
+            bin
+        })
+        .clone()
 }
 
 /// A child process killed (and reaped) when dropped, also when the test fails.
