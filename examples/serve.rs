@@ -19,7 +19,11 @@ USAGE: cargo run --release --example serve -- [FLAGS]
   --data DIR                    where the database lives (default ./libscim-data)
   --database URL                a shared PostgreSQL database (postgres://user:pass@host/db)
                                 instead of the SQLite file under --data; several instances
-                                may serve it at once (give each the same secrets.key in --data)
+                                may serve it at once, each with the same --secrets-key-file
+  --secrets-key-file PATH       the key sealing stored secrets and signing login cookies
+                                (default <data>/secrets.key; created when missing). On a
+                                shared database every instance needs the same one: serve
+                                refuses a key that does not open the secrets stored there
   --directory NAME              directory to serve, created when missing (default \"Lab Directory\")
   --domain DOMAIN               the directory's domain when it is created (default example.com)
   --idp okta|entra|generic      the directory's IdP when it is created (default okta)
@@ -61,6 +65,8 @@ struct Args {
     data: PathBuf,
     /// `--database`: a PostgreSQL URL instead of the SQLite file under `data`.
     database: Option<String>,
+    /// `--secrets-key-file`, when given (else `secrets.key` under `data`).
+    secrets_key_file: Option<PathBuf>,
     directory: String,
     domain: String,
     idp: IdpKind,
@@ -100,6 +106,7 @@ fn parse_args() -> Result<Args, String> {
         listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
         data: PathBuf::from("libscim-data"),
         database: None,
+        secrets_key_file: None,
         directory: "Lab Directory".into(),
         domain: "example.com".into(),
         idp: IdpKind::Okta,
@@ -139,6 +146,7 @@ fn parse_args() -> Result<Args, String> {
                 }
                 a.database = Some(v);
             }
+            "--secrets-key-file" => a.secrets_key_file = Some(PathBuf::from(value()?)),
             "--directory" => a.directory = value()?,
             "--domain" => a.domain = value()?,
             "--idp" => {
@@ -546,19 +554,30 @@ fn run(args: Args) -> Result<(), String> {
         Some(url) => (PathBuf::from(url), "the PostgreSQL database".to_owned()),
         None => (db.clone(), db.display().to_string()),
     };
+    let key_file = args
+        .secrets_key_file
+        .clone()
+        .unwrap_or_else(|| args.data.join("secrets.key"));
+    // On a shared database the engine refuses a key that does not open what other
+    // instances sealed: say which file to fix.
+    let key_hint = match &args.database {
+        Some(_) => format!(
+            " (every instance on this database needs the same secrets key: copy theirs to {})",
+            key_file.display()
+        ),
+        None => String::new(),
+    };
     let engine = Arc::new(
         Engine::open(
             Some(&location),
             EngineConfig {
                 public_url,
-                secrets_key: Some(
-                    scim::secret::key_file(&args.data.join("secrets.key")).map_err(|e| e.detail)?,
-                ),
+                secrets_key: Some(scim::secret::key_file(&key_file).map_err(|e| e.detail)?),
                 events: args.events,
                 ..EngineConfig::default()
             },
         )
-        .map_err(|e| format!("cannot open {shown}: {e}"))?,
+        .map_err(|e| format!("cannot open {shown}: {e}{key_hint}"))?,
     );
 
     let directory = match engine
@@ -591,6 +610,13 @@ fn run(args: Args) -> Result<(), String> {
         engine
             .set_oidc(&directory.id, config, &o.attribute)
             .map_err(|e| e.to_string())?;
+        if args.database.is_some() {
+            // Another instance configuring login at the same moment with another key:
+            // the last write wins and the other instance stops here.
+            engine
+                .check_secrets_key()
+                .map_err(|e| format!("{e}{key_hint}"))?;
+        }
     }
     let known = known_secret(&args, &directory);
     let valid = directory.token.as_ref().is_some_and(|t| {

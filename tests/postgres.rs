@@ -255,48 +255,15 @@ fn serves_http_over_postgres() {
 
 /// `serve --database URL`, once it serves and has written its credentials file; with the
 /// address it listens on.
-fn start_serve(
-    pg_url: &str,
-    data: &Path,
-    credentials: &Path,
-) -> (
-    serve::Killed,
-    SocketAddr,
-    BufReader<std::process::ChildStdout>,
-) {
-    let mut child = serve::Killed(
-        Command::new(serve::serve_binary())
-            .args(["--listen", "127.0.0.1:0", "--database", pg_url, "--data"])
-            .arg(data)
-            .arg("--credentials-file")
-            .arg(credentials)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let mut out = BufReader::new(child.0.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .rsplit("://")
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"));
-    // The credentials file is written after the server started: wait until it is.
-    loop {
-        let mut more = String::new();
-        assert!(
-            out.read_line(&mut more).unwrap() > 0,
-            "serve ended before writing its credentials"
-        );
-        if more.starts_with("Credentials written") {
-            break;
-        }
-    }
-    (child, addr, out)
+fn start_serve(pg_url: &str, data: &Path, credentials: &Path) -> serve::Serving {
+    serve::start(&[
+        "--database".as_ref(),
+        pg_url.as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--credentials-file".as_ref(),
+        credentials.as_os_str(),
+    ])
 }
 
 /// A user as Okta provisions it (what `serve`'s Workspace ONE profile requires).
@@ -317,8 +284,9 @@ fn two_serve_processes_share_one_database() {
     // The instances share the sealing key (`--data`) and the database, not a file.
     let data = root.join("data");
     let credentials = root.join("credentials.json");
-    let (_a, a, _out_a) = start_serve(&url, &data, &credentials);
-    let (_b, b, _out_b) = start_serve(&url, &data, &credentials);
+    let serve_a = start_serve(&url, &data, &credentials);
+    let serve_b = start_serve(&url, &data, &credentials);
+    let (a, b) = (serve_a.addr, serve_b.addr);
     let creds: Value = serde_json::from_slice(&std::fs::read(&credentials).unwrap()).unwrap();
     let token = creds["token"].as_str().unwrap();
     let tenant = creds["tenant_url"].as_str().unwrap();

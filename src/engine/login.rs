@@ -161,6 +161,40 @@ impl Engine {
         self.view(&record)
     }
 
+    /// Check that this engine's `secrets_key` opens every OIDC client secret sealed in the
+    /// store. Instances sharing a database must share the key (it also signs the login
+    /// cookies, so a login begun on one instance completes on another): an instance with
+    /// another key would fail every token exchange. [`Engine::open`] checks this for a
+    /// PostgreSQL database; a host that configures login on a shared store may check
+    /// again after [`Engine::set_oidc`] (two instances configuring at once: the last
+    /// write wins, and the other instance's check fails).
+    pub fn check_secrets_key(&self) -> crate::error::Result<()> {
+        for record in self.store.list_directories()? {
+            let Some(oidc) = settings(&record)?.oidc else {
+                continue;
+            };
+            if !crate::secret::is_sealed(&oidc.config.client_secret) {
+                continue;
+            }
+            let key = self.sealing_key()?.ok_or_else(|| {
+                ScimError::internal(format!(
+                    "directory '{}' holds a sealed OIDC client secret: configure the \
+                     secrets_key it was sealed with",
+                    record.id
+                ))
+            })?;
+            key.open(&record.id, &oidc.config.client_secret)
+                .map_err(|_| {
+                    ScimError::internal(format!(
+                        "directory '{}': its OIDC client secret was sealed with another \
+                         secrets_key; every instance sharing a database needs the same key",
+                        record.id
+                    ))
+                })?;
+        }
+        Ok(())
+    }
+
     /// Turn a directory's login off.
     pub fn clear_oidc(&self, id: &str) -> crate::error::Result<()> {
         self.modify(id, |s, _| {

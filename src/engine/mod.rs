@@ -130,6 +130,8 @@ impl Engine {
     /// An engine on the embedded durable store in the file `path`, or in memory when
     /// `path` is `None`, or on a shared PostgreSQL database when `path` is a
     /// `postgres://` (or `postgresql://`) URL (see [`crate::store::PostgresStore::open`]).
+    /// On PostgreSQL, `config.secrets_key` must open the secrets already sealed there
+    /// ([`Engine::check_secrets_key`]): instances sharing a database share the key.
     pub fn open(path: Option<&std::path::Path>, config: EngineConfig) -> Result<Engine> {
         if let Some(k) = &config.secrets_key {
             crate::secret::SecretKey::from_hex(k)?;
@@ -142,7 +144,13 @@ impl Engine {
             (None, _) => Arc::new(crate::store::MemoryStore::new()),
             (Some(p), None) => Arc::new(crate::store::SqliteStore::open_default(p)?),
         };
-        Ok(Engine::new(config, store))
+        let engine = Engine::new(config, store);
+        if url.is_some() {
+            // A shared database: refuse a key other instances' sealed secrets (and login
+            // cookies) do not agree with, instead of failing logins later.
+            engine.check_secrets_key()?;
+        }
+        Ok(engine)
     }
 
     pub fn new(config: EngineConfig, store: Arc<dyn Store>) -> Engine {

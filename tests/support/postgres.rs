@@ -112,13 +112,25 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let log = std::fs::File::create(root.join("server.log")).expect("create the log");
+        std::fs::File::create(root.join("server.log")).expect("create the log");
         chown_to_postgres(&root.join("server.log"));
+        pg.spawn(&bin);
+        pg
+    }
+
+    /// Start the postmaster on the cluster's data (appending to its log) and wait until it
+    /// accepts connections.
+    fn spawn(&mut self, bin: &Path) {
+        let root = &self.root;
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(root.join("server.log"))
+            .expect("open the log");
         let server = as_postgres(&bin.join("postgres"))
             .arg("-D")
-            .arg(&data)
+            .arg(root.join("data"))
             .arg("-k")
-            .arg(&root)
+            .arg(root)
             .args(["-p", &PORT.to_string()])
             .args(["-c", "listen_addresses="])
             // Throwaway data: no fsync (the tests check behaviour, not durability).
@@ -129,9 +141,44 @@ impl Postgres {
             .stderr(log)
             .spawn()
             .expect("start postgres");
-        pg.server = Some(server);
-        pg.wait_ready(&bin);
-        pg
+        self.server = Some(server);
+        self.wait_ready(bin);
+    }
+
+    /// Stop the server as an operator's restart does (fast shutdown: open connections
+    /// are closed, committed data kept); [`Postgres::resume`] starts it again.
+    pub fn stop(&mut self) {
+        self.shutdown(libc::SIGINT);
+    }
+
+    /// Start the server stopped by [`Postgres::stop`] again, on the same data and socket.
+    pub fn resume(&mut self) {
+        assert!(self.server.is_none(), "the server is running");
+        self.spawn(&bin_dir());
+    }
+
+    /// Signal the postmaster and wait until it exited.
+    fn shutdown(&mut self, signal: libc::c_int) {
+        let Some(mut server) = self.server.take() else {
+            return;
+        };
+        // The postmaster's pid is the first line of postmaster.pid (runuser forks).
+        let pid = std::fs::read_to_string(self.root.join("data/postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next()?.trim().parse::<i32>().ok());
+        if let Some(pid) = pid {
+            // SAFETY: kill has no memory preconditions.
+            unsafe { libc::kill(pid, signal) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while server.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = server.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = server.wait();
     }
 
     fn wait_ready(&mut self, bin: &Path) {
@@ -209,26 +256,8 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            // The postmaster's pid is the first line of postmaster.pid (runuser forks).
-            let pid = std::fs::read_to_string(self.root.join("data/postmaster.pid"))
-                .ok()
-                .and_then(|s| s.lines().next()?.trim().parse::<i32>().ok());
-            if let Some(pid) = pid {
-                // SIGQUIT: immediate shutdown; the data is thrown away anyway.
-                // SAFETY: kill has no memory preconditions.
-                unsafe { libc::kill(pid, libc::SIGQUIT) };
-            }
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while server.try_wait().ok().flatten().is_none() {
-                if Instant::now() > deadline {
-                    let _ = server.kill();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = server.wait();
-        }
+        // SIGQUIT: immediate shutdown; the data is thrown away anyway.
+        self.shutdown(libc::SIGQUIT);
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }

@@ -42,13 +42,22 @@ impl Drop for Killed {
     }
 }
 
-/// An answer: its status and body.
+/// An answer: its status, headers and body.
 pub struct Reply {
     pub status: u16,
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Reply {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
@@ -69,14 +78,30 @@ pub fn http(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> std::io::Result<Reply> {
+    let bearer = format!("Bearer {token}");
+    request(addr, method, path, &[("Authorization", &bearer)], body)
+}
+
+/// One HTTP/1.1 request with these extra headers, on its own connection.
+pub fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<Reply> {
     use std::io::{Read, Write};
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let mut s = std::net::TcpStream::connect(addr)?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(300)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{head}Content-Type: application/scim+json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
         body.len()
     )?;
     s.write_all(body.as_bytes())?;
@@ -92,8 +117,62 @@ pub fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
     Ok(Reply {
         status,
+        headers,
         body: raw[split + 4..].to_vec(),
     })
+}
+
+/// A running `serve` (killed when dropped), the address it listens on and its stdout
+/// after the banner.
+pub struct Serving {
+    pub child: Killed,
+    pub addr: std::net::SocketAddr,
+    pub out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+/// Start `serve --listen 127.0.0.1:0 <args>` and wait until it serves; with
+/// `--credentials-file` in `args`, until it wrote the file too.
+pub fn start(args: &[&std::ffi::OsStr]) -> Serving {
+    use std::io::BufRead;
+    let mut child = Killed(
+        Command::new(serve_binary())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .rsplit("://")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("serve did not say where it listens: {line:?}"));
+    if args.iter().any(|a| *a == "--credentials-file") {
+        // The credentials file is written after the server started: wait until it is.
+        loop {
+            let mut more = String::new();
+            assert!(
+                out.read_line(&mut more).unwrap() > 0,
+                "serve ended before writing its credentials"
+            );
+            if more.starts_with("Credentials written") {
+                break;
+            }
+        }
+    }
+    Serving { child, addr, out }
 }
