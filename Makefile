@@ -137,13 +137,16 @@ bench:
 ## The HTTP benchmark (benches/http/run.py): bare hyper, `serve` and a Go server on
 ## github.com/elimity-com/scim side by side under wrk. Knobs: SCIM_BENCH_USERS (default
 ## 100000; the issue's figures use 1000000), SCIM_BENCH_SECTIONS, SCIM_BENCH_DURATION…
-## (see run.py). Not part of `make test`, which only vets and builds the Go server.
+## (see run.py); SCIM_BENCH_PG=0 leaves out the PostgreSQL figures (one and two serve
+## processes on a throwaway cluster). Not part of `make test`, which only vets and builds
+## the Go server and syntax-checks run.py.
 BENCH_GO := $(CURDIR)/target/go/bench-elimity
 
 bench-http-vet:
 	cd benches/http/go-elimity && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) build -o $(BENCH_GO) .
+	python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' benches/http/run.py
 
-bench-http-build: bench-http-vet
+bench-http-build: bench-http-vet pg-deps
 	$(CARGO) build --release --example serve --example bare_hyper
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 

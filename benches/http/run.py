@@ -25,6 +25,17 @@ then, in this order, each figure on each server that can answer it:
 and prints one table with the command line that reproduces it. Ratios are speed ratios
 (higher is faster for the first named): libscim/bare, libscim/Go, Go/bare.
 
+PostgreSQL (SCIM_BENCH_PG, default on): a throwaway cluster (initdb in the temporary
+directory, Unix socket only, fsync and synchronous_commit on: as durable as serve's SQLite
+with synchronous=FULL) and two more `serve --database postgres://…` processes on one
+database, sharing the secrets key. The Bulk load then runs there too (half the users
+through one instance: PG x1; the other half through both at once, one client each: PG x2),
+and reads and writes run on one instance (PG x1) and on both (PG x2: two wrk at once, each
+with half the connections, one per instance; their requests are summed). Two wrk rather
+than a proxy: a load balancer is not part of libscim, and a proxy on this machine would
+spend CPU and a hop that would be measured as libscim's. A second table gives the PG
+figures next to SQLite's as ratios (PG x1/SQLite, PG x2/SQLite, PG x2/PG x1).
+
 Environment (knobs):
   SCIM_BENCH_USERS        users loaded (default 100000; the issue's figures use 1000000)
   SCIM_BENCH_SECTIONS     comma list of listing,reads,groups,writes (default all; the
@@ -36,6 +47,8 @@ Environment (knobs):
   SCIM_BENCH_PASS_BUDGET  seconds the paging pass may take before it stops and reports
                           a projection (default 300)
   SCIM_BENCH_JSON         also write every figure to this file as JSON
+  SCIM_BENCH_PG           0: no PostgreSQL figures (default 1; needs Debian's postgresql,
+                          `make pg-deps`; SCIM_PG_BIN overrides its bin directory)
   SERVE_BIN, BARE_BIN, GO_BIN  the three servers (make bench-http builds them)
   WRK                     the wrk binary (default: wrk on PATH)
   KEEP_LOGS=1             keep the temporary directory (server logs, data)
@@ -64,7 +77,7 @@ SMALL_GROUP = 10
 ID_SAMPLE = 10_000
 KNOBS = ("SCIM_BENCH_USERS", "SCIM_BENCH_SECTIONS", "SCIM_BENCH_DURATION",
          "SCIM_BENCH_THREADS", "SCIM_BENCH_CONNECTIONS", "SCIM_BENCH_LIST_BUDGET",
-         "SCIM_BENCH_PASS_BUDGET")
+         "SCIM_BENCH_PASS_BUDGET", "SCIM_BENCH_PG")
 SECTIONS = ("listing", "reads", "groups", "writes")
 
 
@@ -246,71 +259,206 @@ class Wrk:
         self.threads, self.connections = threads, connections
 
     def run(self, server, token, args, threads=None, connections=None):
-        t = threads or self.threads
-        c = connections or self.connections
-        argv = [self.binary, f"-t{t}", f"-c{c}", f"-d{self.duration}s", "--timeout", "10s",
-                "-s", LUA, f"http://127.0.0.1:{server.port}", "--", *args]
-        env = dict(os.environ, SCIM_BENCH_TOKEN=token or "none")
-        cpu_before = cpu_seconds(server.proc.pid)
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True,
-                              timeout=self.duration + 60)
-        result = None
-        for line in proc.stdout.splitlines():
-            if line.startswith("{"):
-                result = json.loads(line)
-        if proc.returncode != 0 or result is None:
-            raise BenchError(f"wrk on {server.name} failed ({proc.returncode}): "
-                             f"{(proc.stderr or proc.stdout)[-500:]}")
-        if not server.alive():
-            raise BenchError(f"{server.name} died during wrk:\n{server.log_tail()}")
-        cpu = cpu_seconds(server.proc.pid) - cpu_before
-        errors = sum(result["errors"].values())
-        secs = result["duration_us"] / 1e6
+        return self.run_together([(server, token, args)], threads, connections)
+
+    def run_together(self, runs, threads=None, connections=None):
+        """One wrk per (server, token, args), all at once, the connections shared out
+        between them; their figures summed (requests/s) or taken from the worst of them
+        (latency). CPU is the servers' (serve's own: not a database's processes)."""
+        t = max(1, (threads or self.threads) // len(runs))
+        c = max(1, (connections or self.connections) // len(runs))
+        cpu_before = [cpu_seconds(server.proc.pid) for server, _, _ in runs]
+        procs = []
+        for server, token, args in runs:
+            argv = [self.binary, f"-t{t}", f"-c{c}", f"-d{self.duration}s", "--timeout", "10s",
+                    "-s", LUA, f"http://127.0.0.1:{server.port}", "--", *args]
+            env = dict(os.environ, SCIM_BENCH_TOKEN=token or "none")
+            procs.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))
+        results = []
+        for (server, _, args), proc in zip(runs, procs):
+            try:
+                stdout, stderr = proc.communicate(timeout=self.duration + 60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                stdout, stderr = proc.communicate()
+            result = None
+            for line in stdout.splitlines():
+                if line.startswith("{"):
+                    result = json.loads(line)
+            if proc.returncode != 0 or result is None:
+                raise BenchError(f"wrk on {server.name} failed ({proc.returncode}): "
+                                 f"{(stderr or stdout)[-500:]}")
+            if not server.alive():
+                raise BenchError(f"{server.name} died during wrk:\n{server.log_tail()}")
+            results.append(result)
+        cpu = sum(cpu_seconds(server.proc.pid) - before
+                  for (server, _, _), before in zip(runs, cpu_before))
+        requests = sum(r["requests"] for r in results)
+        errors = sum(sum(r["errors"].values()) for r in results)
         out = {
-            "rps": result["requests"] / secs if secs else 0.0,
-            "requests": result["requests"],
+            "rps": sum(r["requests"] / (r["duration_us"] / 1e6) for r in results if r["duration_us"]),
+            "requests": requests,
             "errors": errors,
-            "mean_ms": result["latency_us"]["mean"] / 1000,
-            "p50_ms": result["latency_us"]["p50"] / 1000,
-            "p99_ms": result["latency_us"]["p99"] / 1000,
+            "mean_ms": max(r["latency_us"]["mean"] for r in results) / 1000,
+            "p50_ms": max(r["latency_us"]["p50"] for r in results) / 1000,
+            "p99_ms": max(r["latency_us"]["p99"] for r in results) / 1000,
             # The server's own CPU time per request (utime + stime of all its threads):
             # what a request costs, whatever else runs on the machine meanwhile.
-            "cpu_us": cpu * 1e6 / result["requests"] if result["requests"] else 0.0,
+            "cpu_us": cpu * 1e6 / requests if requests else 0.0,
         }
         if errors:
-            log(f"WARNING: {server.name} {args[0]}: {result['errors']} "
-                f"of {result['requests']} requests failed")
+            names = "+".join(server.name for server, _, _ in runs)
+            log(f"WARNING: {names} {runs[0][2][0]}: {errors} of {requests} requests failed")
         return out
+
+
+# ---- PostgreSQL ---------------------------------------------------------------------------
+
+class Postgres:
+    """A throwaway cluster in `tmp`: initdb, the server as the `postgres` user when run as
+    root (PostgreSQL refuses root), listening on a Unix socket only; durable settings
+    (fsync, synchronous_commit on), as serve's SQLite. Like tests/support/postgres.rs."""
+
+    PORT = 5432
+
+    def __init__(self, tmp):
+        self.root = os.path.join(tmp, "pg")
+        self.proc = None
+        self.log_file = None
+
+    @staticmethod
+    def bin_dir():
+        if os.environ.get("SCIM_PG_BIN"):
+            return os.environ["SCIM_PG_BIN"]
+        base = "/usr/lib/postgresql"
+        versions = sorted(int(v) for v in (os.listdir(base) if os.path.isdir(base) else [])
+                          if v.isdigit())
+        if not versions:
+            raise BenchError("PostgreSQL is missing (no /usr/lib/postgresql/<version>/bin): "
+                             "`make pg-deps`, or SCIM_BENCH_PG=0 to leave it out")
+        return os.path.join(base, str(versions[-1]), "bin")
+
+    def as_postgres(self, program):
+        path = os.path.join(self.bin_dir(), program)
+        return ["runuser", "-u", "postgres", "--", path] if os.geteuid() == 0 else [path]
+
+    def run(self, program, *args):
+        proc = subprocess.run(self.as_postgres(program) + list(args), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BenchError(f"{program} failed: {proc.stdout}{proc.stderr}")
+        return proc.stdout
+
+    def start(self):
+        os.makedirs(self.root)
+        # The parent (mkdtemp: 0700) must let the postgres user reach its socket and data.
+        os.chmod(os.path.dirname(self.root), 0o711)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        data = os.path.join(self.root, "data")
+        self.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                 "--locale=C.UTF-8")
+        self.log_file = open(os.path.join(self.root, "server.log"), "ab")
+        self.proc = subprocess.Popen(
+            self.as_postgres("postgres") + ["-D", data, "-k", self.root, "-p", str(self.PORT),
+                                            "-c", "listen_addresses=", "-c", "max_connections=300"],
+            stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        deadline = time.monotonic() + 60
+        while subprocess.run(self.as_postgres("pg_isready") + ["-h", self.root, "-p", str(self.PORT), "-q"]
+                             ).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"PostgreSQL did not start: see {self.root}/server.log")
+            time.sleep(0.1)
+        self.run("psql", "-h", self.root, "-p", str(self.PORT), "-U", "postgres", "-XAtq",
+                 "-c", "CREATE DATABASE scim")
+        log(f"PostgreSQL ready on {self.root}")
+
+    def url(self):
+        from urllib.parse import quote
+        return f"postgres://postgres@{quote(self.root, safe='')}:{self.PORT}/scim"
+
+    def stop(self):
+        if self.proc is None:
+            return
+        try:
+            with open(os.path.join(self.root, "data", "postmaster.pid")) as f:
+                os.kill(int(f.readline()), signal.SIGINT)
+            self.proc.wait(timeout=60)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log_file.close()
+        self.proc = None
+
+
+def pg_bulk(clients, n, ids):
+    """Users n/2..n-1 through every client at once (one thread each, its share of whole
+    Bulk requests); returns users/s over the wall time."""
+    import threading
+    first = n // 2
+    chunks = [(a, min(a + BULK_OPS, n)) for a in range(first, n, BULK_OPS)]
+    failures = []
+
+    def work(client, mine):
+        try:
+            for a, b in mine:
+                got, _ = bulk_load_range(client, a, b)
+                ids[a:b] = got
+        except BenchError as e:
+            failures.append(e)
+
+    threads = [threading.Thread(target=work, args=(c, chunks[i::len(clients)]))
+               for i, c in enumerate(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    spent = time.perf_counter() - t0
+    if failures:
+        raise failures[0]
+    return (n - first) / spent
 
 
 # ---- the run ----------------------------------------------------------------------------
 
-def bulk_load(client, n, serve):
-    """N users through POST /Bulk, 1,000 operations a request; returns (ids, users/s)."""
-    ids = [None] * n
-    spent = 0.0
-    for first in range(0, n, BULK_OPS):
-        last = min(first + BULK_OPS, n)
-        ops = ",".join(
-            '{"method":"POST","path":"/Users","bulkId":"u%d","data":%s}' % (i, json.dumps(user_body(i)))
-            for i in range(first, last))
-        body = ('{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],'
-                '"Operations":[%s]}' % ops).encode()
-        t0 = time.perf_counter()
-        status, raw = client.request("POST", "/Bulk", body)
-        spent += time.perf_counter() - t0
-        if status != 200:
-            raise BenchError(f"POST /Bulk (users {first}..{last - 1}): HTTP {status}: {raw[:300]!r}")
-        for op in json.loads(raw)["Operations"]:
-            if not str(op.get("status", "")).startswith("2"):
-                raise BenchError(f"POST /Bulk: operation {op.get('bulkId')} failed: {op}")
-            ids[int(op["bulkId"][1:])] = op["location"].rsplit("/", 1)[1]
-        if (last // BULK_OPS) % 50 == 0 or last == n:
-            log(f"libscim Bulk: {last}/{n} users, {last / spent:,.0f} users/s, "
-                f"VmHWM {vm_hwm_mb(serve.proc.pid):.0f} MB")
+def bulk_load_range(client, first, last):
+    """Users first..last-1 in one POST /Bulk; returns (their ids, seconds it took)."""
+    ops = ",".join(
+        '{"method":"POST","path":"/Users","bulkId":"u%d","data":%s}' % (i, json.dumps(user_body(i)))
+        for i in range(first, last))
+    body = ('{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],'
+            '"Operations":[%s]}' % ops).encode()
+    t0 = time.perf_counter()
+    status, raw = client.request("POST", "/Bulk", body)
+    spent = time.perf_counter() - t0
+    if status != 200:
+        raise BenchError(f"POST /Bulk (users {first}..{last - 1}): HTTP {status}: {raw[:300]!r}")
+    ids = [None] * (last - first)
+    for op in json.loads(raw)["Operations"]:
+        if not str(op.get("status", "")).startswith("2"):
+            raise BenchError(f"POST /Bulk: operation {op.get('bulkId')} failed: {op}")
+        ids[int(op["bulkId"][1:]) - first] = op["location"].rsplit("/", 1)[1]
     if any(i is None for i in ids):
         raise BenchError("POST /Bulk: some operations are missing from the responses")
-    return ids, n / spent
+    return ids, spent
+
+
+def bulk_load(client, n, serve, end=None):
+    """Users 0..end-1 (default N) through POST /Bulk, 1,000 operations a request; returns
+    (ids, users/s), the ids list N long."""
+    end = n if end is None else end
+    ids = [None] * n
+    spent = 0.0
+    for first in range(0, end, BULK_OPS):
+        last = min(first + BULK_OPS, end)
+        ids[first:last], took = bulk_load_range(client, first, last)
+        spent += took
+        if (last // BULK_OPS) % 50 == 0 or last == end:
+            log(f"{serve.name} Bulk: {last}/{end} users, {last / spent:,.0f} users/s, "
+                f"VmHWM {vm_hwm_mb(serve.proc.pid):.0f} MB")
+    return ids, end / spent
 
 
 def timed_query(client, path, budget, n_expected):
@@ -505,9 +653,38 @@ def print_table(cfg, res):
             big, small = g["big"]["mean_ms"], g["small"]["mean_ms"]
             print(f"one-member PATCH, {who}: {big:.2f} ms in a {g['size']:,}-member group, "
                   f"{small:.2f} ms in a {SMALL_GROUP}-member group: {small / big:.2f}x")
+    if "pg" in res:
+        print_pg_table(cfg, res)
     if res.get("errors"):
         print(f"WARNING: failed requests during wrk: {res['errors']}")
     print()
+
+
+def print_pg_table(cfg, res):
+    pg = res["pg"]
+    print()
+    print("-- PostgreSQL (throwaway cluster on this machine, fsync on) next to SQLite, same run;")
+    print("   PG x2: two serve processes on one database, each half the clients")
+    head = f"{'figure':<44}{'SQLite':>16}{'PG x1':>16}{'PG x2':>16}" \
+           f"{'x1/SQLite':>11}{'x2/SQLite':>11}{'x2/x1':>8}"
+    print(head)
+    print("-" * len(head))
+
+    def row(label, lite, one, two):
+        print(f"{label:<44}{fmt_rate(lite):>16}{fmt_rate(one):>16}{fmt_rate(two):>16}"
+              f"{ratio(one, lite):>11}{ratio(two, lite):>11}{ratio(two, one):>8}")
+
+    if "bulk" in pg:
+        row(f"Bulk load, {BULK_OPS} ops/request  users/s", res.get("bulk"), pg["bulk"].get("x1"),
+            pg["bulk"].get("x2"))
+    for key, label in (("get", "GET /Users/{id}  req/s"), ("filter", 'GET ?filter=userName eq "…"  req/s'),
+                       ("post", f"POST /Users ({cfg['connections']} clients)  req/s")):
+        if key in pg:
+            lite = res.get(key, {}).get("libscim", {})
+            row(label, lite.get("rps"), pg[key]["x1"]["rps"], pg[key]["x2"]["rps"])
+            print(f"{'    latency p50/p99 ms':<44}" + "".join(
+                f"{'-' if not v else '%.2f/%.2f' % (v['p50_ms'], v['p99_ms']):>16}"
+                for v in (lite, pg[key]["x1"], pg[key]["x2"])))
 
 
 def main():
@@ -518,6 +695,7 @@ def main():
     list_budget = env_int("SCIM_BENCH_LIST_BUDGET", 10)
     pass_budget = env_int("SCIM_BENCH_PASS_BUDGET", 300)
     sections = [s.strip() for s in os.environ.get("SCIM_BENCH_SECTIONS", ",".join(SECTIONS)).split(",") if s.strip()]
+    with_pg = os.environ.get("SCIM_BENCH_PG", "1") != "0"
     for s in sections:
         if s not in SECTIONS:
             raise BenchError(f"SCIM_BENCH_SECTIONS: unknown section {s!r} (known: {', '.join(SECTIONS)})")
@@ -535,6 +713,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="libscim-bench-http.")
     servers = []
     res = {"config": cfg}
+    pg = None
     try:
         bare = Server("bare", tmp)
         servers.append(bare)
@@ -585,6 +764,43 @@ def main():
         lc = Client(lib.port, lib.base, lib.token)
         gc = Client(go.port, go.base, go.token)
 
+        pgs = []
+        if with_pg:
+            pg = Postgres(tmp)
+            pg.start()
+            pg_creds = os.path.join(tmp, "pg-creds.json")
+            for i in (1, 2):
+                srv = Server(f"pg{i}", tmp)
+                servers.append(srv)
+
+                def pg_argv(p, i=i):
+                    # The instances share the database and the secrets key, nothing else;
+                    # one public URL (as behind a load balancer), so the second keeps the
+                    # token the first wrote instead of issuing another.
+                    return [serve_bin, "--listen", f"127.0.0.1:{p}", "--database", pg.url(),
+                            "--public-url", "http://scim.bench.test",
+                            "--data", os.path.join(tmp, f"pg{i}-data"),
+                            "--secrets-key-file", os.path.join(tmp, "pg-secrets.key"),
+                            "--credentials-file", pg_creds, "--quiet"]
+
+                def pg_ready(p, srv=srv):
+                    with open(pg_creds) as f:
+                        c = json.load(f)
+                    srv.token, srv.tenant = c["token"], c["tenant_url"]
+                    return bool(srv.token) and http_status(p, "/healthz") == 200
+
+                srv.start(pg_argv, pg_ready, 60)
+                srv.base = "/" + srv.tenant.split("://", 1)[1].split("/", 1)[1].rstrip("/")
+                pgs.append(srv)
+            if pgs[0].token != pgs[1].token or pgs[0].base != pgs[1].base:
+                raise BenchError("the two PostgreSQL instances serve different directories")
+            log(f"PostgreSQL: Bulk load of {n:,} users, half through pg1, half through both")
+            pg_ids, x1 = bulk_load(Client(pgs[0].port, pgs[0].base, pgs[0].token), n, pgs[0],
+                                   end=n // 2)
+            x2 = pg_bulk([Client(s.port, s.base, s.token) for s in pgs], n, pg_ids)
+            res["pg"] = {"bulk": {"x1": x1, "x2": x2}}
+            log(f"PostgreSQL Bulk: {x1:,.0f} users/s through pg1, {x2:,.0f} through both")
+
         log(f"libscim: Bulk load of {n:,} users ({BULK_OPS} operations a request)")
         lib_ids, rate = bulk_load(lc, n, lib)
         res["bulk"] = rate
@@ -602,8 +818,9 @@ def main():
             indices = [rnd.randrange(n) for _ in range(min(ID_SAMPLE, n))]
             lib_ids_path, names_path = sample_files(tmp, "libscim", lib_ids, indices)
             go_ids_path, _ = sample_files(tmp, "go", go_ids, indices)
-            for key, files in (("get", (lib_ids_path, lib_ids_path, go_ids_path)),
-                               ("filter", (names_path, names_path, names_path))):
+            pg_ids_path = sample_files(tmp, "pg", pg_ids, indices)[0] if pgs else None
+            for key, files in (("get", (lib_ids_path, lib_ids_path, go_ids_path, pg_ids_path)),
+                               ("filter", (names_path, names_path, names_path, names_path))):
                 res[key] = {}
                 for who, srv, path in zip(("bare", "libscim", "go"), (bare, lib, go), files):
                     r = wrk.run(srv, srv.token, [key, srv.base, path])
@@ -611,6 +828,8 @@ def main():
                     errors[f"{key}/{who}"] = r["errors"]
                     log(f"{who} {key}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
                         f"p99 {r['p99_ms']:.2f} ms, {r['cpu_us']:.1f} µs CPU/request")
+                if pgs:
+                    res["pg"][key] = pg_wrk(wrk, pgs, [key, pgs[0].base, files[3]], errors)
 
         if "groups" in sections:
             res["groups"] = {"libscim": groups(lc, wrk, lib, lib.token, lib_ids, "libscim"),
@@ -627,6 +846,8 @@ def main():
                 errors[f"post/{who}"] = r["errors"]
                 log(f"{who} post: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
                     f"p99 {r['p99_ms']:.2f} ms, {r['cpu_us']:.1f} µs CPU/request")
+            if pgs:
+                res["pg"]["post"] = pg_wrk(wrk, pgs, ["post", pgs[0].base, nonce], errors)
         res["errors"] = {k: v for k, v in errors.items() if v}
 
         print_table(cfg, res)
@@ -638,10 +859,30 @@ def main():
     finally:
         for s in reversed(servers):
             s.stop()
+        if pg is not None:
+            pg.stop()
         if os.environ.get("KEEP_LOGS") == "1":
             log(f"logs and data kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pg_wrk(wrk, pgs, args, errors):
+    """One wrk figure on one PostgreSQL instance (x1), then on both at once (x2)."""
+    out = {}
+    key = args[0]
+    for label, runs in (("x1", pgs[:1]), ("x2", pgs)):
+        mine = [list(args) for _ in runs]
+        if key == "post":
+            # Every wrk creates userNames of its own (the script numbers them per nonce).
+            for i, a in enumerate(mine):
+                a[2] = f"{args[2]}{label}{i}"
+        r = wrk.run_together([(s, s.token, a) for s, a in zip(runs, mine)])
+        out[label] = r
+        errors[f"{key}/pg-{label}"] = r["errors"]
+        log(f"PostgreSQL {label} {key}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
+            f"p99 {r['p99_ms']:.2f} ms")
+    return out
 
 
 def on_signal(signum, _frame):
