@@ -593,13 +593,13 @@ fn two_instances_under_okta_and_entra_load_lose_nothing_acknowledged() {
         for t in 0..CLIENTS {
             let (f, l, winners) = (&fleet, &ledger, &winners);
             s.spawn(move || {
-                for round in 0..ROUNDS {
+                for (round, winner) in winners.iter().enumerate() {
                     if t % 2 == 0 {
                         okta_client(f, l, t, round);
                     } else {
                         entra_client(f, l, t, round);
                     }
-                    contend(f, l, t, round, &winners[round]);
+                    contend(f, l, t, round, winner);
                 }
             });
         }
