@@ -436,9 +436,21 @@ fn append(store: &dyn Store, dir: &str, n: usize) {
 fn consumer_groups(store: &dyn Store) {
     use std::time::Duration;
     let lease = Duration::from_secs(60);
-    let a = Consumer { group: "g", id: "a", lease };
-    let b = Consumer { group: "g", id: "b", lease };
-    let other = Consumer { group: "h", id: "a", lease };
+    let a = Consumer {
+        group: "g",
+        id: "a",
+        lease,
+    };
+    let b = Consumer {
+        group: "g",
+        id: "b",
+        lease,
+    };
+    let other = Consumer {
+        group: "h",
+        id: "a",
+        lease,
+    };
     append(store, "d", 3);
 
     // `a` takes the stream of group g; `b` of the same group gets nothing while the
@@ -515,7 +527,10 @@ fn consumer_groups(store: &dyn Store) {
         lease: Duration::from_millis(50),
     };
     // A new group starts at the oldest event kept.
-    assert_eq!(seqs(&store.take_events("d", &short, 10).unwrap().events), [3]);
+    assert_eq!(
+        seqs(&store.take_events("d", &short, 10).unwrap().events),
+        [3]
+    );
     let heir = Consumer {
         group: "x",
         id: "heir",
@@ -527,7 +542,10 @@ fn consumer_groups(store: &dyn Store) {
         if t.held_for.is_none() {
             break t.events;
         }
-        assert!(std::time::Instant::now() < deadline, "the lease never ended");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never ended"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(seqs(&redelivered), [3]);
@@ -536,7 +554,11 @@ fn consumer_groups(store: &dyn Store) {
     assert_eq!(store.acked("d").unwrap(), 0);
     store.ack_events("d", 3).unwrap();
     assert_eq!(store.acked("d").unwrap(), 3);
-    assert!(store.groups("d").unwrap().iter().any(|g| g.group == "default"));
+    assert!(store
+        .groups("d")
+        .unwrap()
+        .iter()
+        .any(|g| g.group == "default"));
     // Deleting the directory's record removes its groups.
     store.delete_directory("d").unwrap();
     assert!(store.groups("d").unwrap().is_empty());
@@ -1160,7 +1182,10 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
         ("directory_records", directory_records),
         ("outbox", outbox),
         ("consumer_groups", consumer_groups),
-        ("consumer_leases_under_concurrency", consumer_leases_under_concurrency),
+        (
+            "consumer_leases_under_concurrency",
+            consumer_leases_under_concurrency,
+        ),
         ("savepoints_isolate_failures", savepoints_isolate_failures),
         ("member_count_threshold", member_count_threshold),
         ("concurrent_writers", concurrent_writers),
