@@ -57,6 +57,10 @@ USAGE: cargo run --release --example serve -- [FLAGS]
   --quiet                       no activity lines (warnings and errors still go to stderr)
   --keep-events                 leave change events in the outbox for another consumer:
                                 serve neither prints nor acknowledges them
+  --events-lease-secs N         serve consumes events as consumer group `serve`; with several
+                                instances on one database, one of them holds a directory's
+                                events at a time, and another takes over N seconds after it
+                                stopped renewing (default 30)
   -h, --help                    this text
 ";
 
@@ -83,6 +87,8 @@ struct Args {
     activity: Option<LogFormat>,
     /// `--keep-events`: another consumer applies the events.
     keep_events: bool,
+    /// `--events-lease-secs`, in milliseconds.
+    event_lease_ms: u64,
 }
 
 /// How activity lines are written (`--log-format`).
@@ -120,6 +126,7 @@ fn parse_args() -> Result<Args, String> {
         server: ServerOptions::default(),
         activity: Some(LogFormat::Human),
         keep_events: false,
+        event_lease_ms: scim::engine::DEFAULT_EVENT_LEASE_MS,
     };
     let mut quiet = false;
     let (mut rate, mut burst) = (None, None);
@@ -209,6 +216,10 @@ fn parse_args() -> Result<Args, String> {
             }
             "--quiet" => quiet = true,
             "--keep-events" => a.keep_events = true,
+            "--events-lease-secs" => {
+                let secs = positive(&flag, &value()?)? as u64;
+                a.event_lease_ms = secs.saturating_mul(1000);
+            }
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
     }
@@ -484,6 +495,11 @@ fn write_activity(lines: std::sync::mpsc::Receiver<Output>, activity: &'static A
     }
 }
 
+/// The consumer group serve applies events as (see `Engine::next_group_events`): with
+/// several instances on one database, each event is printed once, by whichever instance
+/// holds the directory's stream.
+const EVENT_GROUP: &str = "serve";
+
 /// serve is the host: it applies (prints) its directory's change events and acknowledges
 /// them, which also keeps the outbox empty. Returns when `stop` is set and nothing is left.
 fn consume_events(
@@ -495,13 +511,13 @@ fn consume_events(
     use std::sync::atomic::Ordering;
     let wait = std::time::Duration::from_millis(500);
     loop {
-        match engine.next_events(&directory_id, 256, wait) {
+        match engine.next_group_events(&directory_id, EVENT_GROUP, 256, wait) {
             Ok(events) => {
                 for e in &events {
                     activity.event(&directory_id, e);
                 }
                 if let Some(last) = events.last() {
-                    if let Err(e) = engine.ack_events(&directory_id, last.seq) {
+                    if let Err(e) = engine.ack_group_events(&directory_id, EVENT_GROUP, last.seq) {
                         log::error!(target: "serve", "cannot acknowledge events: {e}");
                     }
                 } else if stop.load(Ordering::Acquire) {
@@ -574,6 +590,7 @@ fn run(args: Args) -> Result<(), String> {
                 public_url,
                 secrets_key: Some(scim::secret::key_file(&key_file).map_err(|e| e.detail)?),
                 events: args.events,
+                event_lease_ms: args.event_lease_ms,
                 ..EngineConfig::default()
             },
         )

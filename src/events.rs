@@ -227,10 +227,9 @@ fn member_json(m: &Member) -> Value {
     Value::Object(o)
 }
 
-/// Delivery to the host: a per-directory delivery cursor (in memory, starting at the
-/// store's acknowledged cursor) and a wake-up for consumers blocked waiting for events.
-/// Whatever was delivered but not acknowledged is delivered again after a restart or a
-/// [`EventFeed::rewind`]: at-least-once, in order.
+/// The engine's side of delivery: a wake-up for consumers blocked waiting for events
+/// (what is delivered and acknowledged is the store's: [`crate::store::GroupCursor`]), and
+/// when retention is due.
 #[derive(Default)]
 pub(crate) struct EventFeed {
     state: parking_lot::Mutex<FeedState>,
@@ -241,7 +240,6 @@ pub(crate) struct EventFeed {
 struct FeedState {
     /// Bumped on every committed change, so waiters can tell something happened.
     generation: u64,
-    delivered: std::collections::HashMap<String, u64>,
     /// Per directory: when retention is due.
     trims: std::collections::HashMap<String, TrimState>,
 }
@@ -310,46 +308,44 @@ impl EventFeed {
 
     /// Forget a deleted directory.
     pub fn forget(&self, dir: &str) {
-        let mut s = self.state.lock();
-        s.delivered.remove(dir);
-        s.trims.remove(dir);
+        self.state.lock().trims.remove(dir);
     }
 
-    /// The next events of `dir` after what was delivered, waiting up to `timeout` for
-    /// one to arrive. `read(after)` reads the store.
+    /// Events from `take` (which asks the store: [`crate::store::Store::take_events`]),
+    /// waiting up to `timeout` for some: `take` runs again whenever a change commits, when
+    /// another consumer's lease on the stream ends, and every `poll` (when changes made
+    /// elsewhere may go unannounced).
     pub fn next(
         &self,
-        dir: &str,
-        acked: u64,
         timeout: std::time::Duration,
-        mut read: impl FnMut(u64) -> crate::error::Result<Vec<crate::store::Event>>,
+        poll: impl Fn() -> Option<std::time::Duration>,
+        mut take: impl FnMut() -> crate::error::Result<crate::store::Taken>,
     ) -> crate::error::Result<Vec<crate::store::Event>> {
+        // Past the end of another consumer's lease, so that the retry finds it ended.
+        const MARGIN: std::time::Duration = std::time::Duration::from_millis(5);
         let deadline = std::time::Instant::now() + timeout;
         loop {
-            let (after, generation) = {
-                let s = self.state.lock();
-                let after = s.delivered.get(dir).copied().unwrap_or(0).max(acked);
-                (after, s.generation)
-            };
-            let events = read(after)?;
+            let generation = self.state.lock().generation;
+            let taken = take()?;
+            if !taken.events.is_empty() {
+                return Ok(taken.events);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            let mut until = deadline;
+            if let Some(held) = taken.held_for {
+                until = until.min(now + held + MARGIN);
+            }
+            if let Some(p) = poll() {
+                until = until.min(now + p);
+            }
+            // Sleep until a change commits (unless one did meanwhile).
             let mut s = self.state.lock();
-            if let Some(last) = events.last() {
-                let cursor = s.delivered.entry(dir.to_owned()).or_insert(0);
-                *cursor = (*cursor).max(last.seq);
-                return Ok(events);
-            }
-            // Nothing yet: sleep until a change commits (unless one did meanwhile).
-            if s.generation == generation && self.changed.wait_until(&mut s, deadline).timed_out() {
-                return Ok(Vec::new());
-            }
-            if std::time::Instant::now() >= deadline {
-                return Ok(Vec::new());
+            if s.generation == generation {
+                self.changed.wait_until(&mut s, until);
             }
         }
-    }
-
-    /// Deliver everything after the acknowledged cursor again.
-    pub fn rewind(&self, dir: &str) {
-        self.state.lock().delivered.remove(dir);
     }
 }

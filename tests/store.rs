@@ -2,8 +2,8 @@
 
 use scim::schema::ResourceKind::{self, Group, User};
 use scim::store::{
-    DirectoryRecord, IndexKey, Member, MemoryStore, NewEvent, PostgresStore, SqliteOptions,
-    SqliteStore, Store, StoredResource,
+    Consumer, DirectoryRecord, IndexKey, Member, MemoryStore, NewEvent, PostgresStore,
+    SqliteOptions, SqliteStore, Store, StoredResource,
 };
 use scim::ScimError;
 use serde_json::{json, Value};
@@ -414,6 +414,190 @@ fn event(kind: &str, id: &str) -> NewEvent {
         time: OffsetDateTime::now_utc(),
         data: json!({"id": id, "nested": {"b": 1, "a": [1, 2]}}),
     }
+}
+
+fn seqs(events: &[scim::store::Event]) -> Vec<u64> {
+    events.iter().map(|e| e.seq).collect()
+}
+
+fn append(store: &dyn Store, dir: &str, n: usize) {
+    for i in 0..n {
+        store
+            .write(dir, &mut |tx| {
+                tx.append_event(event("user.created", &format!("u{i}")))
+                    .map(drop)
+            })
+            .unwrap();
+    }
+}
+
+/// Consumer groups: each its own cursors; a group's stream leased to one consumer at a
+/// time; retention waits for every group.
+fn consumer_groups(store: &dyn Store) {
+    use std::time::Duration;
+    let lease = Duration::from_secs(60);
+    let a = Consumer {
+        group: "g",
+        id: "a",
+        lease,
+    };
+    let b = Consumer {
+        group: "g",
+        id: "b",
+        lease,
+    };
+    let other = Consumer {
+        group: "h",
+        id: "a",
+        lease,
+    };
+    append(store, "d", 3);
+
+    // `a` takes the stream of group g; `b` of the same group gets nothing while the
+    // lease lasts, and is told for how long.
+    let t = store.take_events("d", &a, 2).unwrap();
+    assert_eq!((seqs(&t.events), t.held_for), (vec![1, 2], None));
+    let t = store.take_events("d", &b, 10).unwrap();
+    assert!(t.events.is_empty());
+    let left = t.held_for.expect("held by a");
+    assert!(left <= lease && left > lease / 2, "{left:?}");
+    // `a` goes on after what it got.
+    assert_eq!(seqs(&store.take_events("d", &a, 10).unwrap().events), [3]);
+    let t = store.take_events("d", &a, 10).unwrap();
+    assert_eq!((t.events.len(), t.held_for), (0, None));
+    // Another group gets every event too, on its own cursor.
+    assert_eq!(
+        seqs(&store.take_events("d", &other, 10).unwrap().events),
+        [1, 2, 3]
+    );
+
+    // Acknowledgements: per group; never past the last event; never backwards.
+    store.ack_group("d", &a, 2).unwrap();
+    store.ack_group("d", &a, 1).unwrap();
+    let e = store.ack_group("d", &a, 4).unwrap_err();
+    assert_eq!(e.status, 409);
+    let groups = store.groups("d").unwrap();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(
+        (
+            groups[0].group.as_str(),
+            groups[0].acked,
+            groups[0].delivered,
+            groups[0].owner.as_deref()
+        ),
+        ("g", 2, 3, Some("a"))
+    );
+    assert_eq!((groups[1].group.as_str(), groups[1].acked), ("h", 0));
+    // Retention waits for every group: h has acknowledged nothing.
+    assert_eq!(store.outbox("d").unwrap().acked, 0);
+    assert_eq!(store.prune_events("d", 100).unwrap(), 0);
+    store.ack_group("d", &other, 3).unwrap();
+    assert_eq!(store.outbox("d").unwrap().acked, 2);
+    assert_eq!(store.prune_events("d", 100).unwrap(), 2);
+    assert_eq!(event_ids(store, "d", 0), [(3, "u2".into())]);
+
+    // Invalid group names: 400, nothing created.
+    for bad in ["", "tab\there", &"x".repeat(65)] {
+        let c = Consumer {
+            group: bad,
+            id: "a",
+            lease,
+        };
+        let e = store.take_events("d", &c, 1).unwrap_err();
+        assert_eq!(
+            (e.status, e.scim_type),
+            (400, Some(scim::error::ScimType::InvalidValue))
+        );
+        assert_eq!(store.ack_group("d", &c, 3).unwrap_err().status, 400);
+    }
+    assert_eq!(store.groups("d").unwrap().len(), 2);
+
+    // Giving the stream back: only its holder can; the next taker starts again from
+    // the acknowledged cursor.
+    store.release_group("d", &b).unwrap();
+    assert!(store.take_events("d", &b, 10).unwrap().held_for.is_some());
+    store.release_group("d", &a).unwrap();
+    assert_eq!(seqs(&store.take_events("d", &b, 10).unwrap().events), [3]);
+    assert!(store.take_events("d", &a, 10).unwrap().held_for.is_some());
+
+    // A lease that ends unrenewed: the next consumer gets what was not acknowledged.
+    let short = Consumer {
+        group: "x",
+        id: "dies",
+        lease: Duration::from_millis(50),
+    };
+    // A new group starts at the oldest event kept.
+    assert_eq!(
+        seqs(&store.take_events("d", &short, 10).unwrap().events),
+        [3]
+    );
+    let heir = Consumer {
+        group: "x",
+        id: "heir",
+        lease,
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let redelivered = loop {
+        let t = store.take_events("d", &heir, 10).unwrap();
+        if t.held_for.is_none() {
+            break t.events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(seqs(&redelivered), [3]);
+
+    // The old API is group "default".
+    assert_eq!(store.acked("d").unwrap(), 0);
+    store.ack_events("d", 3).unwrap();
+    assert_eq!(store.acked("d").unwrap(), 3);
+    assert!(store
+        .groups("d")
+        .unwrap()
+        .iter()
+        .any(|g| g.group == "default"));
+    // Deleting the directory's record removes its groups.
+    store.delete_directory("d").unwrap();
+    assert!(store.groups("d").unwrap().is_empty());
+}
+
+/// Consumers of one group in parallel threads, each handing the stream on after every
+/// batch: every event is delivered exactly once across them, in order.
+fn consumer_leases_under_concurrency(store: &dyn Store) {
+    use std::sync::Mutex;
+    use std::time::Duration;
+    const EVENTS: u64 = 40;
+    append(store, "d", EVENTS as usize);
+    let got = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let got = &got;
+            s.spawn(move || {
+                let id = format!("consumer-{t}");
+                let c = Consumer {
+                    group: "g",
+                    id: &id,
+                    lease: Duration::from_secs(60),
+                };
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while store.outbox("d").unwrap().acked < EVENTS {
+                    assert!(std::time::Instant::now() < deadline, "stuck");
+                    let taken = store.take_events("d", &c, 3).unwrap();
+                    if let Some(last) = taken.events.last() {
+                        got.lock().unwrap().extend(seqs(&taken.events));
+                        store.ack_group("d", &c, last.seq).unwrap();
+                    }
+                    store.release_group("d", &c).unwrap();
+                    std::thread::yield_now();
+                }
+            });
+        }
+    });
+    let got = got.into_inner().unwrap();
+    assert_eq!(got, (1..=EVENTS).collect::<Vec<_>>());
 }
 
 fn event_ids(store: &dyn Store, dir: &str, after: u64) -> Vec<(u64, String)> {
@@ -997,6 +1181,11 @@ fn suite(make: &dyn Fn() -> Arc<dyn Store>) {
         ("scan_stops_when_asked", scan_stops_when_asked),
         ("directory_records", directory_records),
         ("outbox", outbox),
+        ("consumer_groups", consumer_groups),
+        (
+            "consumer_leases_under_concurrency",
+            consumer_leases_under_concurrency,
+        ),
         ("savepoints_isolate_failures", savepoints_isolate_failures),
         ("member_count_threshold", member_count_threshold),
         ("concurrent_writers", concurrent_writers),

@@ -12,16 +12,18 @@
 //! (The generation travels in a [`Ticket`], with the time of the store read.)
 //!
 //! Invalidation drops every entry: directory changes are rare, a refill is one indexed
-//! read. A cross-process signal (several processes on one database) plugs in by calling
-//! [`AuthCache::invalidate`] when another process changed a directory. Until then, a
-//! change made elsewhere (another engine on the same store) is seen after at most
-//! [`MAX_AGE`]: an older entry is refilled from the store.
+//! read. Changes made by other processes on a shared database arrive through the store
+//! ([`crate::store::Store::subscribe`]: PostgreSQL's `LISTEN/NOTIFY`), which calls
+//! [`AuthCache::invalidate`] too; while that announcement channel is down the cache is
+//! not trusted at all ([`AuthCache::set_trusted`]: every request reads the store). And
+//! whatever the channel, a change made elsewhere is seen after at most [`MAX_AGE`]: an
+//! older entry is refilled from the store.
 
 use crate::directory::StoredSettings;
 use crate::mapping::DirectoryMapping;
 use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,6 +56,8 @@ pub(crate) struct AuthCache {
     generation: AtomicU64,
     entries: RwLock<HashMap<String, (Instant, Arc<Authorized>)>>,
     capacity: usize,
+    /// `false` while changes made elsewhere may go unannounced: entries are not used.
+    trusted: AtomicBool,
 }
 
 impl AuthCache {
@@ -62,11 +66,15 @@ impl AuthCache {
             generation: AtomicU64::new(0),
             entries: RwLock::new(HashMap::new()),
             capacity: capacity.max(1),
+            trusted: AtomicBool::new(true),
         }
     }
 
     /// The cached entry for a token hash, unless older than [`MAX_AGE`].
     pub fn get(&self, token_hash: &str) -> Option<Arc<Authorized>> {
+        if !self.trusted.load(Ordering::Acquire) {
+            return None;
+        }
         let entries = self.entries.read();
         let (filled, entry) = entries.get(token_hash)?;
         (filled.elapsed() < MAX_AGE).then(|| entry.clone())
@@ -107,6 +115,15 @@ impl AuthCache {
         let mut entries = self.entries.write();
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
+    }
+
+    /// Whether entries may be used: `false` while other processes' directory changes may
+    /// go unannounced. Trusting again forgets everything first (what was missed meanwhile).
+    pub fn set_trusted(&self, trusted: bool) {
+        if trusted {
+            self.invalidate();
+        }
+        self.trusted.store(trusted, Ordering::Release);
     }
 
     #[cfg(test)]
@@ -150,6 +167,22 @@ mod tests {
         assert_eq!(c.get("h").unwrap().id, "a");
         c.invalidate();
         assert!(c.get("h").is_none());
+    }
+
+    #[test]
+    fn an_untrusted_cache_is_not_used_and_trusting_again_forgets() {
+        let c = AuthCache::new(8);
+        assert!(c.insert("h".into(), c.ticket(), entry("a")));
+        c.set_trusted(false);
+        assert!(c.get("h").is_none(), "read from the store meanwhile");
+        c.set_trusted(true);
+        assert!(
+            c.get("h").is_none(),
+            "forgotten: a change may have been missed"
+        );
+        assert_eq!(c.len(), 0);
+        assert!(c.insert("h".into(), c.ticket(), entry("a")));
+        assert_eq!(c.get("h").unwrap().id, "a");
     }
 
     #[test]

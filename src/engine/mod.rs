@@ -11,15 +11,19 @@ use crate::events::{EventFeed, EventRetention, TRIM_BATCH, TRIM_EVERY};
 use crate::mapping::{service_name, DirectoryMapping, FoundUser, Mapping, MappingEntry, Profile};
 use crate::provider::{Config, Request, Response, ServiceProvider, Tenant};
 use crate::schema::ResourceKind;
-use crate::store::{DirectoryRecord, Event, Store, StoredResource, TrimEvents};
+use crate::store::{
+    Consumer, DirectoryRecord, Event, GroupCursor, Store, StoreListener, StoredResource,
+    TrimEvents, DEFAULT_GROUP,
+};
 use crate::token::{self, IssuedToken};
 use parking_lot::Mutex;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 /// Engine settings (JSON at the C ABI: `{"public_url": …, "scim_path": …, "provider": {…},
-/// "events": {"max_age_secs": …, "max_count": …}}`).
+/// "events": {"max_age_secs": …, "max_count": …}, "event_lease_ms": …}`).
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
@@ -41,7 +45,19 @@ pub struct EngineConfig {
     /// keeps (default 7 days, 1,000,000); acknowledged ones are always deleted. See
     /// [`crate::events`].
     pub events: EventRetention,
+    /// How long a consumer keeps its group's stream of a directory after taking or
+    /// acknowledging events (default 30,000 ms): another consumer of the group (another
+    /// instance) gets those events only once the lease ends unrenewed, from the
+    /// group's acknowledged cursor. See [`Engine::next_group_events`].
+    pub event_lease_ms: u64,
 }
+
+/// [`EngineConfig::event_lease_ms`]'s default.
+pub const DEFAULT_EVENT_LEASE_MS: u64 = 30_000;
+
+/// While changes made by other instances may go unannounced (the store's listening
+/// connection is down), a waiting consumer looks for events this often.
+pub const EVENT_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl std::fmt::Debug for EngineConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,6 +71,7 @@ impl std::fmt::Debug for EngineConfig {
                 &self.secrets_key.as_ref().map(|_| "<redacted>"),
             )
             .field("events", &self.events)
+            .field("event_lease_ms", &self.event_lease_ms)
             .finish()
     }
 }
@@ -68,6 +85,7 @@ impl Default for EngineConfig {
             secrets_key: None,
             provider: Config::default(),
             events: EventRetention::default(),
+            event_lease_ms: DEFAULT_EVENT_LEASE_MS,
         }
     }
 }
@@ -104,12 +122,19 @@ pub struct Engine {
     store: Arc<dyn Store>,
     provider: ServiceProvider,
     clock: Clock,
-    feed: EventFeed,
+    /// The wake-up of waiting consumers and the authentication cache, shared with the
+    /// store's announcements of other instances' changes ([`Store::subscribe`]).
+    relay: Arc<Relay>,
+    /// Whether the store announces other instances' changes (a shared database).
+    remote: bool,
+    /// This engine's consumer id ([`Consumer::id`]): random, one per engine.
+    consumer: String,
+    /// The (directory, group) streams this engine took a lease on: given back when it
+    /// is dropped, so another instance carries on at once rather than after the lease.
+    leases: Mutex<HashSet<(String, String)>>,
     /// Compiled mappings per directory, reused while the stored mappings are unchanged.
     compiled: Mutex<HashMap<String, Arc<DirectoryMapping>>>,
-    /// Token hash → the authenticated directory; every directory change invalidates it
-    /// (through [`Engine::modify`] and [`Engine::delete_directory`]).
-    auth: AuthCache,
+
     /// One relying party per directory with login, kept while its settings are unchanged
     /// (its discovery, key and pending-login caches live there).
     parties: Mutex<HashMap<String, login::Party>>,
@@ -161,14 +186,23 @@ impl Engine {
             .map(crate::secret::SecretKey::from_hex)
             .transpose();
         let login_root = login::root_key(config.secrets_key.as_deref());
+        let relay = Arc::new(Relay {
+            feed: EventFeed::default(),
+            auth: AuthCache::new(auth_cache::DEFAULT_CAPACITY),
+            live: AtomicBool::new(true),
+        });
+        let listener: Arc<dyn StoreListener> = relay.clone();
+        let remote = store.subscribe(Arc::downgrade(&listener));
         Engine {
             provider: provider(&config, &store, &clock),
             config,
             store,
             clock,
-            feed: EventFeed::default(),
+            relay,
+            remote,
+            consumer: uuid::Uuid::new_v4().simple().to_string(),
+            leases: Mutex::new(HashSet::new()),
             compiled: Mutex::new(HashMap::new()),
-            auth: AuthCache::new(auth_cache::DEFAULT_CAPACITY),
             parties: Mutex::new(HashMap::new()),
             secrets,
             login_root,
@@ -284,12 +318,12 @@ impl Engine {
     /// working at once.
     pub fn delete_directory(&self, id: &str) -> Result<()> {
         let deleted = self.store.delete_directory(id);
-        self.auth.invalidate();
+        self.relay.auth.invalidate();
         if !deleted? {
             return Err(not_found(id));
         }
         self.compiled.lock().remove(id);
-        self.feed.forget(id);
+        self.relay.feed.forget(id);
         self.parties.lock().remove(id);
         Ok(())
     }
@@ -310,7 +344,7 @@ impl Engine {
             record.data = to_data(&s)?;
             Ok(())
         });
-        self.auth.invalidate();
+        self.relay.auth.invalidate();
         modified
     }
 
@@ -427,7 +461,7 @@ impl Engine {
         let base_url = self.tenant_url(&record.id);
         let tenant = tenant(&record.id, &s, &base_url, &m);
         let n = self.provider.resync_for(&tenant, RESYNC_BATCH)?;
-        self.feed.notify();
+        self.relay.feed.notify();
         self.retain_events(&record.id);
         Ok(n)
     }
@@ -554,7 +588,7 @@ impl Engine {
     /// to upload a body, and what it rate-limits by ([`Authenticated::directory_id`]).
     /// A 404 when the path is not below the SCIM path; a 401 for any token problem.
     pub fn authenticate(&self, path: &str, authorization: Option<&str>) -> Result<Authenticated> {
-        let generation = self.auth.generation();
+        let generation = self.relay.auth.generation();
         let (auth, rest) = self.authorize(path, authorization)?;
         Ok(Authenticated {
             auth,
@@ -570,7 +604,7 @@ impl Engine {
     /// returned. Expiry is checked again too.
     pub fn handle_authenticated(&self, auth: &Authenticated, req: &Request) -> Response {
         let fresh;
-        let auth = if self.auth.generation() == auth.generation
+        let auth = if self.relay.auth.generation() == auth.generation
             && auth
                 .auth
                 .settings
@@ -628,11 +662,11 @@ impl Engine {
             .filter(|s| !s.is_empty())
             .ok_or_else(denied)?;
         let hash = token::hash(secret);
-        let auth = match self.auth.get(&hash) {
+        let auth = match self.relay.auth.get(&hash) {
             Some(auth) => auth,
             None => {
                 // Taken before the store read: see `auth_cache`.
-                let ticket = self.auth.ticket();
+                let ticket = self.relay.auth.ticket();
                 let record = self.store.directory_by_token(&hash)?.ok_or_else(denied)?;
                 let stored = record.token_hash.as_deref().unwrap_or("");
                 if !token::hashes_equal(stored, &hash) || record.id != dir_id {
@@ -645,7 +679,7 @@ impl Engine {
                     settings,
                     id: record.id,
                 });
-                self.auth.insert(hash, ticket, auth.clone());
+                self.relay.auth.insert(hash, ticket, auth.clone());
                 auth
             }
         };
@@ -663,7 +697,8 @@ impl Engine {
     // ----- events -------------------------------------------------------------------------
 
     /// Up to `limit` events of the directory not yet delivered, waiting up to `timeout`
-    /// for the first to arrive (an empty list when none did). Delivered events come again
+    /// for the first to arrive (an empty list when none did): consumer group
+    /// [`DEFAULT_GROUP`] (see [`Engine::next_group_events`]). Delivered events come again
     /// after a restart, or after [`Engine::rewind_events`], until acknowledged.
     pub fn next_events(
         &self,
@@ -671,20 +706,101 @@ impl Engine {
         limit: usize,
         timeout: std::time::Duration,
     ) -> Result<Vec<Event>> {
+        self.next_group_events(directory_id, DEFAULT_GROUP, limit, timeout)
+    }
+
+    /// The host has applied every event up to `seq` (group [`DEFAULT_GROUP`]; see
+    /// [`Engine::ack_group_events`]).
+    pub fn ack_events(&self, directory_id: &str, seq: u64) -> Result<()> {
+        self.ack_group_events(directory_id, DEFAULT_GROUP, seq)
+    }
+
+    /// Deliver every unacknowledged event of group [`DEFAULT_GROUP`] again (the host could
+    /// not apply them; see [`Engine::rewind_group_events`]).
+    pub fn rewind_events(&self, directory_id: &str) -> Result<()> {
+        self.rewind_group_events(directory_id, DEFAULT_GROUP)
+    }
+
+    /// Up to `limit` events of the directory for consumer group `group` not yet delivered
+    /// to it, waiting up to `timeout` for the first to arrive (an empty list when none
+    /// did). Each group receives every event, in order, at least once; a group's
+    /// consumers share its acknowledged cursor.
+    ///
+    /// This engine is one consumer of the group (threads of one engine share it: they
+    /// get successive batches). Across engines and processes, the group's stream of a
+    /// directory is leased to one consumer at a time ([`EngineConfig::event_lease_ms`],
+    /// renewed by every call here and by [`Engine::ack_group_events`]): while one holds it,
+    /// another consumer of the group gets nothing and waits; when the holder stops
+    /// (crashed, or stuck past the lease), the next consumer receives everything after
+    /// the group's acknowledged cursor again. Dropping the engine gives its leases back.
+    /// A new group starts at the oldest event kept. 404 for an unknown directory, 400 for
+    /// an empty group name, one over 64 bytes or one with control characters.
+    pub fn next_group_events(
+        &self,
+        directory_id: &str,
+        group: &str,
+        limit: usize,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<Event>> {
+        crate::store::check_group(group)?;
         self.record(directory_id)?;
-        let acked = self.store.acked(directory_id)?;
-        self.feed.next(directory_id, acked, timeout, |after| {
-            self.store.events(directory_id, after, limit.max(1))
+        let consumer = self.consumer_of(group);
+        let poll =
+            || (self.remote && !self.relay.live.load(Ordering::Acquire)).then_some(EVENT_POLL);
+        self.relay.feed.next(timeout, poll, || {
+            let taken = self
+                .store
+                .take_events(directory_id, &consumer, limit.max(1))?;
+            if taken.held_for.is_none() {
+                self.leases
+                    .lock()
+                    .insert((directory_id.to_owned(), group.to_owned()));
+            }
+            Ok(taken)
         })
     }
 
-    /// The host has applied every event up to `seq`: they are not delivered again, and
-    /// are deleted now (in batches of [`TRIM_BATCH`], each its own short transaction).
-    pub fn ack_events(&self, directory_id: &str, seq: u64) -> Result<()> {
+    /// Consumer group `group` has applied every event up to `seq`: they are not delivered
+    /// to it again, and once every group has acknowledged them they are deleted (in
+    /// batches of [`TRIM_BATCH`], each its own short transaction). Renews this engine's
+    /// lease on the group's stream. 409 past the last event.
+    pub fn ack_group_events(&self, directory_id: &str, group: &str, seq: u64) -> Result<()> {
+        crate::store::check_group(group)?;
         self.record(directory_id)?;
-        self.store.ack_events(directory_id, seq)?;
+        self.store
+            .ack_group(directory_id, &self.consumer_of(group), seq)?;
         self.retain_events(directory_id);
         Ok(())
+    }
+
+    /// Give group `group`'s stream of the directory back: everything it has not
+    /// acknowledged is delivered again (to this engine at its next call, or to whichever
+    /// consumer of the group comes first).
+    pub fn rewind_group_events(&self, directory_id: &str, group: &str) -> Result<()> {
+        crate::store::check_group(group)?;
+        self.record(directory_id)?;
+        self.store
+            .release_group(directory_id, &self.consumer_of(group))?;
+        self.leases
+            .lock()
+            .remove(&(directory_id.to_owned(), group.to_owned()));
+        self.relay.feed.notify();
+        Ok(())
+    }
+
+    /// The directory's consumer groups with their cursors and lease, by name.
+    pub fn event_groups(&self, directory_id: &str) -> Result<Vec<GroupCursor>> {
+        self.record(directory_id)?;
+        self.store.groups(directory_id)
+    }
+
+    /// This engine as a consumer of `group`.
+    fn consumer_of<'a>(&'a self, group: &'a str) -> Consumer<'a> {
+        Consumer {
+            group,
+            id: &self.consumer,
+            lease: std::time::Duration::from_millis(self.config.event_lease_ms.max(1)),
+        }
     }
 
     /// The state of a directory's outbox: what is kept, what is acknowledged, and how
@@ -704,11 +820,15 @@ impl Engine {
     /// A write to directory `dir` committed (`bulk`: a Bulk request, of many changes):
     /// wake consumers; run retention when due.
     fn committed(&self, dir: &str, bulk: bool) {
-        if self.feed.wrote(dir, if bulk { TRIM_EVERY } else { 1 }) {
+        if self
+            .relay
+            .feed
+            .wrote(dir, if bulk { TRIM_EVERY } else { 1 })
+        {
             // Another writer that found it due meanwhile left it to us.
             while {
                 self.retain_events(dir);
-                self.feed.trimmed(dir)
+                self.relay.feed.trimmed(dir)
             } {}
         }
     }
@@ -753,18 +873,11 @@ impl Engine {
         }
     }
 
-    /// Deliver every unacknowledged event again (the host could not apply them).
-    pub fn rewind_events(&self, directory_id: &str) -> Result<()> {
-        self.record(directory_id)?;
-        self.feed.rewind(directory_id);
-        Ok(())
-    }
-
     /// Delete acknowledged events; returns how many. Retention already does this on every
     /// acknowledgement, so it rarely finds any; kept for hosts that call it.
     pub fn prune_events(&self, directory_id: &str) -> Result<u64> {
         self.record(directory_id)?;
-        let acked = self.store.acked(directory_id)?;
+        let acked = self.store.outbox(directory_id)?.acked;
         self.store.prune_events(directory_id, acked)
     }
 
@@ -793,6 +906,46 @@ impl Engine {
                 login_url: self.login_url(&record.id),
             }),
         })
+    }
+}
+
+impl Drop for Engine {
+    /// Give back the leases this engine holds, so that another consumer of each group
+    /// carries on at once (a crashed process's leases end by themselves).
+    fn drop(&mut self) {
+        for (dir, group) in std::mem::take(&mut *self.leases.lock()) {
+            if let Err(e) = self.store.release_group(&dir, &self.consumer_of(&group)) {
+                log::warn!(target: "scim::events", "directory {dir}: giving back group {group}'s lease: {e}");
+            }
+        }
+    }
+}
+
+/// What the engine shares with the store's announcements (see [`Store::subscribe`]):
+/// waiting consumers wake when another instance appended events, the authentication
+/// cache forgets when another instance changed a directory, and is not trusted while
+/// such changes may go unannounced.
+struct Relay {
+    feed: EventFeed,
+    auth: AuthCache,
+    /// Whether the store's announcements are flowing (always, for a single-process store).
+    live: AtomicBool,
+}
+
+impl StoreListener for Relay {
+    fn events_appended(&self, _dir: &str) {
+        self.feed.notify();
+    }
+
+    fn directory_changed(&self, _dir: &str) {
+        self.auth.invalidate();
+    }
+
+    fn listening(&self, live: bool) {
+        self.live.store(live, Ordering::Release);
+        self.auth.set_trusted(live);
+        // Waiting consumers look again (and poll while announcements are down).
+        self.feed.notify();
     }
 }
 

@@ -4,8 +4,9 @@
 //! transaction leaves nothing behind.
 
 use super::{
-    check_same_id, plan_trim, Cond, DirectoryRecord, Event, IndexKey, Key, Member, NewEvent,
-    Outbox, Position, Range, ReadTx, Run, Store, StoredResource, TrimEvents, Trimmed, WriteTx,
+    check_ack, check_group, check_same_id, least_acked, now_ms, plan_trim, Cond, Consumer,
+    DirectoryRecord, Event, GroupCursor, IndexKey, Key, Member, NewEvent, Outbox, Position, Range,
+    ReadTx, Run, Store, StoredResource, Taken, TrimEvents, Trimmed, WriteTx,
 };
 use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
@@ -46,7 +47,18 @@ struct DirState {
     member_of: HashMap<String, BTreeSet<String>>,
     events: BTreeMap<u64, Event>,
     last_event: u64,
-    acked: u64,
+    /// Consumer groups by name.
+    consumers: BTreeMap<String, GroupCursor>,
+}
+
+impl DirState {
+    /// Consumer group `group`, created when missing.
+    fn group(&mut self, group: &str) -> &mut GroupCursor {
+        let o = outbox_of(self);
+        self.consumers
+            .entry(group.to_owned())
+            .or_insert_with(|| GroupCursor::new(group, &o))
+    }
 }
 
 impl DirState {
@@ -655,25 +667,63 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
-    fn ack_events(&self, dir: &str, seq: u64) -> Result<()> {
+    fn take_events(&self, dir: &str, c: &Consumer, limit: usize) -> Result<Taken> {
+        check_group(c.group)?;
         let mut dirs = self.dirs.write();
         let d = dirs.entry(dir.to_owned()).or_default();
-        if seq > d.last_event {
-            return Err(ScimError::new(
-                409,
-                None,
-                format!(
-                    "cannot acknowledge event {seq}: the last event is {}",
-                    d.last_event
-                ),
-            ));
+        let after = match d.group(c.group).take(c, now_ms()) {
+            Ok(after) => after,
+            Err(left) => {
+                return Ok(Taken {
+                    events: Vec::new(),
+                    held_for: Some(left),
+                })
+            }
+        };
+        let events: Vec<Event> = d
+            .events
+            .range(after.saturating_add(1)..)
+            .take(limit)
+            .map(|(_, e)| e.clone())
+            .collect();
+        if let Some(last) = events.last() {
+            d.group(c.group).delivered = last.seq;
         }
-        d.acked = d.acked.max(seq);
+        Ok(Taken {
+            events,
+            held_for: None,
+        })
+    }
+
+    fn ack_group(&self, dir: &str, c: &Consumer, seq: u64) -> Result<()> {
+        check_group(c.group)?;
+        let mut dirs = self.dirs.write();
+        let d = dirs.entry(dir.to_owned()).or_default();
+        check_ack(seq, d.last_event)?;
+        d.group(c.group).ack(c, seq, now_ms());
         Ok(())
     }
 
-    fn acked(&self, dir: &str) -> Result<u64> {
-        Ok(self.dirs.read().get(dir).map_or(0, |d| d.acked))
+    fn release_group(&self, dir: &str, c: &Consumer) -> Result<()> {
+        check_group(c.group)?;
+        if let Some(g) = self
+            .dirs
+            .write()
+            .get_mut(dir)
+            .and_then(|d| d.consumers.get_mut(c.group))
+        {
+            g.release(c);
+        }
+        Ok(())
+    }
+
+    fn groups(&self, dir: &str) -> Result<Vec<GroupCursor>> {
+        Ok(self
+            .dirs
+            .read()
+            .get(dir)
+            .map(|d| d.consumers.values().cloned().collect())
+            .unwrap_or_default())
     }
 
     fn prune_events(&self, dir: &str, seq: u64) -> Result<u64> {
@@ -681,7 +731,7 @@ impl Store for MemoryStore {
         let Some(d) = dirs.get_mut(dir) else {
             return Ok(0);
         };
-        let upto = seq.min(d.acked);
+        let upto = seq.min(least_acked(d.consumers.values()));
         let keep = d.events.split_off(&upto.saturating_add(1));
         let pruned = d.events.len() as u64;
         d.events = keep;
@@ -745,6 +795,6 @@ fn outbox_of(d: &DirState) -> Outbox {
     Outbox {
         first: d.events.keys().next().copied(),
         last: d.last_event,
-        acked: d.acked,
+        acked: least_acked(d.consumers.values()),
     }
 }

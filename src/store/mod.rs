@@ -292,14 +292,57 @@ pub trait Store: Send + Sync {
 
     /// Up to `limit` events of directory `dir` with `seq > after`, in order.
     fn events(&self, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>>;
-    /// Record that the consumer has applied every event up to `seq` (durably). A cursor
-    /// never moves backwards; acknowledging past the last event is an error (409).
-    fn ack_events(&self, dir: &str, seq: u64) -> Result<()>;
-    /// The acknowledged cursor: events after it are redelivered (0 when none acknowledged).
-    fn acked(&self, dir: &str) -> Result<u64>;
-    /// Delete acknowledged events up to `seq` (at most the acknowledged cursor); returns
-    /// how many were deleted.
+    /// Record that consumer group [`DEFAULT_GROUP`] has applied every event up to `seq`
+    /// (durably): [`Store::ack_group`] by no particular consumer.
+    fn ack_events(&self, dir: &str, seq: u64) -> Result<()> {
+        let nobody = Consumer {
+            group: DEFAULT_GROUP,
+            id: "",
+            lease: std::time::Duration::ZERO,
+        };
+        self.ack_group(dir, &nobody, seq)
+    }
+    /// Group [`DEFAULT_GROUP`]'s acknowledged cursor (0 when the group does not exist).
+    fn acked(&self, dir: &str) -> Result<u64> {
+        Ok(self
+            .groups(dir)?
+            .into_iter()
+            .find(|g| g.group == DEFAULT_GROUP)
+            .map_or(0, |g| g.acked))
+    }
+    /// Delete events up to `seq` that every consumer group acknowledged (at most
+    /// [`Outbox::acked`]); returns how many were deleted.
     fn prune_events(&self, dir: &str, seq: u64) -> Result<u64>;
+
+    /// Consumer `c` takes the next events of its group in directory `dir` (see
+    /// [`GroupCursor`]): in one write transaction, it takes or renews the group's lease on
+    /// the directory's stream — unless another consumer holds it and it has not expired
+    /// (then nothing is delivered and [`Taken::held_for`] says how long it remains) — and
+    /// gets up to `limit` events after the group's delivered cursor, which moves past
+    /// them. A consumer taking over the stream from another starts again from the
+    /// group's acknowledged cursor (redelivery). A group that does not exist yet is
+    /// created, positioned before the oldest event kept. 400 for an invalid group name.
+    fn take_events(&self, dir: &str, c: &Consumer, limit: usize) -> Result<Taken>;
+    /// Record (durably) that consumer group `c.group` applied every event up to `seq`:
+    /// its acknowledged cursor never moves backwards; acknowledging past the last event
+    /// is an error (409). Renews the lease when `c` holds it. Creates the group when
+    /// missing.
+    fn ack_group(&self, dir: &str, c: &Consumer, seq: u64) -> Result<()>;
+    /// Consumer `c` gives its group's stream back (a host that could not apply what it
+    /// got, or is stopping): when `c` holds the lease, it ends, and the next taker (`c`
+    /// too) starts again from the acknowledged cursor. Otherwise nothing changes.
+    fn release_group(&self, dir: &str, c: &Consumer) -> Result<()>;
+    /// The consumer groups of directory `dir`, by name.
+    fn groups(&self, dir: &str) -> Result<Vec<GroupCursor>>;
+
+    /// Have `listener` told about changes made through other handles on the same
+    /// database (other processes): returns `true` when this store announces them (a
+    /// shared database), `false` (the default) when every change goes through this very
+    /// store object, which the engine then sees by itself.
+    fn subscribe(&self, listener: std::sync::Weak<dyn StoreListener>) -> bool {
+        let _ = listener;
+        false
+    }
 
     /// The bounds of directory `dir`'s outbox. Every deletion ([`Store::prune_events`],
     /// [`Store::trim_events`]) removes the oldest events, so the events kept are exactly
@@ -310,6 +353,162 @@ pub trait Store: Send + Sync {
     /// `trim.max_count` or older than `trim.older_than`. Only the front of the outbox is
     /// read (by `(dir, seq)`), never the whole of it.
     fn trim_events(&self, dir: &str, trim: &TrimEvents) -> Result<Trimmed>;
+}
+
+/// The consumer group of the engine's calls that name none.
+pub const DEFAULT_GROUP: &str = "default";
+
+/// The longest consumer group name (bytes).
+pub const GROUP_NAME_MAX: usize = 64;
+
+/// One consumer of a consumer group: who takes events (see [`Store::take_events`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Consumer<'a> {
+    /// The group: each group receives every event once (at least once), in order.
+    pub group: &'a str,
+    /// This consumer, unique among every consumer of every process (an engine uses a
+    /// random id); empty for none in particular (an acknowledgement renews no lease).
+    pub id: &'a str,
+    /// How long a lease this consumer takes or renews.
+    pub lease: std::time::Duration,
+}
+
+/// What [`Store::take_events`] gave.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Taken {
+    pub events: Vec<Event>,
+    /// Another consumer of the group holds the stream for this much longer: nothing was
+    /// delivered.
+    pub held_for: Option<std::time::Duration>,
+}
+
+/// A consumer group's position in a directory's outbox. Each group has its own cursors;
+/// its stream (the directory's events, in order) is leased to one consumer at a time,
+/// so a group's events are handed to one consumer at a time, in order, and handed again
+/// (from `acked`) to the next consumer when the holder stops renewing its lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupCursor {
+    pub group: String,
+    /// Every event up to this one was applied by the group.
+    pub acked: u64,
+    /// Every event up to this one was handed to the lease holder (`>= acked`).
+    pub delivered: u64,
+    /// The consumer holding the lease, if any (it may have expired).
+    pub owner: Option<String>,
+    /// When the lease ends: milliseconds since the Unix epoch, by the store's clock
+    /// (PostgreSQL's, for every instance alike).
+    pub lease_until: i64,
+}
+
+impl GroupCursor {
+    /// A new group of an outbox with these bounds: before the oldest event kept.
+    pub(crate) fn new(group: &str, o: &Outbox) -> GroupCursor {
+        let at = o.first.map_or(o.last, |f| f - 1);
+        GroupCursor {
+            group: group.to_owned(),
+            acked: at,
+            delivered: at,
+            owner: None,
+            lease_until: 0,
+        }
+    }
+
+    /// Take or renew the lease for `c` at `now_ms`: the cursor to deliver after, or how
+    /// long another consumer still holds it.
+    pub(crate) fn take(
+        &mut self,
+        c: &Consumer,
+        now_ms: i64,
+    ) -> std::result::Result<u64, std::time::Duration> {
+        if let Some(owner) = &self.owner {
+            if owner != c.id && self.lease_until > now_ms {
+                let left = u64::try_from(self.lease_until - now_ms).unwrap_or(0);
+                return Err(std::time::Duration::from_millis(left));
+            }
+        }
+        if self.owner.as_deref() != Some(c.id) {
+            // Taken over (or first taken): what the last holder got is redelivered.
+            self.owner = Some(c.id.to_owned());
+            self.delivered = self.acked;
+        }
+        self.delivered = self.delivered.max(self.acked);
+        self.lease_until = now_ms.saturating_add(lease_ms(c.lease));
+        Ok(self.delivered)
+    }
+
+    /// Acknowledge up to `seq` (checked against the outbox's `last` by the caller).
+    pub(crate) fn ack(&mut self, c: &Consumer, seq: u64, now_ms: i64) {
+        self.acked = self.acked.max(seq);
+        self.delivered = self.delivered.max(self.acked);
+        if !c.id.is_empty() && self.owner.as_deref() == Some(c.id) {
+            self.lease_until = now_ms.saturating_add(lease_ms(c.lease));
+        }
+    }
+
+    /// End `c`'s lease, if it holds it. Returns whether anything changed.
+    pub(crate) fn release(&mut self, c: &Consumer) -> bool {
+        if c.id.is_empty() || self.owner.as_deref() != Some(c.id) {
+            return false;
+        }
+        self.owner = None;
+        self.lease_until = 0;
+        self.delivered = self.acked;
+        true
+    }
+}
+
+fn lease_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Milliseconds since the Unix epoch (the lease clock of the single-process stores).
+pub(crate) fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    lease_ms(now)
+}
+
+/// 400 unless `group` is a usable consumer group name: 1 to [`GROUP_NAME_MAX`] bytes,
+/// no control characters.
+pub(crate) fn check_group(group: &str) -> Result<()> {
+    if group.is_empty() || group.len() > GROUP_NAME_MAX || group.chars().any(char::is_control) {
+        return Err(crate::error::ScimError::invalid_value(format!(
+            "a consumer group name has 1 to {GROUP_NAME_MAX} bytes and no control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// 409 when `seq` is past the last event handed out.
+pub(crate) fn check_ack(seq: u64, last: u64) -> Result<()> {
+    if seq > last {
+        return Err(crate::error::ScimError::new(
+            409,
+            None,
+            format!("cannot acknowledge event {seq}: the last event is {last}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The acknowledged cursor of an outbox with these groups: the least of theirs (0 when
+/// there is no group: nothing was acknowledged).
+pub(crate) fn least_acked<'a>(groups: impl IntoIterator<Item = &'a GroupCursor>) -> u64 {
+    groups.into_iter().map(|g| g.acked).min().unwrap_or(0)
+}
+
+/// What a store tells an engine about changes made elsewhere (see [`Store::subscribe`]).
+/// Called on a thread of the store's; must not block.
+pub trait StoreListener: Send + Sync {
+    /// Events were appended to directory `dir`'s outbox.
+    fn events_appended(&self, dir: &str);
+    /// A directory (its token, settings) changed, was created or deleted.
+    fn directory_changed(&self, dir: &str);
+    /// Whether changes made elsewhere are being announced right now. While `false`,
+    /// they may go unannounced (the listening connection is down): what the engine
+    /// caches must not be trusted, and waiting consumers poll.
+    fn listening(&self, live: bool);
 }
 
 /// [`Store::modify_directory`]'s guard: a change may not move a record to another id.
@@ -330,7 +529,7 @@ pub struct Outbox {
     pub first: Option<u64>,
     /// The last sequence number handed out (0 before the first event).
     pub last: u64,
-    /// The acknowledged cursor.
+    /// The acknowledged cursor: the least of every consumer group's (0 without groups).
     pub acked: u64,
 }
 

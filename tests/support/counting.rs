@@ -265,6 +265,26 @@ impl Store for Counting {
     fn prune_events(&self, d: &str, seq: u64) -> scim::error::Result<u64> {
         self.inner.prune_events(d, seq)
     }
+    fn take_events(
+        &self,
+        d: &str,
+        c: &scim::store::Consumer,
+        limit: usize,
+    ) -> scim::error::Result<scim::store::Taken> {
+        self.inner.take_events(d, c, limit)
+    }
+    fn ack_group(&self, d: &str, c: &scim::store::Consumer, seq: u64) -> scim::error::Result<()> {
+        self.inner.ack_group(d, c, seq)
+    }
+    fn release_group(&self, d: &str, c: &scim::store::Consumer) -> scim::error::Result<()> {
+        self.inner.release_group(d, c)
+    }
+    fn groups(&self, d: &str) -> scim::error::Result<Vec<scim::store::GroupCursor>> {
+        self.inner.groups(d)
+    }
+    fn subscribe(&self, listener: std::sync::Weak<dyn scim::store::StoreListener>) -> bool {
+        self.inner.subscribe(listener)
+    }
     fn outbox(&self, d: &str) -> scim::error::Result<scim::store::Outbox> {
         self.inner.outbox(d)
     }

@@ -22,6 +22,15 @@
 //!   instances, event numbers commit in order. Writes to different directories run in
 //!   parallel. Uniqueness is also a constraint (see [`schema`]); a violation is a 409.
 //! - **Schema**: see [`schema`]; foreign or newer databases are refused with a clear error.
+//! - **Announcements**: a write that appended events notifies [`EVENTS_CHANNEL`], a
+//!   directory change [`DIRECTORIES_CHANNEL`] (payload: the directory id), with its
+//!   `COMMIT` (PostgreSQL delivers a `NOTIFY` when the transaction commits, never before
+//!   and never for a rollback). Once an engine subscribes ([`Store::subscribe`]), the store
+//!   keeps one more connection that `LISTEN`s on both and tells the engine: waiting
+//!   consumers wake, the authentication cache forgets. It reconnects every
+//!   [`RELISTEN`] while the database is away, and says when it is down meanwhile
+//!   ([`StoreListener::listening`]), so the engine neither trusts its cache nor waits for
+//!   an announcement that cannot come.
 
 mod query;
 mod schema;
@@ -29,12 +38,15 @@ mod tx;
 
 use crate::error::{Result, ScimError};
 use crate::store::{
-    check_same_id, plan_trim, DirectoryRecord, Event, Outbox, ReadTx, Store, TrimEvents, Trimmed,
-    WriteTx, WriterHeld,
+    check_ack, check_group, check_same_id, least_acked, plan_trim, Consumer, DirectoryRecord,
+    Event, GroupCursor, Outbox, ReadTx, Store, StoreListener, Taken, TrimEvents, Trimmed, WriteTx,
+    WriterHeld,
 };
 use parking_lot::Mutex;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -50,6 +62,12 @@ const STATEMENTS_KEPT: usize = 256;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often [`Store::modify_directory`] retries after a serialization conflict.
 const RETRIES: usize = 5;
+/// The channel a commit that appended events notifies (payload: the directory id).
+pub(crate) const EVENTS_CHANNEL: &str = "libscim_events";
+/// The channel a directory change notifies (payload: the directory id).
+pub(crate) const DIRECTORIES_CHANNEL: &str = "libscim_directories";
+/// How long the listening connection waits before connecting again.
+pub const RELISTEN: Duration = Duration::from_millis(500);
 
 /// A PostgreSQL error as a SCIM error: a constraint violation is the client's conflict
 /// (409), text PostgreSQL cannot hold (a NUL character) the client's invalid value, an
@@ -113,9 +131,27 @@ fn retryable(e: &ScimError) -> bool {
 pub(crate) struct Conn {
     client: Client,
     statements: RefCell<HashMap<String, Statement>>,
+    /// `NOTIFY` statements to send with this transaction's `COMMIT`.
+    announce: RefCell<Vec<String>>,
 }
 
 impl Conn {
+    /// Notify `channel` with `dir` when this transaction commits. An id that is not
+    /// plain (it never is: ids are hex) is announced as "" (any directory), so the
+    /// payload never needs quoting beyond `'…'`.
+    pub fn announce(&self, channel: &'static str, dir: &str) {
+        let plain = dir.len() <= 200
+            && dir
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let payload = if plain { dir } else { "" };
+        let sql = format!("SELECT pg_notify('{channel}', '{payload}')");
+        let mut pending = self.announce.borrow_mut();
+        if !pending.contains(&sql) {
+            pending.push(sql);
+        }
+    }
+
     fn statement(&self, sql: &str) -> Result<Statement> {
         if let Some(s) = self.statements.borrow().get(sql) {
             return Ok(s.clone());
@@ -168,6 +204,91 @@ pub struct PostgresStore {
     /// Drives the connections; `None` once dropped.
     runtime: Option<tokio::runtime::Runtime>,
     idle: Mutex<Vec<Conn>>,
+    /// Who is told about other instances' changes (see [`Store::subscribe`]).
+    listeners: Arc<Listeners>,
+}
+
+/// The subscribers of a store and the state of its listening connection.
+#[derive(Default)]
+struct Listeners {
+    /// Locked while the state changes, so a subscriber learns it exactly once.
+    sinks: Mutex<Vec<Weak<dyn StoreListener>>>,
+    live: AtomicBool,
+    started: AtomicBool,
+}
+
+impl Listeners {
+    fn each(&self, f: impl Fn(&dyn StoreListener)) {
+        let mut sinks = self.sinks.lock();
+        sinks.retain(|w| match w.upgrade() {
+            Some(l) => {
+                f(&*l);
+                true
+            }
+            None => false,
+        });
+    }
+
+    fn set_live(&self, live: bool) {
+        let mut sinks = self.sinks.lock();
+        self.live.store(live, Ordering::Release);
+        sinks.retain(|w| match w.upgrade() {
+            Some(l) => {
+                l.listening(live);
+                true
+            }
+            None => false,
+        });
+    }
+
+    fn dispatch(&self, channel: &str, dir: &str) {
+        match channel {
+            EVENTS_CHANNEL => self.each(|l| l.events_appended(dir)),
+            DIRECTORIES_CHANNEL => self.each(|l| l.directory_changed(dir)),
+            _ => {}
+        }
+    }
+}
+
+/// The listening connection: `LISTEN` on both channels and pass every notification on,
+/// connecting again after [`RELISTEN`] whenever the connection ends or cannot be made.
+async fn listen(config: tokio_postgres::Config, listeners: Arc<Listeners>) {
+    loop {
+        match config.connect(tokio_postgres::NoTls).await {
+            Ok((client, mut connection)) => {
+                let to = listeners.clone();
+                let driver = tokio::spawn(async move {
+                    loop {
+                        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                            Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                                to.dispatch(n.channel(), n.payload());
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => {
+                                log::warn!("store: the listening connection ended: {e}");
+                                return;
+                            }
+                            None => return,
+                        }
+                    }
+                });
+                let sql = format!("LISTEN {EVENTS_CHANNEL}; LISTEN {DIRECTORIES_CHANNEL}");
+                match client.batch_execute(&sql).await {
+                    Ok(()) => {
+                        listeners.set_live(true);
+                        let _ = driver.await;
+                    }
+                    Err(e) => {
+                        log::warn!("store: cannot listen for other instances' changes: {e}");
+                        driver.abort();
+                    }
+                }
+                listeners.set_live(false);
+            }
+            Err(e) => log::debug!("store: the listening connection cannot connect: {e}"),
+        }
+        tokio::time::sleep(RELISTEN).await;
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -252,6 +373,7 @@ impl PostgresStore {
             config,
             runtime: Some(runtime),
             idle: Mutex::new(Vec::new()),
+            listeners: Arc::new(Listeners::default()),
         };
         {
             let mut conn = store.conn()?;
@@ -297,6 +419,7 @@ impl PostgresStore {
         Ok(Conn {
             client,
             statements: RefCell::new(HashMap::new()),
+            announce: RefCell::new(Vec::new()),
         })
     }
 
@@ -328,9 +451,18 @@ impl PostgresStore {
     /// `f` in `begin` … `COMMIT` (`ROLLBACK` when it failed).
     fn transaction<T>(&self, begin: &str, f: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
+        conn.announce.borrow_mut().clear();
         conn.batch(begin)?;
         let result = f(&conn);
-        let end = conn.batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        let announced = std::mem::take(&mut *conn.announce.borrow_mut());
+        let end = if result.is_err() {
+            conn.batch("ROLLBACK")
+        } else if announced.is_empty() {
+            conn.batch("COMMIT")
+        } else {
+            // One round trip: the notifications go out with the commit.
+            conn.batch(&format!("{}; COMMIT", announced.join("; ")))
+        };
         conn.clean = end.is_ok();
         let value = result?;
         end?;
@@ -420,6 +552,7 @@ impl Store for PostgresStore {
                 )));
             }
             conflict(c, record)?;
+            c.announce(DIRECTORIES_CHANNEL, &record.id);
             c.execute(
                 "INSERT INTO directories (id, name, name_folded, token_hash, data)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -458,6 +591,7 @@ impl Store for PostgresStore {
                 change(&mut record)?;
                 check_same_id(id, &record)?;
                 conflict(c, &record)?;
+                c.announce(DIRECTORIES_CHANNEL, id);
                 let data = json_text(&record.data)?;
                 c.execute(
                     "UPDATE directories SET name = $2, name_folded = $3, token_hash = $4,
@@ -515,6 +649,7 @@ impl Store for PostgresStore {
         }
         self.writing(Some(id), |c| {
             let n = c.execute("DELETE FROM directories WHERE id = $1", &[&id])?;
+            c.announce(DIRECTORIES_CHANNEL, id);
             for table in [
                 "resources",
                 "index_entries",
@@ -522,6 +657,7 @@ impl Store for PostgresStore {
                 "events",
                 "cursors",
                 "counts",
+                "consumer_groups",
             ] {
                 c.execute(&format!("DELETE FROM {table} WHERE dir = $1"), &[&id])?;
             }
@@ -531,44 +667,89 @@ impl Store for PostgresStore {
 
     fn events(&self, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
         let mut c = self.conn()?;
-        let rows = c.query(
-            "SELECT seq, kind, resource_kind, resource_id, time, data FROM events
-             WHERE dir = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            &[&dir, &i64_of(after), &i64_of(limit as u64)],
-        )?;
+        let events = events_after(&c, dir, after, limit)?;
         c.clean = true;
-        rows.iter().map(event_row).collect()
+        Ok(events)
     }
 
-    fn ack_events(&self, dir: &str, seq: u64) -> Result<()> {
+    fn take_events(&self, dir: &str, consumer: &Consumer, limit: usize) -> Result<Taken> {
+        check_group(consumer.group)?;
         self.writing(Some(dir), |c| {
-            let (last, _) = cursor(c, dir)?;
-            if seq > last {
-                return Err(ScimError::new(
-                    409,
-                    None,
-                    format!("cannot acknowledge event {seq}: the last event is {last}"),
-                ));
+            let mut g = group_or_new(c, dir, consumer.group)?;
+            let after = match g.take(consumer, db_now_ms(c)?) {
+                Ok(after) => after,
+                Err(left) => {
+                    return Ok(Taken {
+                        events: Vec::new(),
+                        held_for: Some(left),
+                    })
+                }
+            };
+            let events = events_after(c, dir, after, limit)?;
+            if let Some(last) = events.last() {
+                g.delivered = last.seq;
             }
-            c.execute(
-                "UPDATE cursors SET acked = GREATEST(acked, $2) WHERE dir = $1",
-                &[&dir, &i64_of(seq)],
-            )?;
-            Ok(())
+            save_group(c, dir, &g)?;
+            Ok(Taken {
+                events,
+                held_for: None,
+            })
         })
     }
 
-    fn acked(&self, dir: &str) -> Result<u64> {
+    fn ack_group(&self, dir: &str, consumer: &Consumer, seq: u64) -> Result<()> {
+        check_group(consumer.group)?;
+        self.writing(Some(dir), |c| {
+            let (last, _) = cursor(c, dir)?;
+            check_ack(seq, last)?;
+            let mut g = group_or_new(c, dir, consumer.group)?;
+            g.ack(consumer, seq, db_now_ms(c)?);
+            save_group(c, dir, &g)
+        })
+    }
+
+    fn release_group(&self, dir: &str, consumer: &Consumer) -> Result<()> {
+        check_group(consumer.group)?;
+        self.writing(Some(dir), |c| {
+            let held = groups(c, dir)?
+                .into_iter()
+                .find(|g| g.group == consumer.group && g.owner.as_deref() == Some(consumer.id));
+            match held {
+                Some(mut g) => {
+                    g.release(consumer);
+                    save_group(c, dir, &g)
+                }
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn groups(&self, dir: &str) -> Result<Vec<GroupCursor>> {
         let mut c = self.conn()?;
-        let (_, acked) = cursor(&c, dir)?;
+        let groups = groups(&c, dir)?;
         c.clean = true;
-        Ok(acked)
+        Ok(groups)
+    }
+
+    fn subscribe(&self, listener: Weak<dyn StoreListener>) -> bool {
+        {
+            let mut sinks = self.listeners.sinks.lock();
+            if let Some(l) = listener.upgrade() {
+                l.listening(self.listeners.live.load(Ordering::Acquire));
+            }
+            sinks.push(listener);
+        }
+        if !self.listeners.started.swap(true, Ordering::AcqRel) {
+            if let Some(rt) = &self.runtime {
+                rt.spawn(listen(self.config.clone(), self.listeners.clone()));
+            }
+        }
+        true
     }
 
     fn prune_events(&self, dir: &str, seq: u64) -> Result<u64> {
         self.writing(Some(dir), |c| {
-            let (_, acked) = cursor(c, dir)?;
-            let upto = seq.min(acked);
+            let upto = seq.min(least_acked(&groups(c, dir)?));
             c.execute(
                 "DELETE FROM events WHERE dir = $1 AND seq <= $2",
                 &[&dir, &i64_of(upto)],
@@ -618,7 +799,7 @@ impl Store for PostgresStore {
 
 /// A directory's outbox bounds: its cursors row and the first event.
 fn outbox(c: &Conn, dir: &str) -> Result<Outbox> {
-    let (last, acked) = cursor(c, dir)?;
+    let (last, _) = cursor(c, dir)?;
     let first = c
         .query_opt(
             "SELECT seq FROM events WHERE dir = $1 ORDER BY seq LIMIT 1",
@@ -626,7 +807,83 @@ fn outbox(c: &Conn, dir: &str) -> Result<Outbox> {
         )?
         .map(|r| tx::u64_of(col(&r, 0)?))
         .transpose()?;
+    let acked = least_acked(&groups(c, dir)?);
     Ok(Outbox { first, last, acked })
+}
+
+/// Up to `limit` events of `dir` after `after`, in order.
+fn events_after(c: &Conn, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
+    let rows = c.query(
+        "SELECT seq, kind, resource_kind, resource_id, time, data FROM events
+         WHERE dir = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        &[&dir, &i64_of(after), &i64_of(limit as u64)],
+    )?;
+    rows.iter().map(event_row).collect()
+}
+
+/// The database's clock in milliseconds since the Unix epoch: the one clock every
+/// instance's leases are measured by.
+fn db_now_ms(c: &Conn) -> Result<i64> {
+    let row = c.query_one(
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+        &[],
+    )?;
+    col(&row, 0)
+}
+
+fn group_row(row: &Row) -> Result<GroupCursor> {
+    Ok(GroupCursor {
+        group: col(row, 0)?,
+        acked: tx::u64_of(col(row, 1)?)?,
+        delivered: tx::u64_of(col(row, 2)?)?,
+        owner: col(row, 3)?,
+        lease_until: col(row, 4)?,
+    })
+}
+
+/// Directory `dir`'s consumer groups, by name.
+fn groups(c: &Conn, dir: &str) -> Result<Vec<GroupCursor>> {
+    c.query(
+        "SELECT grp, acked, delivered, owner, lease_until FROM consumer_groups
+         WHERE dir = $1 ORDER BY grp",
+        &[&dir],
+    )?
+    .iter()
+    .map(group_row)
+    .collect()
+}
+
+/// Consumer group `group` of `dir` (inside a write, under the directory's lock), new
+/// when missing.
+fn group_or_new(c: &Conn, dir: &str, group: &str) -> Result<GroupCursor> {
+    let row = c.query_opt(
+        "SELECT grp, acked, delivered, owner, lease_until FROM consumer_groups
+         WHERE dir = $1 AND grp = $2",
+        &[&dir, &group],
+    )?;
+    match row {
+        Some(r) => group_row(&r),
+        None => Ok(GroupCursor::new(group, &outbox(c, dir)?)),
+    }
+}
+
+fn save_group(c: &Conn, dir: &str, g: &GroupCursor) -> Result<()> {
+    c.execute(
+        "INSERT INTO consumer_groups (dir, grp, acked, delivered, owner, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (dir, grp) DO UPDATE SET acked = excluded.acked,
+             delivered = excluded.delivered, owner = excluded.owner,
+             lease_until = excluded.lease_until",
+        &[
+            &dir,
+            &g.group,
+            &i64_of(g.acked),
+            &i64_of(g.delivered),
+            &g.owner,
+            &g.lease_until,
+        ],
+    )
+    .map(drop)
 }
 
 /// A directory's `(last_event, acked)`; `(0, 0)` before its first event.

@@ -114,6 +114,24 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (dir, kind)
     );
     "#,
+    // 1 → 2: consumer groups (as SQLite's v4). Each group has its own cursors per
+    // directory and leases the directory's stream to one consumer at a time (see
+    // `GroupCursor`); the single acknowledged cursor of v1 becomes group "default"
+    // (`cursors.acked` is no longer read). `lease_until`: milliseconds since the Unix
+    // epoch by the database's clock, so every instance agrees on when a lease ends.
+    r#"
+    CREATE TABLE consumer_groups (
+        dir         TEXT COLLATE "C" NOT NULL,
+        grp         TEXT COLLATE "C" NOT NULL,
+        acked       BIGINT NOT NULL,
+        delivered   BIGINT NOT NULL,
+        owner       TEXT COLLATE "C",
+        lease_until BIGINT NOT NULL,
+        PRIMARY KEY (dir, grp)
+    );
+    INSERT INTO consumer_groups (dir, grp, acked, delivered, owner, lease_until)
+        SELECT dir, 'default', acked, acked, NULL, 0 FROM cursors WHERE acked > 0;
+    "#,
 ];
 
 /// The schema version this library writes.

@@ -471,6 +471,7 @@ impl WriteTx for Tx<'_> {
             &[&self.dir],
         )?;
         let seq: i64 = col(&row, 0)?;
+        self.conn.announce(super::EVENTS_CHANNEL, self.dir);
         let time = time_text(e.time)?;
         let data = json_text(&e.data)?;
         self.conn.execute(

@@ -20,7 +20,8 @@ mod tx;
 
 use crate::error::{Result, ScimError};
 use crate::store::{
-    check_same_id, plan_trim, DirectoryRecord, Event, Outbox, ReadTx, Store, TrimEvents, Trimmed,
+    check_ack, check_group, check_same_id, least_acked, now_ms, plan_trim, Consumer,
+    DirectoryRecord, Event, GroupCursor, Outbox, ReadTx, Store, Taken, TrimEvents, Trimmed,
     WriteTx, WriterHeld,
 };
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -647,6 +648,7 @@ impl Store for SqliteStore {
                 "events",
                 "cursors",
                 "counts",
+                "consumer_groups",
             ] {
                 c.execute(&format!("DELETE FROM {table} WHERE dir = ?1"), [id])
                     .map_err(sql_err)?;
@@ -656,46 +658,68 @@ impl Store for SqliteStore {
     }
 
     fn events(&self, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
-        self.with_reader(|c| {
-            let mut s = c
-                .prepare_cached(
-                    "SELECT seq, kind, resource_kind, resource_id, time, data FROM events
-                     WHERE dir = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-                )
-                .map_err(sql_err)?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let rows = s
-                .query_map(params![dir, i64_of(after), limit], event_row)
-                .map_err(sql_err)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
-        })
+        self.with_reader(|c| events_after(c, dir, after, limit))
     }
 
-    fn ack_events(&self, dir: &str, seq: u64) -> Result<()> {
-        self.transact(|c| {
-            let (last, _) = cursor(c, dir)?;
-            if seq > last {
-                return Err(ScimError::new(
-                    409,
-                    None,
-                    format!("cannot acknowledge event {seq}: the last event is {last}"),
-                ));
+    fn take_events(&self, dir: &str, c: &Consumer, limit: usize) -> Result<Taken> {
+        check_group(c.group)?;
+        self.transact(|conn| {
+            let mut g = group_or_new(conn, dir, c.group)?;
+            let after = match g.take(c, now_ms()) {
+                Ok(after) => after,
+                Err(left) => {
+                    return Ok(Taken {
+                        events: Vec::new(),
+                        held_for: Some(left),
+                    })
+                }
+            };
+            let events = events_after(conn, dir, after, limit)?;
+            if let Some(last) = events.last() {
+                g.delivered = last.seq;
             }
-            c.prepare_cached("UPDATE cursors SET acked = MAX(acked, ?2) WHERE dir = ?1")
-                .and_then(|mut s| s.execute(params![dir, i64_of(seq)]))
-                .map_err(sql_err)?;
-            Ok(())
+            save_group(conn, dir, &g)?;
+            Ok(Taken {
+                events,
+                held_for: None,
+            })
         })
     }
 
-    fn acked(&self, dir: &str) -> Result<u64> {
-        self.with_reader(|c| cursor(c, dir).map(|(_, acked)| acked))
+    fn ack_group(&self, dir: &str, c: &Consumer, seq: u64) -> Result<()> {
+        check_group(c.group)?;
+        self.transact(|conn| {
+            let (last, _) = cursor(conn, dir)?;
+            check_ack(seq, last)?;
+            let mut g = group_or_new(conn, dir, c.group)?;
+            g.ack(c, seq, now_ms());
+            save_group(conn, dir, &g)
+        })
+    }
+
+    fn release_group(&self, dir: &str, c: &Consumer) -> Result<()> {
+        check_group(c.group)?;
+        self.transact(|conn| {
+            let held = groups(conn, dir)?
+                .into_iter()
+                .find(|g| g.group == c.group && g.owner.as_deref() == Some(c.id));
+            match held {
+                Some(mut g) => {
+                    g.release(c);
+                    save_group(conn, dir, &g)
+                }
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn groups(&self, dir: &str) -> Result<Vec<GroupCursor>> {
+        self.with_reader(|c| groups(c, dir))
     }
 
     fn prune_events(&self, dir: &str, seq: u64) -> Result<u64> {
         self.transact(|c| {
-            let (_, acked) = cursor(c, dir)?;
-            let upto = seq.min(acked);
+            let upto = seq.min(least_acked(&groups(c, dir)?));
             c.prepare_cached("DELETE FROM events WHERE dir = ?1 AND seq <= ?2")
                 .and_then(|mut s| s.execute(params![dir, i64_of(upto)]))
                 .map(|n| n as u64)
@@ -749,12 +773,98 @@ impl Store for SqliteStore {
 
 /// A directory's outbox bounds: its cursors row and the first event, two point reads.
 fn outbox(c: &Connection, dir: &str) -> Result<Outbox> {
-    let (last, acked) = cursor(c, dir)?;
+    let (last, _) = cursor(c, dir)?;
     let first = c
         .prepare_cached("SELECT seq FROM events WHERE dir = ?1 ORDER BY seq LIMIT 1")
         .and_then(|mut s| s.query_row([dir], |r| u64_col(r, 0)).optional())
         .map_err(sql_err)?;
+    let acked = least_acked(&groups(c, dir)?);
     Ok(Outbox { first, last, acked })
+}
+
+/// Up to `limit` events of `dir` after `after`, in order.
+fn events_after(c: &Connection, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT seq, kind, resource_kind, resource_id, time, data FROM events
+             WHERE dir = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )
+        .map_err(sql_err)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = s
+        .query_map(params![dir, i64_of(after), limit], event_row)
+        .map_err(sql_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
+}
+
+/// Directory `dir`'s consumer groups, by name.
+fn groups(c: &Connection, dir: &str) -> Result<Vec<GroupCursor>> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT grp, acked, delivered, owner, lease_until FROM consumer_groups
+             WHERE dir = ?1 ORDER BY grp",
+        )
+        .map_err(sql_err)?;
+    let rows = s
+        .query_map([dir], |r| {
+            Ok(GroupCursor {
+                group: r.get(0)?,
+                acked: u64_col(r, 1)?,
+                delivered: u64_col(r, 2)?,
+                owner: r.get(3)?,
+                lease_until: r.get(4)?,
+            })
+        })
+        .map_err(sql_err)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
+}
+
+/// Consumer group `group` of `dir` (inside a write), new when missing.
+fn group_or_new(c: &Connection, dir: &str, group: &str) -> Result<GroupCursor> {
+    let found = c
+        .prepare_cached(
+            "SELECT acked, delivered, owner, lease_until FROM consumer_groups
+             WHERE dir = ?1 AND grp = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row([dir, group], |r| {
+                Ok(GroupCursor {
+                    group: group.to_owned(),
+                    acked: u64_col(r, 0)?,
+                    delivered: u64_col(r, 1)?,
+                    owner: r.get(2)?,
+                    lease_until: r.get(3)?,
+                })
+            })
+            .optional()
+        })
+        .map_err(sql_err)?;
+    match found {
+        Some(g) => Ok(g),
+        None => Ok(GroupCursor::new(group, &outbox(c, dir)?)),
+    }
+}
+
+fn save_group(c: &Connection, dir: &str, g: &GroupCursor) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO consumer_groups (dir, grp, acked, delivered, owner, lease_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (dir, grp) DO UPDATE SET acked = excluded.acked,
+             delivered = excluded.delivered, owner = excluded.owner,
+             lease_until = excluded.lease_until",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            dir,
+            g.group,
+            i64_of(g.acked),
+            i64_of(g.delivered),
+            g.owner,
+            g.lease_until
+        ])
+    })
+    .map(drop)
+    .map_err(sql_err)
 }
 
 /// A directory's `(last_event, acked)`; `(0, 0)` before its first event.

@@ -145,6 +145,26 @@ pub const MIGRATIONS: &[Migration] = &[
     END;
     "#,
     },
+    // 3 → 4: consumer groups. Each group has its own cursors per directory and leases
+    // the directory's stream to one consumer at a time (see `GroupCursor`); the single
+    // acknowledged cursor of v3 becomes group "default" (`cursors.acked` is no longer
+    // read). `lease_until`: milliseconds since the Unix epoch.
+    Migration {
+        backfill: None,
+        sql: r#"
+    CREATE TABLE consumer_groups (
+        dir         TEXT NOT NULL,
+        grp         TEXT NOT NULL,
+        acked       INTEGER NOT NULL,
+        delivered   INTEGER NOT NULL,
+        owner       TEXT,
+        lease_until INTEGER NOT NULL,
+        PRIMARY KEY (dir, grp)
+    ) WITHOUT ROWID;
+    INSERT INTO consumer_groups (dir, grp, acked, delivered, owner, lease_until)
+        SELECT dir, 'default', acked, acked, NULL, 0 FROM cursors WHERE acked > 0;
+    "#,
+    },
 ];
 
 /// The column holding a sortable field.
