@@ -547,6 +547,58 @@ fn creator(
     unavailable
 }
 
+/// Consumer groups the host runs beside the instances (each in two processes' worth of
+/// engines): every event must reach each group once and be acknowledged once.
+const GROUPS: [&str; 2] = ["uem-sync", "access-sync"];
+
+/// What the consumer groups were handed and acknowledged.
+#[derive(Default)]
+struct Consumed {
+    /// Per group: seq → (resource id, kind), as delivered.
+    delivered: Mutex<HashMap<&'static str, BTreeMap<u64, (String, String)>>>,
+    /// Events handed to a group a second time.
+    again: Mutex<Vec<(&'static str, u64)>>,
+    /// Per group: the last seq acknowledged, and how many acknowledgements there were.
+    acked: Mutex<HashMap<&'static str, (u64, usize)>>,
+}
+
+/// One consumer of `group`: take a batch, note it, acknowledge it (retrying while the
+/// database is away: 503), until `stop`.
+fn consume(engine: &scim::Engine, dir: &str, group: &'static str, c: &Consumed, stop: &AtomicBool) {
+    let away = |e: &scim::error::ScimError| {
+        assert_eq!(e.status, 503, "{group}: {e}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    while !stop.load(Ordering::SeqCst) {
+        let events = match engine.next_group_events(dir, group, 200, Duration::from_millis(200)) {
+            Ok(events) => events,
+            Err(e) => {
+                away(&e);
+                continue;
+            }
+        };
+        let Some(last) = events.last().map(|e| e.seq) else {
+            continue;
+        };
+        {
+            let mut delivered = c.delivered.lock().unwrap();
+            let mine = delivered.entry(group).or_default();
+            for e in events {
+                if mine.insert(e.seq, (e.resource_id, e.kind)).is_some() {
+                    c.again.lock().unwrap().push((group, e.seq));
+                }
+            }
+        }
+        while let Err(e) = engine.ack_group_events(dir, group, last) {
+            away(&e);
+        }
+        let mut acked = c.acked.lock().unwrap();
+        let a = acked.entry(group).or_default();
+        assert!(last > a.0, "{group}: acknowledged {last} after {}", a.0);
+        *a = (last, a.1 + 1);
+    }
+}
+
 /// Wait until `cond` holds (a loaded machine: generous).
 fn wait_for(what: &str, cond: impl Fn() -> bool) {
     let deadline = Instant::now() + PATIENCE;
@@ -583,93 +635,127 @@ fn two_instances_under_okta_and_entra_load_lose_nothing_acknowledged() {
         first_dead: AtomicBool::new(false),
     };
     let ledger = Ledger::default();
+    // The consumers: two engines (as two host processes), each a consumer of both groups.
+    let engines: Vec<scim::Engine> = (0..2)
+        .map(|_| {
+            scim::Engine::open(
+                Some(Path::new(&url)),
+                scim::EngineConfig {
+                    secrets_key: Some(scim::secret::key_file(&key).unwrap()),
+                    ..scim::EngineConfig::default()
+                },
+            )
+            .unwrap()
+        })
+        .collect();
+    let consumed = Consumed::default();
+    let consumers_stop = AtomicBool::new(false);
+    let last = std::thread::scope(|consumers| {
+        for engine in &engines {
+            for group in GROUPS {
+                let (dir, consumed, stop) = (&dir, &consumed, &consumers_stop);
+                consumers.spawn(move || consume(engine, dir, group, consumed, stop));
+            }
+        }
 
-    // 1. 32 clients, half Okta, half Entra, each request to the other instance than the
-    //    last; and every round all of them race to create one shared user.
-    const CLIENTS: usize = 32;
-    const ROUNDS: usize = 2;
-    let winners: Vec<AtomicUsize> = (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect();
-    std::thread::scope(|s| {
-        for t in 0..CLIENTS {
-            let (f, l, winners) = (&fleet, &ledger, &winners);
-            s.spawn(move || {
-                for (round, winner) in winners.iter().enumerate() {
-                    if t % 2 == 0 {
-                        okta_client(f, l, t, round);
-                    } else {
-                        entra_client(f, l, t, round);
+        // 1. 32 clients, half Okta, half Entra, each request to the other instance than the
+        //    last; and every round all of them race to create one shared user.
+        const CLIENTS: usize = 32;
+        const ROUNDS: usize = 2;
+        let winners: Vec<AtomicUsize> = (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect();
+        std::thread::scope(|s| {
+            for t in 0..CLIENTS {
+                let (f, l, winners) = (&fleet, &ledger, &winners);
+                s.spawn(move || {
+                    for (round, winner) in winners.iter().enumerate() {
+                        if t % 2 == 0 {
+                            okta_client(f, l, t, round);
+                        } else {
+                            entra_client(f, l, t, round);
+                        }
+                        contend(f, l, t, round, winner);
                     }
-                    contend(f, l, t, round, winner);
-                }
+                });
+            }
+        });
+        for (round, w) in winners.iter().enumerate() {
+            assert_eq!(
+                w.load(Ordering::SeqCst),
+                1,
+                "round {round}: one create of the shared user wins"
+            );
+        }
+
+        // 2. kill -9 instance A while 16 clients create users on both: B carries on.
+        let stop = AtomicBool::new(false);
+        let dead = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..16)
+                .map(|t| {
+                    let (f, l, stop, dead) = (&fleet, &ledger, &stop, &dead);
+                    s.spawn(move || creator(f, l, "kill", t, stop, dead))
+                })
+                .collect();
+            let before = ledger.acked.load(Ordering::SeqCst);
+            wait_for("creates before the kill", || {
+                ledger.acked.load(Ordering::SeqCst) >= before + 40
             });
-        }
-    });
-    for (round, w) in winners.iter().enumerate() {
-        assert_eq!(
-            w.load(Ordering::SeqCst),
-            1,
-            "round {round}: one create of the shared user wins"
-        );
-    }
+            dead.store(true, Ordering::SeqCst);
+            drop(a.take()); // SIGKILL, then reaped
+            let at_kill = ledger.acked.load(Ordering::SeqCst);
+            fleet.first_dead.store(true, Ordering::SeqCst);
+            wait_for("B carrying on alone", || {
+                ledger.acked.load(Ordering::SeqCst) >= at_kill + 80
+            });
+            stop.store(true, Ordering::SeqCst);
+            for w in workers {
+                assert_eq!(w.join().unwrap(), 0, "no 503 while the database is up");
+            }
+        });
 
-    // 2. kill -9 instance A while 16 clients create users on both: B carries on.
-    let stop = AtomicBool::new(false);
-    let dead = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..16)
-            .map(|t| {
-                let (f, l, stop, dead) = (&fleet, &ledger, &stop, &dead);
-                s.spawn(move || creator(f, l, "kill", t, stop, dead))
-            })
-            .collect();
-        let before = ledger.acked.load(Ordering::SeqCst);
-        wait_for("creates before the kill", || {
-            ledger.acked.load(Ordering::SeqCst) >= before + 40
+        // 3. Restart PostgreSQL under load on B: 503 with a SCIM error while it is away,
+        //    then B reconnects by itself.
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..8)
+                .map(|t| {
+                    let (f, l, stop, dead) = (&fleet, &ledger, &stop, &dead);
+                    s.spawn(move || creator(f, l, "restart", t, stop, dead))
+                })
+                .collect();
+            let before = ledger.acked.load(Ordering::SeqCst);
+            wait_for("creates before the restart", || {
+                ledger.acked.load(Ordering::SeqCst) >= before + 20
+            });
+            pg.stop();
+            let down = ledger.acked.load(Ordering::SeqCst);
+            wait_for("503s while the database is away", || {
+                ledger.unavailable.load(Ordering::SeqCst) >= 8
+            });
+            let during = ledger.acked.load(Ordering::SeqCst);
+            assert!(
+                during <= down + 8,
+                "at most the commits in flight at the stop: {down} → {during}"
+            );
+            pg.resume();
+            wait_for("recovery", || {
+                ledger.acked.load(Ordering::SeqCst) >= during + 40
+            });
+            stop.store(true, Ordering::SeqCst);
+            let unavailable: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+            assert!(unavailable >= 8, "{unavailable} 503s");
         });
-        dead.store(true, Ordering::SeqCst);
-        drop(a.take()); // SIGKILL, then reaped
-        let at_kill = ledger.acked.load(Ordering::SeqCst);
-        fleet.first_dead.store(true, Ordering::SeqCst);
-        wait_for("B carrying on alone", || {
-            ledger.acked.load(Ordering::SeqCst) >= at_kill + 80
-        });
-        stop.store(true, Ordering::SeqCst);
-        for w in workers {
-            assert_eq!(w.join().unwrap(), 0, "no 503 while the database is up");
-        }
-    });
 
-    // 3. Restart PostgreSQL under load on B: 503 with a SCIM error while it is away,
-    //    then B reconnects by itself.
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..8)
-            .map(|t| {
-                let (f, l, stop, dead) = (&fleet, &ledger, &stop, &dead);
-                s.spawn(move || creator(f, l, "restart", t, stop, dead))
-            })
-            .collect();
-        let before = ledger.acked.load(Ordering::SeqCst);
-        wait_for("creates before the restart", || {
-            ledger.acked.load(Ordering::SeqCst) >= before + 20
+        // Every event reaches each group; then the consumers stop.
+        let last = engines[0].event_stats(&dir).unwrap().last_seq;
+        wait_for("every group acknowledging every event", || {
+            let acked = consumed.acked.lock().unwrap();
+            GROUPS
+                .iter()
+                .all(|g| acked.get(g).is_some_and(|a| a.0 == last))
         });
-        pg.stop();
-        let down = ledger.acked.load(Ordering::SeqCst);
-        wait_for("503s while the database is away", || {
-            ledger.unavailable.load(Ordering::SeqCst) >= 8
-        });
-        let during = ledger.acked.load(Ordering::SeqCst);
-        assert!(
-            during <= down + 8,
-            "at most the commits in flight at the stop: {down} → {during}"
-        );
-        pg.resume();
-        wait_for("recovery", || {
-            ledger.acked.load(Ordering::SeqCst) >= during + 40
-        });
-        stop.store(true, Ordering::SeqCst);
-        let unavailable: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
-        assert!(unavailable >= 8, "{unavailable} 503s");
+        consumers_stop.store(true, Ordering::SeqCst);
+        last
     });
 
     // Every acknowledged user is there exactly once, the deleted ones are gone, and no
@@ -730,29 +816,28 @@ fn two_instances_under_okta_and_entra_load_lose_nothing_acknowledged() {
         );
     }
 
-    // The outbox: per resource, exactly the events its acknowledged writes made, in order;
-    // an unanswered create made one event or none (as it exists or not).
-    let consumer = scim::Engine::open(
-        Some(Path::new(&url)),
-        scim::EngineConfig {
-            secrets_key: Some(scim::secret::key_file(&key).unwrap()),
-            ..scim::EngineConfig::default()
-        },
-    )
-    .unwrap();
-    let mut seen: BTreeMap<u64, (String, String)> = BTreeMap::new();
-    loop {
-        let events = consumer.next_events(&dir, 1000, Duration::ZERO).unwrap();
-        if events.is_empty() {
-            break;
-        }
-        for e in events {
-            assert!(
-                seen.insert(e.seq, (e.resource_id, e.kind)).is_none(),
-                "seq delivered twice"
-            );
-        }
-    }
+    // Each group was handed every event once and acknowledged each once: the same events,
+    // and, per resource, exactly those its acknowledged writes made, in order (an
+    // unanswered create made one event or none, as it exists or not).
+    assert_eq!(
+        consumed.again.into_inner().unwrap(),
+        vec![],
+        "events handed to a group twice"
+    );
+    let mut delivered = consumed.delivered.into_inner().unwrap();
+    let seen = delivered.remove(GROUPS[0]).unwrap_or_default();
+    assert_eq!(seen.keys().last(), Some(&last));
+    assert_eq!(
+        delivered.remove(GROUPS[1]).as_ref(),
+        Some(&seen),
+        "both groups got the same events"
+    );
+    let acks = consumed.acked.into_inner().unwrap();
+    println!(
+        "{} events; acknowledgements: {acks:?}; {} 503s seen by the creators",
+        seen.len(),
+        ledger.unavailable.load(Ordering::SeqCst)
+    );
     let mut actual: HashMap<String, Vec<String>> = HashMap::new();
     for (id, kind) in seen.into_values() {
         actual.entry(id).or_default().push(kind);
