@@ -551,11 +551,14 @@ fn creator(
 /// engines): every event must reach each group once and be acknowledged once.
 const GROUPS: [&str; 2] = ["uem-sync", "access-sync"];
 
+/// Events as a group was handed them: seq → (resource id, kind).
+type Handed = BTreeMap<u64, (String, String)>;
+
 /// What the consumer groups were handed and acknowledged.
 #[derive(Default)]
 struct Consumed {
     /// Per group: seq → (resource id, kind), as delivered.
-    delivered: Mutex<HashMap<&'static str, BTreeMap<u64, (String, String)>>>,
+    delivered: Mutex<HashMap<&'static str, Handed>>,
     /// Events handed to a group a second time.
     again: Mutex<Vec<(&'static str, u64)>>,
     /// Per group: the last seq acknowledged, and how many acknowledgements there were.
