@@ -124,52 +124,8 @@ fn a_login_begun_on_one_instance_completes_on_another() {
     .unwrap();
     assert_eq!(created.status, 201, "{}", created.json());
 
-    // The browser begins on A …
-    let begun = serve::request(a.addr, "GET", &format!("/login/{dir}"), &[], None).unwrap();
-    assert_eq!(begun.status, 302);
-    let cookie = begun
-        .header("Set-Cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("a login cookie")
-        .to_owned();
-    let location = begun.header("Location").unwrap();
-    let query: HashMap<String, String> = location
-        .split_once('?')
-        .unwrap()
-        .1
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let at = "at-1";
-    let at_hash =
-        oidc::b64(&ring::digest::digest(&ring::digest::SHA256, at.as_bytes()).as_ref()[..16]);
-    let claims = json!({
-        "iss": idp.base, "aud": CLIENT, "sub": "00u-ada", "email": "ada@example.com",
-        "email_verified": true, "iat": now, "exp": now + 300, "nonce": query["nonce"],
-        "at_hash": at_hash,
-    });
-    idp.state.lock().unwrap().token_response = (
-        200,
-        json!({"access_token": at, "token_type": "Bearer", "expires_in": 300,
-               "id_token": signing.sign(&claims, json!({}))}),
-    );
-    // … and the IdP redirects it to B.
-    let done = serve::request(
-        b.addr,
-        "GET",
-        &format!(
-            "/login/{dir}/callback?code=the-code&state={}",
-            query["state"]
-        ),
-        &[("Cookie", &cookie), ("Accept", "application/json")],
-        None,
-    )
-    .unwrap();
+    // The browser begins on A, and the IdP redirects it to B.
+    let done = login_across(&idp, &signing, a.addr, b.addr, &dir);
     assert_eq!(done.status, 200, "{}", done.json());
     assert_eq!(done.json()["user"]["userName"], "ada@example.com");
     // B exchanged the code with the client secret A sealed into the database.
@@ -219,10 +175,128 @@ fn a_login_begun_on_one_instance_completes_on_another() {
         !String::from_utf8_lossy(&out.stdout).contains("is serving"),
         "it never served"
     );
-    // The refused instance changed nothing: B still completes logins begun on A.
-    let again = serve::request(a.addr, "GET", &format!("/login/{dir}"), &[], None).unwrap();
-    assert_eq!(again.status, 302);
+    // The refused instance changed nothing: a login begun on B completes on A, with the
+    // same client secret.
+    let again = login_across(&idp, &signing, b.addr, a.addr, &dir);
+    assert_eq!(again.status, 200, "{}", again.json());
+    assert_eq!(again.json()["user"]["userName"], "ada@example.com");
+    let exchanged = idp.state.lock().unwrap().token_requests.clone();
+    assert_eq!(exchanged.len(), 2);
+    assert_eq!(
+        exchanged[1].header("Authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
     drop((a, b));
+}
+
+/// A browser begins directory `dir`'s login at `begin`; the IdP (armed with an ID token for
+/// ada, with this login's nonce) sends it back to `complete`: the callback's answer (JSON).
+fn login_across(
+    idp: &oidc::Idp,
+    signing: &oidc::Key,
+    begin: SocketAddr,
+    complete: SocketAddr,
+    dir: &str,
+) -> serve::Reply {
+    let begun = serve::request(begin, "GET", &format!("/login/{dir}"), &[], None).unwrap();
+    assert_eq!(begun.status, 302);
+    let cookie = begun
+        .header("Set-Cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a login cookie")
+        .to_owned();
+    let location = begun.header("Location").unwrap();
+    let query: HashMap<String, String> = location
+        .split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = "at-1";
+    let at_hash =
+        oidc::b64(&ring::digest::digest(&ring::digest::SHA256, at.as_bytes()).as_ref()[..16]);
+    let claims = json!({
+        "iss": idp.base, "aud": CLIENT, "sub": "00u-ada", "email": "ada@example.com",
+        "email_verified": true, "iat": now, "exp": now + 300, "nonce": query["nonce"],
+        "at_hash": at_hash,
+    });
+    idp.state.lock().unwrap().token_response = (
+        200,
+        json!({"access_token": at, "token_type": "Bearer", "expires_in": 300,
+               "id_token": signing.sign(&claims, json!({}))}),
+    );
+    serve::request(
+        complete,
+        "GET",
+        &format!(
+            "/login/{dir}/callback?code=the-code&state={}",
+            query["state"]
+        ),
+        &[("Cookie", &cookie), ("Accept", "application/json")],
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn engine_open_on_postgres_refuses_a_key_that_does_not_open_the_sealed_secrets() {
+    let pg = postgres::Postgres::start();
+    let url = pg.fresh_database();
+    let open = |key: Option<String>| {
+        scim::Engine::open(
+            Some(Path::new(&url)),
+            scim::EngineConfig {
+                secrets_key: key,
+                ..scim::EngineConfig::default()
+            },
+        )
+    };
+    let key = scim::secret::SecretKey::generate_hex().unwrap();
+    let first = open(Some(key.clone())).unwrap();
+    let d = first
+        .create_directory(&scim::directory::NewDirectory {
+            name: "Sealed".into(),
+            domain: "example.com".into(),
+            idp: scim::directory::IdpKind::Okta,
+            services: vec![scim::directory::Service::Uem],
+            settings: scim::directory::DirectorySettings::default(),
+            mapping_profile: None,
+        })
+        .unwrap();
+    // Before any secret is sealed, any key (or none) opens the database.
+    assert!(open(None).is_ok());
+    assert!(open(Some(scim::secret::SecretKey::generate_hex().unwrap())).is_ok());
+    let mut config = scim::oidc::OidcConfig::new(
+        CLIENT,
+        "s3cret",
+        "http://127.0.0.1:9/.well-known/openid-configuration",
+        "",
+    );
+    config.allow_http = true;
+    first.set_oidc(&d.id, config, "userName").unwrap();
+    first.check_secrets_key().unwrap();
+
+    let refused = |key: Option<String>| match open(key) {
+        Ok(_) => panic!("the engine opened"),
+        Err(e) => e,
+    };
+    let other = refused(Some(scim::secret::SecretKey::generate_hex().unwrap()));
+    assert_eq!(other.status, 500);
+    assert!(
+        other.detail.contains(&d.id) && other.detail.contains("sealed with another secrets_key"),
+        "{other}"
+    );
+    let none = refused(None);
+    assert_eq!(none.status, 500);
+    assert!(none.detail.contains("configure the secrets_key"), "{none}");
+    // The same key still opens it (another instance, or a restart).
+    open(Some(key)).unwrap().check_secrets_key().unwrap();
 }
 
 // ------------------------------------------------------------------ the two-instance load
