@@ -33,7 +33,7 @@ function h(tag, attrs, ...children) {
 }
 
 function show(...nodes) {
-  app.replaceChildren(...nodes);
+  app.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
 }
 
 function notice(kind, text, testid) {
