@@ -254,7 +254,13 @@ mod tests {
     #[test]
     fn off_until_enabled() {
         let a = Activity::default();
-        a.request("d", "GET", "/scim/v2/d/Users", 200, Duration::from_millis(1));
+        a.request(
+            "d",
+            "GET",
+            "/scim/v2/d/Users",
+            200,
+            Duration::from_millis(1),
+        );
         a.delivered("d", &[event(1, "ann")]);
         let (items, next) = a.items(0, 10, None);
         assert!(items.is_empty());
@@ -277,7 +283,10 @@ mod tests {
         let (after, next) = a.items(ACTIVITY_CAPACITY as u64, 3, None);
         let seqs: Vec<u64> = after.iter().map(|i| i.seq).collect();
         assert_eq!(seqs, [2001, 2002, 2003]);
-        assert_eq!(next, 2003, "cut by the limit: the next read goes on from there");
+        assert_eq!(
+            next, 2003,
+            "cut by the limit: the next read goes on from there"
+        );
         // Nothing of directory "x": the reader may skip all it has seen.
         assert_eq!(a.items(0, 10, Some("x")).1, (ACTIVITY_CAPACITY + 5) as u64);
         // A reader from before a restart (a seq beyond the last) starts over.

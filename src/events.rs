@@ -274,7 +274,11 @@ impl std::fmt::Display for EventSummary {
         write!(f, "{} {}", self.kind, self.name)?;
         if let Some(m) = &self.members {
             let shown = m.iter().take(SUMMARY_MEMBERS).map(String::as_str);
-            let more = if m.len() > SUMMARY_MEMBERS { ", …" } else { "" };
+            let more = if m.len() > SUMMARY_MEMBERS {
+                ", …"
+            } else {
+                ""
+            };
             write!(f, " [{}{more}]", shown.collect::<Vec<_>>().join(", "))?;
         }
         if !self.services.is_empty() {

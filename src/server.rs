@@ -579,11 +579,11 @@ async fn admin_route(
     }
     let engine = shared.engine.clone();
     let deadline = started + shared.options.request_timeout;
-    let request =
-        match read_request(req, engine.config().provider.max_payload_size, deadline).await {
-            Ok(r) => r,
-            Err(e) => return Response::error(&e).with_content_type("application/json"),
-        };
+    let request = match read_request(req, engine.config().provider.max_payload_size, deadline).await
+    {
+        Ok(r) => r,
+        Err(e) => return Response::error(&e).with_content_type("application/json"),
+    };
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
         crate::admin::handle(&engine, &request)

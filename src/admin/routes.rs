@@ -1,9 +1,7 @@
 //! The admin API's routes: path and method to one engine call, JSON in and out.
 
 use super::views;
-use crate::directory::{
-    DirectorySettings, DirectoryUpdate, IdpKind, NewDirectory, Service,
-};
+use crate::directory::{DirectorySettings, DirectoryUpdate, IdpKind, NewDirectory, Service};
 use crate::error::{Result, ScimError};
 use crate::mapping::{MappingEntry, Profile, Transform};
 use crate::provider::params::{decode, Params};
@@ -146,10 +144,10 @@ fn no_content() -> Response {
 }
 
 fn not_allowed(allow: &str) -> Result<Response> {
-    Ok(Response::error(&ScimError::method_not_allowed(format!(
-        "use {allow} here"
-    )))
-    .with_header("Allow", allow))
+    Ok(
+        Response::error(&ScimError::method_not_allowed(format!("use {allow} here")))
+            .with_header("Allow", allow),
+    )
 }
 
 fn internal(e: serde_json::Error) -> ScimError {
@@ -277,7 +275,10 @@ fn create_directory(engine: &Engine, req: &Request) -> Result<Response> {
             "token": views::issued(&issued),
         }),
     )
-    .with_header("Location", &format!("{}/directories/{}", super::ADMIN_API_PATH, directory.id)))
+    .with_header(
+        "Location",
+        &format!("{}/directories/{}", super::ADMIN_API_PATH, directory.id),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -339,7 +340,11 @@ struct EntryIn {
 
 fn entry_of(req: &Request, target: &str) -> Result<MappingEntry> {
     let e: EntryIn = body(req, false)?;
-    if let Some(t) = e.target.as_deref().filter(|t| !t.eq_ignore_ascii_case(target)) {
+    if let Some(t) = e
+        .target
+        .as_deref()
+        .filter(|t| !t.eq_ignore_ascii_case(target))
+    {
         return Err(ScimError::invalid_value(format!(
             "target '{t}' in the body is not the path's '{target}'"
         )));

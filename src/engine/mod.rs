@@ -644,7 +644,9 @@ impl Engine {
     ) -> Result<serde_json::Value> {
         let record = self.record(directory_id)?;
         let s = settings(&record)?;
-        Ok(self.compiled_mapping(&record.id, &s)?.records(kind, resource))
+        Ok(self
+            .compiled_mapping(&record.id, &s)?
+            .records(kind, resource))
     }
 
     /// The directory a request is for and the path below its SCIM base. The token is
