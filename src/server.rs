@@ -445,6 +445,22 @@ async fn respond(
     {
         return admin_route(req, shared, admin, peer, started, slot).await;
     }
+    if let Some(admin) = shared
+        .options
+        .admin
+        .as_ref()
+        .filter(|_| crate::admin::console::is_console_path(req.uri().path()))
+    {
+        // The console's files hold no data (the API behind them asks for the credential),
+        // but only the API's clients get them: a peer the API refuses gets its 403 (the
+        // 401 for the missing credential is the API's own business).
+        if let Err(e) = admin.admit(peer, None) {
+            if e.status == 403 {
+                return Response::error(&e);
+            }
+        }
+        return crate::admin::console::respond(req.method().as_str(), req.uri().path());
+    }
     let login = engine.config().login_path.trim_end_matches('/');
     if let Some(rest) = req
         .uri()

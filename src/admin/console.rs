@@ -28,12 +28,11 @@ fn is_api_path(path: &str) -> bool {
 pub(crate) fn respond(method: &str, path: &str) -> Response {
     // hyper sends no body in answer to HEAD.
     if !method.eq_ignore_ascii_case("GET") && !method.eq_ignore_ascii_case("HEAD") {
-        return page(405, "text/plain; charset=utf-8", "use GET\n").with_header("Allow", "GET, HEAD");
+        return page(405, "text/plain; charset=utf-8", "use GET\n")
+            .with_header("Allow", "GET, HEAD");
     }
     let found = match path {
-        "/admin" | "/admin/" | "/admin/index.html" => {
-            Some(("text/html; charset=utf-8", INDEX))
-        }
+        "/admin" | "/admin/" | "/admin/index.html" => Some(("text/html; charset=utf-8", INDEX)),
         "/admin/console.js" => Some(("text/javascript; charset=utf-8", SCRIPT)),
         "/admin/console.css" => Some(("text/css; charset=utf-8", STYLE)),
         _ => None,
@@ -49,7 +48,10 @@ fn page(status: u16, content_type: &str, body: &str) -> Response {
         status,
         headers: vec![
             ("Content-Type".into(), content_type.into()),
-            ("Content-Security-Policy".into(), CONTENT_SECURITY_POLICY.into()),
+            (
+                "Content-Security-Policy".into(),
+                CONTENT_SECURITY_POLICY.into(),
+            ),
             ("X-Content-Type-Options".into(), "nosniff".into()),
             ("Referrer-Policy".into(), "no-referrer".into()),
             ("Cache-Control".into(), "no-store".into()),
@@ -90,12 +92,17 @@ mod tests {
         ] {
             let resp = respond("GET", path);
             assert_eq!(resp.status, 200, "{path}");
-            assert!(header(&resp, "Content-Type").unwrap().starts_with(content_type));
+            assert!(header(&resp, "Content-Type")
+                .unwrap()
+                .starts_with(content_type));
             assert_eq!(
                 header(&resp, "Content-Security-Policy"),
                 Some(CONTENT_SECURITY_POLICY)
             );
-            assert!(String::from_utf8_lossy(&resp.body).contains(needle), "{path}");
+            assert!(
+                String::from_utf8_lossy(&resp.body).contains(needle),
+                "{path}"
+            );
         }
         assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self';"));
     }
@@ -109,7 +116,12 @@ mod tests {
             assert!(!index.contains(handler), "{handler}");
         }
         // Data is inserted as text, never parsed as HTML.
-        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"] {
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+        ] {
             assert!(!SCRIPT.contains(sink), "{sink}");
         }
     }

@@ -6,6 +6,7 @@
 //!
 //! Off unless the host enables it ([`crate::server::ServerOptions::admin`]).
 
+pub(crate) mod console;
 mod routes;
 mod views;
 

@@ -32,7 +32,7 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
-function show(...nodes) {
+function paint(...nodes) {
   app.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
 }
 
@@ -203,11 +203,11 @@ function signIn(message) {
   h('label', { for: 'credential' }, 'Admin credential'),
   h('p', { class: 'muted' }, 'The credential serve printed at start (never a SCIM token).'),
   input, error, h('p', {}, h('button', { type: 'submit' }, 'Sign in')));
-  show(h('h1', {}, 'Sign in'), form);
+  paint(h('h1', {}, 'Sign in'), form);
   input.focus();
 }
 
-async function directories() {
+async function directories(show) {
   const { directories: list } = await api('GET', '/directories');
   const rows = list.map((d) => h('tr', { 'data-testid': 'directory-row' },
     h('td', {}, h('a', { href: `#/dir/${enc(d.id)}` }, d.name)),
@@ -239,7 +239,7 @@ function lifespanSelect(name, months) {
 
 // The wizard, step 1: what the directory is. Its page (step 2) shows what to paste into
 // the IdP, the token's lifespan and the OIDC login.
-function wizard() {
+function wizard(show) {
   const error = h('div', {});
   const form = h('form', {
     class: 'card',
@@ -290,7 +290,7 @@ function tabs(id, active) {
     item('activity', `#/activity?directory=${enc(id)}`, 'Activity'));
 }
 
-async function directory(id) {
+async function directory(show, id) {
   const d = await api('GET', `/directories/${enc(id)}`);
   const token = d.token;
   // Shown once: a later visit to the page no longer has it.
@@ -314,7 +314,7 @@ async function directory(id) {
       try {
         const issued = await api('POST', `/directories/${enc(id)}/token`, { lifespanMonths: Number(lifespan.value) });
         fresh = { directory: id, token: issued };
-        await directory(id);
+        await directory(show, id);
         refreshWarnings();
       } catch (err) {
         regenError.replaceChildren(notice('bad', err.message, 'regenerate-error'));
@@ -348,7 +348,7 @@ async function directory(id) {
       };
       try {
         await api('PUT', `/directories/${enc(id)}/oidc`, body);
-        await directory(id);
+        await directory(show, id);
       } catch (err) {
         oidcError.replaceChildren(notice('bad', err.message, 'oidc-error'));
       }
@@ -405,7 +405,7 @@ function searchFilter(text, attrs) {
   return attrs.map((a) => `${a} co ${quoted}`).join(' or ');
 }
 
-async function listing(id, kind, params) {
+async function listing(show, id, kind, params) {
   const start = Math.max(1, Number(params.get('start')) || 1);
   const q = params.get('q') || '';
   const attrs = kind === 'users' ? ['userName', 'displayName'] : ['displayName'];
@@ -452,8 +452,12 @@ async function listing(id, kind, params) {
   });
   const headers = kind === 'users' ? ['userName', 'Name', 'Email', 'Status', 'externalId'] : ['Group', 'Last modified', 'externalId'];
   const last = start + resources.length - 1;
+  const list = table(headers, rows, kind);
+  // What the list answers, for a reader (or a test) telling one search's answer from another's.
+  list.setAttribute('data-query', q);
+  list.setAttribute('data-start', start);
   show(...head,
-    table(headers, rows, kind),
+    list,
     h('div', { class: 'pager' },
       h('button', { type: 'button', class: 'secondary', disabled: start <= 1, onclick: () => go(Math.max(1, start - PAGE)) }, 'Previous'),
       h('span', { 'data-testid': 'page-info' }, total ? `${start}–${last} of ${total}` : 'none'),
@@ -466,7 +470,7 @@ function eventsTable(events) {
     h('td', {}, e.summary || ''))), 'events');
 }
 
-async function user(id, userId) {
+async function user(show, id, userId) {
   const d = await api('GET', `/directories/${enc(id)}`);
   const u = await api('GET', `/directories/${enc(id)}/users/${enc(userId)}`);
   const records = u.records || {};
@@ -484,7 +488,7 @@ async function user(id, userId) {
     h('div', { class: 'card', 'data-testid': 'scim-resource' }, json(u.user)));
 }
 
-async function group(id, groupId) {
+async function group(show, id, groupId) {
   const g = await api('GET', `/directories/${enc(id)}/groups/${enc(groupId)}`);
   const rows = (g.members || []).map((m) => h('tr', { 'data-testid': 'member-row' },
     h('td', {}, m.type === 'Group' || !m.value
@@ -500,7 +504,7 @@ async function group(id, groupId) {
     h('div', { class: 'card' }, json(g.group)));
 }
 
-async function activity(params) {
+async function activity(show, params) {
   const directory = params.get('directory') || '';
   const tbody = h('tbody', {});
   const status = h('span', { class: 'muted', 'data-testid': 'activity-status' }, 'connecting…');
@@ -541,9 +545,17 @@ async function activity(params) {
 
 // --- routing ------------------------------------------------------------------------------
 
+// Pages render through a `show` that is void once another route has begun, so a slow
+// answer for a page already left never replaces the page shown now.
+let generation = 0;
+
 async function route() {
   if (poller) poller.stop();
   poller = null;
+  const mine = ++generation;
+  const show = (...nodes) => {
+    if (mine === generation) paint(...nodes);
+  };
   const [path, query] = location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query || '');
   const parts = (path || '/').split('/').filter(Boolean).map(decodeURIComponent);
@@ -554,15 +566,16 @@ async function route() {
   document.getElementById('nav').hidden = false;
   refreshWarnings();
   try {
-    if (parts[0] === 'new') wizard();
-    else if (parts[0] === 'activity') await activity(params);
-    else if (parts[0] === 'dir' && parts.length === 2) await directory(parts[1]);
-    else if (parts[0] === 'dir' && parts[2] === 'users' && parts.length === 3) await listing(parts[1], 'users', params);
-    else if (parts[0] === 'dir' && parts[2] === 'users' && parts.length === 4) await user(parts[1], parts[3]);
-    else if (parts[0] === 'dir' && parts[2] === 'groups' && parts.length === 3) await listing(parts[1], 'groups', params);
-    else if (parts[0] === 'dir' && parts[2] === 'groups' && parts.length === 4) await group(parts[1], parts[3]);
-    else await directories();
+    if (parts[0] === 'new') wizard(show);
+    else if (parts[0] === 'activity') await activity(show, params);
+    else if (parts[0] === 'dir' && parts.length === 2) await directory(show, parts[1]);
+    else if (parts[0] === 'dir' && parts[2] === 'users' && parts.length === 3) await listing(show, parts[1], 'users', params);
+    else if (parts[0] === 'dir' && parts[2] === 'users' && parts.length === 4) await user(show, parts[1], parts[3]);
+    else if (parts[0] === 'dir' && parts[2] === 'groups' && parts.length === 3) await listing(show, parts[1], 'groups', params);
+    else if (parts[0] === 'dir' && parts[2] === 'groups' && parts.length === 4) await group(show, parts[1], parts[3]);
+    else await directories(show);
   } catch (err) {
+    if (mine !== generation) return;
     if (err.status === 401) {
       history.replaceState(null, '', '#/signin');
       signIn('Signed out: the admin credential was refused.');
