@@ -42,13 +42,22 @@ impl Drop for Killed {
     }
 }
 
-/// An answer: its status and body.
+/// An answer: its status, head (status line and headers) and body.
 pub struct Reply {
     pub status: u16,
+    pub head: String,
     pub body: Vec<u8>,
 }
 
 impl Reply {
+    /// The value of the first header of this name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
@@ -94,6 +103,7 @@ pub fn http(
         .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
     Ok(Reply {
         status,
+        head,
         body: raw[split + 4..].to_vec(),
     })
 }
