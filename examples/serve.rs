@@ -1,8 +1,8 @@
 //! The main job: a SCIM 2.0 endpoint Okta or Entra ID can be pointed at, on the embedded
 //! store. `cargo run --release --example serve -- --help` lists the flags.
 
-use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
 use scim::admin::AdminOptions;
+use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
 use scim::server::{Server, ServerOptions, TlsFiles};
 use scim::token::IssuedToken;
 use scim::{Engine, EngineConfig};
