@@ -254,7 +254,7 @@ try {
 
   // The user page: the UEM and Access records and the user's events.
   await page.goto(`${base}/admin#/dir/${dirId}/users/${ann.id}`);
-  await page.getByTestId('record-uem').locator('pre').waitFor();
+  await page.getByTestId('record-uem').locator('table').waitFor();
   const uem = await page.getByTestId('record-uem').textContent();
   const access = await page.getByTestId('record-access').textContent();
   check(uem.includes('ann@console.example'), 'the UEM record of ann is shown');
@@ -297,6 +297,8 @@ try {
   const members = await page.getByTestId('members').textContent();
   check(await page.getByTestId('member-row').count() === 2, 'the group page lists its 2 members');
   check(members.includes(ann.id) && members.includes(bob.id), 'the members are ann and bob');
+  check(members.includes('ann@console.example') && members.includes('bob@console.example'),
+    'the members are named by their userName');
   await shot('group');
 
   // --- activity, live -----------------------------------------------------------------------
@@ -317,6 +319,8 @@ try {
     before,
   );
   check(true, 'the activity page shows a new request and event without a reload');
+  check(await page.locator('[data-testid=activity-row][data-kind=request]', { hasText: '401' }).count() > 0,
+    'the refused write with the old token shows as a 401 request');
   await shot('activity');
 
   // --- token warnings -------------------------------------------------------------------------

@@ -69,6 +69,13 @@ function table(headers, rows, testid) {
       : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' }, 'Nothing yet.'))));
 }
 
+// A record as attribute | value rows (nested values as JSON).
+function fields(record) {
+  return h('table', { class: 'fields' }, h('tbody', {}, Object.entries(record).map(([k, v]) => h('tr', {},
+    h('th', {}, k),
+    h('td', { class: 'mono' }, typeof v === 'string' ? v : JSON.stringify(v))))));
+}
+
 function json(value) {
   return h('pre', { class: 'mono' }, JSON.stringify(value, null, 2));
 }
@@ -476,7 +483,7 @@ async function user(show, id, userId) {
   const records = u.records || {};
   const record = (service, title) => h('div', { class: 'card', 'data-testid': `record-${service}` },
     h('h2', {}, title),
-    records[service] ? json(records[service]) : h('p', { class: 'muted' }, 'Not fed to this service.'));
+    records[service] ? fields(records[service]) : h('p', { class: 'muted' }, 'Not fed to this service.'));
   show(
     h('h1', {}, u.user.userName || userId),
     tabs(id, 'users'),
@@ -490,10 +497,23 @@ async function user(show, id, userId) {
 
 async function group(show, id, groupId) {
   const g = await api('GET', `/directories/${enc(id)}/groups/${enc(groupId)}`);
-  const rows = (g.members || []).map((m) => h('tr', { 'data-testid': 'member-row' },
+  const members = g.members || [];
+  // A member pushed without a display name is named by its user's userName (the first
+  // 50 looked up; beyond, the id).
+  const names = new Map();
+  await Promise.all(members.filter((m) => !m.display && m.value && m.type !== 'Group').slice(0, 50)
+    .map(async (m) => {
+      try {
+        const u = await api('GET', `/directories/${enc(id)}/users/${enc(m.value)}`);
+        names.set(m.value, u.user.userName);
+      } catch {
+        // Shown by id.
+      }
+    }));
+  const rows = members.map((m) => h('tr', { 'data-testid': 'member-row' },
     h('td', {}, m.type === 'Group' || !m.value
       ? (m.display || m.value)
-      : h('a', { href: `#/dir/${enc(id)}/users/${enc(m.value)}` }, m.display || m.value)),
+      : h('a', { href: `#/dir/${enc(id)}/users/${enc(m.value)}` }, m.display || names.get(m.value) || m.value)),
     h('td', {}, m.type || 'User'), h('td', { class: 'mono' }, m.value)));
   show(
     h('h1', {}, g.group.displayName || groupId),
