@@ -18,7 +18,7 @@ C_TESTS := test_json test_vectors test_abi test_threads
 VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 
 .PHONY: all build test lint rust-test pg-deps header header-check c-programs c-test check-memory \
-	example-c e2e bench bench-http bench-http-build bench-http-vet clean install
+	example-c e2e chromium-deps console-test bench bench-http bench-http-build bench-http-vet clean install
 
 all: build
 
@@ -29,7 +29,7 @@ build:
 	ln -sf libscim.so $(LIBDIR)/libscim.so.$(SOMAJOR)
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test example-c compliance openapi e2e python-test go-test bench-http-vet
+test: lint rust-test header-check c-test example-c compliance openapi e2e console-test python-test go-test bench-http-vet
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -126,6 +126,20 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 e2e: tests/e2e/node_modules/.package-lock.json
 	$(CARGO) build --release --example serve
 	node tests/e2e/oidc_login.mjs target/release/examples/serve
+
+## The console at /admin in a real browser: Debian's chromium (installed only when
+## missing) driven by npm playwright-core against serve on loopback; a screenshot of each
+## page under target/console-screenshots/.
+chromium-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+tests/console/node_modules/.package-lock.json: tests/console/package-lock.json
+	cd tests/console && npm ci --no-audit --no-fund
+
+console-test: chromium-deps tests/console/node_modules/.package-lock.json
+	$(CARGO) build --release --example serve
+	node tests/console/console.mjs target/release/examples/serve target/console-screenshots
 
 bench:
 	$(CARGO) bench --bench provider

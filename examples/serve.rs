@@ -1,6 +1,7 @@
 //! The main job: a SCIM 2.0 endpoint Okta or Entra ID can be pointed at, on the embedded
 //! store. `cargo run --release --example serve -- --help` lists the flags.
 
+use scim::admin::AdminOptions;
 use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
 use scim::server::{Server, ServerOptions, TlsFiles};
 use scim::token::IssuedToken;
@@ -61,6 +62,9 @@ USAGE: cargo run --release --example serve -- [FLAGS]
                                 instances on one database, one of them holds a directory's
                                 events at a time, and another takes over N seconds after it
                                 stopped renewing (default 30)
+  --admin-remote                serve the admin API (/admin/api/) to clients that are not on
+                                a loopback address too (default: loopback only, others get 403)
+  --no-admin                    no admin API
   -h, --help                    this text
 ";
 
@@ -89,6 +93,10 @@ struct Args {
     keep_events: bool,
     /// `--events-lease-secs`, in milliseconds.
     event_lease_ms: u64,
+    /// The admin API is on (unless `--no-admin`), with a fresh credential each start.
+    admin: bool,
+    /// `--admin-remote`: non-loopback clients may use the admin API.
+    admin_remote: bool,
 }
 
 /// How activity lines are written (`--log-format`).
@@ -127,6 +135,8 @@ fn parse_args() -> Result<Args, String> {
         activity: Some(LogFormat::Human),
         keep_events: false,
         event_lease_ms: scim::engine::DEFAULT_EVENT_LEASE_MS,
+        admin: true,
+        admin_remote: false,
     };
     let mut quiet = false;
     let (mut rate, mut burst) = (None, None);
@@ -220,11 +230,16 @@ fn parse_args() -> Result<Args, String> {
                 let secs = positive(&flag, &value()?)? as u64;
                 a.event_lease_ms = secs.saturating_mul(1000);
             }
+            "--admin-remote" => a.admin_remote = true,
+            "--no-admin" => a.admin = false,
             other => return Err(format!("unknown flag {other} (see --help)")),
         }
     }
     if quiet {
         a.activity = None;
+    }
+    if a.admin_remote && !a.admin {
+        return Err("--admin-remote and --no-admin contradict each other".into());
     }
     a.server.rate_limit = match (rate, burst) {
         (Some(r), b) => {
@@ -351,6 +366,11 @@ impl Activity {
             .and_then(|v| v.to_f64())
             .unwrap_or(0.0);
         let (id, method, path) = (text("directory"), text("method"), text("path"));
+        // The admin API's own requests (a console polling the activity feed) are not
+        // provisioning activity.
+        if path.starts_with("/admin/") {
+            return;
+        }
         let name = if id == "-" {
             id.clone()
         } else {
@@ -379,40 +399,10 @@ impl Activity {
     /// records it carries.
     fn event(&self, directory_id: &str, e: &scim::store::Event) {
         let Some(format) = self.format else { return };
-        let data = &e.data;
-        let (name, members) = match data.get("group") {
-            // A membership delta: the group, and who joined or left.
-            Some(g) => {
-                let members: Vec<&str> = data["members"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|m| m["display"].as_str().or(m["value"].as_str()))
-                    .collect();
-                (g["displayName"].as_str(), Some(members))
-            }
-            None => {
-                let r = &data["resource"];
-                (r["userName"].as_str().or(r["displayName"].as_str()), None)
-            }
-        };
-        let name = name.unwrap_or(&e.resource_id);
-        let services: Vec<&str> = data["records"]
-            .as_object()
-            .map(|r| r.keys().map(String::as_str).collect())
-            .unwrap_or_default();
+        let summary = scim::events::EventSummary::of(e);
         let line = match format {
             LogFormat::Human => {
-                let mut line = format!("{}  {}  {} {name}", now(), self.name(directory_id), e.kind);
-                if let Some(m) = &members {
-                    let shown = m.iter().take(3).copied().collect::<Vec<_>>().join(", ");
-                    let more = if m.len() > 3 { ", …" } else { "" };
-                    line.push_str(&format!(" [{shown}{more}]"));
-                }
-                if !services.is_empty() {
-                    line.push_str(&format!(" → {}", services.join(", ")));
-                }
-                line
+                format!("{}  {}  {summary}", now(), self.name(directory_id))
             }
             LogFormat::Json => {
                 let mut o = serde_json::json!({
@@ -424,10 +414,10 @@ impl Activity {
                     "kind": e.kind,
                     "resource_type": e.resource_kind,
                     "resource_id": e.resource_id,
-                    "name": name,
-                    "services": services,
+                    "name": summary.name,
+                    "services": summary.services,
                 });
-                if let Some(m) = members {
+                if let Some(m) = summary.members {
                     o["members"] = m.into();
                 }
                 o.to_string()
@@ -553,11 +543,19 @@ fn run(args: Args) -> Result<(), String> {
     let db = args.data.join("libscim.db");
     private_data_dir(&args.data, &db)?;
     let scheme = if args.tls.is_some() { "https" } else { "http" };
+    // The admin API's credential: a fresh one each start, shown once below.
+    let admin = if args.admin {
+        let (options, credential) = AdminOptions::generate().map_err(|e| e.to_string())?;
+        Some((options.allow_remote(args.admin_remote), credential))
+    } else {
+        None
+    };
     // Bound before the engine is made, so that with port 0 the tenant URL, the login and
     // redirect URIs name the port actually bound.
     let bound = Server::bind(ServerOptions {
         addr: args.listen,
         tls: args.tls.clone(),
+        admin: admin.as_ref().map(|(o, _)| o.clone()),
         ..args.server.clone()
     })
     .map_err(|e| e.to_string())?;
@@ -706,8 +704,34 @@ fn run(args: Args) -> Result<(), String> {
     println!("In Microsoft Entra ID (Enterprise application > Provisioning > Admin Credentials):");
     println!("  Tenant URL:          {}", directory.tenant_url);
     println!("  Secret Token:        the token above");
+    let admin_credential = admin.as_ref().map(|(_, c)| c.as_str());
+    if let Some(credential) = admin_credential {
+        println!(
+            "Admin API:  {}/admin/api/ (docs/admin-api.md)",
+            engine.config().public_url
+        );
+        println!("  admin credential: {credential}");
+        println!(
+            "              (a new one each start; {})",
+            if args.admin_remote {
+                "any client may connect"
+            } else {
+                "loopback clients only, --admin-remote for others"
+            }
+        );
+        println!(
+            "Console:    {}/admin (sign in with the admin credential)",
+            engine.config().public_url
+        );
+    }
     if let Some(path) = &args.credentials_file {
-        write_credentials(path, &directory, secret.as_deref(), token.expires_at)?;
+        write_credentials(
+            path,
+            &directory,
+            secret.as_deref(),
+            token.expires_at,
+            admin_credential,
+        )?;
         println!("Credentials written to {}", path.display());
     }
     if let Some(login) = &directory.login {
@@ -827,12 +851,16 @@ fn write_credentials(
     directory: &scim::directory::Directory,
     token: Option<&str>,
     expires_at: time::OffsetDateTime,
+    admin_credential: Option<&str>,
 ) -> Result<(), String> {
     let mut body = serde_json::json!({
         "tenant_url": directory.tenant_url,
         "token": token,
         "expires_at": rfc3339(expires_at),
     });
+    if let Some(c) = admin_credential {
+        body["admin_credential"] = c.into();
+    }
     if let Some(login) = &directory.login {
         body["login_url"] = login.login_url.clone().into();
         body["redirect_uri"] = login.redirect_uri.clone().into();

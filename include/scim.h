@@ -499,14 +499,19 @@ scim_result scim_mapping_reset(const struct scim_engine *engine,
  defaults): `{"listen": "127.0.0.1:0", "tls_cert": "cert.pem", "tls_key": "key.pem",
  "max_header_bytes": 65536, "header_timeout_ms": 10000, "request_timeout_ms": 60000,
  "shutdown_grace_ms": 30000, "max_connections": 512, "max_in_flight": 256,
- "max_in_flight_per_directory": 64, "rate_limit": {"per_second": 50, "burst": 100}}`
- (the values shown are the defaults, except `rate_limit`: none unless given).
+ "max_in_flight_per_directory": 64, "rate_limit": {"per_second": 50, "burst": 100},
+ "admin": {"credential": "<at least 24 visible ASCII characters>", "allow_remote": false}}`
+ (the values shown are the defaults, except `rate_limit` and `admin`: none unless
+ given). `admin` turns on the admin API under `/admin/api/` (docs/admin-api.md) with
+ this bearer credential (never a SCIM token: one starting `scim_` is refused), for
+ loopback clients only unless `allow_remote`.
  `request_timeout_ms` bounds receiving a body; a request the engine started is
  answered with its outcome. Beyond the connection and in-flight caps: `503` with
  `Retry-After`; beyond a directory's share or rate: `429` with `Retry-After`.
  The server holds its own reference to the engine.
 
- Errors: INVALID_JSON, INVALID_ARGUMENT (tls_cert without tls_key; a limit of 0),
+ Errors: INVALID_JSON, INVALID_ARGUMENT (tls_cert without tls_key; a limit of 0; an
+ admin credential too short, not visible ASCII, or a SCIM token),
  IO (cannot listen, unreadable certificate).
  */
 scim_result scim_server_start(const struct scim_engine *engine,

@@ -217,6 +217,77 @@ pub(crate) fn events_for(c: &Change, now: OffsetDateTime) -> Vec<NewEvent> {
     out
 }
 
+/// A change event in a few words, for people: its kind, whom it is about, who joined or
+/// left (a membership delta) and the services whose records it carries. Its `Display` is
+/// the one-line text `serve` prints and the admin API's activity feed shows:
+/// `user.created ann@example.com → uem, access`,
+/// `group.members_added Sales [ann@example.com, bob@example.com, …] → uem, access`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventSummary {
+    /// `user.created`, `group.members_added`, …
+    pub kind: String,
+    /// The user's `userName` or the group's `displayName` (the resource id without one).
+    pub name: String,
+    /// For a membership delta: the members (display name, else id), all of them.
+    pub members: Option<Vec<String>>,
+    /// The services whose mapped records the event carries.
+    pub services: Vec<String>,
+}
+
+/// Members a summary's text names at most (the rest are `…`).
+const SUMMARY_MEMBERS: usize = 3;
+
+impl EventSummary {
+    pub fn of(e: &crate::store::Event) -> EventSummary {
+        let data = &e.data;
+        let (name, members) = match data.get("group") {
+            // A membership delta: the group, and who joined or left.
+            Some(g) => {
+                let members = data["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| m["display"].as_str().or(m["value"].as_str()))
+                    .map(str::to_owned)
+                    .collect();
+                (g["displayName"].as_str(), Some(members))
+            }
+            None => {
+                let r = &data["resource"];
+                (r["userName"].as_str().or(r["displayName"].as_str()), None)
+            }
+        };
+        EventSummary {
+            kind: e.kind.clone(),
+            name: name.unwrap_or(&e.resource_id).to_owned(),
+            members,
+            services: data["records"]
+                .as_object()
+                .map(|r| r.keys().cloned().collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Display for EventSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.name)?;
+        if let Some(m) = &self.members {
+            let shown = m.iter().take(SUMMARY_MEMBERS).map(String::as_str);
+            let more = if m.len() > SUMMARY_MEMBERS {
+                ", …"
+            } else {
+                ""
+            };
+            write!(f, " [{}{more}]", shown.collect::<Vec<_>>().join(", "))?;
+        }
+        if !self.services.is_empty() {
+            write!(f, " → {}", self.services.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 fn member_json(m: &Member) -> Value {
     let mut o = Map::new();
     o.insert("value".into(), Value::String(m.value.clone()));
@@ -347,5 +418,51 @@ impl EventFeed {
                 self.changed.wait_until(&mut s, until);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Event;
+
+    fn event(kind: &str, data: Value) -> Event {
+        Event {
+            seq: 1,
+            kind: kind.into(),
+            resource_kind: ResourceKind::Group,
+            resource_id: "g1".into(),
+            time: OffsetDateTime::UNIX_EPOCH,
+            data,
+        }
+    }
+
+    #[test]
+    fn summaries() {
+        let user = event(
+            USER_CREATED,
+            json!({"resource": {"userName": "ann@example.com"},
+                   "records": {"uem": {}, "access": {}}}),
+        );
+        assert_eq!(
+            EventSummary::of(&user).to_string(),
+            "user.created ann@example.com → uem, access"
+        );
+        let members = event(
+            GROUP_MEMBERS_ADDED,
+            json!({"group": {"id": "g1", "displayName": "Sales"},
+                   "members": [{"value": "1", "display": "ann"}, {"value": "2"},
+                               {"value": "3", "display": "cy"}, {"value": "4", "display": "dee"}],
+                   "records": {"uem": {}}}),
+        );
+        let s = EventSummary::of(&members);
+        assert_eq!(s.members.as_ref().map(Vec::len), Some(4));
+        assert_eq!(
+            s.to_string(),
+            "group.members_added Sales [ann, 2, cy, …] → uem"
+        );
+        // Without a name or records: the resource id, no arrow.
+        let bare = event(GROUP_DELETED, json!({"resource": {}}));
+        assert_eq!(EventSummary::of(&bare).to_string(), "group.deleted g1");
     }
 }

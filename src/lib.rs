@@ -4,6 +4,8 @@
 //! [`provider::Response`] out, with no HTTP of its own, so every adapter (the built-in
 //! server, the C ABI, the bindings) gives the same answers.
 
+pub mod activity;
+pub mod admin;
 pub mod directory;
 pub mod engine;
 pub mod error;

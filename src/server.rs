@@ -4,6 +4,7 @@
 mod fair;
 mod limits;
 
+use crate::admin::AdminOptions;
 use crate::engine::{Engine, LoginError};
 use crate::error::ScimError;
 use crate::provider::{Request, Response};
@@ -57,6 +58,10 @@ pub struct ServerOptions {
     /// library cannot know what its host can take, and the in-flight share already
     /// keeps one directory from crowding out the others.
     pub rate_limit: Option<RateLimit>,
+    /// The admin API under `/admin/api/` (see [`crate::admin`] and `docs/admin-api.md`),
+    /// with its own credential; off (`None`) by default. While it is on, the engine's
+    /// activity feed records SCIM requests and change events.
+    pub admin: Option<AdminOptions>,
 }
 
 impl Default for ServerOptions {
@@ -72,6 +77,7 @@ impl Default for ServerOptions {
             max_in_flight: 256,
             max_in_flight_per_directory: 64,
             rate_limit: None,
+            admin: None,
         }
     }
 }
@@ -116,6 +122,9 @@ impl BoundServer {
             tls,
             options,
         } = self;
+        if options.admin.is_some() {
+            engine.enable_activity()?;
+        }
         let (stop, stopped) = watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("libscim-server".into())
@@ -328,7 +337,7 @@ where
                             .response(),
                     )
                 } else {
-                    answer(req, shared).await
+                    answer(req, shared, peer).await
                 })
             }
         })
@@ -342,8 +351,22 @@ where
 async fn answer(
     req: hyper::Request<Incoming>,
     shared: Arc<Shared>,
+    peer: SocketAddr,
 ) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
+    // A SCIM request goes to the activity feed while the admin API is on.
+    let activity = shared
+        .options
+        .admin
+        .as_ref()
+        .and_then(|_| directory_of(req.uri().path(), &shared.engine.config().scim_path))
+        .map(|d| {
+            (
+                d.to_owned(),
+                req.method().as_str().to_owned(),
+                req.uri().path().to_owned(),
+            )
+        });
     // Kept for the access log only when it is on.
     let logged = log::log_enabled!(target: "scim::access", log::Level::Info).then(|| {
         let user_agent = req
@@ -358,7 +381,16 @@ async fn answer(
                 .map(|d| log_value(d.as_bytes(), false).into_owned()),
         )
     });
-    let resp = respond(req, &shared, started).await;
+    let resp = respond(req, &shared, started, peer).await;
+    if let Some((directory, method, path)) = activity {
+        shared.engine.activity().request(
+            &directory,
+            &method,
+            &path,
+            resp.status,
+            started.elapsed(),
+        );
+    }
     if let Some((method, path, user_agent, directory)) = logged {
         // One structured line per request; never the token, never the query (it may
         // carry personal data in a filter); what the client chose is escaped. The same
@@ -387,6 +419,7 @@ async fn respond(
     req: hyper::Request<Incoming>,
     shared: &Arc<Shared>,
     started: Instant,
+    peer: SocketAddr,
 ) -> Response {
     let engine = &shared.engine;
     if req.uri().path() == "/healthz" {
@@ -404,6 +437,30 @@ async fn respond(
         Ok(s) => s,
         Err(refusal) => return refusal.response(),
     };
+    if let Some(admin) = shared
+        .options
+        .admin
+        .as_ref()
+        .filter(|_| crate::admin::is_admin_path(req.uri().path()))
+    {
+        return admin_route(req, shared, admin, peer, started, slot).await;
+    }
+    if let Some(admin) = shared
+        .options
+        .admin
+        .as_ref()
+        .filter(|_| crate::admin::console::is_console_path(req.uri().path()))
+    {
+        // The console's files hold no data (the API behind them asks for the credential),
+        // but only the API's clients get them: a peer the API refuses gets its 403 (the
+        // 401 for the missing credential is the API's own business).
+        if let Err(e) = admin.admit(peer, None) {
+            if e.status == 403 {
+                return Response::error(&e);
+            }
+        }
+        return crate::admin::console::respond(req.method().as_str(), req.uri().path());
+    }
     let login = engine.config().login_path.trim_end_matches('/');
     if let Some(rest) = req
         .uri()
@@ -507,6 +564,48 @@ async fn read_request(
             .collect(),
         body,
     })
+}
+
+/// An admin API request: the peer and credential checked from the head (403, 401), then
+/// the body read as any request's, then the admin adapter on the blocking pool (its
+/// calls may write).
+async fn admin_route(
+    req: hyper::Request<Incoming>,
+    shared: &Arc<Shared>,
+    admin: &AdminOptions,
+    peer: SocketAddr,
+    started: Instant,
+    slot: RequestSlot,
+) -> Response {
+    let authorization = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = admin.admit(peer, authorization) {
+        let mut resp = Response::error(&e).with_content_type("application/json");
+        if e.status == 401 {
+            resp.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("WWW-Authenticate"));
+            resp.headers.push((
+                "WWW-Authenticate".into(),
+                "Bearer realm=\"libscim-admin\"".into(),
+            ));
+        }
+        return resp;
+    }
+    let engine = shared.engine.clone();
+    let deadline = started + shared.options.request_timeout;
+    let request = match read_request(req, engine.config().provider.max_payload_size, deadline).await
+    {
+        Ok(r) => r,
+        Err(e) => return Response::error(&e).with_content_type("application/json"),
+    };
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        crate::admin::handle(&engine, &request)
+    })
+    .await
+    .unwrap_or_else(|_| Response::error(&ScimError::internal("the admin handler failed")))
 }
 
 /// `GET <login>/<id>` → 302 to the IdP; `GET <login>/<id>/callback` → who logged in, as

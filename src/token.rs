@@ -63,22 +63,27 @@ pub fn lifespan(months: Option<u32>) -> Result<u32> {
 
 /// A fresh token valid from `now` for `months` calendar months.
 pub fn generate(now: OffsetDateTime, months: u32) -> Result<IssuedToken> {
-    let mut bytes = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| ScimError::internal("the system random number generator failed"))?;
-    let mut secret = Zeroizing::new(String::with_capacity(TOKEN_PREFIX.len() + 64));
-    secret.push_str(TOKEN_PREFIX);
-    hex_into(&bytes, &mut secret);
-    bytes.zeroize();
     Ok(IssuedToken {
-        secret,
+        secret: random_secret(TOKEN_PREFIX)?,
         info: TokenInfo {
             issued_at: now,
             expires_at: add_months(now, months),
             lifespan_months: months,
         },
     })
+}
+
+/// `prefix` and 256 bits from the system's CSPRNG in hex (wiped from memory when dropped).
+pub(crate) fn random_secret(prefix: &str) -> Result<Zeroizing<String>> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ScimError::internal("the system random number generator failed"))?;
+    let mut secret = Zeroizing::new(String::with_capacity(prefix.len() + 64));
+    secret.push_str(prefix);
+    hex_into(&bytes, &mut secret);
+    bytes.zeroize();
+    Ok(secret)
 }
 
 /// The stored form of a secret: hex SHA-256.

@@ -507,3 +507,85 @@ fn keep_events_leaves_them_for_another_consumer() {
         .position(|l| l.ends_with("user.created bob@example.com → uem, access"));
     assert!(ann.is_some() && ann < bob, "{:#?}", serve.activity);
 }
+
+#[test]
+fn the_admin_api_is_on_with_a_credential_of_its_own() {
+    let scratch = Scratch::new("activity-admin");
+    let creds = scratch.0.join("credentials.json");
+    let mut serve = Serve::start(
+        &scratch.0.join("data"),
+        &["--credentials-file", creds.to_str().unwrap()],
+    );
+    let credential = serve
+        .banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("admin credential:"))
+        .unwrap_or_else(|| panic!("no admin credential in {:#?}", serve.banner))
+        .trim()
+        .to_owned();
+    assert!(credential.starts_with("scimadm_"), "{credential}");
+    assert!(
+        serve.banner.iter().any(|l| l
+            == &format!(
+                "Admin API:  http://{}/admin/api/ (docs/admin-api.md)",
+                serve.addr
+            )),
+        "{:#?}",
+        serve.banner
+    );
+    let written: Value = serde_json::from_slice(&std::fs::read(&creds).unwrap()).unwrap();
+    assert_eq!(written["admin_credential"], credential.as_str());
+
+    let addr = serve.addr;
+    let admin = |token: &str, path: &str| {
+        http(addr, token, "GET", &format!("/admin/api{path}"), None).unwrap()
+    };
+    let list = admin(&credential, "/directories");
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json()["directories"][0]["name"], "Lab Directory");
+    assert_eq!(admin(&serve.token, "/directories").status, 401);
+
+    let r = serve.call("POST", "/Users", Some(&user("ann@example.com", "00u1")));
+    assert_eq!(r.status, 201);
+    // The same summary on the terminal and in the feed: one function makes both.
+    let line = serve.wait_for("user.created", |l| l.contains("user.created"));
+    let feed = admin(&credential, "/activity").json();
+    let summary = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|i| i["summary"].as_str())
+        .unwrap_or_else(|| panic!("no event in {feed}"))
+        .to_owned();
+    assert_eq!(summary, "user.created ann@example.com → uem, access");
+    assert!(
+        line.ends_with(&format!("  Lab Directory  {summary}")),
+        "{line}"
+    );
+
+    // The admin API's own requests are not provisioning activity on the terminal.
+    let (lines, _) = serve.stop();
+    assert!(!lines.iter().any(|l| l.contains("/admin/")), "{lines:#?}");
+    assert!(!lines.join("\n").contains(&credential));
+}
+
+#[test]
+fn no_admin_turns_it_off() {
+    let scratch = Scratch::new("activity-no-admin");
+    let serve = Serve::start(&scratch.0.join("data"), &["--no-admin"]);
+    assert!(
+        !serve.banner.iter().any(|l| l.contains("admin")),
+        "{:#?}",
+        serve.banner
+    );
+    let r = http(
+        serve.addr,
+        "scimadm_x",
+        "GET",
+        "/admin/api/directories",
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.status, 404);
+    serve.stop();
+}

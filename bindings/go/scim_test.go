@@ -180,6 +180,9 @@ func TestMisuse(t *testing.T) {
 	if _, err := f.engine.StartServer(&scim.ServerOptions{Listen: "256.0.0.1:1"}); !errors.Is(err, scim.ErrInvalidJSON) {
 		t.Fatalf("bad listen address: %v", err)
 	}
+	if _, err := f.engine.StartServer(&scim.ServerOptions{Admin: &scim.AdminOptions{Credential: "scim_0123456789abcdef0123456789"}}); !errors.Is(err, scim.ErrInvalidArgument) {
+		t.Fatalf("a SCIM token as the admin credential: %v", err)
+	}
 	if _, err := f.engine.Handle(scim.Request{Method: "GET", Path: "/scim/v2/\x00"}); !errors.Is(err, scim.ErrInvalidArgument) {
 		t.Fatalf("NUL in path: %v", err)
 	}

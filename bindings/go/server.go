@@ -29,6 +29,16 @@ type ServerOptions struct {
 	MaxInFlightPerDirectory int
 	// A per-directory request rate (429 with Retry-After beyond); nil: none.
 	RateLimit *RateLimit
+	// The admin API under /admin/api/ (docs/admin-api.md); nil: off.
+	Admin *AdminOptions
+}
+
+// AdminOptions turns on the admin API with its own bearer credential (at least 24
+// visible ASCII characters, never a SCIM token), for loopback clients only unless
+// AllowRemote.
+type AdminOptions struct {
+	Credential  string
+	AllowRemote bool
 }
 
 // RateLimit is a per-directory token bucket: Burst requests at once, refilled at
@@ -46,8 +56,8 @@ type Server struct {
 }
 
 // StartServer starts serving the engine. The server keeps its own reference to the
-// engine. Errors: ErrInvalidArgument (TLSCert without TLSKey), ErrIO (cannot listen,
-// unreadable certificate).
+// engine. Errors: ErrInvalidArgument (TLSCert without TLSKey, a bad admin credential),
+// ErrIO (cannot listen, unreadable certificate).
 func (e *Engine) StartServer(opts *ServerOptions) (*Server, error) {
 	o := map[string]any{}
 	if opts != nil {
@@ -77,6 +87,9 @@ func (e *Engine) StartServer(opts *ServerOptions) (*Server, error) {
 		}
 		if opts.RateLimit != nil {
 			o["rate_limit"] = map[string]uint32{"per_second": opts.RateLimit.PerSecond, "burst": opts.RateLimit.Burst}
+		}
+		if opts.Admin != nil {
+			o["admin"] = map[string]any{"credential": opts.Admin.Credential, "allow_remote": opts.Admin.AllowRemote}
 		}
 		if opts.RequestTimeout > 0 {
 			o["request_timeout_ms"] = opts.RequestTimeout.Milliseconds()

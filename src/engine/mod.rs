@@ -1,6 +1,7 @@
 //! The engine a host embeds: directories (tenants), their tokens, and the authenticated
 //! SCIM entry point that binds every request to exactly one directory.
 
+use crate::activity::Activity;
 use crate::directory::Service;
 use crate::directory::{
     normalize_domain, normalize_services, validate_name, Directory, DirectoryUpdate, LoginInfo,
@@ -142,7 +143,12 @@ pub struct Engine {
     secrets: std::result::Result<Option<crate::secret::SecretKey>, ScimError>,
     /// The root of the per-directory keys that sign browser login cookies.
     login_root: ring::hmac::Key,
+    /// The activity feed (off until [`Engine::enable_activity`]).
+    activity: Activity,
 }
+
+/// Outbox events read per batch when the activity feed catches up after a write.
+const ACTIVITY_READ: usize = 64;
 
 /// Users per write transaction of [`Engine::resync`].
 const RESYNC_BATCH: usize = 500;
@@ -206,6 +212,7 @@ impl Engine {
             parties: Mutex::new(HashMap::new()),
             secrets,
             login_root,
+            activity: Activity::default(),
         }
     }
 
@@ -224,7 +231,8 @@ impl Engine {
         &self.store
     }
 
-    fn now(&self) -> OffsetDateTime {
+    /// Now, by the engine's clock.
+    pub fn now(&self) -> OffsetDateTime {
         (self.clock)()
     }
 
@@ -264,6 +272,8 @@ impl Engine {
             data: to_data(&settings)?,
         };
         self.store.create_directory(&record)?;
+        // Its first event is news to the activity feed.
+        self.activity.mark(&record.id, 0);
         self.view(&record)
     }
 
@@ -324,6 +334,7 @@ impl Engine {
         }
         self.compiled.lock().remove(id);
         self.relay.feed.forget(id);
+        self.activity.forget(id);
         self.parties.lock().remove(id);
         Ok(())
     }
@@ -461,6 +472,7 @@ impl Engine {
         let base_url = self.tenant_url(&record.id);
         let tenant = tenant(&record.id, &s, &base_url, &m);
         let n = self.provider.resync_for(&tenant, RESYNC_BATCH)?;
+        self.record_activity(&record.id);
         self.relay.feed.notify();
         self.retain_events(&record.id);
         Ok(n)
@@ -636,6 +648,49 @@ impl Engine {
         resp
     }
 
+    /// A read of a directory's SCIM endpoint on the host's own authority, without its
+    /// token (the admin API's users and groups pages): `GET <path>?<query>` below the
+    /// directory's SCIM base (`/Users`, `/Groups/<id>`), answered by the same protocol
+    /// engine as any IdP's request, with the same filters, paging and errors. Only reads:
+    /// nothing else can be asked this way.
+    pub fn read_directory(&self, directory_id: &str, path: &str, query: &str) -> Response {
+        let answer = || -> Result<Response> {
+            let record = self.record(directory_id)?;
+            let s = settings(&record)?;
+            let m = self.compiled_mapping(&record.id, &s)?;
+            let base_url = self.tenant_url(&record.id);
+            let tenant = tenant(&record.id, &s, &base_url, &m);
+            let req = Request {
+                method: "GET".into(),
+                path: format!(
+                    "{}/{}{path}",
+                    self.config.scim_path.trim_end_matches('/'),
+                    record.id
+                ),
+                query: query.to_owned(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            };
+            Ok(self.provider.handle_at(&tenant, &req, path))
+        };
+        answer().unwrap_or_else(|e| Response::error(&e))
+    }
+
+    /// The records the directory's mappings make of a rendered resource, per service it
+    /// feeds (`{"uem": {…}, "access": {…}}`): what a host applying its events has.
+    pub fn records(
+        &self,
+        directory_id: &str,
+        kind: ResourceKind,
+        resource: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let record = self.record(directory_id)?;
+        let s = settings(&record)?;
+        Ok(self
+            .compiled_mapping(&record.id, &s)?
+            .records(kind, resource))
+    }
+
     /// The directory a request is for and the path below its SCIM base. The token is
     /// looked up in the authentication cache, and in the store on a miss; its expiry is
     /// checked on every request.
@@ -747,7 +802,7 @@ impl Engine {
         let consumer = self.consumer_of(group);
         let poll =
             || (self.remote && !self.relay.live.load(Ordering::Acquire)).then_some(EVENT_POLL);
-        self.relay.feed.next(timeout, poll, || {
+        let events = self.relay.feed.next(timeout, poll, || {
             let taken = self
                 .store
                 .take_events(directory_id, &consumer, limit.max(1))?;
@@ -757,7 +812,18 @@ impl Engine {
                     .insert((directory_id.to_owned(), group.to_owned()));
             }
             Ok(taken)
-        })
+        })?;
+        self.activity.delivered(directory_id, &events);
+        Ok(events)
+    }
+
+    /// Up to `limit` of the directory's unacknowledged events still kept, oldest first,
+    /// without delivering them (what an operator looks at; [`Engine::next_events`] is
+    /// unaffected).
+    pub fn pending_events(&self, directory_id: &str, limit: usize) -> Result<Vec<Event>> {
+        self.record(directory_id)?;
+        let acked = self.store.acked(directory_id)?;
+        self.store.events(directory_id, acked, limit)
     }
 
     /// Consumer group `group` has applied every event up to `seq`: they are not delivered
@@ -820,6 +886,8 @@ impl Engine {
     /// A write to directory `dir` committed (`bulk`: a Bulk request, of many changes):
     /// wake consumers; run retention when due.
     fn committed(&self, dir: &str, bulk: bool) {
+        // Before consumers are woken: the feed has the events before anyone acknowledges.
+        self.record_activity(dir);
         if self
             .relay
             .feed
@@ -870,6 +938,36 @@ impl Engine {
                     return;
                 }
             }
+        }
+    }
+
+    /// The activity feed: SCIM requests (recorded by the built-in server) and change
+    /// events, while enabled.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
+    /// Turn the activity feed on (the built-in server does when its admin API is on):
+    /// from now on, each directory's new events are recorded (none of its history).
+    pub fn enable_activity(&self) -> Result<()> {
+        self.activity.enable();
+        for r in self.store.list_directories()? {
+            let last = self.store.outbox(&r.id)?.last;
+            self.activity.mark(&r.id, last);
+        }
+        Ok(())
+    }
+
+    /// Record the directory's events not in the activity feed yet (when it is on). Never
+    /// fails the caller: the write it follows has committed.
+    fn record_activity(&self, dir: &str) {
+        let recorded = self.activity.record_events(
+            dir,
+            || Ok(self.store.outbox(dir)?.last),
+            |after| self.store.events(dir, after, ACTIVITY_READ),
+        );
+        if let Err(e) = recorded {
+            log::warn!(target: "scim::activity", "directory {dir}: cannot record events: {e}");
         }
     }
 

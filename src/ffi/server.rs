@@ -30,6 +30,16 @@ struct Options {
     max_in_flight_per_directory: Option<usize>,
     /// `{"per_second": 50, "burst": 100}`; absent or null: no rate limit.
     rate_limit: Option<RateLimitOption>,
+    /// `{"credential": "…", "allow_remote": false}`; absent or null: no admin API.
+    admin: Option<AdminOption>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminOption {
+    credential: String,
+    #[serde(default)]
+    allow_remote: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -44,14 +54,19 @@ struct RateLimitOption {
 /// defaults): `{"listen": "127.0.0.1:0", "tls_cert": "cert.pem", "tls_key": "key.pem",
 /// "max_header_bytes": 65536, "header_timeout_ms": 10000, "request_timeout_ms": 60000,
 /// "shutdown_grace_ms": 30000, "max_connections": 512, "max_in_flight": 256,
-/// "max_in_flight_per_directory": 64, "rate_limit": {"per_second": 50, "burst": 100}}`
-/// (the values shown are the defaults, except `rate_limit`: none unless given).
+/// "max_in_flight_per_directory": 64, "rate_limit": {"per_second": 50, "burst": 100},
+/// "admin": {"credential": "<at least 24 visible ASCII characters>", "allow_remote": false}}`
+/// (the values shown are the defaults, except `rate_limit` and `admin`: none unless
+/// given). `admin` turns on the admin API under `/admin/api/` (docs/admin-api.md) with
+/// this bearer credential (never a SCIM token: one starting `scim_` is refused), for
+/// loopback clients only unless `allow_remote`.
 /// `request_timeout_ms` bounds receiving a body; a request the engine started is
 /// answered with its outcome. Beyond the connection and in-flight caps: `503` with
 /// `Retry-After`; beyond a directory's share or rate: `429` with `Retry-After`.
 /// The server holds its own reference to the engine.
 ///
-/// Errors: INVALID_JSON, INVALID_ARGUMENT (tls_cert without tls_key; a limit of 0),
+/// Errors: INVALID_JSON, INVALID_ARGUMENT (tls_cert without tls_key; a limit of 0; an
+/// admin credential too short, not visible ASCII, or a SCIM token),
 /// IO (cannot listen, unreadable certificate).
 #[no_mangle]
 pub unsafe extern "C" fn scim_server_start(
@@ -99,6 +114,14 @@ pub unsafe extern "C" fn scim_server_start(
                 burst: r.burst,
             }),
         };
+        let admin = o
+            .admin
+            .map(|a| {
+                crate::admin::AdminOptions::new(&a.credential)
+                    .map(|opts| opts.allow_remote(a.allow_remote))
+                    .map_err(|e| Failure(scim_result::SCIM_RESULT_INVALID_ARGUMENT, e.detail))
+            })
+            .transpose()?;
         // Every field named: a new option must be decided on here too.
         let options = ServerOptions {
             addr: o.listen.unwrap_or(defaults.addr),
@@ -125,6 +148,7 @@ pub unsafe extern "C" fn scim_server_start(
                 "max_in_flight_per_directory",
             )?,
             rate_limit,
+            admin,
         };
         let server = Server::start(e, options)
             .map_err(|err| Failure(scim_result::SCIM_RESULT_IO, err.detail))?;

@@ -35,6 +35,29 @@ static char *json_string(const char *json, const char *key) {
   return strndup(start, (size_t)(end - start));
 }
 
+/* GET `path` from the server on 127.0.0.1:`port` with a bearer token; the whole reply
+   (head and body) in `reply`. */
+static void http_get(int port, const char *path, const char *bearer, char *reply,
+                     size_t size) {
+  memset(reply, 0, size);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+  char http[512];
+  int n = snprintf(http, sizeof http,
+                   "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                   "Connection: close\r\n\r\n",
+                   path, bearer);
+  CHECK(write(fd, http, (size_t)n) == n);
+  size_t got = 0;
+  ssize_t r;
+  while (got < size - 1 && (r = read(fd, reply + got, size - 1 - got)) > 0) got += (size_t)r;
+  close(fd);
+}
+
 static scim_response *request(scim_engine *engine, const char *method, const char *path,
                               const char *token, const char *body) {
   char auth[256];
@@ -179,28 +202,42 @@ static void flow(void) {
   const char *colon = strrchr(address, ':');
   int port = colon ? atoi(colon + 1) : 0;
   CHECK(port > 0);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = {0};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons((uint16_t)port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
-  char http[512];
-  int n = snprintf(http, sizeof http,
-                   "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-                   "Connection: close\r\n\r\n",
-                   path, secret);
-  CHECK(write(fd, http, (size_t)n) == n);
-  char reply[4096] = {0};
-  size_t got = 0;
-  ssize_t r;
-  while (got < sizeof reply - 1 && (r = read(fd, reply + got, sizeof reply - 1 - got)) > 0)
-    got += (size_t)r;
-  close(fd);
+  char reply[4096];
+  http_get(port, path, secret, reply, sizeof reply);
   CHECK(strncmp(reply, "HTTP/1.1 200", 12) == 0);
   CHECK(strstr(reply, "ada@example.com") != NULL);
+  /* No admin API unless asked for. */
+  http_get(port, "/admin/api/directories", "scimadm_0123456789abcdef01234567", reply,
+           sizeof reply);
+  CHECK(strncmp(reply, "HTTP/1.1 404", 12) == 0);
   scim_string_free(address);
   scim_server_stop(server);
+
+  /* The admin API with its own credential: never a SCIM token. */
+  scim_server *admin = NULL;
+  CHECK(scim_server_start(engine,
+                          "{\"listen\": \"127.0.0.1:0\", \"admin\": {\"credential\": "
+                          "\"scim_0123456789abcdef0123456789\"}}",
+                          &admin) == SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(admin == NULL);
+  CHECK(scim_server_start(engine,
+                          "{\"listen\": \"127.0.0.1:0\", \"admin\": {\"credential\": \"short\"}}",
+                          &admin) == SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(scim_server_start(engine,
+                          "{\"listen\": \"127.0.0.1:0\", \"admin\": {\"credential\": "
+                          "\"adm-0123456789abcdef0123456789\", \"allow_remote\": false}}",
+                          &admin) == SCIM_RESULT_OK);
+  CHECK(scim_server_address(admin, &address) == SCIM_RESULT_OK);
+  colon = strrchr(address, ':');
+  port = colon ? atoi(colon + 1) : 0;
+  http_get(port, "/admin/api/directories", "adm-0123456789abcdef0123456789", reply,
+           sizeof reply);
+  CHECK(strncmp(reply, "HTTP/1.1 200", 12) == 0);
+  CHECK(strstr(reply, "\"tenantUrl\"") != NULL);
+  http_get(port, "/admin/api/directories", secret, reply, sizeof reply);
+  CHECK(strncmp(reply, "HTTP/1.1 401", 12) == 0);
+  scim_string_free(address);
+  scim_server_stop(admin);
 
   /* Mappings and the reverse lookup. */
   char *mappings = NULL, *mapping = NULL, *user = NULL, *start = NULL;

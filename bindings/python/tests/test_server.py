@@ -78,6 +78,19 @@ def test_server_outlives_closed_engine() -> None:
         server.stop()
 
 
+def test_admin_api(tenant: Tenant) -> None:
+    admin = "adm-" + "0123456789abcdef" * 2
+    with libscim.Server(tenant.engine, admin={"credential": admin}) as server:
+        status, _, body = call(f"{server.url}/admin/api/directories/{tenant.id}", admin)
+        assert status == 200 and body["id"] == tenant.id and "tenantUrl" in body
+        # Never a SCIM token.
+        status, headers, err = call(f"{server.url}/admin/api/directories", tenant.secret)
+        assert status == 401 and err["status"] == "401"
+        assert headers["WWW-Authenticate"] == 'Bearer realm="libscim-admin"'
+    with pytest.raises(libscim.InvalidArgumentError):
+        libscim.Server(tenant.engine, admin={"credential": tenant.secret})
+
+
 def test_server_errors(engine: libscim.Engine) -> None:
     with pytest.raises(libscim.InvalidArgumentError):
         libscim.Server(engine, tls_cert="cert.pem")
