@@ -23,8 +23,10 @@ use super::{Ctx, Response};
 use crate::error::{Result, ScimError, ScimType};
 use crate::filter::{self, AttrPath, CompareOp, CompiledFilter, Filter, Literal};
 use crate::schema::{write_json, AttrType, ResourceKind, ResourceTypeDef};
-use crate::store::query::walk;
-use crate::store::{Cond, Key, Order, Position, ReadTx, SortField, Start, StoredResource};
+use crate::store::query::{walk, walk_text};
+use crate::store::{
+    Cond, Key, Order, Position, ReadTx, SortField, Start, StoredResource, StoredText,
+};
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -47,10 +49,18 @@ pub(crate) fn search(
 #[derive(Default)]
 struct Page {
     total: u64,
-    items: Vec<StoredResource>,
+    items: Vec<Item>,
     /// Cursor mode: where the next and the previous page start.
     next: Option<Cursor>,
     previous: Option<Cursor>,
+}
+
+/// A resource of a page: as stored text when the store answered the whole query (it is
+/// only written out, see [`render::write_text`]), parsed when a filter or a sort needed
+/// its attributes.
+enum Item {
+    Text(StoredText),
+    Parsed(StoredResource),
 }
 
 /// GET on a collection (or the root): a ListResponse.
@@ -117,11 +127,16 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
             };
         resources.clear();
         items = 0;
-        for r in &page.items {
+        for item in &page.items {
             if items > 0 {
                 resources.push(b',');
             }
-            render::write(ctx, tx, r, &search.projection, &mut resources)?;
+            match item {
+                Item::Text(r) => {
+                    render::write_text(ctx, tx, r, &search.projection, &mut resources)?
+                }
+                Item::Parsed(r) => render::write(ctx, tx, r, &search.projection, &mut resources)?,
+            }
             items += 1;
         }
         Ok(())
@@ -212,7 +227,7 @@ fn by_index(
         let backwards = matches!(start, Start::FromEnd(_));
         // `want` is often the largest page allowed while the page holds one match.
         let mut found = Vec::with_capacity(want.min(PREALLOCATED_PAGE));
-        walk(
+        walk_text(
             tx,
             plan.kind,
             &plan.conds,
@@ -234,7 +249,7 @@ fn by_index(
             found.reverse();
         }
         last = found.last().map(|(p, _)| p.clone());
-        page.items = found.into_iter().map(|(_, r)| r).collect();
+        page.items = found.into_iter().map(|(_, r)| Item::Text(r)).collect();
     } else {
         // One pass through the candidates for the count; the page is the matches after
         // the previous page's end, or at the offset.
@@ -244,7 +259,7 @@ fn by_index(
                 None => page.total >= skip,
             };
             if wanted && page.items.len() < count {
-                page.items.push(r);
+                page.items.push(Item::Parsed(r));
                 last = Some(pos);
             }
             page.total += 1;
@@ -271,7 +286,7 @@ fn by_cursor(
     let backwards = from.is_some_and(|c| c.backwards);
     let mut page = Page::default();
     // One more than the page: whether another page follows in this direction.
-    let mut found: VecDeque<(Position, StoredResource)> = VecDeque::new();
+    let mut found: VecDeque<(Position, Item)> = VecDeque::new();
     if plan.residual.is_none() {
         page.total = tx.count_where(plan.kind, &plan.conds, None)?;
         let start = match from {
@@ -279,7 +294,7 @@ fn by_cursor(
             Some(c) if c.backwards => Start::Before(c.pos.clone()),
             Some(c) => Start::After(c.pos.clone()),
         };
-        walk(
+        walk_text(
             tx,
             plan.kind,
             &plan.conds,
@@ -287,7 +302,7 @@ fn by_cursor(
             start,
             count + 1,
             &mut |pos, r| {
-                found.push_back((pos, r));
+                found.push_back((pos, Item::Text(r)));
                 found.len() <= count
             },
         )?;
@@ -301,7 +316,7 @@ fn by_cursor(
             match from {
                 Some(c) if c.backwards => {
                     if order.cmp(&pos, &c.pos) == Ordering::Less {
-                        found.push_back((pos, r));
+                        found.push_back((pos, Item::Parsed(r)));
                         if found.len() > count + 1 {
                             found.pop_front();
                         }
@@ -310,7 +325,7 @@ fn by_cursor(
                 Some(c) if order.cmp(&pos, &c.pos) != Ordering::Greater => {}
                 _ => {
                     if found.len() <= count {
-                        found.push_back((pos, r));
+                        found.push_back((pos, Item::Parsed(r)));
                     }
                 }
             }
@@ -389,7 +404,7 @@ fn by_window(
                     }
                     None => {
                         if page.total > skip as u64 && page.items.len() < count {
-                            page.items.push(r);
+                            page.items.push(Item::Parsed(r));
                         }
                     }
                 }
@@ -403,7 +418,7 @@ fn by_window(
             .into_iter()
             .skip(skip)
             .take(count)
-            .map(|(.., r)| r)
+            .map(|(.., r)| Item::Parsed(r))
             .collect();
     }
     Ok(page)

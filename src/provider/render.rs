@@ -2,9 +2,9 @@
 //! `members` (groups) and `groups` (users) added to the canonical attributes.
 
 use super::Ctx;
-use crate::error::Result;
-use crate::schema::{ProjectedWriter, Projection, ResourceKind};
-use crate::store::{Member, ReadTx, StoredResource};
+use crate::error::{Result, ScimError};
+use crate::schema::{raw_members, write_json, ProjectedWriter, Projection, ResourceKind};
+use crate::store::{Member, ReadTx, StoredResource, StoredText};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -72,13 +72,24 @@ pub(crate) fn render(
             }
         }
     }
-    if let Some(list) = derived_members(ctx, tx, r, members)? {
+    if let Some(list) = derived_members(ctx, tx, r.kind, &r.id, members)? {
         out.insert("members".into(), list);
     }
-    if let Some(list) = derived_groups(ctx, tx, r, groups)? {
+    if let Some(list) = derived_groups(ctx, tx, r.kind, &r.id, groups)? {
         out.insert("groups".into(), list);
     }
-    out.insert("meta".into(), meta(ctx, r));
+    let head = Head {
+        kind: r.kind,
+        id: &r.id,
+        created: &timestamp(r.created),
+        last_modified: &timestamp(r.last_modified),
+        version: r.version,
+    };
+    let meta = meta_fields(ctx, &head)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::String(v)))
+        .collect();
+    out.insert("meta".into(), Value::Object(meta));
     Ok(Value::Object(out))
 }
 
@@ -95,14 +106,7 @@ pub(crate) fn write(
     projection: &Projection,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    let rt = r.kind.resource_type();
-    let members = if projection.includes(rt, None, "members") {
-        Members::All
-    } else {
-        Members::Skip
-    };
-    let groups = projection.includes(rt, None, "groups");
-    let mut w = ProjectedWriter::new(rt, projection, out);
+    let mut w = ProjectedWriter::new(r.kind.resource_type(), projection, out);
     if let Some(s) = r.data.get("schemas") {
         w.member("schemas", s);
     }
@@ -114,36 +118,128 @@ pub(crate) fn write(
             }
         }
     }
-    if let Some(list) = derived_members(ctx, tx, r, &members)? {
+    let head = Head {
+        kind: r.kind,
+        id: &r.id,
+        created: &timestamp(r.created),
+        last_modified: &timestamp(r.last_modified),
+        version: r.version,
+    };
+    write_tail(ctx, tx, &head, projection, w)
+}
+
+/// [`write`] of a resource read as text: what the projection keeps whole is copied from
+/// the stored text (for a request without `attributes`, all of it), so the stored JSON is
+/// neither parsed into a [`Value`] nor written back from one.
+pub(crate) fn write_text(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    r: &StoredText,
+    projection: &Projection,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let bad = |e: serde_json::Error| ScimError::internal(format!("store: json: {e}"));
+    let data = raw_members(&r.data).map_err(bad)?;
+    let mut w = ProjectedWriter::new(r.kind.resource_type(), projection, out);
+    if let Some((k, s)) = data.iter().find(|(k, _)| k == "schemas") {
+        w.member_raw(k, s.get()).map_err(bad)?;
+    }
+    w.member_raw("id", &json_text(&r.id)).map_err(bad)?;
+    for (k, v) in &data {
+        if k != "schemas" {
+            w.member_raw(k, v.get()).map_err(bad)?;
+        }
+    }
+    let head = Head {
+        kind: r.kind,
+        id: &r.id,
+        created: &r.created,
+        last_modified: &r.last_modified,
+        version: r.version,
+    };
+    write_tail(ctx, tx, &head, projection, w)
+}
+
+/// What the rendering of a resource needs besides its attributes.
+struct Head<'a> {
+    kind: ResourceKind,
+    id: &'a str,
+    /// RFC 3339 text.
+    created: &'a str,
+    last_modified: &'a str,
+    version: u64,
+}
+
+/// The members after the stored attributes: the derived lists the projection returns,
+/// and `meta`; then the object is closed.
+fn write_tail(
+    ctx: &Ctx,
+    tx: &dyn ReadTx,
+    head: &Head,
+    projection: &Projection,
+    mut w: ProjectedWriter,
+) -> Result<()> {
+    let rt = head.kind.resource_type();
+    let members = if projection.includes(rt, None, "members") {
+        Members::All
+    } else {
+        Members::Skip
+    };
+    let groups = projection.includes(rt, None, "groups");
+    if let Some(list) = derived_members(ctx, tx, head.kind, head.id, &members)? {
         w.member("members", &list);
     }
-    if let Some(list) = derived_groups(ctx, tx, r, groups)? {
+    if let Some(list) = derived_groups(ctx, tx, head.kind, head.id, groups)? {
         w.member("groups", &list);
     }
-    w.member("meta", &meta(ctx, r));
+    let mut meta = Vec::with_capacity(256);
+    meta.push(b'{');
+    for (i, (k, v)) in meta_fields(ctx, head).iter().enumerate() {
+        if i > 0 {
+            meta.push(b',');
+        }
+        write_json(&mut meta, k);
+        meta.push(b':');
+        write_json(&mut meta, v);
+    }
+    meta.push(b'}');
+    // Written from strings by serde_json: UTF-8.
+    let meta = String::from_utf8(meta).map_err(|e| ScimError::internal(e.to_string()))?;
+    w.member_raw("meta", &meta)
+        .map_err(|e| ScimError::internal(format!("meta: {e}")))?;
     w.finish();
     Ok(())
+}
+
+/// A string as JSON text.
+fn json_text(s: &str) -> String {
+    // What serde_json escapes; an id that needs it is rare.
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return Value::String(s.to_owned()).to_string();
+    }
+    format!("\"{s}\"")
 }
 
 /// A group's `members` as rendered (`None`: not loaded, or none).
 fn derived_members(
     ctx: &Ctx,
     tx: &dyn ReadTx,
-    r: &StoredResource,
+    kind: ResourceKind,
+    id: &str,
     members: &Members,
 ) -> Result<Option<Value>> {
     let mut list = Vec::new();
-    match (r.kind, members) {
+    match (kind, members) {
         (ResourceKind::Group, Members::All) => {
-            tx.members(&r.id, &mut |m| {
+            tx.members(id, &mut |m| {
                 list.push(member_json(ctx.base_url, &m));
                 true
             })?;
         }
         (ResourceKind::Group, Members::Only(ids)) => {
-            for id in ids {
-                if tx.is_member(&r.id, id)? {
-                    list.push(json!({ "value": id }));
+            for member in ids {
+                if tx.is_member(id, member)? {
+                    list.push(json!({ "value": member }));
                 }
             }
         }
@@ -156,14 +252,15 @@ fn derived_members(
 fn derived_groups(
     ctx: &Ctx,
     tx: &dyn ReadTx,
-    r: &StoredResource,
+    kind: ResourceKind,
+    id: &str,
     groups: bool,
 ) -> Result<Option<Value>> {
-    if !groups || r.kind != ResourceKind::User {
+    if !groups || kind != ResourceKind::User {
         return Ok(None);
     }
     let mut list = Vec::new();
-    for gid in tx.groups_of(&r.id)? {
+    for gid in tx.groups_of(id)? {
         let display = tx
             .get(ResourceKind::Group, &gid)?
             .and_then(|g| g.data.get("displayName").cloned());
@@ -182,15 +279,13 @@ fn derived_groups(
     Ok((!list.is_empty()).then_some(Value::Array(list)))
 }
 
-fn meta(ctx: &Ctx, r: &StoredResource) -> Value {
-    let mut meta = Map::with_capacity(5);
-    meta.insert("resourceType".into(), r.kind.as_str().into());
-    meta.insert("created".into(), timestamp(r.created).into());
-    meta.insert("lastModified".into(), timestamp(r.last_modified).into());
-    meta.insert(
-        "location".into(),
-        location(ctx.base_url, r.kind, &r.id).into(),
-    );
-    meta.insert("version".into(), etag(r.version).into());
-    Value::Object(meta)
+/// The members of `meta`, in order.
+fn meta_fields(ctx: &Ctx, head: &Head) -> [(&'static str, String); 5] {
+    [
+        ("resourceType", head.kind.as_str().to_owned()),
+        ("created", head.created.to_owned()),
+        ("lastModified", head.last_modified.to_owned()),
+        ("location", location(ctx.base_url, head.kind, head.id)),
+        ("version", etag(head.version)),
+    ]
 }

@@ -158,7 +158,8 @@ pub(crate) fn get(
     let projection = params.projection()?;
     let mut out = None;
     ctx.store.read(ctx.dir, &mut |tx| {
-        let r = existing(tx, kind, id)?;
+        // The stored text, written out as it is where the projection keeps it whole.
+        let r = tx.get_text(kind, id)?.ok_or_else(|| not_found(kind, id))?;
         if let Some(tags) = req.header("If-None-Match") {
             if etag_matches(tags, r.version) {
                 out = Some(Response {
@@ -169,7 +170,15 @@ pub(crate) fn get(
                 return Ok(());
             }
         }
-        out = Some(respond(ctx, tx, &r, &projection, 200)?);
+        if ctx.bodiless {
+            out = Some(bodiless(200, r.version));
+            return Ok(());
+        }
+        let mut body = Vec::with_capacity(1024);
+        render::write_text(ctx, tx, &r, &projection, &mut body)?;
+        let mut resp = Response::json_bytes(200, body);
+        resp.headers.push(("ETag".into(), etag(r.version)));
+        out = Some(resp);
         Ok(())
     })?;
     Ok(out.expect("read succeeded"))
@@ -329,8 +338,11 @@ fn write_checked(
 
 /// The resource, or 404.
 pub(crate) fn existing(tx: &dyn ReadTx, kind: ResourceKind, id: &str) -> Result<StoredResource> {
-    tx.get(kind, id)?
-        .ok_or_else(|| ScimError::not_found(format!("{} '{id}' not found", kind.as_str())))
+    tx.get(kind, id)?.ok_or_else(|| not_found(kind, id))
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> ScimError {
+    ScimError::not_found(format!("{} '{id}' not found", kind.as_str()))
 }
 
 /// Store `new` with the next version when anything changed, and record the change's

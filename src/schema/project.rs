@@ -11,7 +11,11 @@
 
 use super::{AttrType, AttributeDef, ResourceTypeDef, Returned, ALL_SCHEMAS};
 use crate::error::{Result, ScimError};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
 
 /// What a client asked to see.
 #[derive(Clone, Debug, Default)]
@@ -81,6 +85,37 @@ impl<'a> ProjectedWriter<'a> {
             return;
         }
         self.written += 1;
+    }
+
+    /// [`ProjectedWriter::member`] of a value given as compact JSON text (as `serde_json`
+    /// writes it): a member the projection keeps whole is copied as it is, without parsing
+    /// it into a [`Value`] and writing that back; the rest is parsed and projected.
+    pub fn member_raw(&mut self, key: &str, raw: &str) -> serde_json::Result<()> {
+        let (rt, p) = (self.rt, self.projection);
+        let mark = self.out.len();
+        if key.eq_ignore_ascii_case("schemas") {
+            self.key(key);
+            self.out.extend_from_slice(raw.as_bytes());
+        } else if let Some(ext) = rt.extension(key) {
+            if !raw.starts_with('{') {
+                return Ok(());
+            }
+            self.key(key);
+            self.out.push(b'{');
+            let mut any = false;
+            for (k, v) in raw_members(raw)? {
+                any |= p.write_kept_raw(rt, Some(ext.id), &k, v.get(), !any, self.out)?;
+            }
+            if !any {
+                self.out.truncate(mark);
+                return Ok(());
+            }
+            self.out.push(b'}');
+        } else if !p.write_kept_raw(rt, None, key, raw, self.written == 0, self.out)? {
+            return Ok(());
+        }
+        self.written += 1;
+        Ok(())
     }
 
     /// Close the object.
@@ -157,6 +192,42 @@ impl Projection {
         kept
     }
 
+    /// [`Projection::write_kept`] of a value given as compact JSON text. The text is
+    /// copied when `write_kept` would write it unchanged: the attribute kept whole, none
+    /// of its sub-attributes hidden by `returned`, and no empty object in it (an empty
+    /// complex value is dropped). Otherwise it is parsed and written by `write_kept`.
+    fn write_kept_raw(
+        &self,
+        rt: &ResourceTypeDef,
+        urn: Option<&str>,
+        name: &str,
+        raw: &str,
+        first: bool,
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<bool> {
+        let def = rt.resolve(urn, name).map(|r| r.attr);
+        let sel = self.decide(rt, urn, name, def);
+        if sel == Sel::Not {
+            return Ok(false);
+        }
+        let every_sub = def.is_none_or(|d| {
+            d.sub_attributes
+                .iter()
+                .all(|s| matches!(s.returned, Returned::Default | Returned::Always))
+        });
+        if sel == Sel::Whole && every_sub && !raw.contains("{}") {
+            if !first {
+                out.push(b',');
+            }
+            write_json(out, name);
+            out.push(b':');
+            out.extend_from_slice(raw.as_bytes());
+            return Ok(true);
+        }
+        let value: Value = serde_json::from_str(raw)?;
+        Ok(self.write_kept(rt, urn, name, &value, first, out))
+    }
+
     /// The kept sub-attributes of one complex value, as an object; `false` (and a partial
     /// write the caller discards) when none is kept.
     fn write_subs(
@@ -183,6 +254,55 @@ impl Projection {
         out.push(b'}');
         any
     }
+}
+
+/// The members of a JSON object given as text, in order, each value as its own text
+/// (borrowed from `text`; a key is copied only when it holds an escape).
+pub fn raw_members(text: &str) -> serde_json::Result<Vec<(Cow<'_, str>, &RawValue)>> {
+    struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+    struct Key<'a>(Cow<'a, str>);
+    struct KeyVisitor;
+    struct MembersVisitor;
+
+    impl<'de> Visitor<'de> for KeyVisitor {
+        type Value = Key<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'de>, E> {
+            Ok(Key(Cow::Borrowed(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'de>, E> {
+            Ok(Key(Cow::Owned(v.to_owned())))
+        }
+    }
+    impl<'de> Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            d.deserialize_str(KeyVisitor)
+        }
+    }
+    impl<'de> Visitor<'de> for MembersVisitor {
+        type Value = Members<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Members<'de>, A::Error> {
+            let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+            while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                out.push((k, map.next_value::<&'de RawValue>()?));
+            }
+            Ok(Members(out))
+        }
+    }
+    impl<'de> Deserialize<'de> for Members<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            d.deserialize_map(MembersVisitor)
+        }
+    }
+    Ok(serde_json::from_str::<Members<'_>>(text)?.0)
 }
 
 /// Compact JSON, as `serde_json::to_vec` writes it (writing into a `Vec` cannot fail).
@@ -452,4 +572,72 @@ pub fn project_owned(rt: &ResourceTypeDef, resource: Value, p: &Projection) -> V
         }
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ResourceKind;
+    use serde_json::json;
+
+    /// The members of `resource` written by `member` (parsed) and by `member_raw` (from
+    /// the stored text).
+    fn both(resource: &Value, p: &Projection) -> (String, String) {
+        let rt = ResourceKind::User.resource_type();
+        let mut parsed = Vec::new();
+        let mut w = ProjectedWriter::new(rt, p, &mut parsed);
+        for (k, v) in resource.as_object().unwrap() {
+            w.member(k, v);
+        }
+        w.finish();
+        let text = serde_json::to_string(resource).unwrap();
+        let mut raw = Vec::new();
+        let mut w = ProjectedWriter::new(rt, p, &mut raw);
+        for (k, v) in raw_members(&text).unwrap() {
+            w.member_raw(&k, v.get()).unwrap();
+        }
+        w.finish();
+        (
+            String::from_utf8(parsed).unwrap(),
+            String::from_utf8(raw).unwrap(),
+        )
+    }
+
+    #[test]
+    fn stored_text_is_written_as_the_parsed_value_is() {
+        let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let resource = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ext],
+            "userName": "ann\"q\\u\u{1}é@example.com",
+            "password": "never returned",
+            "name": {"givenName": "Ann", "familyName": "{}"},
+            "addresses": [{}, {"locality": "X"}],
+            "ims": [{}],
+            "phoneNumbers": [],
+            "x-unknown\"key": {"a": [1, 2.5, -3e-7, null, true]},
+            "emails": [{"value": "a@b", "type": "work", "primary": true}],
+            ext: {"department": "R&D", "manager": {}},
+            "urn:ietf:params:scim:schemas:extension:ws1b:2.0:User": "not an object",
+            "meta": {"resourceType": "User", "location": "http://h/Users/1"}
+        });
+        let projections = [
+            Projection::default(),
+            Projection::parse(Some("userName,name.givenName,addresses"), None).unwrap(),
+            Projection::parse(None, Some("emails,name.familyName,meta.location")).unwrap(),
+            Projection::parse(Some(&format!("{ext}:department,password")), None).unwrap(),
+        ];
+        for p in &projections {
+            let (parsed, raw) = both(&resource, p);
+            assert_eq!(raw, parsed, "projection {p:?}");
+        }
+        // What the default projection hides or drops stays out of the copied text too.
+        let (_, raw) = both(&resource, &projections[0]);
+        let out: Value = serde_json::from_str(&raw).unwrap();
+        assert!(out.get("password").is_none());
+        assert!(out.get("ims").is_none());
+        assert_eq!(out["addresses"], json!([{"locality": "X"}]));
+        assert_eq!(out[ext], json!({"department": "R&D"}));
+        assert_eq!(out["name"]["familyName"], "{}");
+        assert_eq!(out["phoneNumbers"], json!([]));
+    }
 }

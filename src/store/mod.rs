@@ -35,6 +35,41 @@ pub struct StoredResource {
     pub version: u64,
 }
 
+/// A resource as stored with its attributes left as the stored JSON text, and its
+/// timestamps as RFC 3339 text: what a read that only writes the resource out needs
+/// ([`ReadTx::get_text`]), without parsing the text into a [`Value`] and writing it back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredText {
+    pub id: String,
+    pub kind: ResourceKind,
+    /// The canonical attributes as compact JSON text (an object), as `serde_json` writes
+    /// [`StoredResource::data`].
+    pub data: String,
+    /// `meta.created` and `meta.lastModified` as RFC 3339 text.
+    pub created: String,
+    pub last_modified: String,
+    pub version: u64,
+}
+
+impl StoredText {
+    /// The text form of a parsed resource (what a store without the text at hand answers).
+    pub fn of(r: &StoredResource) -> Result<StoredText> {
+        let time = |t: OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .map_err(|e| crate::error::ScimError::internal(format!("timestamp {t}: {e}")))
+        };
+        Ok(StoredText {
+            id: r.id.clone(),
+            kind: r.kind,
+            data: serde_json::to_string(&r.data)
+                .map_err(|e| crate::error::ScimError::internal(format!("json: {e}")))?,
+            created: time(r.created)?,
+            last_modified: time(r.last_modified)?,
+            version: r.version,
+        })
+    }
+}
+
 /// One membership row of a group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -101,6 +136,12 @@ pub trait ReadTx {
     /// The resource with this id, if any.
     fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>>;
 
+    /// [`ReadTx::get`] with the attributes as the stored JSON text: for a read that writes
+    /// the resource out. A backend that keeps the text answers without parsing it.
+    fn get_text(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredText>> {
+        self.get(kind, id)?.as_ref().map(StoredText::of).transpose()
+    }
+
     /// Ids of the resources whose `key` equals `value` (normalized by [`IndexKey::probe`]),
     /// in insertion order.
     fn lookup(&self, kind: ResourceKind, key: IndexKey, value: &str) -> Result<Vec<String>>;
@@ -126,6 +167,22 @@ pub trait ReadTx {
         range: &Range,
         out: &mut Vec<(Position, StoredResource)>,
     ) -> Result<()>;
+
+    /// [`ReadTx::range`] with the resources as stored text: for a page that is only
+    /// written out. A backend that keeps the text answers without parsing it.
+    fn range_text(
+        &self,
+        kind: ResourceKind,
+        range: &Range,
+        out: &mut Vec<(Position, StoredText)>,
+    ) -> Result<()> {
+        let mut parsed = Vec::with_capacity(range.limit.min(64));
+        self.range(kind, range, &mut parsed)?;
+        for (pos, r) in parsed {
+            out.push((pos, StoredText::of(&r)?));
+        }
+        Ok(())
+    }
 
     /// How many resources of `kind` satisfy every condition (and belong to `run`, when
     /// given). With no conditions and no run this is [`ReadTx::count`]. Answered from

@@ -6,7 +6,7 @@
 //! whole orders — resources lacking the sort attribute come after those that have it, in
 //! either direction — lives here, once, in [`walk`].
 
-use super::{ReadTx, StoredResource};
+use super::{ReadTx, StoredResource, StoredText};
 use crate::error::Result;
 use crate::schema::ResourceKind;
 use serde_json::Value;
@@ -265,8 +265,41 @@ pub fn walk(
     conds: &[Cond],
     order: Order,
     start: Start,
-    mut want: usize,
+    want: usize,
     visit: &mut dyn FnMut(Position, StoredResource) -> bool,
+) -> Result<()> {
+    let mut fetch = |range: &Range, out: &mut Vec<_>| tx.range(kind, range, out);
+    walk_with(tx, kind, conds, order, start, want, &mut fetch, visit)
+}
+
+/// [`walk`] reading the resources as stored text ([`ReadTx::range_text`]), for a caller
+/// that only writes them out.
+pub fn walk_text(
+    tx: &dyn ReadTx,
+    kind: ResourceKind,
+    conds: &[Cond],
+    order: Order,
+    start: Start,
+    want: usize,
+    visit: &mut dyn FnMut(Position, StoredText) -> bool,
+) -> Result<()> {
+    let mut fetch = |range: &Range, out: &mut Vec<_>| tx.range_text(kind, range, out);
+    walk_with(tx, kind, conds, order, start, want, &mut fetch, visit)
+}
+
+/// Fetches one batch of a walk: [`ReadTx::range`] or [`ReadTx::range_text`].
+type Fetch<'a, T> = dyn FnMut(&Range, &mut Vec<(Position, T)>) -> Result<()> + 'a;
+
+#[allow(clippy::too_many_arguments)]
+fn walk_with<T>(
+    tx: &dyn ReadTx,
+    kind: ResourceKind,
+    conds: &[Cond],
+    order: Order,
+    start: Start,
+    mut want: usize,
+    fetch: &mut Fetch<'_, T>,
+    visit: &mut dyn FnMut(Position, T) -> bool,
 ) -> Result<()> {
     let backwards = matches!(start, Start::Before(_) | Start::FromEnd(_));
     let runs: Vec<Run> = match order.by {
@@ -310,8 +343,7 @@ pub fn walk(
             }
             let limit = BATCH.min(want);
             batch.clear();
-            tx.range(
-                kind,
+            fetch(
                 &Range {
                     conds,
                     run: *run,

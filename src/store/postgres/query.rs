@@ -3,11 +3,11 @@
 //! (`store::sqlite::query`), so PostgreSQL reads what it returns.
 
 use super::col;
-use super::tx::{i64_of, kind_code, resource_row_at, storable, u64_of, Tx};
+use super::tx::{i64_of, kind_code, resource_row_at, storable, text_row_at, u64_of, Tx};
 use crate::error::Result;
 use crate::schema::ResourceKind;
 use crate::store::query::{prefix_end, Cond, Key, Position, Range, Run, SortField, SortValue};
-use crate::store::StoredResource;
+use crate::store::{StoredResource, StoredText};
 use std::fmt::Write;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -149,6 +149,27 @@ pub fn range(
     range: &Range,
     out: &mut Vec<(Position, StoredResource)>,
 ) -> Result<()> {
+    rows(tx, kind, range, out, &|row| resource_row_at(kind, row, 2))
+}
+
+/// [`range`] with the resources as stored text.
+pub fn range_text(
+    tx: &Tx,
+    kind: ResourceKind,
+    range: &Range,
+    out: &mut Vec<(Position, StoredText)>,
+) -> Result<()> {
+    rows(tx, kind, range, out, &|row| text_row_at(kind, row, 2))
+}
+
+/// The rows of `range`, each decoded by `decode` from the resource columns at 2.
+fn rows<T>(
+    tx: &Tx,
+    kind: ResourceKind,
+    range: &Range,
+    out: &mut Vec<(Position, T)>,
+    decode: &dyn Fn(&Row) -> Result<T>,
+) -> Result<()> {
     // An offset is stepped over on the order's index alone, to the position before the
     // first wanted row; the rows are then read by a keyset seek.
     let before;
@@ -177,7 +198,7 @@ pub fn range(
         return Ok(());
     }
     for row in tx.conn.query(&w.sql, &w.params())? {
-        out.push((position(&row, field)?, resource_row_at(kind, &row, 2)?));
+        out.push((position(&row, field)?, decode(&row)?));
     }
     Ok(())
 }

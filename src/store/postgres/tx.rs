@@ -5,7 +5,8 @@ use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
 use crate::store::query::{SortField, SortValue};
 use crate::store::{
-    Cond, Event, IndexKey, Member, NewEvent, Position, Range, ReadTx, Run, StoredResource, WriteTx,
+    Cond, Event, IndexKey, Member, NewEvent, Position, Range, ReadTx, Run, StoredResource,
+    StoredText, WriteTx,
 };
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -91,6 +92,19 @@ pub fn resource_row_at(kind: ResourceKind, row: &Row, at: usize) -> Result<Store
         data: parse_json(&col::<String>(row, at + 1)?)?,
         created: time_of(&col::<String>(row, at + 2)?)?,
         last_modified: time_of(&col::<String>(row, at + 3)?)?,
+        version: u64_of(col(row, at + 4)?)?,
+    })
+}
+
+/// [`resource_row_at`] with the JSON and the timestamps left as the text `json_text` and
+/// `time_text` stored (a response repeats them as they are).
+pub fn text_row_at(kind: ResourceKind, row: &Row, at: usize) -> Result<StoredText> {
+    Ok(StoredText {
+        id: col(row, at)?,
+        kind,
+        data: col(row, at + 1)?,
+        created: col(row, at + 2)?,
+        last_modified: col(row, at + 3)?,
         version: u64_of(col(row, at + 4)?)?,
     })
 }
@@ -217,6 +231,22 @@ impl ReadTx for Tx<'_> {
             .transpose()
     }
 
+    fn get_text(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredText>> {
+        if !storable(id) {
+            return Ok(None);
+        }
+        self.conn
+            .query_opt(
+                &format!(
+                    "SELECT {RESOURCE_COLUMNS} FROM resources
+                     WHERE dir = $1 AND kind = $2 AND id = $3"
+                ),
+                &[&self.dir, &kind_code(kind), &id],
+            )?
+            .map(|r| text_row_at(kind, &r, 0))
+            .transpose()
+    }
+
     fn lookup(&self, kind: ResourceKind, key: IndexKey, value: &str) -> Result<Vec<String>> {
         let column = match (key, kind) {
             (IndexKey::Email, _) => None,
@@ -290,6 +320,15 @@ impl ReadTx for Tx<'_> {
         out: &mut Vec<(Position, StoredResource)>,
     ) -> Result<()> {
         super::query::range(self, kind, range, out)
+    }
+
+    fn range_text(
+        &self,
+        kind: ResourceKind,
+        range: &Range,
+        out: &mut Vec<(Position, StoredText)>,
+    ) -> Result<()> {
+        super::query::range_text(self, kind, range, out)
     }
 
     fn count_where(&self, kind: ResourceKind, conds: &[Cond], run: Option<Run>) -> Result<u64> {

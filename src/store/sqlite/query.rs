@@ -3,11 +3,11 @@
 
 use super::schema::{column, sql_value};
 use super::sql_err;
-use super::tx::{kind_code, resource_row_at, u64_col, Tx};
+use super::tx::{kind_code, resource_row_at, text_row_at, u64_col, Tx};
 use crate::error::Result;
 use crate::schema::ResourceKind;
 use crate::store::query::{prefix_end, Cond, Key, Position, Range, Run, SortField, SortValue};
-use crate::store::StoredResource;
+use crate::store::{StoredResource, StoredText};
 use rusqlite::types::Value as Sql;
 use rusqlite::OptionalExtension;
 use std::fmt::Write;
@@ -104,6 +104,27 @@ pub fn range(
     range: &Range,
     out: &mut Vec<(Position, StoredResource)>,
 ) -> Result<()> {
+    rows(tx, kind, range, out, &|row| resource_row_at(kind, row, 2))
+}
+
+/// [`range`] with the resources as stored text.
+pub fn range_text(
+    tx: &Tx,
+    kind: ResourceKind,
+    range: &Range,
+    out: &mut Vec<(Position, StoredText)>,
+) -> Result<()> {
+    rows(tx, kind, range, out, &|row| text_row_at(kind, row, 2))
+}
+
+/// The rows of `range`, each decoded by `decode` from the resource columns at 2.
+fn rows<T>(
+    tx: &Tx,
+    kind: ResourceKind,
+    range: &Range,
+    out: &mut Vec<(Position, T)>,
+    decode: &dyn Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<()> {
     // An offset is stepped over on the order's index alone (no row is read), to the
     // position before the first wanted row; the rows are then read by a keyset seek.
     let before;
@@ -131,7 +152,7 @@ pub fn range(
     let mut stmt = tx.conn.prepare_cached(&sql).map_err(sql_err)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(params.iter()), |row| {
-            Ok((position(row, field)?, resource_row_at(kind, row, 2)?))
+            Ok((position(row, field)?, decode(row)?))
         })
         .map_err(sql_err)?;
     for row in rows {

@@ -5,7 +5,8 @@ use super::sql_err;
 use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
 use crate::store::{
-    Cond, Event, IndexKey, Member, NewEvent, Position, Range, ReadTx, Run, StoredResource, WriteTx,
+    Cond, Event, IndexKey, Member, NewEvent, Position, Range, ReadTx, Run, StoredResource,
+    StoredText, WriteTx,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::format_description::well_known::Rfc3339;
@@ -97,6 +98,19 @@ pub fn resource_row_at(
         data: json_col(row, at + 1)?,
         created: time_col(row, at + 2)?,
         last_modified: time_col(row, at + 3)?,
+        version: u64_col(row, at + 4)?,
+    })
+}
+
+/// [`resource_row_at`] with the JSON and the timestamps left as the text `json_text` and
+/// `time_text` stored (a response repeats them as they are).
+pub fn text_row_at(kind: ResourceKind, row: &Row, at: usize) -> rusqlite::Result<StoredText> {
+    Ok(StoredText {
+        id: row.get(at)?,
+        kind,
+        data: row.get(at + 1)?,
+        created: row.get(at + 2)?,
+        last_modified: row.get(at + 3)?,
         version: u64_col(row, at + 4)?,
     })
 }
@@ -217,6 +231,21 @@ impl ReadTx for Tx<'_> {
             .map_err(sql_err)
     }
 
+    fn get_text(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredText>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, data, created, last_modified, version FROM resources
+                 WHERE dir = ?1 AND kind = ?2 AND id = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![self.dir, kind_code(kind), id], |r| {
+                    text_row_at(kind, r, 0)
+                })
+                .optional()
+            })
+            .map_err(sql_err)
+    }
+
     fn lookup(&self, kind: ResourceKind, key: IndexKey, value: &str) -> Result<Vec<String>> {
         let column = match (key, kind) {
             (IndexKey::Email, _) => None,
@@ -314,6 +343,15 @@ impl ReadTx for Tx<'_> {
         out: &mut Vec<(Position, StoredResource)>,
     ) -> Result<()> {
         super::query::range(self, kind, range, out)
+    }
+
+    fn range_text(
+        &self,
+        kind: ResourceKind,
+        range: &Range,
+        out: &mut Vec<(Position, StoredText)>,
+    ) -> Result<()> {
+        super::query::range_text(self, kind, range, out)
     }
 
     fn count_where(&self, kind: ResourceKind, conds: &[Cond], run: Option<Run>) -> Result<u64> {
