@@ -58,6 +58,27 @@ pub(crate) fn render(
     members: &Members,
     groups: bool,
 ) -> Result<Value> {
+    let mut out = attributes(r);
+    if let Some(list) = derived_members(ctx, tx, r, members)? {
+        out.insert("members".into(), list);
+    }
+    if let Some(list) = derived_groups(ctx, tx, r, groups)? {
+        out.insert("groups".into(), list);
+    }
+    out.insert("meta".into(), meta(ctx, r));
+    Ok(Value::Object(out))
+}
+
+/// [`render`] without derived `members` and `groups` (`Members::Skip`, no groups): it
+/// needs no store, so a write can make it before it takes the store's writer.
+pub(crate) fn view(ctx: &Ctx, r: &StoredResource) -> Value {
+    let mut out = attributes(r);
+    out.insert("meta".into(), meta(ctx, r));
+    Value::Object(out)
+}
+
+/// `schemas`, `id` and the stored attributes of `r`, in the rendered order.
+fn attributes(r: &StoredResource) -> Map<String, Value> {
     // Sized once: the stored attributes plus id, meta and the derived lists.
     let stored = r.data.as_object().map_or(0, Map::len);
     let mut out = Map::with_capacity(stored + 4);
@@ -72,14 +93,7 @@ pub(crate) fn render(
             }
         }
     }
-    if let Some(list) = derived_members(ctx, tx, r, members)? {
-        out.insert("members".into(), list);
-    }
-    if let Some(list) = derived_groups(ctx, tx, r, groups)? {
-        out.insert("groups".into(), list);
-    }
-    out.insert("meta".into(), meta(ctx, r));
-    Ok(Value::Object(out))
+    out
 }
 
 /// The representation of `r` as `projection` selects it, written as JSON to `out`: the
