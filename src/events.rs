@@ -68,7 +68,7 @@ pub const GROUP_MEMBERS_REMOVED: &str = "group.members_removed";
 /// The defaults, 7 days and 1,000,000 events per directory, keep everything a host that
 /// is down over a long weekend (or a holiday week) needs to catch up, and the whole
 /// initial import of a 1,000,000-user directory, while bounding a host that never
-/// consumes: an event takes 1–5 KB in SQLite (about 4.7 KB for a Workspace ONE user fed
+/// consumes: an event takes 1–5 KB in SQLite (about 1.4 KB for a Workspace ONE user fed
 /// to two services, as `serve` does), so at most 1–5 GB per directory, and only 7 days
 /// of changes. Hosts with many directories or little disk lower `max_count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
