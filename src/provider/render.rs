@@ -58,6 +58,44 @@ pub(crate) fn render(
     members: &Members,
     groups: bool,
 ) -> Result<Value> {
+    let mut out = attributes(r);
+    if let Some(list) = derived_members(ctx, tx, r.kind, &r.id, members)? {
+        out.insert("members".into(), list);
+    }
+    if let Some(list) = derived_groups(ctx, tx, r.kind, &r.id, groups)? {
+        out.insert("groups".into(), list);
+    }
+    out.insert("meta".into(), meta(ctx, r));
+    Ok(Value::Object(out))
+}
+
+/// [`render`] without derived `members` and `groups` (`Members::Skip`, no groups): it
+/// needs no store, so a write can make it before it takes the store's writer.
+pub(crate) fn view(ctx: &Ctx, r: &StoredResource) -> Value {
+    let mut out = attributes(r);
+    out.insert("meta".into(), meta(ctx, r));
+    Value::Object(out)
+}
+
+/// The `meta` object of `r`.
+fn meta(ctx: &Ctx, r: &StoredResource) -> Value {
+    let head = Head {
+        kind: r.kind,
+        id: &r.id,
+        created: &timestamp(r.created),
+        last_modified: &timestamp(r.last_modified),
+        version: r.version,
+    };
+    Value::Object(
+        meta_fields(ctx, &head)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v)))
+            .collect(),
+    )
+}
+
+/// `schemas`, `id` and the stored attributes of `r`, in the rendered order.
+fn attributes(r: &StoredResource) -> Map<String, Value> {
     // Sized once: the stored attributes plus id, meta and the derived lists.
     let stored = r.data.as_object().map_or(0, Map::len);
     let mut out = Map::with_capacity(stored + 4);
@@ -72,25 +110,7 @@ pub(crate) fn render(
             }
         }
     }
-    if let Some(list) = derived_members(ctx, tx, r.kind, &r.id, members)? {
-        out.insert("members".into(), list);
-    }
-    if let Some(list) = derived_groups(ctx, tx, r.kind, &r.id, groups)? {
-        out.insert("groups".into(), list);
-    }
-    let head = Head {
-        kind: r.kind,
-        id: &r.id,
-        created: &timestamp(r.created),
-        last_modified: &timestamp(r.last_modified),
-        version: r.version,
-    };
-    let meta = meta_fields(ctx, &head)
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), Value::String(v)))
-        .collect();
-    out.insert("meta".into(), Value::Object(meta));
-    Ok(Value::Object(out))
+    out
 }
 
 /// The representation of `r` as `projection` selects it, written as JSON to `out`: the

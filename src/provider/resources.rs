@@ -2,14 +2,14 @@
 //! uniqueness, ETag preconditions and group membership as rows.
 
 use super::params::Params;
-use super::render::{self, etag, location, render, Members};
+use super::render::{self, etag, location};
 use super::{tenant, Ctx, Request, Response};
 use crate::error::{Result, ScimError, ScimType};
-use crate::events::{events_for, Change, MemberDelta};
+use crate::events::{created_event, events_for, Change, MemberDelta};
 use crate::filter::{matches_value, Filter};
 use crate::patch::{self, MemberSink};
 use crate::schema::{check_required, normalize, Projection, ResourceKind, GROUP};
-use crate::store::{IndexKey, Member, ReadTx, StoredResource, WriteTx};
+use crate::store::{IndexKey, Member, PreparedEvent, ReadTx, StoredResource, WriteTx};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -39,63 +39,59 @@ pub(crate) fn create(
         last_modified: ctx.now,
         version: 1,
     };
-    let mut out = None;
     tenant::check_mapping(ctx, kind, None, &resource.data)?;
     if kind == ResourceKind::User {
-        // Every refusal (uniqueness) comes before the first change.
-        write_checked(
-            ctx,
-            &mut |tx| check_unique(tx, &resource, None),
-            &mut |tx| {
-                tx.insert(resource.clone())?;
-                // A new user is in no group yet: its event view is its whole
-                // representation, so the response is projected from it after the
-                // write, outside the store's writer (which serialises every write).
-                let view = render(ctx, &*tx, &resource, &Members::Skip, false)?;
-                let delta = MemberDelta::default();
-                record_views(ctx, tx, &resource, None, Some(&view), true, &delta)?;
-                out = Some(Created::View(view));
-                Ok(())
-            },
-        )?;
-    } else {
-        write(ctx, &mut |tx| {
-            check_unique(tx, &resource, None)?;
-            tx.insert(resource.clone())?;
-            let mut sink = RowSink::new(ctx, tx, &resource.id);
-            sink.add(members.clone())?;
-            let delta = sink.delta;
-            record(ctx, tx, None, Some(&resource), true, &delta)?;
-            out = Some(Created::Answer(answer(
-                ctx,
-                tx,
-                &resource,
-                &projection,
-                201,
-            )?));
-            Ok(())
-        })?;
+        return create_user(ctx, resource, &projection);
     }
-    let mut resp = match out.expect("write succeeded") {
-        Created::Answer(a) => a.finish(ctx, &projection)?,
-        Created::View(_) if ctx.bodiless => bodiless(201, resource.version),
-        Created::View(view) => {
-            let rt = kind.resource_type();
-            let mut resp = Response::json(201, &crate::schema::project(rt, &view, &projection));
-            resp.headers.push(("ETag".into(), etag(resource.version)));
-            resp
-        }
-    };
+    let mut out = None;
+    write(ctx, &mut |tx| {
+        check_unique(tx, &resource, None)?;
+        tx.insert(resource.clone())?;
+        let mut sink = RowSink::new(ctx, tx, &resource.id);
+        sink.add(members.clone())?;
+        let delta = sink.delta;
+        record(ctx, tx, None, Some(&resource), true, &delta)?;
+        out = Some(answer(ctx, tx, &resource, &projection, 201)?);
+        Ok(())
+    })?;
+    let mut resp = out.expect("write succeeded").finish(ctx, &projection)?;
     resp.headers
         .push(("Location".into(), location(ctx.base_url, kind, &id)));
     Ok(resp)
 }
 
-/// What a create's write transaction hands back: the answer, or the view to project it
-/// from.
-enum Created {
-    Answer(Answer),
-    View(Value),
+/// POST /Users once the user is made and checked. A new user is in no group: its event
+/// view is its whole representation, and everything made of it — the response, the
+/// mapped records, the event and its JSON text — is made before the write, outside the
+/// store's writer (which serialises every write of every directory). The write checks
+/// uniqueness (its only refusal, before any change), inserts, and appends the event.
+fn create_user(ctx: &Ctx, resource: StoredResource, projection: &Projection) -> Result<Response> {
+    let kind = resource.kind;
+    let view = render::view(ctx, &resource);
+    let mut resp = if ctx.bodiless {
+        bodiless(201, resource.version)
+    } else {
+        let rt = kind.resource_type();
+        let mut resp = Response::json(201, &crate::schema::project(rt, &view, projection));
+        resp.headers.push(("ETag".into(), etag(resource.version)));
+        resp
+    };
+    let records = ctx.mappings.map(|m| m.records(kind, &resource.data));
+    let event = PreparedEvent::new(created_event(kind, &resource.id, ctx.now, view, records))?;
+    write_checked(
+        ctx,
+        &mut |tx| check_unique(tx, &resource, None),
+        &mut |tx| {
+            tx.insert(resource.clone())?;
+            tx.append_prepared(&event)?;
+            Ok(())
+        },
+    )?;
+    resp.headers.push((
+        "Location".into(),
+        location(ctx.base_url, kind, &resource.id),
+    ));
+    Ok(resp)
 }
 
 /// A write's response: made in the write transaction, or, when it lists a group's
@@ -377,38 +373,15 @@ fn record(
     let Some(r) = after.or(before) else {
         return Ok(());
     };
-    let view = |r: &StoredResource| render(ctx, &*tx, r, &Members::Skip, false);
-    let before = before.map(view).transpose()?;
-    let after = after.map(view).transpose()?;
-    record_views(
-        ctx,
-        tx,
-        r,
-        before.as_ref(),
-        after.as_ref(),
-        attributes_changed,
-        members,
-    )
-}
-
-/// [`record`] with the rendered views (`Members::Skip`, no groups) already at hand;
-/// `r` is the latest state.
-fn record_views(
-    ctx: &Ctx,
-    tx: &mut dyn WriteTx,
-    r: &StoredResource,
-    before: Option<&Value>,
-    after: Option<&Value>,
-    attributes_changed: bool,
-    members: &MemberDelta,
-) -> Result<()> {
+    let before = before.map(|r| render::view(ctx, r));
+    let after = after.map(|r| render::view(ctx, r));
     // The mapped records of the latest state (the last one, for a delete).
     let records = ctx.mappings.map(|m| m.records(r.kind, &r.data));
     let change = Change {
         kind: r.kind,
         id: &r.id,
-        before,
-        after,
+        before: before.as_ref(),
+        after: after.as_ref(),
         attributes_changed,
         members,
         records: records.as_ref(),

@@ -229,6 +229,13 @@ pub trait WriteTx: ReadTx {
     /// strictly greater than every earlier event's of the directory (never reused, even
     /// after pruning).
     fn append_event(&mut self, event: NewEvent) -> Result<u64>;
+    /// [`WriteTx::append_event`] of an event whose payload was serialised before the
+    /// write (see [`PreparedEvent`]): a store that keeps the JSON text stores it as it is,
+    /// so a writer that serialises every write spends none of its time on it. The default
+    /// appends `event.event`.
+    fn append_prepared(&mut self, event: &PreparedEvent) -> Result<u64> {
+        self.append_event(event.event.clone())
+    }
     /// Run `f` as a nested unit of this transaction: when `f` fails, everything it did is
     /// undone and the error returned, while what the transaction did before (and does
     /// after) stays; when it succeeds, its changes join the transaction (and commit or
@@ -247,6 +254,23 @@ pub struct NewEvent {
     pub time: OffsetDateTime,
     /// The event's payload (resource snapshot, membership delta, mapped records).
     pub data: Value,
+}
+
+/// A [`NewEvent`] with the JSON text of its `data`, made outside the store's writer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreparedEvent {
+    pub event: NewEvent,
+    /// `event.data` as JSON text (what `serde_json::to_string` gives).
+    pub data_json: String,
+}
+
+impl PreparedEvent {
+    pub fn new(event: NewEvent) -> Result<PreparedEvent> {
+        let data_json = serde_json::to_string(&event.data).map_err(|e| {
+            crate::error::ScimError::internal(format!("event {}: json: {e}", event.kind))
+        })?;
+        Ok(PreparedEvent { event, data_json })
+    }
 }
 
 /// A recorded change event. Its JSON form (the C ABI and the bindings) is

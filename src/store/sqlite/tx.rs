@@ -5,8 +5,8 @@ use super::sql_err;
 use crate::error::{Result, ScimError};
 use crate::schema::ResourceKind;
 use crate::store::{
-    Cond, Event, IndexKey, Member, NewEvent, Position, Range, ReadTx, Run, StoredResource,
-    StoredText, WriteTx,
+    Cond, Event, IndexKey, Member, NewEvent, Position, PreparedEvent, Range, ReadTx, Run,
+    StoredResource, StoredText, WriteTx,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::format_description::well_known::Rfc3339;
@@ -173,6 +173,38 @@ impl Tx<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Append an event whose payload is the JSON text `data`.
+    fn append_row(&self, e: &NewEvent, data: &str) -> Result<u64> {
+        let seq: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO cursors (dir, last_event, acked) VALUES (?1, 1, 0)
+                 ON CONFLICT (dir) DO UPDATE SET last_event = last_event + 1
+                 RETURNING last_event",
+            )
+            .and_then(|mut s| s.query_row(params![self.dir], |r| r.get(0)))
+            .map_err(sql_err)?;
+        let time = time_text(e.time)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (dir, seq, kind, resource_kind, resource_id, time, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    self.dir,
+                    seq,
+                    e.kind,
+                    kind_code(e.resource_kind),
+                    e.resource_id,
+                    time,
+                    data,
+                ])
+            })
+            .map_err(sql_err)?;
+        Ok(seq as u64)
     }
 
     fn put(&self, seq: i64, r: &StoredResource) -> Result<()> {
@@ -562,35 +594,12 @@ impl WriteTx for Tx<'_> {
     }
 
     fn append_event(&mut self, e: NewEvent) -> Result<u64> {
-        let seq: i64 = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO cursors (dir, last_event, acked) VALUES (?1, 1, 0)
-                 ON CONFLICT (dir) DO UPDATE SET last_event = last_event + 1
-                 RETURNING last_event",
-            )
-            .and_then(|mut s| s.query_row(params![self.dir], |r| r.get(0)))
-            .map_err(sql_err)?;
-        let time = time_text(e.time)?;
         let data = json_text(&e.data)?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO events (dir, seq, kind, resource_kind, resource_id, time, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    self.dir,
-                    seq,
-                    e.kind,
-                    kind_code(e.resource_kind),
-                    e.resource_id,
-                    time,
-                    data,
-                ])
-            })
-            .map_err(sql_err)?;
-        Ok(seq as u64)
+        self.append_row(&e, &data)
+    }
+
+    fn append_prepared(&mut self, e: &PreparedEvent) -> Result<u64> {
+        self.append_row(&e.event, &e.data_json)
     }
 
     fn savepoint(&mut self, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
