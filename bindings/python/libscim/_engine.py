@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import struct
@@ -132,6 +133,12 @@ assert _REQUEST.size == ctypes.sizeof(_ffi.scim_request)
 _POINTER_SIZE = struct.calcsize("@P")
 
 
+@functools.lru_cache(maxsize=64)
+def _packer(headers: int) -> struct.Struct:
+    """The scim_request followed by its array of ``headers`` scim_header."""
+    return struct.Struct(_REQUEST.format + "P" * (2 * headers))
+
+
 def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int]":
     """Lay a request out in one buffer, as C would: the ``scim_request``, its
     ``scim_header`` array, every string NUL-terminated, then the body. ``texts`` is
@@ -161,8 +168,7 @@ def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int]":
     for piece in pieces:
         addrs.append(at)
         at += len(piece) + 1
-    struct.pack_into(
-        _REQUEST.format + "P" * (2 * n),
+    _packer(n).pack_into(
         buf,
         0,
         addrs[0],
