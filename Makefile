@@ -9,6 +9,8 @@ CBINDGEN := $(TOOLS)/bin/cbindgen
 LIBDIR := target/release
 CFLAGS_TEST := -std=c99 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude
 PREFIX ?= /usr/local
+# The test and benchmark venv (also set by the included Makefile.inc files).
+VENV ?= .venv
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 INSTALL ?= install
@@ -18,7 +20,7 @@ C_TESTS := test_json test_vectors test_abi test_threads
 VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 
 .PHONY: all build test lint rust-test pg-deps header header-check c-programs c-test check-memory \
-	example-c e2e chromium-deps console-test bench bench-http bench-http-build bench-http-vet clean install
+	example-c e2e chromium-deps console-test bench bench-ffi bench-http bench-http-build bench-http-vet clean install
 
 all: build
 
@@ -146,7 +148,14 @@ bench:
 	$(CARGO) bench --bench store
 	$(CARGO) bench --bench listing
 	$(CARGO) bench --bench fairness
+	$(MAKE) --no-print-directory bench-ffi
 	$(MAKE) --no-print-directory bench-http
+
+## FFI overhead: Python's Engine.handle() and Go's Engine.Handle() against the Rust
+## Engine::handle on the same request, in the same run (benches/ffi/run.py): the
+## difference per call and the ratio. SCIM_BENCH_FFI_ROUNDS (default 5) rounds.
+bench-ffi: go-generate | $(VENV)/bin/python
+	PYTHON=$(CURDIR)/$(VENV)/bin/python CARGO=$(CARGO) GO=$(GO) $(VENV)/bin/python benches/ffi/run.py
 
 ## The HTTP benchmark (benches/http/run.py): bare hyper, `serve` and a Go server on
 ## github.com/elimity-com/scim side by side under wrk. Knobs: SCIM_BENCH_USERS (default

@@ -147,6 +147,20 @@ typedef struct scim_request {
 } scim_request;
 
 /*
+ Every part of a response at once, for a binding's per-request path (one call instead
+ of one per part and per header). `body` points to `body_len` bytes (NULL when empty),
+ `headers` to `headers_len` headers (NULL when none); both live inside the response
+ and stay valid until it is freed.
+ */
+typedef struct scim_response_view {
+  uint16_t status;
+  const uint8_t *body;
+  size_t body_len;
+  const struct scim_header *headers;
+  size_t headers_len;
+} scim_response_view;
+
+/*
  Called with `userdata`, a level (1 error, 2 warn, 3 info, 4 debug, 5 trace), the
  record's target (`"scim::access"`, …) and message; both strings are valid only during
  the call. May be called from any thread, concurrently. Never called while the library
@@ -368,6 +382,14 @@ scim_result scim_response_header(const struct scim_response *response,
                                  size_t index,
                                  const char **name_out,
                                  const char **value_out);
+
+/*
+ Fill `*view_out` with the response's status, body and headers (see
+ `scim_response_view`): the same as `scim_response_status`, `scim_response_body` and
+ `scim_response_header` for every index, in one call. Errors: NULL_PARAMETER.
+ */
+scim_result scim_response_read(const struct scim_response *response,
+                               struct scim_response_view *view_out);
 
 /*
  Free a response. NULL is a no-op.

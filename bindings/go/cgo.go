@@ -1,16 +1,15 @@
 package scim
 
-// The only file with #cgo flags. By default the package links the static library
-// (target/release/libscim.a), so a Go binary ships alone; build with
-// `-tags libscim_shared` to link target/release/libscim.so instead (then the loader
-// must find it: LD_LIBRARY_PATH, an rpath or a system directory).
-//
-// Build the library first: `cargo build --release --lib` at the repository root.
+// The only file with #cgo flags. The package links the library in its own lib/
+// directory, which `go generate` fills (generate.go): by default the static library
+// (lib/libscim.a), so a Go binary ships alone; with `-tags libscim_shared` the shared one
+// (lib/libscim.so), found at run time through an rpath to lib/ (or LD_LIBRARY_PATH, a
+// system directory).
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo !libscim_shared LDFLAGS: ${SRCDIR}/../../target/release/libscim.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
-#cgo libscim_shared LDFLAGS: -L${SRCDIR}/../../target/release -lscim
+#cgo CFLAGS: -I${SRCDIR}/lib
+#cgo !libscim_shared LDFLAGS: ${SRCDIR}/lib/libscim.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+#cgo libscim_shared LDFLAGS: -L${SRCDIR}/lib -lscim -Wl,-rpath,${SRCDIR}/lib
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +26,39 @@ scim_result go_events_subscribe(const scim_engine *engine, const char *id,
                                               uintptr_t handle, scim_subscription **out) {
 	return scim_events_subscribe(engine, id, (scim_events_callback)goEventsCallback,
 	                             (void *)handle, (scim_finalizer)goEventsFinalizer, out);
+}
+
+// Engine.Handle in one cgo call: the request's strings arrive NUL-terminated in the Go
+// buffer `blob` at `offs` (method, path, query, then name and value per header), the
+// body after them; the scim_request and its headers are built here, then the answer is
+// read into *view_out. The response is the caller's to free (also when reading fails).
+// Headers beyond what the stack array holds take one malloc (INTERNAL if it fails).
+scim_result go_handle(const scim_engine *engine, const char *blob, const size_t *offs,
+                      size_t headers_len, size_t body_off, size_t body_len,
+                      scim_response **response_out, scim_response_view *view_out) {
+	scim_header on_stack[32];
+	scim_header *headers = on_stack;
+	if (headers_len > sizeof on_stack / sizeof on_stack[0]) {
+		headers = malloc(headers_len * sizeof *headers);
+		if (headers == NULL) return SCIM_RESULT_INTERNAL;
+	}
+	for (size_t i = 0; i < headers_len; i++) {
+		headers[i].name = blob + offs[3 + 2 * i];
+		headers[i].value = blob + offs[4 + 2 * i];
+	}
+	scim_request request = {
+		.method = blob + offs[0],
+		.path = blob + offs[1],
+		.query = blob + offs[2],
+		.headers = headers_len ? headers : NULL,
+		.headers_len = headers_len,
+		.body = body_len ? (const uint8_t *)blob + body_off : NULL,
+		.body_len = body_len,
+	};
+	scim_result r = scim_handle(engine, &request, response_out);
+	if (headers != on_stack) free(headers);
+	if (r != SCIM_RESULT_OK) return r;
+	return scim_response_read(*response_out, view_out);
 }
 
 scim_result go_set_log_callback(int enabled, uint32_t max_level) {

@@ -2,8 +2,12 @@ package scim
 
 /*
 #include <stdlib.h>
-#include <string.h>
 #include "scim.h"
+
+// Defined in cgo.go.
+extern scim_result go_handle(const scim_engine *engine, const char *blob, const size_t *offs,
+                             size_t headers_len, size_t body_off, size_t body_len,
+                             scim_response **response_out, scim_response_view *view_out);
 */
 import "C"
 
@@ -48,98 +52,82 @@ func (r *Response) Err() error {
 // Response.Err), not an error of Handle, which fails only for bad arguments or a closed
 // engine. Safe for concurrent use.
 func (e *Engine) Handle(req Request) (Response, error) {
-	creq, err := newCRequest(&req)
+	blob, offs, err := packRequest(&req)
 	if err != nil {
 		return Response{}, err
 	}
-	defer C.free(unsafe.Pointer(creq))
 	var cresp *C.scim_response
+	var view C.scim_response_view
 	err = e.with(func(eng *C.scim_engine) error {
-		return call(func() C.scim_result { return C.scim_handle(eng, creq, &cresp) })
+		return call(func() C.scim_result {
+			return C.go_handle(eng, (*C.char)(unsafe.Pointer(&blob[0])), &offs[0],
+				C.size_t(len(offs)/2-1), C.size_t(len(blob)-len(req.Body)), C.size_t(len(req.Body)),
+				&cresp, &view)
+		})
 	})
+	if cresp != nil {
+		defer C.scim_response_free(cresp)
+	}
 	if err != nil {
 		return Response{}, err
 	}
-	defer C.scim_response_free(cresp)
-	return readResponse(cresp), nil
+	return readView(&view), nil
 }
 
-// newCRequest lays the request out in one C allocation (C never sees Go memory): the
-// scim_request, then its headers, then every string NUL-terminated, then the body.
-func newCRequest(r *Request) (*C.scim_request, error) {
-	nh := 0
-	size := int(C.sizeof_scim_request)
-	strs := []struct{ s, what string }{{r.Method, "method"}, {r.Path, "path"}, {r.Query, "query"}}
-	for name, vs := range r.Header {
-		for _, v := range vs {
-			nh++
-			strs = append(strs, struct{ s, what string }{name, "header name"}, struct{ s, what string }{v, "header value"})
-		}
-	}
-	size += nh * int(C.sizeof_scim_header)
-	for _, s := range strs {
+// packRequest lays the request's strings out in one Go buffer, each NUL-terminated
+// (method, path, query, then a name and a value per header), followed by the body, and
+// returns it with each string's offset. go_handle (cgo.go) builds the scim_request from
+// them on the C side: the call passes Go memory holding no Go pointers, valid for the
+// call only, so nothing is allocated in C and one cgo call does the whole request (a
+// cgo call costs far more than a C call).
+func packRequest(r *Request) ([]byte, []C.size_t, error) {
+	for _, s := range [...]struct{ s, what string }{{r.Method, "method"}, {r.Path, "path"}, {r.Query, "query"}} {
 		if strings.IndexByte(s.s, 0) >= 0 {
-			return nil, argError("request %s contains a NUL byte", s.what)
+			return nil, nil, argError("request %s contains a NUL byte", s.what)
 		}
-		size += len(s.s) + 1
 	}
-	size += len(r.Body)
-	base := C.malloc(C.size_t(size))
-	if base == nil {
-		return nil, &Error{Code: ResultInternal, Message: "out of memory"}
+	nh := 0
+	size := len(r.Method) + len(r.Path) + len(r.Query) + 3 + len(r.Body)
+	for name, vs := range r.Header {
+		if len(vs) > 0 && strings.IndexByte(name, 0) >= 0 {
+			return nil, nil, argError("request header name contains a NUL byte")
+		}
+		for _, v := range vs {
+			if strings.IndexByte(v, 0) >= 0 {
+				return nil, nil, argError("request header value contains a NUL byte")
+			}
+			nh++
+			size += len(name) + len(v) + 2
+		}
 	}
-	mem := unsafe.Slice((*byte)(base), size)
-	off := int(C.sizeof_scim_request)
-	var headers []C.scim_header
-	if nh > 0 {
-		headers = unsafe.Slice((*C.scim_header)(unsafe.Pointer(&mem[off])), nh)
+	blob := make([]byte, 0, size)
+	offs := make([]C.size_t, 0, 3+2*nh)
+	put := func(s string) {
+		offs = append(offs, C.size_t(len(blob)))
+		blob = append(blob, s...)
+		blob = append(blob, 0)
 	}
-	off += nh * int(C.sizeof_scim_header)
-	put := func(s string) *C.char {
-		p := (*C.char)(unsafe.Pointer(&mem[off]))
-		off += copy(mem[off:], s)
-		mem[off] = 0
-		off++
-		return p
-	}
-	creq := (*C.scim_request)(base)
-	creq.method = put(r.Method)
-	creq.path = put(r.Path)
-	creq.query = put(r.Query)
-	i := 0
+	put(r.Method)
+	put(r.Path)
+	put(r.Query)
 	for name, vs := range r.Header {
 		for _, v := range vs {
-			headers[i].name = put(name)
-			headers[i].value = put(v)
-			i++
+			put(name)
+			put(v)
 		}
 	}
-	creq.headers_len = C.size_t(nh)
-	creq.headers = nil
-	if nh > 0 {
-		creq.headers = &headers[0]
-	}
-	creq.body_len = C.size_t(len(r.Body))
-	creq.body = nil
-	if len(r.Body) > 0 {
-		copy(mem[off:], r.Body)
-		creq.body = (*C.uint8_t)(unsafe.Pointer(&mem[off]))
-	}
-	return creq, nil
+	return append(blob, r.Body...), offs, nil
 }
 
-func readResponse(resp *C.scim_response) Response {
-	out := Response{Status: int(C.scim_response_status(resp)), Header: http.Header{}}
-	var body *C.uint8_t
-	var n C.size_t
-	if C.scim_response_body(resp, &body, &n) == C.SCIM_RESULT_OK && n > 0 {
-		out.Body = C.GoBytes(unsafe.Pointer(body), C.int(n))
+// readView copies a response (as scim_response_read gave it) into Go memory.
+func readView(view *C.scim_response_view) Response {
+	out := Response{Status: int(view.status), Header: make(http.Header, int(view.headers_len))}
+	if view.body_len > 0 {
+		out.Body = C.GoBytes(unsafe.Pointer(view.body), C.int(view.body_len))
 	}
-	count := C.scim_response_header_count(resp)
-	for i := C.size_t(0); i < count; i++ {
-		var name, value *C.char
-		if C.scim_response_header(resp, i, &name, &value) == C.SCIM_RESULT_OK {
-			out.Header.Add(C.GoString(name), C.GoString(value))
+	if view.headers_len > 0 {
+		for _, h := range unsafe.Slice(view.headers, view.headers_len) {
+			out.Header.Add(C.GoString(h.name), C.GoString(h.value))
 		}
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +128,43 @@ func TestScimErrorResponse(t *testing.T) {
 	r = f.do(t, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`)
 	if !errors.As(r.Err(), &se) || se.Status != 409 || se.ScimType != "uniqueness" {
 		t.Fatalf("duplicate: %v", r.Err())
+	}
+}
+
+// Handle packs every string and the body into one buffer for one cgo call; beyond 32
+// headers the C side allocates their array. Non-ASCII text early on shifts every later
+// offset: what the library answers shows each part arrived whole.
+func TestHandleCarriesEveryPart(t *testing.T) {
+	f := newFixture(t)
+	h := http.Header{"Authorization": {"Bearer " + f.token}, "Content-Type": {"application/scim+json"}}
+	for i := 0; i < 40; i++ {
+		h.Add(fmt.Sprintf("X-Extra-%d", i), strings.Repeat("é", i))
+	}
+	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"zoë.名@example.com","name":{"familyName":"名前"}}`
+	r, err := f.engine.Handle(scim.Request{Method: "POST", Path: "/scim/v2/" + f.dir.ID + "/Users", Header: h, Body: []byte(body)})
+	if err != nil || r.Status != 201 {
+		t.Fatalf("POST with 42 headers: %v %d %s", err, r.Status, r.Body)
+	}
+	var u struct {
+		ID       string
+		UserName string
+		Name     struct{ FamilyName string }
+	}
+	if err := json.Unmarshal(r.Body, &u); err != nil || u.UserName != "zoë.名@example.com" || u.Name.FamilyName != "名前" {
+		t.Fatalf("created: %v %s", err, r.Body)
+	}
+	if loc := r.Header.Get("Location"); loc != f.dir.TenantURL+"/Users/"+u.ID {
+		t.Fatalf("Location %q", loc)
+	}
+	q := "filter=" + url.QueryEscape(`userName eq "zoë.名@example.com"`)
+	r, err = f.engine.Handle(scim.Request{Method: "GET", Path: "/scim/v2/" + f.dir.ID + "/Users", Query: q, Header: h})
+	if err != nil || r.Status != 200 || !strings.Contains(string(r.Body), u.ID) {
+		t.Fatalf("filter: %v %d %s", err, r.Status, r.Body)
+	}
+	// No headers, no body: answered (401: no token).
+	r, err = f.engine.Handle(scim.Request{Method: "GET", Path: "/scim/v2/" + f.dir.ID + "/Users"})
+	if err != nil || r.Status != 401 {
+		t.Fatalf("bare request: %v %d", err, r.Status)
 	}
 }
 

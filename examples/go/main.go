@@ -2,7 +2,10 @@
 // /scim/v2/ on its own mux, next to its own routes, and prints every provisioning event
 // it receives (then acknowledges it).
 //
-//	cargo build --release --lib && cd examples/go && go run . -listen 127.0.0.1:8080
+//	(cd bindings/go && go generate) && cd examples/go && go run . -listen 127.0.0.1:8080
+//
+// It is a module of its own (go.mod) that requires libscim/bindings/go with a replace
+// to this checkout, as any host's module would.
 //
 // It prints the tenant URL and a bearer token to paste into the IdP (Okta, Entra, or
 // any SCIM client).

@@ -33,10 +33,14 @@ pub struct scim_response {
     _private: [u8; 0],
 }
 
-/// A response with its header strings kept as C strings for the accessors.
+/// A response with its header strings kept as C strings for the accessors, and an array
+/// of `scim_header` pointing into them for `scim_response_read`.
 struct Owned {
     status: u16,
     headers: Vec<(CString, CString)>,
+    /// Points into `headers`: a `CString`'s bytes stay where they are while it lives, and
+    /// `headers` is never changed after `own` built this.
+    views: Vec<scim_header>,
     body: Vec<u8>,
 }
 
@@ -79,13 +83,22 @@ unsafe fn convert(req: &scim_request) -> FfiResult<Request> {
 }
 
 fn own(r: Response) -> Owned {
+    let headers: Vec<(CString, CString)> = r
+        .headers
+        .into_iter()
+        .filter_map(|(k, v)| Some((CString::new(k).ok()?, CString::new(v).ok()?)))
+        .collect();
+    let views = headers
+        .iter()
+        .map(|(k, v)| scim_header {
+            name: k.as_ptr(),
+            value: v.as_ptr(),
+        })
+        .collect();
     Owned {
         status: r.status,
-        headers: r
-            .headers
-            .into_iter()
-            .filter_map(|(k, v)| Some((CString::new(k).ok()?, CString::new(v).ok()?)))
-            .collect(),
+        headers,
+        views,
         body: r.body,
     }
 }
@@ -170,6 +183,46 @@ pub unsafe extern "C" fn scim_response_header(
         })?;
         out(name_out, "name_out", k.as_ptr())?;
         out(value_out, "value_out", v.as_ptr())
+    })
+}
+
+/// Every part of a response at once, for a binding's per-request path (one call instead
+/// of one per part and per header). `body` points to `body_len` bytes (NULL when empty),
+/// `headers` to `headers_len` headers (NULL when none); both live inside the response
+/// and stay valid until it is freed.
+#[repr(C)]
+pub struct scim_response_view {
+    pub status: u16,
+    pub body: *const u8,
+    pub body_len: usize,
+    pub headers: *const scim_header,
+    pub headers_len: usize,
+}
+
+/// Fill `*view_out` with the response's status, body and headers (see
+/// `scim_response_view`): the same as `scim_response_status`, `scim_response_body` and
+/// `scim_response_header` for every index, in one call. Errors: NULL_PARAMETER.
+#[no_mangle]
+pub unsafe extern "C" fn scim_response_read(
+    response: *const scim_response,
+    view_out: *mut scim_response_view,
+) -> scim_result {
+    boundary(|| {
+        check_out(view_out, "view_out")?;
+        let r = self::response(response).ok_or_else(|| null("response"))?;
+        let or_null = |empty: bool, p: *const u8| if empty { std::ptr::null() } else { p };
+        let view = scim_response_view {
+            status: r.status,
+            body: or_null(r.body.is_empty(), r.body.as_ptr()),
+            body_len: r.body.len(),
+            headers: if r.views.is_empty() {
+                std::ptr::null()
+            } else {
+                r.views.as_ptr()
+            },
+            headers_len: r.views.len(),
+        };
+        out(view_out, "view_out", view)
     })
 }
 

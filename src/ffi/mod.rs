@@ -126,8 +126,15 @@ impl From<ScimError> for Failure {
 pub(crate) type FfiResult<T = ()> = Result<T, Failure>;
 
 fn set_last_error(msg: &str) {
-    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
-    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+    LAST_ERROR.with(|e| {
+        let mut e = e.borrow_mut();
+        // Every call clears it: after a success (the usual case) it is already empty,
+        // and clearing it again would cost an allocation per call on the hot path.
+        if msg.is_empty() && e.as_bytes().is_empty() {
+            return;
+        }
+        *e = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    });
 }
 
 /// Run an exported body: clear the last error, catch panics, record failures.

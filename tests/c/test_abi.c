@@ -160,6 +160,20 @@ static void flow(void) {
   CHECK(saw_location);
   const char *name = NULL, *value = NULL;
   CHECK(scim_response_header(resp, 99, &name, &value) == SCIM_RESULT_INVALID_ARGUMENT);
+  /* Every part in one call: the same status, body and headers (in order) as the
+   * accessors one by one. */
+  scim_response_view view;
+  memset(&view, 0, sizeof view);
+  CHECK(scim_response_read(resp, &view) == SCIM_RESULT_OK);
+  CHECK(view.status == 201 && view.body == body && view.body_len == len);
+  CHECK(view.headers != NULL && view.headers_len == scim_response_header_count(resp));
+  CHECK(view.headers_len >= 2);
+  for (size_t i = 0; i < view.headers_len; i++) {
+    CHECK(scim_response_header(resp, i, &name, &value) == SCIM_RESULT_OK);
+    CHECK(strcmp(view.headers[i].name, name) == 0 && strcmp(view.headers[i].value, value) == 0);
+  }
+  CHECK(scim_response_read(resp, NULL) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(scim_response_read(NULL, &view) == SCIM_RESULT_NULL_PARAMETER);
   scim_response_free(resp);
 
   resp = request(engine, "GET", path, "scim_wrong", NULL);

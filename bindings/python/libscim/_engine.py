@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
+import struct
 import threading
 import time
+from collections.abc import Mapping as _AbcMapping
 from ctypes import byref, c_char_p, c_size_t, c_uint64, c_void_p
 from typing import (
     Any,
@@ -116,26 +119,92 @@ class Response:
         return f"<Response {self.status} ({len(self.body)} bytes)>"
 
 
+_handle = _lib.scim_handle
+_read = _lib.scim_response_read
+_free_response = _lib.scim_response_free
+_string_at = ctypes.string_at
+_View = _ffi.scim_response_view
+
+
+# A scim_request (include/scim.h) as the struct module lays it out natively: 3 strings,
+# the headers pointer and count, the body pointer and length.
+_REQUEST = struct.Struct("@PPPPNPN")
+assert _REQUEST.size == ctypes.sizeof(_ffi.scim_request)
+_POINTER_SIZE = struct.calcsize("@P")
+
+
+@functools.lru_cache(maxsize=64)
+def _packer(headers: int) -> struct.Struct:
+    """The scim_request followed by its array of ``headers`` scim_header."""
+    return struct.Struct(_REQUEST.format + "P" * (2 * headers))
+
+
+def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int]":
+    """Lay a request out in one buffer, as C would: the ``scim_request``, its
+    ``scim_header`` array, every string NUL-terminated, then the body. ``texts`` is
+    method, path, query, then a name and a value per header. Returns the buffer (keep it
+    alive for the call) and the request's address.
+
+    One allocation, one encode and one ``pack_into`` instead of a ctypes object per
+    string, header and struct: this is most of what ``handle()`` costs on top of the
+    library (``bindings/python/bench/bench_handle.py`` measures it).
+    """
+    blob = "\0".join(texts).encode("utf-8")
+    pieces = blob.split(b"\0")
+    if len(pieces) != len(texts):  # a NUL inside one: C would cut it there
+        for t in texts:
+            _enc(t)  # raises, naming the string
+    n = len(texts) // 2 - 1  # (name, value) pairs after method, path and query
+    strings_at = _REQUEST.size + 2 * n * _POINTER_SIZE
+    buf = bytearray(strings_at)
+    buf += blob
+    buf += b"\0"
+    body_at = len(buf)
+    buf += body
+    # The buffer is complete (never resized again): its address is stable from here.
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    addrs = []
+    at = base + strings_at
+    for piece in pieces:
+        addrs.append(at)
+        at += len(piece) + 1
+    _packer(n).pack_into(
+        buf,
+        0,
+        addrs[0],
+        addrs[1],
+        addrs[2],
+        base + _REQUEST.size if n else 0,
+        n,
+        base + body_at if body else 0,
+        len(body),
+        *addrs[3:],
+    )
+    return buf, base
+
+
 def _take_response(ptr: int) -> Response:
-    """Copy a ``scim_response`` into Python objects, then free it."""
+    """Copy a ``scim_response`` into Python objects, then free it: two C calls whatever
+    the number of headers (this is the per-request path: see
+    ``bindings/python/bench/bench_handle.py``)."""
     try:
-        status = _lib.scim_response_status(ptr)
-        body_ptr, body_len = c_void_p(), c_size_t()
-        check(_lib.scim_response_body(ptr, byref(body_ptr), byref(body_len)))
-        body = ctypes.string_at(body_ptr.value, body_len.value) if body_len.value else b""
-        headers: List[Tuple[str, str]] = []
-        name, value = c_void_p(), c_void_p()
-        for i in range(_lib.scim_response_header_count(ptr)):
-            check(_lib.scim_response_header(ptr, i, byref(name), byref(value)))
-            headers.append(
-                (
-                    ctypes.string_at(name.value).decode("utf-8"),
-                    ctypes.string_at(value.value).decode("utf-8"),
-                )
-            )
-        return Response(status, headers, body)
+        view = _View()
+        rc = _read(ptr, byref(view))
+        if rc:
+            check(rc)
+        n = view.body_len
+        body = _string_at(view.body, n) if n else b""
+        n = view.headers_len
+        if n:
+            # name, value, name, value, …: one slice copies them all, one decode each.
+            strings = b"\0".join(view.headers[: 2 * n]).decode("utf-8").split("\0")
+            pairs = iter(strings)
+            headers = list(zip(pairs, pairs))
+        else:
+            headers = []
+        return Response(view.status, headers, body)
     finally:
-        _lib.scim_response_free(ptr)
+        _free_response(ptr)
 
 
 class Engine(Handle):
@@ -360,11 +429,12 @@ class Engine(Handle):
         or a dict/list sent as compact JSON (with ``Content-Type:
         application/scim+json`` added when no Content-Type is given).
         """
+        # (collections.abc's isinstance: typing.Mapping's costs a microsecond per call)
         pairs: List[Tuple[str, str]] = list(
-            headers.items() if isinstance(headers, Mapping) else (headers or ())
+            headers.items() if isinstance(headers, _AbcMapping) else (headers or ())
         )
         if body is None:
-            raw = b""
+            raw: Optional[bytes] = None
         elif isinstance(body, (bytes, bytearray)):
             raw = bytes(body)
         elif isinstance(body, str):
@@ -373,21 +443,20 @@ class Engine(Handle):
             raw = _dumps(body)
             if not any(k.lower() == "content-type" for k, _ in pairs):
                 pairs.append(("Content-Type", "application/scim+json"))
-        hdrs = (_ffi.scim_header * len(pairs))(
-            *[_ffi.scim_header(_enc(k), _enc(v)) for k, v in pairs]
-        )
-        req = _ffi.scim_request(
-            _enc(method),
-            _enc(path),
-            _enc(query),
-            hdrs if pairs else None,
-            len(pairs),
-            raw if raw else None,
-            len(raw),
-        )
+        texts = [method, path, query]
+        for k, v in pairs:
+            texts.append(k)
+            texts.append(v)
+        buf, req = _pack_request(texts, raw or b"")
         out = c_void_p()
-        with self._use() as e:
-            check(_lib.scim_handle(e, byref(req), byref(out)))
+        e = self._acquire()
+        try:
+            rc = _handle(e, req, byref(out))
+        finally:
+            self._release()
+        del buf  # (kept alive until here: req points into it)
+        if rc:
+            check(rc)
         return _take_response(out.value or 0)
 
     # ----- events --------------------------------------------------------------------

@@ -80,6 +80,23 @@ class scim_header(Structure):
     _fields_ = [("name", c_char_p), ("value", c_char_p)]
 
 
+class scim_response_view(Structure):
+    """Every part of a response, filled by one ``scim_response_read`` call. ``headers``
+    is read as 2n ``char *`` (name, value, …): ``scim_header`` is two ``char *`` with no
+    padding, and one slice of this pointer copies every string at once."""
+
+    _fields_ = [
+        ("status", c_uint16),
+        ("body", c_void_p),
+        ("body_len", c_size_t),
+        ("headers", POINTER(c_char_p)),
+        ("headers_len", c_size_t),
+    ]
+
+
+assert ctypes.sizeof(scim_header) == 2 * ctypes.sizeof(c_char_p)
+
+
 class scim_request(Structure):
     _fields_ = [
         ("method", c_char_p),
@@ -141,11 +158,13 @@ _fn(
 _fn("scim_subscription_free", None, c_void_p)
 
 # Requests ---------------------------------------------------------------------------
-_fn("scim_handle", scim_result, c_void_p, POINTER(scim_request), c_void_pp)
+# The request as an address: Engine.handle() lays it out in one buffer (_pack_request).
+_fn("scim_handle", scim_result, c_void_p, c_void_p, c_void_pp)
 _fn("scim_response_status", c_uint16, c_void_p)
 _fn("scim_response_body", scim_result, c_void_p, c_void_pp, POINTER(c_size_t))
 _fn("scim_response_header_count", c_size_t, c_void_p)
 _fn("scim_response_header", scim_result, c_void_p, c_size_t, c_void_pp, c_void_pp)
+_fn("scim_response_read", scim_result, c_void_p, POINTER(scim_response_view))
 _fn("scim_response_free", None, c_void_p)
 
 # Logging ----------------------------------------------------------------------------

@@ -28,28 +28,40 @@ class Handle:
         self._ptr = ptr
         self._free = free
         self._busy = 0
-        self._cond = threading.Condition(threading.Lock())
+        # _lock guards _ptr and _busy; _cond (on the same lock) is where close() waits.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has run."""
         return self._ptr is None
 
-    @contextmanager
-    def _use(self) -> Iterator[int]:
-        """The pointer, for the duration of one library call."""
-        with self._cond:
+    def _acquire(self) -> int:
+        """The pointer, held for one library call: pair with :meth:`_release`. (What
+        :meth:`_use` does, without a generator: the per-request path uses these.)"""
+        with self._lock:
             ptr = self._ptr
             if ptr is None:
                 raise ClosedError(self._what)
             self._busy += 1
+        return ptr
+
+    def _release(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            # Only a close() in progress (it cleared _ptr first) waits for the count.
+            if self._busy == 0 and self._ptr is None:
+                self._cond.notify_all()
+
+    @contextmanager
+    def _use(self) -> Iterator[int]:
+        """The pointer, for the duration of one library call."""
+        ptr = self._acquire()
         try:
             yield ptr
         finally:
-            with self._cond:
-                self._busy -= 1
-                if self._busy == 0:
-                    self._cond.notify_all()
+            self._release()
 
     def close(self) -> None:
         """Free the library object. Calling it again does nothing."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import json
 import threading
+import urllib.parse
 
 import pytest
 
@@ -136,6 +138,46 @@ def test_errors_carry_code_and_message(engine: libscim.Engine) -> None:
     # A header value with a NUL cannot cross C.
     with pytest.raises(ValueError):
         engine.handle("GET", "/scim/v2/x/Users", headers={"X": "a\0b"})
+
+
+def test_handle_carries_every_part_of_the_request(tenant: Tenant) -> None:
+    # handle() lays the request out in one buffer: multi-byte UTF-8 early on shifts every
+    # later string, so what the library answers shows each one arrived whole.
+    user = {
+        "userName": "zoë.名@acme.example",
+        "externalId": "é-1",
+        "name": {"givenName": "Zoë", "familyName": "名前"},
+        "emails": [{"value": "zoe@acme.example", "type": "work"}],
+        "active": True,
+    }
+    r = tenant.engine.handle(
+        "POST",
+        f"/scim/v2/{tenant.id}/Users",
+        headers=[
+            ("X-Note", "café ☕"),
+            ("Authorization", f"Bearer {tenant.secret}"),
+            ("Content-Type", "application/scim+json"),
+        ],
+        body=json.dumps(user, ensure_ascii=False).encode("utf-8"),
+    )
+    assert r.status == 201, r.text
+    created = r.json()
+    assert created["userName"] == user["userName"]
+    assert created["name"] == {"givenName": "Zoë", "familyName": "名前"}
+    # Every response header, in the library's order.
+    assert [k for k, _ in r.headers] == ["Content-Type", "ETag", "Location"]
+    assert r.header("location") == f"{tenant.directory['tenant_url']}/Users/{created['id']}"
+    assert r.header("ETag") == created["meta"]["version"]
+    query = "filter=" + urllib.parse.quote(f'userName eq "{user["userName"]}"')
+    listed = tenant.request("GET", "/Users", query=query).raise_for_status().json()
+    assert [u["id"] for u in listed["Resources"]] == [created["id"]]
+    # No body at all, and no headers: the library still answers (401, no token).
+    bare = tenant.engine.handle("GET", f"/scim/v2/{tenant.id}/Users")
+    assert bare.status == 401 and bare.json()["status"] == "401"
+    # A NUL in any string is refused before the call, naming the string.
+    with pytest.raises(libscim.InvalidArgumentError) as e:
+        tenant.engine.handle("GET", f"/scim/v2/{tenant.id}/Users\0x")
+    assert e.value.code == libscim.Code.INVALID_ARGUMENT and "Users" in e.value.message
 
 
 def test_closed_handle_raises(engine: libscim.Engine) -> None:
