@@ -29,8 +29,10 @@
 //! ## Retention
 //!
 //! The outbox does not grow without bound ([`EventRetention`], `"events"` in the engine's
-//! configuration). Acknowledged events are deleted as the cursor advances (in
-//! [`crate::Engine::ack_events`]); unacknowledged ones are kept up to an age and a count
+//! configuration). Events are delivered per consumer group (see
+//! [`crate::Engine::next_group_events`] and [`crate::store::GroupCursor`]); an event every
+//! group has acknowledged is deleted as the cursors advance (in
+//! [`crate::Engine::ack_group_events`]); unacknowledged ones are kept up to an age and a count
 //! per directory, then dropped oldest first, with a `log::warn!` (target `scim::events`)
 //! naming the directory, how many and their `seq` range. Retention runs on the engine's
 //! own calls — every [`TRIM_EVERY`] successful writes of a directory or [`TRIM_INTERVAL`]
