@@ -386,7 +386,7 @@ pub struct Taken {
 /// its stream (the directory's events, in order) is leased to one consumer at a time,
 /// so a group's events are handed to one consumer at a time, in order, and handed again
 /// (from `acked`) to the next consumer when the holder stops renewing its lease.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct GroupCursor {
     pub group: String,
     /// Every event up to this one was applied by the group.
