@@ -334,6 +334,9 @@ pub trait Store: Send + Sync {
     fn release_group(&self, dir: &str, c: &Consumer) -> Result<()>;
     /// The consumer groups of directory `dir`, by name.
     fn groups(&self, dir: &str) -> Result<Vec<GroupCursor>>;
+    /// Forget consumer group `group` of directory `dir` (a consumer that is gone for
+    /// good): retention no longer waits for it. `false` when there was none.
+    fn remove_group(&self, dir: &str, group: &str) -> Result<bool>;
 
     /// Have `listener` told about changes made through other handles on the same
     /// database (other processes): returns `true` when this store announces them (a
