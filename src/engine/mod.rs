@@ -122,8 +122,10 @@ pub struct Engine {
     store: Arc<dyn Store>,
     provider: ServiceProvider,
     clock: Clock,
-    /// The wake-up of waiting consumers and the authentication cache, shared with the
-    /// store's announcements of other instances' changes ([`Store::subscribe`]).
+    /// The wake-up of waiting consumers and the authentication cache (token hash → the
+    /// authenticated directory; every directory change invalidates it, through
+    /// [`Engine::modify`] and [`Engine::delete_directory`], and so does another
+    /// instance's), shared with the store's announcements ([`Store::subscribe`]).
     relay: Arc<Relay>,
     /// Whether the store announces other instances' changes (a shared database).
     remote: bool,
@@ -134,7 +136,6 @@ pub struct Engine {
     leases: Mutex<HashSet<(String, String)>>,
     /// Compiled mappings per directory, reused while the stored mappings are unchanged.
     compiled: Mutex<HashMap<String, Arc<DirectoryMapping>>>,
-
     /// One relying party per directory with login, kept while its settings are unchanged
     /// (its discovery, key and pending-login caches live there).
     parties: Mutex<HashMap<String, login::Party>>,
