@@ -305,6 +305,51 @@ scim_result scim_events_next(const struct scim_engine *engine,
 scim_result scim_events_ack(const struct scim_engine *engine, const char *id, uint64_t seq);
 
 /*
+ `scim_events_next` for consumer group `group` (`scim_events_next` is group
+ `"default"`): each group receives every event, in order, on its own acknowledged
+ cursor. The engine is one consumer of the group; across engines and processes on one
+ database, a group's stream of a directory is leased to one consumer at a time (the
+ engine configuration's `"event_lease_ms"`, default 30000, renewed by every call here and
+ by `scim_events_ack_group`), and handed again from the acknowledged cursor to the next
+ consumer when the holder stops renewing. Errors: NOT_FOUND, INVALID_VALUE (a group
+ name that is empty, longer than 64 bytes or holds control characters). Thread-safe.
+ */
+scim_result scim_events_next_group(const struct scim_engine *engine,
+                                   const char *id,
+                                   const char *group,
+                                   size_t limit,
+                                   uint32_t timeout_ms,
+                                   char **events_json_out);
+
+/*
+ `scim_events_ack` for consumer group `group`: an event is deleted once every group
+ acknowledged it. Errors: NOT_FOUND, CONFLICT (`seq` beyond the last event),
+ INVALID_VALUE (the group name).
+ */
+scim_result scim_events_ack_group(const struct scim_engine *engine,
+                                  const char *id,
+                                  const char *group,
+                                  uint64_t seq);
+
+/*
+ `scim_events_rewind` for consumer group `group`: gives the group's stream back, so
+ every event it has not acknowledged is delivered again.
+ */
+scim_result scim_events_rewind_group(const struct scim_engine *engine,
+                                     const char *id,
+                                     const char *group);
+
+/*
+ Directory `id`'s consumer groups, by name, as a JSON array of
+ `{"group", "acked", "delivered", "owner", "lease_until"}` (`owner`: the consumer
+ holding the lease or `null`; `lease_until`: when it ends, milliseconds since the Unix
+ epoch by the store's clock). Errors: NOT_FOUND.
+ */
+scim_result scim_events_groups(const struct scim_engine *engine,
+                               const char *id,
+                               char **groups_json_out);
+
+/*
  Deliver directory `id`'s events to `callback` as they commit, in order, in batches,
  on a thread the library owns (never the caller's). The host acknowledges with
  `scim_events_ack` (from any thread). `finalizer` (may be NULL) is called with

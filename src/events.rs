@@ -29,8 +29,10 @@
 //! ## Retention
 //!
 //! The outbox does not grow without bound ([`EventRetention`], `"events"` in the engine's
-//! configuration). Acknowledged events are deleted as the cursor advances (in
-//! [`crate::Engine::ack_events`]); unacknowledged ones are kept up to an age and a count
+//! configuration). Events are delivered per consumer group (see
+//! [`crate::Engine::next_group_events`] and [`crate::store::GroupCursor`]); an event every
+//! group has acknowledged is deleted as the cursors advance (in
+//! [`crate::Engine::ack_group_events`]); unacknowledged ones are kept up to an age and a count
 //! per directory, then dropped oldest first, with a `log::warn!` (target `scim::events`)
 //! naming the directory, how many and their `seq` range. Retention runs on the engine's
 //! own calls — every [`TRIM_EVERY`] successful writes of a directory or [`TRIM_INTERVAL`]
@@ -97,6 +99,10 @@ pub const TRIM_EVERY: u32 = 64;
 pub const TRIM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 /// Most events one retention transaction deletes.
 pub const TRIM_BATCH: u64 = 500;
+
+/// A consumer whose group's stream another consumer holds asks again this often (or
+/// when that lease would end, if sooner): a stream given back is taken over within it.
+pub const HELD_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The net membership change of one request: a member added and removed again within
 /// the same request is no change at all.
@@ -411,9 +417,11 @@ impl EventFeed {
     }
 
     /// Events from `take` (which asks the store: [`crate::store::Store::take_events`]),
-    /// waiting up to `timeout` for some: `take` runs again whenever a change commits, when
-    /// another consumer's lease on the stream ends, and every `poll` (when changes made
-    /// elsewhere may go unannounced).
+    /// waiting up to `timeout` for some: `take` runs again whenever a change commits and
+    /// every `poll` (when changes made elsewhere may go unannounced). While another
+    /// consumer holds the stream, `take` runs again when its lease would end or after
+    /// [`HELD_RETRY`], whichever comes first, whatever commits meanwhile: a consumer
+    /// waiting its turn costs the store one write a second, not one per change.
     pub fn next(
         &self,
         timeout: std::time::Duration,
@@ -433,10 +441,17 @@ impl EventFeed {
             if now >= deadline {
                 return Ok(Vec::new());
             }
-            let mut until = deadline;
             if let Some(held) = taken.held_for {
-                until = until.min(now + held + MARGIN);
+                let wake = deadline.min(now + held.min(HELD_RETRY) + MARGIN);
+                let mut s = self.state.lock();
+                while std::time::Instant::now() < wake {
+                    if self.changed.wait_until(&mut s, wake).timed_out() {
+                        break;
+                    }
+                }
+                continue;
             }
+            let mut until = deadline;
             if let Some(p) = poll() {
                 until = until.min(now + p);
             }

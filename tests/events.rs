@@ -558,6 +558,35 @@ mod retention {
     }
 
     #[test]
+    fn retention_waits_for_every_group_until_one_is_removed() {
+        each_store("groups", |store| {
+            let h = Host::new(store(), unlimited());
+            // Two groups before the events: "audit" consumes, "gone" never does.
+            h.engine.ack_group_events(&h.dir, "audit", 0).unwrap();
+            h.engine.ack_group_events(&h.dir, "gone", 0).unwrap();
+            h.create_users(0, 5);
+            let events = h
+                .engine
+                .next_group_events(&h.dir, "audit", 10, Duration::ZERO)
+                .unwrap();
+            assert_eq!(events.len(), 5);
+            h.engine.ack_group_events(&h.dir, "audit", 5).unwrap();
+            // Kept for "gone"; the least cursor is what event_stats calls acknowledged.
+            let s = h.stats();
+            assert_eq!((s.acked, s.kept, s.dropped), (0, 5, 0));
+            // Forgetting "gone" lets retention delete them at once.
+            h.engine.remove_event_group(&h.dir, "gone").unwrap();
+            let s = h.stats();
+            assert_eq!((s.acked, s.kept, s.dropped), (5, 0, 0));
+            let e = h.engine.remove_event_group(&h.dir, "gone").unwrap_err();
+            assert_eq!(e.status, 404);
+            let groups = h.engine.event_groups(&h.dir).unwrap();
+            assert_eq!(groups.len(), 1);
+            assert_eq!((groups[0].group.as_str(), groups[0].acked), ("audit", 5));
+        });
+    }
+
+    #[test]
     fn acknowledged_events_are_deleted_without_a_prune_call() {
         each_store("acked", |store| {
             let h = Host::new(store(), unlimited());

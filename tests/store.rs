@@ -551,6 +551,12 @@ fn consumer_groups(store: &dyn Store) {
     };
     assert_eq!(seqs(&redelivered), [3]);
 
+    // A group gone for good is forgotten: retention no longer waits for it.
+    assert!(!store.remove_group("d", "nope").unwrap());
+    assert_eq!(store.remove_group("d", "").unwrap_err().status, 400);
+    assert!(store.remove_group("d", "x").unwrap());
+    assert!(!store.groups("d").unwrap().iter().any(|g| g.group == "x"));
+
     // The old API is group "default".
     assert_eq!(store.acked("d").unwrap(), 0);
     store.ack_events("d", 3).unwrap();

@@ -34,8 +34,20 @@ const pollSlice = 100 * time.Millisecond
 // NextEvents waits up to timeout for events of directory dirID not yet delivered and
 // returns up to limit of them (none when the timeout passes first). It returns
 // ctx.Err() when ctx is done before any event arrived. Delivered events come again
-// after a restart until acknowledged with Ack. Safe for concurrent use.
+// after a restart until acknowledged with Ack. Safe for concurrent use. It is
+// NextGroupEvents for consumer group "default".
 func (e *Engine) NextEvents(ctx context.Context, dirID string, limit int, timeout time.Duration) ([]Event, error) {
+	return e.NextGroupEvents(ctx, dirID, "", limit, timeout)
+}
+
+// NextGroupEvents is NextEvents for consumer group group ("" is "default"): each group
+// receives every event, in order, on its own acknowledged cursor. Across engines and
+// processes on one database, a group's stream of a directory is leased to one consumer
+// at a time (the configuration's "event_lease_ms", default 30000, renewed by every call
+// and by AckGroup) and handed again from the acknowledged cursor to the next consumer
+// when the holder stops renewing. Errors: ErrNotFound, ErrInvalidArgument (a group name
+// longer than 64 bytes or with control characters).
+func (e *Engine) NextGroupEvents(ctx context.Context, dirID, group string, limit int, timeout time.Duration) ([]Event, error) {
 	if limit <= 0 {
 		return nil, argError("limit: must be positive (got %d)", limit)
 	}
@@ -49,7 +61,7 @@ func (e *Engine) NextEvents(ctx context.Context, dirID string, limit int, timeou
 			wait = min(wait, time.Until(d))
 		}
 		wait = max(wait, 0)
-		events, err := e.nextEvents(dirID, limit, wait)
+		events, err := e.nextEvents(dirID, group, limit, wait)
 		if err != nil || len(events) > 0 {
 			return events, err
 		}
@@ -59,22 +71,62 @@ func (e *Engine) NextEvents(ctx context.Context, dirID string, limit int, timeou
 	}
 }
 
-func (e *Engine) nextEvents(dirID string, limit int, wait time.Duration) ([]Event, error) {
+func (e *Engine) nextEvents(dirID, group string, limit int, wait time.Duration) ([]Event, error) {
 	events := []Event{}
+	if group == "" {
+		err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
+			return jsonCall(&events, func(p **C.char) C.scim_result {
+				return C.scim_events_next(eng, s[0], C.size_t(limit), C.uint32_t(wait.Milliseconds()), p)
+			})
+		}, dirID, "directory id")
+		return events, err
+	}
 	err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
 		return jsonCall(&events, func(p **C.char) C.scim_result {
-			return C.scim_events_next(eng, s[0], C.size_t(limit), C.uint32_t(wait.Milliseconds()), p)
+			return C.scim_events_next_group(eng, s[0], s[1], C.size_t(limit), C.uint32_t(wait.Milliseconds()), p)
 		})
-	}, dirID, "directory id")
+	}, dirID, "directory id", group, "group")
 	return events, err
 }
 
 // Ack acknowledges every event of directory dirID up to seq: applied, never delivered
-// again. Errors: ErrNotFound, ErrConflict (seq beyond the last event).
+// again. Errors: ErrNotFound, ErrConflict (seq beyond the last event). It is AckGroup
+// for consumer group "default".
 func (e *Engine) Ack(dirID string, seq uint64) error {
 	return e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
 		return call(func() C.scim_result { return C.scim_events_ack(eng, s[0], C.uint64_t(seq)) })
 	}, dirID, "directory id")
+}
+
+// AckGroup is Ack for consumer group group: an event is deleted once every group
+// acknowledged it. Errors: ErrNotFound, ErrConflict, ErrInvalidArgument (the group name).
+func (e *Engine) AckGroup(dirID, group string, seq uint64) error {
+	return e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
+		return call(func() C.scim_result { return C.scim_events_ack_group(eng, s[0], s[1], C.uint64_t(seq)) })
+	}, dirID, "directory id", group, "group")
+}
+
+// EventGroup is one consumer group's position in a directory's outbox.
+type EventGroup struct {
+	Group string `json:"group"`
+	// Acked: every event up to it was applied by the group.
+	Acked uint64 `json:"acked"`
+	// Delivered: every event up to it was handed to the lease holder.
+	Delivered uint64 `json:"delivered"`
+	// Owner is the consumer holding the lease ("" when none).
+	Owner string `json:"owner"`
+	// LeaseUntil is when the lease ends, in milliseconds since the Unix epoch by the
+	// store's clock.
+	LeaseUntil int64 `json:"lease_until"`
+}
+
+// EventGroups lists directory dirID's consumer groups, by name. Errors: ErrNotFound.
+func (e *Engine) EventGroups(dirID string) ([]EventGroup, error) {
+	out := []EventGroup{}
+	err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
+		return jsonCall(&out, func(p **C.char) C.scim_result { return C.scim_events_groups(eng, s[0], p) })
+	}, dirID, "directory id")
+	return out, err
 }
 
 // EventStats is the state of a directory's outbox.

@@ -356,6 +356,44 @@ func TestHandlerConcurrent(t *testing.T) {
 	}
 }
 
+func TestEventGroups(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	// Both groups exist before the event: each receives it, on its own cursor.
+	for _, g := range []string{"audit", "sync"} {
+		if err := f.engine.AckGroup(f.dir.ID, g, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := f.do(t, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"grp"}`)
+	if r.Status != 201 {
+		t.Fatalf("POST: %d %s", r.Status, r.Body)
+	}
+	audit, err := f.engine.NextGroupEvents(ctx, f.dir.ID, "audit", 100, time.Second)
+	if err != nil || len(audit) == 0 || audit[len(audit)-1].Kind != "user.created" {
+		t.Fatalf("audit: %+v %v", audit, err)
+	}
+	last := audit[len(audit)-1].Seq
+	if err := f.engine.AckGroup(f.dir.ID, "audit", last); err != nil {
+		t.Fatal(err)
+	}
+	sync, err := f.engine.NextGroupEvents(ctx, f.dir.ID, "sync", 100, time.Second)
+	if err != nil || len(sync) != len(audit) || sync[len(sync)-1].Seq != last {
+		t.Fatalf("sync: %+v %v", sync, err)
+	}
+	groups, err := f.engine.EventGroups(f.dir.ID)
+	if err != nil || len(groups) != 2 || groups[0].Group != "audit" || groups[0].Acked != last ||
+		groups[1].Group != "sync" || groups[1].Acked >= last || groups[1].Owner == "" {
+		t.Fatalf("groups: %+v %v", groups, err)
+	}
+	if err := f.engine.AckGroup(f.dir.ID, "sync", 1000); !errors.Is(err, scim.ErrConflict) {
+		t.Fatalf("ack past the end: %v", err)
+	}
+	if _, err := f.engine.NextGroupEvents(ctx, f.dir.ID, "bad\tname", 10, 0); !errors.Is(err, scim.ErrInvalidArgument) {
+		t.Fatalf("bad group name: %v", err)
+	}
+}
+
 func TestEvents(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

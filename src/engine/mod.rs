@@ -123,8 +123,10 @@ pub struct Engine {
     store: Arc<dyn Store>,
     provider: ServiceProvider,
     clock: Clock,
-    /// The wake-up of waiting consumers and the authentication cache, shared with the
-    /// store's announcements of other instances' changes ([`Store::subscribe`]).
+    /// The wake-up of waiting consumers and the authentication cache (token hash → the
+    /// authenticated directory; every directory change invalidates it, through
+    /// [`Engine::modify`] and [`Engine::delete_directory`], and so does another
+    /// instance's), shared with the store's announcements ([`Store::subscribe`]).
     relay: Arc<Relay>,
     /// Whether the store announces other instances' changes (a shared database).
     remote: bool,
@@ -135,7 +137,6 @@ pub struct Engine {
     leases: Mutex<HashSet<(String, String)>>,
     /// Compiled mappings per directory, reused while the stored mappings are unchanged.
     compiled: Mutex<HashMap<String, Arc<DirectoryMapping>>>,
-
     /// One relying party per directory with login, kept while its settings are unchanged
     /// (its discovery, key and pending-login caches live there).
     parties: Mutex<HashMap<String, login::Party>>,
@@ -860,6 +861,25 @@ impl Engine {
         self.store.groups(directory_id)
     }
 
+    /// Forget consumer group `group` of the directory (a consumer gone for good, such as
+    /// group `default` of a database whose host now consumes under another name): the
+    /// outbox no longer keeps events for it, and retention runs at once. 404 when the
+    /// directory or the group does not exist.
+    pub fn remove_event_group(&self, directory_id: &str, group: &str) -> Result<()> {
+        crate::store::check_group(group)?;
+        self.record(directory_id)?;
+        if !self.store.remove_group(directory_id, group)? {
+            return Err(ScimError::not_found(format!(
+                "directory '{directory_id}' has no consumer group '{group}'"
+            )));
+        }
+        self.leases
+            .lock()
+            .remove(&(directory_id.to_owned(), group.to_owned()));
+        self.retain_events(directory_id);
+        Ok(())
+    }
+
     /// This engine as a consumer of `group`.
     fn consumer_of<'a>(&'a self, group: &'a str) -> Consumer<'a> {
         Consumer {
@@ -1062,7 +1082,8 @@ fn provider(config: &EngineConfig, store: &Arc<dyn Store>, clock: &Clock) -> Ser
 pub struct EventStats {
     /// The last sequence number handed out (0 before the first event).
     pub last_seq: u64,
-    /// The acknowledged cursor.
+    /// The acknowledged cursor: the least of every consumer group's (0 when there is no
+    /// group; each group's own: [`Engine::event_groups`]).
     pub acked: u64,
     /// Events kept (unacknowledged ones, and acknowledged ones not yet deleted).
     pub kept: u64,

@@ -44,6 +44,86 @@ pub unsafe extern "C" fn scim_events_ack(
     boundary(|| Ok(self::engine(engine)?.ack_events(str_arg(id, "id")?, seq)?))
 }
 
+/// `scim_events_next` for consumer group `group` (`scim_events_next` is group
+/// `"default"`): each group receives every event, in order, on its own acknowledged
+/// cursor. The engine is one consumer of the group; across engines and processes on one
+/// database, a group's stream of a directory is leased to one consumer at a time (the
+/// engine configuration's `"event_lease_ms"`, default 30000, renewed by every call here and
+/// by `scim_events_ack_group`), and handed again from the acknowledged cursor to the next
+/// consumer when the holder stops renewing. Errors: NOT_FOUND, INVALID_VALUE (a group
+/// name that is empty, longer than 64 bytes or holds control characters). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_next_group(
+    engine: *const scim_engine,
+    id: *const c_char,
+    group: *const c_char,
+    limit: usize,
+    timeout_ms: u32,
+    events_json_out: *mut *mut c_char,
+) -> scim_result {
+    boundary(|| {
+        check_out(events_json_out, "events_json_out")?;
+        let e = self::engine(engine)?;
+        let events = e.next_group_events(
+            str_arg(id, "id")?,
+            str_arg(group, "group")?,
+            limit,
+            Duration::from_millis(timeout_ms.into()),
+        )?;
+        out(events_json_out, "events_json_out", json_out(&events)?)
+    })
+}
+
+/// `scim_events_ack` for consumer group `group`: an event is deleted once every group
+/// acknowledged it. Errors: NOT_FOUND, CONFLICT (`seq` beyond the last event),
+/// INVALID_VALUE (the group name).
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_ack_group(
+    engine: *const scim_engine,
+    id: *const c_char,
+    group: *const c_char,
+    seq: u64,
+) -> scim_result {
+    boundary(|| {
+        Ok(self::engine(engine)?.ack_group_events(
+            str_arg(id, "id")?,
+            str_arg(group, "group")?,
+            seq,
+        )?)
+    })
+}
+
+/// `scim_events_rewind` for consumer group `group`: gives the group's stream back, so
+/// every event it has not acknowledged is delivered again.
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_rewind_group(
+    engine: *const scim_engine,
+    id: *const c_char,
+    group: *const c_char,
+) -> scim_result {
+    boundary(|| {
+        Ok(self::engine(engine)?
+            .rewind_group_events(str_arg(id, "id")?, str_arg(group, "group")?)?)
+    })
+}
+
+/// Directory `id`'s consumer groups, by name, as a JSON array of
+/// `{"group", "acked", "delivered", "owner", "lease_until"}` (`owner`: the consumer
+/// holding the lease or `null`; `lease_until`: when it ends, milliseconds since the Unix
+/// epoch by the store's clock). Errors: NOT_FOUND.
+#[no_mangle]
+pub unsafe extern "C" fn scim_events_groups(
+    engine: *const scim_engine,
+    id: *const c_char,
+    groups_json_out: *mut *mut c_char,
+) -> scim_result {
+    boundary(|| {
+        check_out(groups_json_out, "groups_json_out")?;
+        let groups = self::engine(engine)?.event_groups(str_arg(id, "id")?)?;
+        out(groups_json_out, "groups_json_out", json_out(&groups)?)
+    })
+}
+
 /// Called with `userdata` first and a JSON array of events (valid only during the call).
 pub type scim_events_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, events_json: *const c_char)>;

@@ -717,6 +717,15 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn remove_group(&self, dir: &str, group: &str) -> Result<bool> {
+        check_group(group)?;
+        Ok(self
+            .dirs
+            .write()
+            .get_mut(dir)
+            .is_some_and(|d| d.consumers.remove(group).is_some()))
+    }
+
     fn groups(&self, dir: &str) -> Result<Vec<GroupCursor>> {
         Ok(self
             .dirs

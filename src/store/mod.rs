@@ -415,6 +415,9 @@ pub trait Store: Send + Sync {
     fn release_group(&self, dir: &str, c: &Consumer) -> Result<()>;
     /// The consumer groups of directory `dir`, by name.
     fn groups(&self, dir: &str) -> Result<Vec<GroupCursor>>;
+    /// Forget consumer group `group` of directory `dir` (a consumer that is gone for
+    /// good): retention no longer waits for it. `false` when there was none.
+    fn remove_group(&self, dir: &str, group: &str) -> Result<bool>;
 
     /// Have `listener` told about changes made through other handles on the same
     /// database (other processes): returns `true` when this store announces them (a
@@ -467,7 +470,7 @@ pub struct Taken {
 /// its stream (the directory's events, in order) is leased to one consumer at a time,
 /// so a group's events are handed to one consumer at a time, in order, and handed again
 /// (from `acked`) to the next consumer when the holder stops renewing its lease.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct GroupCursor {
     pub group: String,
     /// Every event up to this one was applied by the group.

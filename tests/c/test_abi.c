@@ -195,6 +195,26 @@ static void flow(void) {
   uint64_t pruned = 99;
   CHECK(scim_events_prune(engine, id, &pruned) == SCIM_RESULT_OK && pruned == 0);
   CHECK(scim_events_prune(engine, id, NULL) == SCIM_RESULT_NULL_PARAMETER);
+  /* A consumer group of its own starts at the oldest event kept: none (the only group,
+   * "default", acknowledged event 1, so retention deleted it). */
+  char *group_events = NULL;
+  CHECK(scim_events_next_group(engine, id, "audit", 10, 0, &group_events) == SCIM_RESULT_OK);
+  CHECK(strcmp(group_events, "[]") == 0);
+  scim_string_free(group_events);
+  CHECK(scim_events_ack_group(engine, id, "audit", 99) == SCIM_RESULT_CONFLICT);
+  CHECK(scim_events_ack_group(engine, id, "audit", 1) == SCIM_RESULT_OK);
+  CHECK(scim_events_rewind_group(engine, id, "audit") == SCIM_RESULT_OK);
+  group_events = NULL;
+  CHECK(scim_events_next_group(engine, id, "", 10, 0, &group_events) ==
+        SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(group_events == NULL);
+  CHECK(scim_events_next_group(engine, id, NULL, 10, 0, &group_events) ==
+        SCIM_RESULT_NULL_PARAMETER);
+  char *groups = NULL;
+  CHECK(scim_events_groups(engine, id, &groups) == SCIM_RESULT_OK);
+  CHECK(strstr(groups, "\"group\":\"audit\",\"acked\":1") != NULL);
+  CHECK(strstr(groups, "\"group\":\"default\",\"acked\":1") != NULL);
+  scim_string_free(groups);
   char *expiring = NULL;
   CHECK(scim_tokens_expiring(engine, 3600, &expiring) == SCIM_RESULT_OK);
   CHECK(strcmp(expiring, "[]") == 0);

@@ -279,6 +279,9 @@ impl Store for Counting {
     fn release_group(&self, d: &str, c: &scim::store::Consumer) -> scim::error::Result<()> {
         self.inner.release_group(d, c)
     }
+    fn remove_group(&self, d: &str, group: &str) -> scim::error::Result<bool> {
+        self.inner.remove_group(d, group)
+    }
     fn groups(&self, d: &str) -> scim::error::Result<Vec<scim::store::GroupCursor>> {
         self.inner.groups(d)
     }

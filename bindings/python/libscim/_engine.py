@@ -462,31 +462,69 @@ class Engine(Handle):
     # ----- events --------------------------------------------------------------------
 
     def next_events(
-        self, directory_id: str, limit: int = 100, timeout: float = 0.0
+        self,
+        directory_id: str,
+        limit: int = 100,
+        timeout: float = 0.0,
+        group: Optional[str] = None,
     ) -> List[JSON]:
         """Up to ``limit`` events of the directory not yet delivered, waiting up to
         ``timeout`` seconds for the first (``[]`` when none came). Each is
         ``{"seq", "kind", "resource_type", "resource_id", "time", "data"}``.
         Delivered events come again after a restart until acknowledged with
-        :meth:`ack_events`."""
+        :meth:`ack_events`.
+
+        ``group`` names a consumer group (default ``"default"``): each group receives
+        every event, in order, on its own acknowledged cursor. Across engines and
+        processes on one database, a group's stream is leased to one consumer at a time
+        (``"event_lease_ms"`` of the configuration, default 30000) and handed again from
+        the acknowledged cursor to the next consumer when the holder stops renewing."""
         deadline = time.monotonic() + max(0.0, timeout)
         did = _enc(directory_id)
+        grp = None if group is None else _enc(group)
         while True:
             left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+            wait_ms = min(left_ms, _WAIT_SLICE_MS)
             with self._use() as e:
-                events = _json_out(
-                    lambda out: _lib.scim_events_next(
-                        e, did, limit, min(left_ms, _WAIT_SLICE_MS), out
+                if grp is None:
+                    events = _json_out(
+                        lambda out: _lib.scim_events_next(e, did, limit, wait_ms, out)
                     )
-                )
+                else:
+                    events = _json_out(
+                        lambda out: _lib.scim_events_next_group(
+                            e, did, grp, limit, wait_ms, out
+                        )
+                    )
             if events or left_ms <= _WAIT_SLICE_MS:
                 return events
 
-    def ack_events(self, directory_id: str, seq: int) -> None:
-        """Acknowledge every event up to ``seq``: applied, not to be delivered again.
-        ConflictError when ``seq`` is beyond the last event."""
+    def ack_events(
+        self, directory_id: str, seq: int, group: Optional[str] = None
+    ) -> None:
+        """Acknowledge every event up to ``seq`` (for consumer group ``group``, default
+        ``"default"``): applied, not to be delivered again; an event is deleted once
+        every group acknowledged it. ConflictError when ``seq`` is beyond the last
+        event."""
         with self._use() as e:
-            check(_lib.scim_events_ack(e, _enc(directory_id), seq))
+            if group is None:
+                check(_lib.scim_events_ack(e, _enc(directory_id), seq))
+            else:
+                check(
+                    _lib.scim_events_ack_group(
+                        e, _enc(directory_id), _enc(group), seq
+                    )
+                )
+
+    def event_groups(self, directory_id: str) -> List[JSON]:
+        """The directory's consumer groups, by name: each
+        ``{"group", "acked", "delivered", "owner", "lease_until"}``."""
+        did = _enc(directory_id)
+        with self._use() as e:
+            groups: List[JSON] = _json_out(
+                lambda out: _lib.scim_events_groups(e, did, out)
+            )
+        return groups
 
     def event_stats(self, directory_id: str) -> JSON:
         """The directory's outbox: ``{"last_seq", "acked", "kept", "dropped"}``.

@@ -146,6 +146,18 @@ _fn("scim_events_next", scim_result, c_void_p, c_char_p, c_size_t, c_uint32, c_v
 _fn("scim_events_ack", scim_result, c_void_p, c_char_p, c_uint64)
 _fn("scim_events_stats", scim_result, c_void_p, c_char_p, c_void_pp)
 _fn(
+    "scim_events_next_group",
+    scim_result,
+    c_void_p,
+    c_char_p,
+    c_char_p,
+    c_size_t,
+    c_uint32,
+    c_void_pp,
+)
+_fn("scim_events_ack_group", scim_result, c_void_p, c_char_p, c_char_p, c_uint64)
+_fn("scim_events_groups", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn(
     "scim_events_subscribe",
     scim_result,
     c_void_p,

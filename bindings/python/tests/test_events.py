@@ -131,3 +131,37 @@ def test_retention_drops_beyond_the_count_and_says_so() -> None:
         assert [x["seq"] for x in e.next_events(d["id"])] == [4, 5]
         with pytest.raises(libscim.NotFoundError):
             e.event_stats("nope")
+
+
+def test_consumer_groups_have_their_own_cursors(tmp_path: Path) -> None:
+    db = tmp_path / "groups.db"
+    with libscim.Engine(db) as e:
+        d = e.create_directory(
+            {"name": "Gr", "domain": "ev.example", "idp": "okta", "services": ["uem"]}
+        )
+        # Both groups exist before the events: each receives all of them.
+        e.ack_events(d["id"], 0, group="audit")
+        e.ack_events(d["id"], 0, group="sync")
+        secret = e.issue_token(d["id"])["secret"]
+        for n in ("a", "b"):
+            e.handle(
+                "POST",
+                f"/scim/v2/{d['id']}/Users",
+                headers={"Authorization": f"Bearer {secret}"},
+                body=user(f"{n}@gr.example"),
+            ).raise_for_status()
+        audit = e.next_events(d["id"], group="audit")
+        assert [x["seq"] for x in audit] == [1, 2]
+        assert e.next_events(d["id"], group="audit") == []
+        e.ack_events(d["id"], 2, group="audit")
+        # "sync" is untouched by what "audit" did.
+        assert [x["seq"] for x in e.next_events(d["id"], limit=1, group="sync")] == [1]
+        e.ack_events(d["id"], 1, group="sync")
+        groups = {g["group"]: g for g in e.event_groups(d["id"])}
+        assert (groups["audit"]["acked"], groups["sync"]["acked"]) == (2, 1)
+        # Retention waits for every group: event 2 is kept for "sync".
+        assert e.event_stats(d["id"])["kept"] == 1
+        with pytest.raises(libscim.ConflictError):
+            e.ack_events(d["id"], 99, group="sync")
+        with pytest.raises(libscim.InvalidArgumentError):
+            e.next_events(d["id"], group="")

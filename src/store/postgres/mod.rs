@@ -724,6 +724,17 @@ impl Store for PostgresStore {
         })
     }
 
+    fn remove_group(&self, dir: &str, group: &str) -> Result<bool> {
+        check_group(group)?;
+        self.writing(Some(dir), |c| {
+            let n = c.execute(
+                "DELETE FROM consumer_groups WHERE dir = $1 AND grp = $2",
+                &[&dir, &group],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
     fn groups(&self, dir: &str) -> Result<Vec<GroupCursor>> {
         let mut c = self.conn()?;
         let groups = groups(&c, dir)?;

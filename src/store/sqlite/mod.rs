@@ -713,6 +713,16 @@ impl Store for SqliteStore {
         })
     }
 
+    fn remove_group(&self, dir: &str, group: &str) -> Result<bool> {
+        check_group(group)?;
+        self.transact(|c| {
+            c.prepare_cached("DELETE FROM consumer_groups WHERE dir = ?1 AND grp = ?2")
+                .and_then(|mut s| s.execute([dir, group]))
+                .map(|n| n > 0)
+                .map_err(sql_err)
+        })
+    }
+
     fn groups(&self, dir: &str) -> Result<Vec<GroupCursor>> {
         self.with_reader(|c| groups(c, dir))
     }
