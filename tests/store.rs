@@ -3,8 +3,7 @@
 use scim::schema::ResourceKind::{self, Group, User};
 use scim::store::{
     Consumer, DirectoryRecord, IndexKey, Member, MemoryStore, NewEvent, PostgresStore,
-    PreparedEvent,
-    SqliteOptions, SqliteStore, Store, StoredResource,
+    PreparedEvent, SqliteOptions, SqliteStore, Store, StoredResource,
 };
 use scim::ScimError;
 use serde_json::{json, Value};
