@@ -79,15 +79,9 @@ pub(crate) fn view(ctx: &Ctx, r: &StoredResource) -> Value {
 
 /// The `meta` object of `r`.
 fn meta(ctx: &Ctx, r: &StoredResource) -> Value {
-    let head = Head {
-        kind: r.kind,
-        id: &r.id,
-        created: &timestamp(r.created),
-        last_modified: &timestamp(r.last_modified),
-        version: r.version,
-    };
+    let fields = Head::of(r, |head| meta_fields(ctx, head));
     Value::Object(
-        meta_fields(ctx, &head)
+        fields
             .into_iter()
             .map(|(k, v)| (k.to_owned(), Value::String(v)))
             .collect(),
@@ -138,14 +132,7 @@ pub(crate) fn write(
             }
         }
     }
-    let head = Head {
-        kind: r.kind,
-        id: &r.id,
-        created: &timestamp(r.created),
-        last_modified: &timestamp(r.last_modified),
-        version: r.version,
-    };
-    write_tail(ctx, tx, &head, projection, w)
+    Head::of(r, |head| write_tail(ctx, tx, head, projection, w))
 }
 
 /// [`write`] of a resource read as text: what the projection keeps whole is copied from
@@ -188,6 +175,19 @@ struct Head<'a> {
     created: &'a str,
     last_modified: &'a str,
     version: u64,
+}
+
+impl Head<'_> {
+    /// `f` of the head of a parsed resource (its times formatted as RFC 3339).
+    fn of<R>(r: &StoredResource, f: impl FnOnce(&Head) -> R) -> R {
+        f(&Head {
+            kind: r.kind,
+            id: &r.id,
+            created: &timestamp(r.created),
+            last_modified: &timestamp(r.last_modified),
+            version: r.version,
+        })
+    }
 }
 
 /// The members after the stored attributes: the derived lists the projection returns,
