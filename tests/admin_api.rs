@@ -975,7 +975,8 @@ fn the_outbox_shows_what_is_pending_and_what_was_acknowledged() {
         .json();
     assert_eq!(
         empty,
-        json!({"pending": 0, "lastSeq": 0, "acked": 0, "kept": 0, "dropped": 0, "recent": []})
+        json!({"pending": 0, "lastSeq": 0, "acked": 0, "kept": 0, "dropped": 0, "consumers": [],
+               "recent": []})
     );
     for name in ["ann", "bob", "cy"] {
         let r = f.scim(&token, "POST", &format!("{base}/Users"), Some(user(name)));
@@ -1012,6 +1013,11 @@ fn the_outbox_shows_what_is_pending_and_what_was_acknowledged() {
         .json();
     assert_eq!(o["pending"], 1);
     assert_eq!(o["acked"], 2);
+    // Each consumer group with its cursors: group `default` was handed 3, applied 2.
+    assert_eq!(
+        o["consumers"],
+        json!([{"group": "default", "acked": 2, "delivered": 3}])
+    );
     assert_eq!(o["recent"][0]["seq"], 3);
     f.admin("GET", &format!("/directories/{id}/outbox?limit=x"), None)
         .assert_error(400, Some("invalidValue"));

@@ -485,12 +485,18 @@ fn outbox(engine: &Engine, id: &str, params: &Params) -> Result<Response> {
         .take(limit)
         .map(views::event)
         .collect();
+    let consumers: Vec<Value> = engine
+        .event_groups(id)?
+        .iter()
+        .map(|g| json!({ "group": g.group, "acked": g.acked, "delivered": g.delivered }))
+        .collect();
     ok(json!({
         "pending": stats.last_seq.saturating_sub(stats.acked).saturating_sub(stats.dropped),
         "lastSeq": stats.last_seq,
         "acked": stats.acked,
         "kept": stats.kept,
         "dropped": stats.dropped,
+        "consumers": consumers,
         "recent": recent,
     }))
 }
