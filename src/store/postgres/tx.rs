@@ -139,6 +139,20 @@ pub struct Tx<'c> {
 const RESOURCE_COLUMNS: &str = "id, data, created, last_modified, version";
 
 impl Tx<'_> {
+    /// The row of resource `kind`/`id` of the directory ([`RESOURCE_COLUMNS`]).
+    fn get_row(&self, kind: ResourceKind, id: &str) -> Result<Option<Row>> {
+        if !storable(id) {
+            return Ok(None);
+        }
+        self.conn.query_opt(
+            &format!(
+                "SELECT {RESOURCE_COLUMNS} FROM resources
+                 WHERE dir = $1 AND kind = $2 AND id = $3"
+            ),
+            &[&self.dir, &kind_code(kind), &id],
+        )
+    }
+
     fn seq_of(&self, kind: ResourceKind, id: &str) -> Result<Option<i64>> {
         if !storable(id) {
             return Ok(None);
@@ -216,33 +230,13 @@ fn strings(rows: Vec<Row>) -> Result<Vec<String>> {
 
 impl ReadTx for Tx<'_> {
     fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>> {
-        if !storable(id) {
-            return Ok(None);
-        }
-        self.conn
-            .query_opt(
-                &format!(
-                    "SELECT {RESOURCE_COLUMNS} FROM resources
-                     WHERE dir = $1 AND kind = $2 AND id = $3"
-                ),
-                &[&self.dir, &kind_code(kind), &id],
-            )?
+        self.get_row(kind, id)?
             .map(|r| resource_row_at(kind, &r, 0))
             .transpose()
     }
 
     fn get_text(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredText>> {
-        if !storable(id) {
-            return Ok(None);
-        }
-        self.conn
-            .query_opt(
-                &format!(
-                    "SELECT {RESOURCE_COLUMNS} FROM resources
-                     WHERE dir = $1 AND kind = $2 AND id = $3"
-                ),
-                &[&self.dir, &kind_code(kind), &id],
-            )?
+        self.get_row(kind, id)?
             .map(|r| text_row_at(kind, &r, 0))
             .transpose()
     }

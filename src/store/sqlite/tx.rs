@@ -126,6 +126,25 @@ pub struct Tx<'c> {
 }
 
 impl Tx<'_> {
+    /// The resource `kind`/`id` of the directory, its row read by `row`.
+    fn get_row<T>(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        row: impl FnOnce(&Row) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, data, created, last_modified, version FROM resources
+                 WHERE dir = ?1 AND kind = ?2 AND id = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![self.dir, kind_code(kind), id], row)
+                    .optional()
+            })
+            .map_err(sql_err)
+    }
+
     fn seq_of(&self, kind: ResourceKind, id: &str) -> Result<Option<i64>> {
         self.conn
             .prepare_cached("SELECT seq FROM resources WHERE dir = ?1 AND kind = ?2 AND id = ?3")
@@ -249,33 +268,11 @@ impl Tx<'_> {
 
 impl ReadTx for Tx<'_> {
     fn get(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>> {
-        self.conn
-            .prepare_cached(
-                "SELECT id, data, created, last_modified, version FROM resources
-                 WHERE dir = ?1 AND kind = ?2 AND id = ?3",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![self.dir, kind_code(kind), id], |r| {
-                    resource_row(kind, r)
-                })
-                .optional()
-            })
-            .map_err(sql_err)
+        self.get_row(kind, id, |r| resource_row(kind, r))
     }
 
     fn get_text(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredText>> {
-        self.conn
-            .prepare_cached(
-                "SELECT id, data, created, last_modified, version FROM resources
-                 WHERE dir = ?1 AND kind = ?2 AND id = ?3",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![self.dir, kind_code(kind), id], |r| {
-                    text_row_at(kind, r, 0)
-                })
-                .optional()
-            })
-            .map_err(sql_err)
+        self.get_row(kind, id, |r| text_row_at(kind, r, 0))
     }
 
     fn lookup(&self, kind: ResourceKind, key: IndexKey, value: &str) -> Result<Vec<String>> {
