@@ -1,7 +1,9 @@
 //! A directory's OpenID Connect login: its relying-party settings, and the step from
 //! validated claims to the provisioned, active user.
 
-use super::{fed, not_found, settings, Engine};
+use super::directories::{not_found, settings};
+use super::mappings::fed;
+use super::Engine;
 use crate::directory::{DirectoryOidc, Service};
 use crate::error::ScimError;
 use crate::mapping::FoundUser;
