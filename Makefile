@@ -36,6 +36,9 @@ test: lint rust-test header-check c-test example-c compliance openapi e2e consol
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --quiet -- -D warnings
+	@# No import cycles between modules (the check proves first that it finds one).
+	python3 tests/layout/check_imports.py --self-test
+	python3 tests/layout/check_imports.py src
 
 rust-test: pg-deps
 	$(CARGO) test --all-targets

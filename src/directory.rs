@@ -2,6 +2,8 @@
 //! target services, isolated from every other directory of the engine.
 
 use crate::error::{Result, ScimError};
+// Defined in a leaf module that `mapping` uses too (no `directory` <-> `mapping` cycle).
+pub use crate::integration::{IdpKind, Service};
 use crate::mapping::{Mapping, Profile};
 use crate::token::TokenInfo;
 use serde::{Deserialize, Serialize};
@@ -12,25 +14,6 @@ use time::OffsetDateTime;
 pub const MAX_NAME_CHARS: usize = 128;
 /// Longest domain, in characters.
 pub const MAX_DOMAIN_CHARS: usize = 100;
-
-/// The identity provider a directory is connected to. Fixed at creation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IdpKind {
-    Okta,
-    Entra,
-    Generic,
-}
-
-/// A downstream service the directory feeds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Service {
-    /// Workspace ONE UEM (device management).
-    Uem,
-    /// Workspace ONE Access (identity).
-    Access,
-}
 
 /// Per-directory behaviour.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

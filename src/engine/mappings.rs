@@ -1,8 +1,8 @@
 //! Attribute mappings of a directory, resync, user lookup by mapped value, records.
 
-use crate::directory::Service;
 use crate::directory::StoredSettings;
 use crate::error::{Result, ScimError};
+use crate::integration::Service;
 use crate::mapping::{service_name, DirectoryMapping, FoundUser, Mapping, MappingEntry, Profile};
 use crate::schema::ResourceKind;
 use crate::store::StoredResource;

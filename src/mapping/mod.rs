@@ -35,8 +35,8 @@ mod transform;
 pub use profiles::Profile;
 pub use records::DirectoryMapping;
 
-use crate::directory::Service;
 use crate::error::Result;
+use crate::integration::Service;
 use crate::schema::{normalize, Mode, ResourceKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! The built-in mapping profiles.
 
 use super::{Mapping, MappingEntry as E, Transform};
-use crate::directory::IdpKind;
+use crate::integration::IdpKind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

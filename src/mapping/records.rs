@@ -4,9 +4,9 @@
 use super::source::Source;
 use super::transform::is_missing;
 use super::{service_name, Mapping, MappingEntry};
-use crate::directory::Service;
 use crate::error::{Result, ScimError};
 use crate::filter::Filter;
+use crate::integration::Service;
 use crate::schema::ResourceKind;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -1,5 +1,6 @@
 //! Applying operations to a canonical resource (RFC 7644 §3.5.2.1–3).
 
+use super::target::{AttrTarget, Target};
 use super::{members, MemberSink, OpKind, PatchOp};
 use crate::error::{Result, ScimError};
 use crate::filter::{matches_value, parse_path, AttrPath, CompareOp, Filter, Literal, PatchPath};
@@ -8,27 +9,6 @@ use crate::schema::{
     ResourceTypeDef, SchemaDef,
 };
 use serde_json::{Map, Value};
-
-/// What an operation's path designates.
-pub(super) enum Target {
-    /// Unknown attribute or extension, ignored in lenient mode.
-    Ignore,
-    /// A whole schema (`urn:…:enterprise:2.0:User`): its attributes are the value's keys.
-    Schema(&'static SchemaDef),
-    Attr(AttrTarget),
-}
-
-pub(super) struct AttrTarget {
-    pub res: Resolved,
-    /// `name.givenName`: a sub-attribute of a single-valued complex attribute.
-    pub sub: Option<&'static AttributeDef>,
-    /// `emails[type eq "work"]`.
-    pub filter: Option<Filter>,
-    /// `emails[type eq "work"].value`.
-    pub filter_sub: Option<&'static AttributeDef>,
-    /// For error messages.
-    pub path: String,
-}
 
 pub(super) struct Engine<'r, 's> {
     rt: &'r ResourceTypeDef,

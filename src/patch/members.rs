@@ -1,6 +1,6 @@
 //! A Group's `members`: never in the resource; every change goes to the [`MemberSink`].
 
-use super::apply::AttrTarget;
+use super::target::AttrTarget;
 use super::{MemberSink, OpKind};
 use crate::error::{Result, ScimError};
 use crate::filter::{AttrPath, CompareOp, Filter, Literal};

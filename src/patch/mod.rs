@@ -10,6 +10,7 @@
 mod apply;
 mod members;
 mod parse;
+mod target;
 
 use crate::error::Result;
 use crate::filter::{Filter, PatchPath};
