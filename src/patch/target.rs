@@ -1,5 +1,5 @@
 //! What an operation's path designates, once resolved against the resource type: what
-//! [`super::apply`] resolves and [`super::members`] receives for a Group's `members`.
+//! [`mod@super::apply`] resolves and [`super::members`] receives for a Group's `members`.
 
 use crate::filter::Filter;
 use crate::schema::{AttributeDef, Resolved, SchemaDef};
