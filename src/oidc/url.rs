@@ -2,6 +2,7 @@
 //! percent-encode query and form values.
 
 use super::error::{oidc_err, OidcResult};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 pub(crate) const WELL_KNOWN_SUFFIX: &str = "/.well-known/openid-configuration";
 
@@ -94,19 +95,17 @@ impl HttpUrl {
     }
 }
 
+/// Everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes everything but RFC 3986 unreserved characters (a safe encoding for
 /// query values and for `application/x-www-form-urlencoded` alike).
 pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 /// `k1=v1&k2=v2`, every key and value encoded.
@@ -126,6 +125,21 @@ mod tests {
     fn encodes_reserved_characters() {
         assert_eq!(encode("a b+c/d:é"), "a%20b%2Bc%2Fd%3A%C3%A9");
         assert_eq!(encode_pairs([("x", "1&2"), ("y", "=")]), "x=1%262&y=%3D");
+    }
+
+    #[test]
+    fn encodes_every_byte_but_unreserved_ones() {
+        for b in 0u8..128 {
+            let c = char::from(b);
+            let want = if c.is_ascii_alphanumeric() || "-._~".contains(c) {
+                c.to_string()
+            } else {
+                format!("%{b:02X}")
+            };
+            assert_eq!(encode(&c.to_string()), want);
+        }
+        assert_eq!(encode("€"), "%E2%82%AC");
+        assert_eq!(encode(""), "");
     }
 
     #[test]

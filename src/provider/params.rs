@@ -4,6 +4,7 @@ use crate::error::{Result, ScimError};
 use crate::filter::{parse_filter, Filter};
 use crate::schema::Projection;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// The decoded query string: name/value pairs in order.
 #[derive(Debug, Default)]
@@ -181,29 +182,28 @@ impl Search {
 }
 
 /// Percent-decode one `application/x-www-form-urlencoded` component (`+` is a space).
+/// Strict where the decoder is lenient: a `%` not followed by two hex digits is a 400
+/// naming its byte, and so is a result that is not UTF-8.
 pub(crate) fn decode(s: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| {
-                        ScimError::invalid_value(format!("bad percent-escape in query at byte {i}"))
-                    })?;
-                out.push(hex);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let b = s.as_bytes();
+    if let Some(i) = b.iter().enumerate().position(|(i, &c)| {
+        c == b'%'
+            && !b
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    }) {
+        return Err(ScimError::invalid_value(format!(
+            "bad percent-escape in query at byte {i}"
+        )));
     }
-    String::from_utf8(out)
+    let spaced = if s.contains('+') {
+        Cow::Owned(s.replace('+', " "))
+    } else {
+        Cow::Borrowed(s)
+    };
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(Cow::into_owned)
         .map_err(|_| ScimError::invalid_value("query parameter is not valid UTF-8"))
 }
 
@@ -222,6 +222,46 @@ mod tests {
             Some("userName eq \"test.user@okta.local\"")
         );
         assert_eq!(p.get("COUNT"), Some("100"));
+    }
+
+    #[test]
+    fn decodes_form_components() {
+        assert_eq!(decode("a+b%2B%2b%20c").unwrap(), "a b++ c");
+        assert_eq!(decode("%C3%A9t%c3%a9").unwrap(), "été");
+        assert_eq!(decode("").unwrap(), "");
+        assert_eq!(decode("100%25").unwrap(), "100%");
+        // Each bad escape is refused at its byte (after a good one too).
+        for (bad, at) in [
+            ("%", 0),
+            ("%4", 0),
+            ("ab%4", 2),
+            ("%41%", 3),
+            ("%%41", 0),
+            ("%g1", 0),
+            ("%1g", 0),
+            // `u8::from_str_radix` took a sign: "%+5" was byte 5.
+            ("%+5", 0),
+            ("%-5", 0),
+            ("x%é", 1),
+        ] {
+            let e = decode(bad).unwrap_err();
+            assert_eq!(
+                (e.status, e.scim_type),
+                (400, Some(crate::ScimType::InvalidValue))
+            );
+            assert_eq!(
+                e.detail,
+                format!("bad percent-escape in query at byte {at}"),
+                "{bad}"
+            );
+        }
+        for bad in ["%ff", "%C3", "%C3%28", "%ED%A0%80"] {
+            assert_eq!(
+                decode(bad).unwrap_err().detail,
+                "query parameter is not valid UTF-8",
+                "{bad}"
+            );
+        }
     }
 
     #[test]
