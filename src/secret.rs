@@ -23,10 +23,10 @@ impl std::fmt::Debug for SecretKey {
 impl SecretKey {
     /// A key from 64 hex characters.
     pub fn from_hex(hex: &str) -> Result<SecretKey> {
-        let bytes = unhex(hex.trim())
-            .filter(|b| b.len() == 32)
-            .ok_or_else(|| ScimError::invalid_value("secrets_key: must be 64 hex characters"))?;
-        let key = UnboundKey::new(&AES_256_GCM, &bytes)
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(hex.trim(), &mut bytes[..])
+            .map_err(|_| ScimError::invalid_value("secrets_key: must be 64 hex characters"))?;
+        let key = UnboundKey::new(&AES_256_GCM, &bytes[..])
             .map_err(|_| ScimError::internal("secrets_key: cannot build the key"))?;
         Ok(SecretKey(LessSafeKey::new(key)))
     }
@@ -37,7 +37,7 @@ impl SecretKey {
         SystemRandom::new()
             .fill(&mut bytes)
             .map_err(|_| ScimError::internal("the system random number generator failed"))?;
-        Ok(hex(&bytes))
+        Ok(hex::encode(bytes))
     }
 
     /// Seal `plain` for directory `context`.
@@ -54,7 +54,11 @@ impl SecretKey {
                 &mut data,
             )
             .map_err(|_| ScimError::internal("cannot seal a secret"))?;
-        Ok(format!("{SEALED_PREFIX}{}{}", hex(&nonce), hex(&data)))
+        Ok(format!(
+            "{SEALED_PREFIX}{}{}",
+            hex::encode(nonce),
+            hex::encode(&data)
+        ))
     }
 
     /// Open a value sealed for `context` (wiped from memory when dropped).
@@ -62,7 +66,7 @@ impl SecretKey {
         let bad = || ScimError::internal("a sealed secret does not open with this secrets_key");
         let raw = sealed
             .strip_prefix(SEALED_PREFIX)
-            .and_then(unhex)
+            .and_then(|h| hex::decode(h).ok())
             .filter(|r| r.len() > NONCE_LEN)
             .ok_or_else(bad)?;
         let (nonce, data) = raw.split_at(NONCE_LEN);
@@ -167,20 +171,6 @@ pub fn is_sealed(value: &str) -> bool {
     value.starts_with(SEALED_PREFIX)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +202,59 @@ mod tests {
         assert!(SecretKey::from_hex("abcd").is_err());
         assert!(SecretKey::from_hex(&"zz".repeat(32)).is_err());
         assert!(!format!("{key:?}").contains(&SecretKey::generate_hex().unwrap()[..8]));
+    }
+
+    #[test]
+    fn keys_and_sealed_values_are_hex() {
+        let generated = SecretKey::generate_hex().unwrap();
+        assert_eq!(generated.len(), 64);
+        assert!(generated
+            .bytes()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        // Either case, and surrounding white space (a key file's newline), is accepted.
+        let key = SecretKey::from_hex(hex).unwrap();
+        let sealed = key.seal("d", "x").unwrap();
+        assert!(SecretKey::from_hex(&format!(" {}\n", hex.to_lowercase()))
+            .unwrap()
+            .open("d", &sealed)
+            .is_ok());
+        // 12 bytes of nonce, 1 of data, 16 of tag, in lowercase hex.
+        let digits = sealed.strip_prefix(SEALED_PREFIX).unwrap();
+        assert_eq!(digits.len(), 2 * (NONCE_LEN + 1 + 16));
+        assert!(digits
+            .bytes()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+        assert_eq!(
+            key.open(
+                "d",
+                &sealed.to_uppercase().replace("SEALED:V1:", SEALED_PREFIX)
+            )
+            .unwrap()
+            .as_str(),
+            "x"
+        );
+        for bad in [
+            &hex[..63],
+            &hex[..62],
+            &format!("{hex}00"),
+            // `u8::from_str_radix` took a sign: "+f" was a digit pair.
+            &format!("+f{}", &hex[2..]),
+            &format!("0x{}", &hex[2..]),
+            &format!("é{}", &hex[2..]),
+            "",
+        ] {
+            let e = SecretKey::from_hex(bad).unwrap_err();
+            assert_eq!(e.status, 400, "{bad}");
+            assert_eq!(e.detail, "secrets_key: must be 64 hex characters");
+        }
+        for bad in [
+            &sealed[..sealed.len() - 1],
+            &format!("{sealed}g0"),
+            SEALED_PREFIX,
+        ] {
+            assert_eq!(key.open("d", bad).unwrap_err().status, 500, "{bad}");
+        }
     }
 
     #[cfg(unix)]

@@ -79,37 +79,26 @@ pub(crate) fn random_secret(prefix: &str) -> Result<Zeroizing<String>> {
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| ScimError::internal("the system random number generator failed"))?;
-    let mut secret = Zeroizing::new(String::with_capacity(prefix.len() + 64));
-    secret.push_str(prefix);
-    hex_into(&bytes, &mut secret);
+    let mut digits = Zeroizing::new([0u8; 64]);
+    let encoded = hex::encode_to_slice(bytes, &mut digits[..]);
     bytes.zeroize();
+    encoded.map_err(|_| ScimError::internal("secret: hex of 32 bytes is 64 digits"))?;
+    // Room for all of it: the secret is never reallocated, so no copy of it is left
+    // behind in freed memory.
+    let mut secret = Zeroizing::new(String::with_capacity(prefix.len() + digits.len()));
+    secret.push_str(prefix);
+    secret.extend(digits.iter().map(|&d| char::from(d)));
     Ok(secret)
 }
 
 /// The stored form of a secret: hex SHA-256.
 pub fn hash(secret: &str) -> String {
-    hex(digest(&SHA256, secret.as_bytes()).as_ref())
+    hex::encode(digest(&SHA256, secret.as_bytes()))
 }
 
 /// Constant-time equality of two stored hashes.
 pub fn hashes_equal(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    hex_into(bytes, &mut s);
-    s
-}
-
-/// Append `bytes` in hex to `s` (which has the room: a secret is never reallocated, so no
-/// copy of it is left behind in freed memory).
-fn hex_into(bytes: &[u8], s: &mut String) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
 }
 
 /// `t` plus `months` calendar months; the day is clamped to the target month's length
@@ -158,6 +147,12 @@ mod tests {
         assert_ne!(a.secret, b.secret);
         assert!(a.secret.starts_with(TOKEN_PREFIX));
         assert_eq!(a.secret.len(), TOKEN_PREFIX.len() + 64);
+        // Lowercase hex, as stored and compared.
+        assert!(a.secret[TOKEN_PREFIX.len()..]
+            .bytes()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+        let s = random_secret("p_").unwrap();
+        assert!(s.starts_with("p_") && s.len() == 66 && s.capacity() == 66);
         assert_eq!(hash(&a.secret).len(), 64);
         assert!(hashes_equal(&hash(&a.secret), &hash(&a.secret)));
         assert!(!hashes_equal(&hash(&a.secret), &hash(&b.secret)));
