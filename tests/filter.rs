@@ -466,22 +466,95 @@ fn rejects_bad_numbers() {
 
 #[test]
 fn rejects_bad_escapes() {
-    for (bad, what) in [
-        (r#""\x""#, "invalid escape"),
-        (r#""\'""#, "invalid escape"),
-        (r#""\u12""#, "four hexadecimal"),
-        (r#""\u12G4""#, "four hexadecimal"),
-        (r#""\ud800""#, "unpaired high surrogate"),
-        (r#""\ud800x""#, "unpaired high surrogate"),
-        (r#""\ud800\u0041""#, "unpaired high surrogate"),
-        (r#""\ud800\ud800""#, "unpaired high surrogate"),
-        (r#""\udc00""#, "unpaired low surrogate"),
-        (r#""\udfff\ud800""#, "unpaired low surrogate"),
-        ("\"\\é\"", "invalid escape"),
-        ("\"\t\"", "control character"),
+    // The string opens at byte 5; each refusal names what is wrong and the byte where it
+    // was found (the last one of the escape read, or the one that cut it short).
+    for (bad, what, at) in [
+        (r#""\x""#, "invalid string: invalid escape", 7),
+        (r#""\'""#, "invalid string: invalid escape", 7),
+        (r#""ab\x""#, "invalid string: invalid escape", 9),
+        (r#""\u12""#, "expected four hexadecimal digits", 10),
+        (r#""\u""#, "expected four hexadecimal digits", 8),
+        (r#""\u12G4""#, "invalid string: invalid escape", 11),
+        (
+            r#""\ud800""#,
+            "invalid string: unexpected end of hex escape",
+            12,
+        ),
+        (
+            r#""\ud800x""#,
+            "invalid string: unexpected end of hex escape",
+            12,
+        ),
+        (
+            r#""\ud800\u0041""#,
+            "invalid string: lone leading surrogate",
+            17,
+        ),
+        (
+            r#""\ud800\ud800""#,
+            "invalid string: lone leading surrogate",
+            17,
+        ),
+        (r#""\udc00""#, "invalid string: lone leading surrogate", 11),
+        (
+            r#""\udfff\ud800""#,
+            "invalid string: lone leading surrogate",
+            11,
+        ),
+        ("\"\\é\"", "invalid string: invalid escape", 7),
+        ("\"\t\"", "unescaped control character U+0009 in string", 6),
+        (
+            "\"ab\u{1f}\"",
+            "unescaped control character U+001F in string",
+            8,
+        ),
+        // An earlier bad escape is what is reported.
+        ("\"\\x\n\"", "invalid string: invalid escape", 7),
+        ("\"\\\n\"", "invalid string: invalid escape", 7),
+        (r#""abc"#, "unterminated string (no closing '\"')", 5),
+        (r#""a\"#, "unterminated string (ends inside an escape)", 5),
+        (r#""a\""#, "unterminated string (no closing '\"')", 5),
     ] {
         let d = parse_err(&format!("a eq {bad}"));
         assert!(d.contains(what), "{bad}: {d}");
+        assert!(d.ends_with(&format!("(at byte {at})")), "{bad}: {d}");
+    }
+}
+
+#[test]
+fn strings_decode_as_json() {
+    // Every string a JSON encoder writes, and each of its characters written as `\u`
+    // escapes (UTF-16 units), is that string.
+    let mut tricky: Vec<String> = (0u8..0x20).map(|b| char::from(b).to_string()).collect();
+    tricky.extend(
+        [
+            "",
+            "\"",
+            "\\",
+            "/",
+            "a\"b\\c/d",
+            "é",
+            "€",
+            "😀",
+            "\u{7f}",
+            "\u{ffff}",
+            "\u{10ffff}",
+        ]
+        .map(String::from),
+    );
+    for s in tricky {
+        let written = serde_json::to_string(&s).unwrap();
+        let escaped: String = s.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+        for literal in [
+            written,
+            format!("\"{escaped}\""),
+            format!("\"{}\"", escaped.to_uppercase().replace("\\U", "\\u")),
+        ] {
+            match parse_filter(&format!("a eq {literal}")).unwrap() {
+                Filter::Compare(_, _, l) => assert_eq!(l, Literal::Str(s.clone()), "{literal}"),
+                f => panic!("{literal}: {f:?}"),
+            }
+        }
     }
 }
 

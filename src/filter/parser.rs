@@ -457,105 +457,56 @@ impl<'a> Parser<'a> {
             .map_err(|_| self.err_at(at, format!("number {} is out of range", describe_word(w))))
     }
 
-    /// A JSON string starting at `pos` (which holds the opening quote).
+    /// A JSON string starting at `pos` (which holds the opening quote): its extent is
+    /// found here, its escapes are decoded by serde_json.
     fn parse_string(&mut self) -> Result<String> {
         let open = self.pos;
-        self.pos += 1;
-        let mut out = String::new();
+        let mut end = open + 1;
+        // Up to the closing quote, or to a control character (which serde_json refuses).
         loop {
-            let run = self.pos;
-            while self
-                .peek()
-                .is_some_and(|b| b != b'"' && b != b'\\' && b >= 0x20)
-            {
-                self.pos += 1;
-            }
-            // Stop bytes are ASCII, so `run..pos` lies on char boundaries.
-            out.push_str(&self.s[run..self.pos]);
-            match self.peek() {
-                None => return Err(self.err_at(open, "unterminated string (no closing '\"')")),
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(out);
-                }
+            match self.b.get(end) {
+                Some(b'"') => break,
+                Some(&b) if b < 0x20 => break,
+                Some(b'\\') if end + 1 < self.b.len() => end += 2,
                 Some(b'\\') => {
-                    let esc = self.pos;
-                    self.pos += 1;
-                    let c = match self.peek() {
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(b'/') => '/',
-                        Some(b'b') => '\u{8}',
-                        Some(b'f') => '\u{c}',
-                        Some(b'n') => '\n',
-                        Some(b'r') => '\r',
-                        Some(b't') => '\t',
-                        Some(b'u') => {
-                            self.pos += 1;
-                            out.push(self.unicode_escape(esc)?);
-                            continue;
-                        }
-                        None => {
-                            return Err(
-                                self.err_at(open, "unterminated string (ends inside an escape)")
-                            )
-                        }
-                        Some(_) => {
-                            let c = self.s[self.pos..].chars().next().unwrap_or('?');
-                            return Err(self.err_at(
-                                esc,
-                                format!("invalid escape '\\{}' in string", c.escape_default()),
-                            ));
-                        }
-                    };
-                    self.pos += 1;
-                    out.push(c);
+                    return Err(self.err_at(open, "unterminated string (ends inside an escape)"))
                 }
-                Some(b) => {
-                    return Err(self.err_at(
-                        self.pos,
-                        format!("unescaped control character U+{b:04X} in string"),
-                    ))
-                }
+                Some(_) => end += 1,
+                None => return Err(self.err_at(open, "unterminated string (no closing '\"')")),
             }
         }
-    }
-
-    /// Four hex digits at `pos`.
-    fn hex4(&mut self, esc: usize) -> Result<u32> {
-        let digits = self.b.get(self.pos..self.pos + 4);
-        match digits {
-            Some(d) if d.iter().all(u8::is_ascii_hexdigit) => {
-                let v = d.iter().fold(0u32, |acc, &h| {
-                    acc * 16 + (h as char).to_digit(16).unwrap_or(0)
-                });
-                self.pos += 4;
-                Ok(v)
+        // The stop bytes are ASCII: `open..=end` lies on char boundaries.
+        let literal = &self.s[open..=end];
+        self.pos = end + 1;
+        serde_json::from_str(literal).map_err(|e| {
+            // The byte serde_json stopped at; its lines are those of the literal.
+            let line_start: usize = literal
+                .split_inclusive('\n')
+                .take(e.line().saturating_sub(1))
+                .map(str::len)
+                .sum();
+            let at = open + (line_start + e.column()).saturating_sub(1);
+            if at == end && self.b[end] < 0x20 {
+                return self.err_at(
+                    at,
+                    format!(
+                        "unescaped control character U+{:04X} in string",
+                        self.b[end]
+                    ),
+                );
             }
-            _ => Err(self.err_at(esc, "invalid \\u escape: expected four hexadecimal digits")),
-        }
-    }
-
-    /// The rest of a `\uXXXX` escape (after `\u`), including a surrogate pair's second half.
-    fn unicode_escape(&mut self, esc: usize) -> Result<char> {
-        let hi = self.hex4(esc)?;
-        let code = match hi {
-            0xD800..=0xDBFF => {
-                let lo_at = self.pos;
-                if self.b.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                    return Err(self.err_at(esc, "unpaired high surrogate in \\u escape"));
+            let what = if e.classify() == serde_json::error::Category::Eof {
+                // The literal is closed: only a `\u` with fewer than four digits ends early.
+                "invalid \\u escape: expected four hexadecimal digits".to_owned()
+            } else {
+                let text = e.to_string();
+                match text.rsplit_once(" at line ") {
+                    Some((what, _)) => what.to_owned(),
+                    None => text,
                 }
-                self.pos += 2;
-                let lo = self.hex4(lo_at)?;
-                if !(0xDC00..=0xDFFF).contains(&lo) {
-                    return Err(self.err_at(esc, "unpaired high surrogate in \\u escape"));
-                }
-                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-            }
-            0xDC00..=0xDFFF => return Err(self.err_at(esc, "unpaired low surrogate in \\u escape")),
-            c => c,
-        };
-        char::from_u32(code).ok_or_else(|| self.err_at(esc, "invalid \\u escape"))
+            };
+            self.err_at(at, format!("invalid string: {what}"))
+        })
     }
 
     /// Check an ATTRNAME (`ALPHA *(ALPHA / DIGIT / "-" / "_")` or `$ref`).
