@@ -9,11 +9,10 @@ use super::url::HttpUrl;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
-use once_cell::sync::Lazy;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 /// Whole-request deadline: connect, TLS, request and response body.
@@ -23,7 +22,7 @@ pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 /// The runtime every relying party's I/O runs on: one worker thread, created on first
 /// use and kept for the life of the process (dropping a runtime inside another panics).
-static RUNTIME: Lazy<tokio::runtime::Runtime> = Lazy::new(|| {
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("scim-oidc-io")
