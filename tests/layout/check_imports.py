@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """No import cycles between the modules of a Rust crate (`make lint`).
 
-Modules are the crate's files (`src/a.rs`, `src/a/mod.rs`, `src/a/b.rs`). A use of
-`crate::a::…`, `super::…` or `self::…` (and, in a module file, of a child module by its
-bare name) from module `x::y` that lands in a module `x::z` (or below it) is an edge
+Modules are the crate's files (`src/a.rs`, `src/a/mod.rs`, `src/a/b.rs`). A path
+`crate::…`, `super::…` or `self::…` (in a `use` or in code) in module `x::y` that
+names a module `x::z` (or something in or below it) is an edge
 `y → z` between siblings of `x`; at the top, `directory → mapping` is such an edge.
 Every strongly connected set of siblings of more than one module is a cycle, and fails
 the check unless ALLOWED names it with the reason.
 
 Ancestor and descendant uses are not edges (a module and its parts belong together), nor
-are uses in `#[cfg(test)]` modules, comments or strings. A re-export is followed to the
-module that re-exports it, not to its origin.
+are uses in `#[cfg(test)]` modules, comments or strings. Only paths are seen: a re-export
+counts as the module that re-exports it, and a method call into an `impl` block in
+another file is no edge.
 
     check_imports.py [SRC_DIR]      check a tree (default: src beside this repository)
     check_imports.py --self-test    prove the check finds a cycle, and passes without one
@@ -114,7 +115,6 @@ def modules(src):
 
 
 PATH = re.compile(r"(?<![\w:])((?:crate|super|self)(?:\s*::\s*(?:super|self))*)\s*::\s*(\{|\w+)")
-USE = re.compile(r"\buse\s+(\{|\w+)")
 
 
 def group(code, at):
@@ -140,14 +140,13 @@ def first_segments(item):
     return [s for s in re.split(r"\s*::\s*", item.split("{")[0].split(" as ")[0].strip()) if s]
 
 
-def references(code, here, is_dir_module, mods):
+def references(code, here):
     """(absolute path, line) for every module path `code` (module `here`) names."""
     refs = []
     for m in PATH.finditer(code):
         line = code.count("\n", 0, m.start()) + 1
         anchor = [s.strip() for s in m.group(1).split("::")]
-        base = ()
-        # The module a `super` is relative to: a file's module is `here`.
+        # `self` and `super` are relative to the file's module, `here`.
         cur = list(here)
         for s in anchor:
             if s == "crate":
@@ -161,19 +160,6 @@ def references(code, here, is_dir_module, mods):
         else:
             rest = re.match(r"(\w+(?:\s*::\s*\w+)*)", code[m.start(2):])
             refs.append((base + tuple(re.split(r"\s*::\s*", rest.group(1))), line))
-    if is_dir_module or here == ():
-        # 2018 paths: `use child::Item;` in a module file names its child module.
-        for m in USE.finditer(code):
-            line = code.count("\n", 0, m.start()) + 1
-            if m.group(1) == "{":
-                items = group(code, m.end() - 1)
-            else:
-                rest = re.match(r"[\w:\s]*(\{)?", code[m.start(1):])
-                items = [code[m.start(1):m.start(1) + rest.end()] + ("}" if rest.group(1) else "")]
-            for item in items:
-                segs = first_segments(item)
-                if segs and here + (segs[0],) in mods:
-                    refs.append((here + tuple(segs), line))
     return refs
 
 
@@ -191,8 +177,7 @@ def edges(src):
     for here, files in mods.items():
         for f in files:
             code = drop_test_modules(strip(open(f, encoding="utf-8").read()))
-            is_dir = os.path.basename(f) == "mod.rs"
-            for target, line in references(code, here, is_dir, mods):
+            for target, line in references(code, here):
                 t = module_of(target, mods)
                 k = 0
                 while k < min(len(here), len(t)) and here[k] == t[k]:
@@ -288,7 +273,7 @@ def self_test():
                               "b.rs": files["b.rs"] + "use crate::c::{self};\n"}, {}, 1),
         ("a <-> c (through c::y)", {"a.rs": files["a.rs"] + "use crate::c::T;\n"}, {}, 1),
         ("x <-> y below c", {"c/x.rs": files["c/x.rs"] + "use super::y;\n"}, {}, 1),
-        ("x <-> y below c, bare", {"c/x.rs": files["c/x.rs"] + "use super::{y::U};\n"}, {}, 1),
+        ("x <-> y below c, grouped", {"c/x.rs": files["c/x.rs"] + "use super::{y::U};\n"}, {}, 1),
     ]
     ok = True
     for name, change, allowed, want in cases:
