@@ -1,7 +1,7 @@
 //! What a directory connects: the kind of identity provider that provisions it and the
 //! downstream services it feeds. A leaf module (it uses nothing of the crate), so that
 //! [`crate::directory`] and [`crate::mapping`] can both use these without using each
-//! other; `crate::directory` re-exports them.
+//! other. Private: their public path stays `scim::directory::{IdpKind, Service}`.
 
 use serde::{Deserialize, Serialize};
 

@@ -12,7 +12,7 @@ pub mod error;
 pub mod events;
 pub mod ffi;
 pub mod filter;
-pub mod integration;
+mod integration;
 pub mod mapping;
 pub mod oidc;
 pub mod patch;
