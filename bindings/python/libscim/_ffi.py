@@ -126,6 +126,7 @@ def _fn(name: str, restype: Optional[type], *argtypes: type) -> None:
 _fn("scim_result_name", c_char_p, scim_result)
 _fn("scim_last_error", c_char_p)
 _fn("scim_version", c_char_p)
+_fn("scim_version_number", c_uint32)
 _fn("scim_string_free", None, c_void_p)
 
 # Engine -----------------------------------------------------------------------------
@@ -180,7 +181,7 @@ _fn("scim_response_read", scim_result, c_void_p, POINTER(scim_response_view))
 _fn("scim_response_free", None, c_void_p)
 
 # Logging ----------------------------------------------------------------------------
-_fn("scim_set_log_callback", scim_result, scim_log_callback, c_void_p, c_uint32)
+_fn("scim_log_set_callback", scim_result, scim_log_callback, c_void_p, scim_finalizer, c_uint32)
 
 # Mappings ---------------------------------------------------------------------------
 _fn("scim_mappings_get", scim_result, c_void_p, c_char_p, c_void_pp)
