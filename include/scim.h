@@ -199,7 +199,7 @@ const char *scim_last_error(void);
 
 /*
  The library's version, as `SCIM_VERSION_STRING` of the header it was built with
- ("0.1.0"): a static string; never free it.
+ (for example "0.1.0"): a static string; never free it.
  */
 const char *scim_version(void);
 

@@ -4,6 +4,9 @@
 
 use std::ffi::{c_char, CStr};
 
+// Linked for its C ABI only (nothing of it is named in Rust here).
+extern crate scim;
+
 extern "C" {
     // The C ABI's own entry points (src/ffi/mod.rs), as a C host calls them.
     fn scim_version() -> *const c_char;
