@@ -126,7 +126,6 @@ def _fn(name: str, restype: Optional[type], *argtypes: type) -> None:
 _fn("scim_result_name", c_char_p, scim_result)
 _fn("scim_last_error", c_char_p)
 _fn("scim_version", c_char_p)
-_fn("scim_version_number", c_uint32)
 _fn("scim_string_free", None, c_void_p)
 
 # Engine -----------------------------------------------------------------------------
