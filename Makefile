@@ -14,12 +14,12 @@ VENV ?= .venv
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
 INSTALL ?= install
-C_TESTS := test_json test_vectors test_abi test_threads
+C_TESTS := test_json test_vectors test_abi test_threads test_log test_version
 # Leaks count only when definite: Rust's std keeps some allocations reachable (thread
 # locals, the main thread's info) until exit by design.
 VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite
 
-.PHONY: all build test lint rust-test pg-deps header header-check c-programs c-test check-memory \
+.PHONY: all build test lint rust-test pg-deps header header-config header-check c-programs c-test check-memory \
 	example-c e2e chromium-deps console-test bench bench-ffi bench-http bench-http-build bench-http-vet clean install
 
 all: build
@@ -31,7 +31,7 @@ build:
 	ln -sf libscim.so $(LIBDIR)/libscim.so.$(SOMAJOR)
 
 ## Everything CI runs.
-test: lint rust-test header-check c-test example-c compliance openapi e2e console-test python-test go-test bench-http-vet
+test: lint rust-test header-check c-test example-c compliance openapi e2e console-test python-test go-test bench-http-vet abi-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -53,12 +53,18 @@ pg-deps:
 $(CBINDGEN):
 	$(CARGO) install cbindgen --version $(CBINDGEN_VERSION) --locked --root $(TOOLS)
 
-header: $(CBINDGEN)
-	$(CBINDGEN) --quiet --config cbindgen.toml --crate libscim --output include/scim.h
-
-header-check: $(CBINDGEN)
+## cbindgen.toml plus the version macros of Cargo.toml's version (tools/abi/cbindgen-config.sh):
+## the version is written once, in Cargo.toml.
+HEADER_CONFIG := target/cbindgen.toml
+header-config:
 	@mkdir -p target
-	$(CBINDGEN) --quiet --config cbindgen.toml --crate libscim --output target/scim.h.generated
+	tools/abi/cbindgen-config.sh $(VERSION) cbindgen.toml > $(HEADER_CONFIG)
+
+header: $(CBINDGEN) header-config
+	$(CBINDGEN) --quiet --config $(HEADER_CONFIG) --crate libscim --output include/scim.h
+
+header-check: $(CBINDGEN) header-config
+	$(CBINDGEN) --quiet --config $(HEADER_CONFIG) --crate libscim --output target/scim.h.generated
 	@diff -u include/scim.h target/scim.h.generated || \
 		{ echo "include/scim.h is out of date: run 'make header' and commit it"; exit 1; }
 
@@ -74,12 +80,16 @@ c-programs: build
 	$(CC) $(CFLAGS_TEST) -g tests/c/test_vectors.c tests/c/json.c -L$(LIBDIR) -lscim -o target/c/test_vectors
 	$(CC) $(CFLAGS_TEST) -g tests/c/test_abi.c -L$(LIBDIR) -lscim -o target/c/test_abi
 	$(CC) $(CFLAGS_TEST) -g -pthread tests/c/test_threads.c -L$(LIBDIR) -lscim -o target/c/test_threads
+	$(CC) $(CFLAGS_TEST) -g tests/c/test_log.c -L$(LIBDIR) -lscim -o target/c/test_log
+	$(CC) $(CFLAGS_TEST) -g tests/c/test_version.c -L$(LIBDIR) -lscim -o target/c/test_version
 
 c-test: c-programs
 	target/c/test_json
 	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_vectors tests/vectors
 	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_abi
 	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_threads
+	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_log
+	LD_LIBRARY_PATH=$(LIBDIR) target/c/test_version
 	$(MAKE) --no-print-directory check-memory
 
 ## The C tests under valgrind (about 20 s; test_threads with 10 instead of 100 requests
@@ -89,6 +99,7 @@ check-memory: c-programs
 	LD_LIBRARY_PATH=$(LIBDIR) $(VALGRIND) target/c/test_vectors tests/vectors
 	LD_LIBRARY_PATH=$(LIBDIR) $(VALGRIND) target/c/test_abi
 	LD_LIBRARY_PATH=$(LIBDIR) $(VALGRIND) target/c/test_threads 10
+	LD_LIBRARY_PATH=$(LIBDIR) $(VALGRIND) target/c/test_log
 
 ## Install the C library: make install PREFIX=/opt/scim (DESTDIR for staging).
 # The static library's native dependencies, asked of rustc once per dependency change.
@@ -194,3 +205,23 @@ include tests/openapi/Makefile.inc
 include bindings/python/Makefile.inc
 # Go bindings and the Go example.
 include bindings/go/Makefile.inc
+
+## The ABI kept (tools/abi/): libscim.so exports scim_* only, under the soname of the
+## major version; include/scim.h is compatible with the newest description of a released
+## ABI, include/abi/scim-<major>.<minor>.txt (tools/abi/abi.py: an incompatible change
+## needs a major version bump, an addition a minor one); both checks fail on a broken
+## copy (tests/abi). `make abi-baseline` records the header's ABI for its major.minor.
+ABI_DIR := include/abi
+.PHONY: abi-test abi-check abi-baseline exports-check
+
+abi-check:
+	python3 tools/abi/abi.py check include/scim.h $(ABI_DIR)
+
+abi-baseline:
+	python3 tools/abi/abi.py baseline include/scim.h $(ABI_DIR)
+
+exports-check: build
+	tools/abi/check-exports.sh $(LIBDIR)/libscim.so libscim.so.$(SOMAJOR)
+
+abi-test: abi-check exports-check
+	python3 -m unittest discover -s tests/abi -t tests/abi

@@ -15,6 +15,16 @@
 #include <stddef.h>
 
 /*
+ * The version of this header, from the library's Cargo.toml. Compare it with
+ * scim_version_number() at run time (see there).
+ */
+#define SCIM_VERSION_MAJOR 0
+#define SCIM_VERSION_MINOR 1
+#define SCIM_VERSION_PATCH 0
+#define SCIM_VERSION_STRING "0.1.0"
+#define SCIM_VERSION_NUMBER (SCIM_VERSION_MAJOR * 1000000 + SCIM_VERSION_MINOR * 1000 + SCIM_VERSION_PATCH)
+
+/*
  Status of every fallible call. Values are grouped and never reused.
  */
 enum scim_result
@@ -165,7 +175,7 @@ typedef struct scim_response_view {
  record's target (`"scim::access"`, …) and message; both strings are valid only during
  the call. May be called from any thread, concurrently. Never called while the library
  holds a store's writer (records made then follow once it is released), so the callback
- may call back into the engine.
+ may call back into the engine (but not `scim_log_set_callback`: WRONG_STATE).
  */
 typedef void (*scim_log_callback)(void *userdata,
                                   uint32_t level,
@@ -188,9 +198,19 @@ const char *scim_result_name(scim_result result);
 const char *scim_last_error(void);
 
 /*
- The library version ("0.1.0"): a static string; never free it.
+ The library's version, as `SCIM_VERSION_STRING` of the header it was built with
+ (for example "0.1.0"): a static string; never free it.
  */
 const char *scim_version(void);
+
+/*
+ The library's version as a number, `major * 1000000 + minor * 1000 + patch`, as
+ `SCIM_VERSION_NUMBER` of the header it was built with. A host built against this
+ header can run with the library when `scim_version_number() / 1000000 ==
+ SCIM_VERSION_MAJOR && scim_version_number() >= SCIM_VERSION_NUMBER`: the same major
+ version (the soname's) and at least the minor version it was compiled against.
+ */
+uint32_t scim_version_number(void);
 
 /*
  Free a string the library returned. NULL is a no-op.
@@ -442,12 +462,26 @@ scim_result scim_response_read(const struct scim_response *response,
 void scim_response_free(struct scim_response *response);
 
 /*
- Send the library's log records at `max_level` (1–5) and above to `callback`; NULL
- turns logging off (the default). Replaces any earlier callback. Logging is process
- wide: when the process already installed another Rust logger, this fails with
- WRONG_STATE.
+ Send the library's log records at `max_level` (1–5) and above to `callback`, which
+ gets `userdata` first; NULL turns logging off (the default), as does `max_level` 0.
+ Logging is process wide.
+
+ Ownership of `userdata`: on success with a non-NULL `callback` the library keeps it
+ and calls `userdata_free(userdata)` (when not NULL) exactly once, when a later call
+ replaces or clears the callback: on the thread making that call, before it returns,
+ after every call of the old callback has returned. It is never called at process exit
+ or library unload (the host's runtime may be gone by then): a host that needs its
+ userdata back calls `scim_log_set_callback(NULL, NULL, NULL, 0)` first. On failure,
+ or with a NULL `callback`, the library keeps nothing: `userdata_free` is not called
+ and `userdata` stays the caller's.
+
+ Errors: WRONG_STATE when the process already installed another Rust logger, or when
+ called from inside the log callback.
  */
-scim_result scim_set_log_callback(scim_log_callback callback, void *userdata, uint32_t max_level);
+scim_result scim_log_set_callback(scim_log_callback callback,
+                                  void *userdata,
+                                  scim_finalizer userdata_free,
+                                  uint32_t max_level);
 
 /*
  Configure directory `id`'s OpenID Connect login from

@@ -20,9 +20,10 @@ type LogCallback = unsafe extern "C" fn(*mut c_void, u32, *const c_char, *const 
 
 extern "C" {
     // The C ABI's own entry point (src/ffi/log.rs), as a C host calls it.
-    fn scim_set_log_callback(
+    fn scim_log_set_callback(
         callback: Option<LogCallback>,
         userdata: *mut c_void,
+        userdata_free: Option<unsafe extern "C" fn(*mut c_void)>,
         level: u32,
     ) -> u32;
 }
@@ -152,7 +153,7 @@ fn callback_outside_the_writer(engine: Arc<Engine>) {
 
 #[test]
 fn log_callback_and_internal_errors() {
-    let rc = unsafe { scim_set_log_callback(Some(on_log), std::ptr::null_mut(), 5) };
+    let rc = unsafe { scim_log_set_callback(Some(on_log), std::ptr::null_mut(), None, 5) };
     assert_eq!(rc, 0);
 
     callback_outside_the_writer(Arc::new(

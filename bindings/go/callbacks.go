@@ -47,15 +47,22 @@ func (st *subState) recordPanic(p any) {
 
 func fmtAny(v any) string { return fmt.Sprint(v) }
 
-// logger is the process-wide log function (SetLogger); C's userdata is unused.
-var logger atomic.Pointer[func(LogRecord)]
+// liveLogHandles counts the cgo handles of log functions the library holds (SetLogger
+// makes one, goLogFinalizer deletes it), so a test can tell none leaks.
+var liveLogHandles atomic.Int64
 
 //export goLogCallback
-func goLogCallback(_ unsafe.Pointer, level C.uint32_t, target, message *C.char) {
-	fn := logger.Load()
-	if fn == nil {
-		return
-	}
+func goLogCallback(userdata unsafe.Pointer, level C.uint32_t, target, message *C.char) {
+	fn := cgo.Handle(uintptr(userdata)).Value().(func(LogRecord))
 	defer func() { _ = recover() }() // a panic must not cross into the library's thread
-	(*fn)(LogRecord{Level: LogLevel(level), Target: C.GoString(target), Message: C.GoString(message)})
+	fn(LogRecord{Level: LogLevel(level), Target: C.GoString(target), Message: C.GoString(message)})
+}
+
+// goLogFinalizer is called by the library, once per SetLogger that installed fn, when a
+// later SetLogger replaces or clears it (after its last call has returned).
+//
+//export goLogFinalizer
+func goLogFinalizer(userdata unsafe.Pointer) {
+	cgo.Handle(uintptr(userdata)).Delete()
+	liveLogHandles.Add(-1)
 }

@@ -19,6 +19,7 @@ package scim
 extern void goEventsCallback(void *userdata, char *events_json);
 extern void goEventsFinalizer(void *userdata);
 extern void goLogCallback(void *userdata, uint32_t level, char *target, char *message);
+extern void goLogFinalizer(void *userdata);
 
 // Integer handles travel as userdata; the cast happens on the C side so Go never turns
 // an integer into an unsafe.Pointer.
@@ -61,9 +62,12 @@ scim_result go_handle(const scim_engine *engine, const char *blob, const size_t 
 	return scim_response_read(*response_out, view_out);
 }
 
-scim_result go_set_log_callback(int enabled, uint32_t max_level) {
-	return scim_set_log_callback(enabled ? (scim_log_callback)goLogCallback : NULL, NULL,
-	                             max_level);
+// handle 0: logging off. Otherwise the library keeps the handle until it replaces or
+// clears the callback, then gives it to goLogFinalizer, which deletes it.
+scim_result go_log_set_callback(uintptr_t handle, uint32_t max_level) {
+	if (handle == 0) return scim_log_set_callback(NULL, NULL, NULL, 0);
+	return scim_log_set_callback((scim_log_callback)goLogCallback, (void *)handle,
+	                             (scim_finalizer)goLogFinalizer, max_level);
 }
 */
 import "C"

@@ -2,9 +2,11 @@ package scim
 
 /*
 #include "scim.h"
-extern scim_result go_set_log_callback(int enabled, uint32_t max_level);
+extern scim_result go_log_set_callback(uintptr_t handle, uint32_t max_level);
 */
 import "C"
+
+import "runtime/cgo"
 
 // LogLevel is a log record's severity: 1 error … 5 trace.
 type LogLevel uint32
@@ -28,17 +30,21 @@ type LogRecord struct {
 
 // SetLogger sends the library's log records at maxLevel and more severe to fn; a nil fn
 // (or LogOff) turns logging off, the default. Logging is process wide and replaces any
-// earlier logger. fn may be called from any thread, concurrently, and must not call
-// SetLogger. Errors: ErrWrongState when another Rust logger owns the process.
+// earlier logger; the library keeps fn (through a cgo.Handle) until then, and gives it
+// back once its last call has returned. fn may be called from any thread, concurrently,
+// and must not call SetLogger (ErrWrongState). Errors: ErrWrongState when another Rust
+// logger owns the process.
 func SetLogger(maxLevel LogLevel, fn func(LogRecord)) error {
-	enabled := C.int(0)
-	if fn != nil && maxLevel != LogOff {
-		logger.Store(&fn)
-		enabled = 1
+	if fn == nil || maxLevel == LogOff {
+		return call(func() C.scim_result { return C.go_log_set_callback(0, 0) })
 	}
-	err := call(func() C.scim_result { return C.go_set_log_callback(enabled, C.uint32_t(maxLevel)) })
-	if enabled == 0 || err != nil {
-		logger.Store(nil)
+	h := cgo.NewHandle(fn)
+	liveLogHandles.Add(1)
+	err := call(func() C.scim_result { return C.go_log_set_callback(C.uintptr_t(h), C.uint32_t(maxLevel)) })
+	if err != nil {
+		// The library kept nothing, so no finalizer will delete the handle.
+		h.Delete()
+		liveLogHandles.Add(-1)
 	}
 	return err
 }

@@ -92,10 +92,39 @@ pub extern "C" fn scim_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
-/// The library version ("0.1.0"): a static string; never free it.
+/// The library's version, as `SCIM_VERSION_STRING` of the header it was built with
+/// (for example "0.1.0"): a static string; never free it.
 #[no_mangle]
 pub extern "C" fn scim_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The library's version as a number, `major * 1000000 + minor * 1000 + patch`, as
+/// `SCIM_VERSION_NUMBER` of the header it was built with. A host built against this
+/// header can run with the library when `scim_version_number() / 1000000 ==
+/// SCIM_VERSION_MAJOR && scim_version_number() >= SCIM_VERSION_NUMBER`: the same major
+/// version (the soname's) and at least the minor version it was compiled against.
+#[no_mangle]
+pub extern "C" fn scim_version_number() -> u32 {
+    const NUMBER: u32 = version_part(env!("CARGO_PKG_VERSION_MAJOR")) * 1_000_000
+        + version_part(env!("CARGO_PKG_VERSION_MINOR")) * 1_000
+        + version_part(env!("CARGO_PKG_VERSION_PATCH"));
+    NUMBER
+}
+
+/// One decimal part of the crate's version, at compile time (minor and patch must stay
+/// below 1000 for the number's encoding).
+const fn version_part(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0u32;
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit(), "version part is not a number");
+        n = n * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    assert!(n < 1000, "version part too large for scim_version_number");
+    n
 }
 
 /// Free a string the library returned. NULL is a no-op.

@@ -180,7 +180,7 @@ _fn("scim_response_read", scim_result, c_void_p, POINTER(scim_response_view))
 _fn("scim_response_free", None, c_void_p)
 
 # Logging ----------------------------------------------------------------------------
-_fn("scim_set_log_callback", scim_result, scim_log_callback, c_void_p, c_uint32)
+_fn("scim_log_set_callback", scim_result, scim_log_callback, c_void_p, scim_finalizer, c_uint32)
 
 # Mappings ---------------------------------------------------------------------------
 _fn("scim_mappings_get", scim_result, c_void_p, c_char_p, c_void_pp)

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -70,9 +71,13 @@ func run() error {
 		}
 	}
 	if runtime.GOOS == "linux" {
-		// The shared library's soname (build.rs) is libscim.so.0: what a program linked
-		// with -tags libscim_shared looks for at run time.
-		link := filepath.Join(lib, "libscim.so.0")
+		// The shared library's soname (build.rs: libscim.so.<major>) is what a program
+		// linked with -tags libscim_shared looks for at run time.
+		soname, err := sonameOf(filepath.Join(lib, shared))
+		if err != nil {
+			return err
+		}
+		link := filepath.Join(lib, soname)
 		_ = os.Remove(link)
 		if err := os.Symlink("libscim.so", link); err != nil {
 			return err
@@ -135,4 +140,21 @@ func install(from, to string, strip bool) error {
 		}
 	}
 	return os.Rename(tmp, to)
+}
+
+// sonameOf reads a shared library's DT_SONAME.
+func sonameOf(path string) (string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	names, err := f.DynString(elf.DT_SONAME)
+	if err != nil {
+		return "", err
+	}
+	if len(names) != 1 {
+		return "", fmt.Errorf("%s: %d sonames", path, len(names))
+	}
+	return names[0], nil
 }
