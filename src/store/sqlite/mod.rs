@@ -32,7 +32,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tx::{event_row, i64_of, json_col, json_text, run, time_col, u64_col, Tx};
+use tx::{event_row, i64_of, EventRow, json_col, json_text, run, time_col, u64_col, Tx};
 
 /// Most writes that share one commit.
 const MAX_BATCH: usize = 256;
@@ -663,27 +663,27 @@ impl Store for SqliteStore {
 
     fn take_events(&self, dir: &str, c: &Consumer, limit: usize) -> Result<Taken> {
         check_group(c.group)?;
-        self.transact(|conn| {
+        // The rows are read in the write (it moves the group's cursor past them) and
+        // parsed after it, once the writer is free for the other writes.
+        let (rows, held_for) = self.transact(|conn| {
             let mut g = group_or_new(conn, dir, c.group)?;
             let after = match g.take(c, now_ms()) {
                 Ok(after) => after,
-                Err(left) => {
-                    return Ok(Taken {
-                        events: Vec::new(),
-                        held_for: Some(left),
-                    })
-                }
+                Err(left) => return Ok((Vec::new(), Some(left))),
             };
-            let events = events_after(conn, dir, after, limit)?;
-            if let Some(last) = events.last() {
-                g.delivered = last.seq;
+            let rows = rows_after(conn, dir, after, limit, EventRow::read)?;
+            if let Some(last) = rows.last() {
+                g.delivered = last.seq();
             }
             save_group(conn, dir, &g)?;
-            Ok(Taken {
-                events,
-                held_for: None,
-            })
-        })
+            Ok((rows, None))
+        })?;
+        let events = rows
+            .into_iter()
+            .map(EventRow::parse)
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err)?;
+        Ok(Taken { events, held_for })
     }
 
     fn ack_group(&self, dir: &str, c: &Consumer, seq: u64) -> Result<()> {
@@ -794,6 +794,17 @@ fn outbox(c: &Connection, dir: &str) -> Result<Outbox> {
 
 /// Up to `limit` events of `dir` after `after`, in order.
 fn events_after(c: &Connection, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
+    rows_after(c, dir, after, limit, event_row)
+}
+
+/// Up to `limit` event rows of `dir` after `after`, in order, each read by `read`.
+fn rows_after<T>(
+    c: &Connection,
+    dir: &str,
+    after: u64,
+    limit: usize,
+    read: fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
     let mut s = c
         .prepare_cached(
             "SELECT seq, kind, resource_kind, resource_id, time, data FROM events
@@ -802,7 +813,7 @@ fn events_after(c: &Connection, dir: &str, after: u64, limit: usize) -> Result<V
         .map_err(sql_err)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = s
-        .query_map(params![dir, i64_of(after), limit], event_row)
+        .query_map(params![dir, i64_of(after), limit], read)
         .map_err(sql_err)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
 }
