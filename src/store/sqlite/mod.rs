@@ -20,12 +20,12 @@ mod tx;
 mod writer;
 
 use crate::error::{Result, ScimError};
+use crate::store::held;
 use crate::store::{
     check_ack, check_group, check_same_id, least_acked, now_ms, plan_trim, Consumer,
     DirectoryRecord, Event, GroupCursor, Outbox, ReadTx, Store, Taken, TrimEvents, Trimmed,
     WriteTx,
 };
-use crate::store::held;
 use parking_lot::Mutex;
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -33,8 +33,8 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use writer::{Ran, Writer};
 use tx::{event_row, i64_of, json_col, json_text, time_col, u64_col, EventRow, Tx};
+use writer::{Ran, Writer};
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> ScimError {
     match e.sqlite_error_code() {

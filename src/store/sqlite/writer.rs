@@ -189,8 +189,7 @@ fn writer_loop(conn: Connection, shared: &Shared, group_commit: bool) {
         }
         // Writes that came meanwhile join this batch (unless it is full); the commit
         // comes once none is waiting.
-        if group_commit && batch.writes.len() < MAX_BATCH && !shared.queue.lock().jobs.is_empty()
-        {
+        if group_commit && batch.writes.len() < MAX_BATCH && !shared.queue.lock().jobs.is_empty() {
             continue;
         }
         batch.commit();
