@@ -349,6 +349,7 @@ mod tests {
             "d",
             || Ok(0),
             |after| Ok((after + 1..=3).map(|s| event(s, "cy")).collect()),
+            u64::MAX,
         )
         .unwrap();
         a.delivered("d", &[event(2, "bob"), event(3, "cy")]);
@@ -370,6 +371,47 @@ mod tests {
             ]
         );
         assert!(a.items(0, 10, Some("other")).0.is_empty());
+    }
+
+    #[test]
+    fn a_delivery_past_unread_events_waits_for_them() {
+        let a = Activity::default();
+        a.enable();
+        a.mark("d", 0);
+        // Events 1 and 2 committed, not read into the feed yet.
+        a.written("d");
+        a.written("d");
+        assert_eq!(a.take_all_unrecorded(), ["d"]);
+        assert!(a.take_all_unrecorded().is_empty());
+        // Delivering 3 does not put it ahead of them, nor move the mark past them.
+        a.delivered("d", &[event(3, "cy")]);
+        assert!(a.items(0, 10, Some("d")).0.is_empty());
+        // Read up to 2 (what retention is about to delete), then 3 comes as delivered.
+        a.record_events(
+            "d",
+            || Ok(0),
+            |after| Ok((after + 1..=3).map(|s| event(s, "ann")).collect()),
+            2,
+        )
+        .unwrap();
+        a.delivered("d", &[event(3, "cy")]);
+        let seqs: Vec<String> = a
+            .items(0, 10, Some("d"))
+            .0
+            .iter()
+            .map(|i| match &i.what {
+                ActivityKind::Event { event, summary } => format!("{} {summary}", event.seq),
+                ActivityKind::Request { .. } => "request".into(),
+            })
+            .collect();
+        assert_eq!(
+            seqs,
+            [
+                "1 user.created ann → uem, access",
+                "2 user.created ann → uem, access",
+                "3 user.created cy → uem, access"
+            ]
+        );
     }
 
     #[test]
