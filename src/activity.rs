@@ -4,15 +4,19 @@
 //! it on ([`Activity::enable`]; the built-in server does when its admin API is on), so a
 //! host that never reads it pays nothing.
 //!
-//! Events are recorded by the [`crate::Engine`] after each committed SCIM write (read
-//! from the outbox after the last one recorded, before consumers are woken) and when it
-//! delivers events ([`crate::Engine::next_events`]), so an event is in the feed before
-//! any consumer of this engine can acknowledge (and delete) it.
+//! Events are recorded by the [`crate::Engine`] when it delivers them
+//! ([`crate::Engine::next_events`]), and read from the outbox (after the last one
+//! recorded) before anything of this engine can delete them (an acknowledgement,
+//! retention) and when the feed is read ([`crate::Engine::activity_items`]). So an event
+//! is in the feed before any consumer of this engine can acknowledge (and delete) it,
+//! and a SCIM write does not read its events back (a committed write only marks its
+//! directory: [`Activity::written`]). On a shared store (PostgreSQL), where another
+//! process may acknowledge them first, they are read after each write instead.
 
 use crate::events::EventSummary;
 use crate::store::Event;
 use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -64,6 +68,8 @@ pub struct Activity {
     /// Per directory, the last outbox `seq` recorded (a directory not here: none yet).
     /// Held while the engine reads the outbox, so two writers never record one event twice.
     recorded: Mutex<HashMap<String, u64>>,
+    /// Directories with events committed since the engine last read their outbox.
+    unrecorded: Mutex<HashSet<String>>,
 }
 
 impl Activity {
@@ -142,8 +148,8 @@ impl Activity {
         self.ring.lock().last_seq
     }
 
-    /// Record a directory's events not recorded yet: `read(after)` returns its outbox
-    /// events after `after` (in `seq` order; an empty batch ends). `start` is where a
+    /// Record a directory's events not recorded yet, up to `upto`: `read(after)` returns
+    /// its outbox events after `after` (in `seq` order; an empty batch ends). `start` is where a
     /// directory seen for the first time begins (its outbox's last `seq` when the feed
     /// was enabled elsewhere, so no history is replayed).
     pub(crate) fn record_events(
@@ -151,6 +157,7 @@ impl Activity {
         directory: &str,
         start: impl FnOnce() -> crate::error::Result<u64>,
         mut read: impl FnMut(u64) -> crate::error::Result<Vec<Event>>,
+        upto: u64,
     ) -> crate::error::Result<()> {
         if !self.is_enabled() {
             return Ok(());
@@ -163,17 +170,48 @@ impl Activity {
         // At most about a ring's worth per call: a huge resync is caught up with over
         // the following writes, never in one.
         let mut budget = ACTIVITY_CAPACITY;
-        while budget > 0 {
+        while budget > 0 && after < upto {
             let batch = read(after)?;
-            let Some(last) = batch.last() else { break };
-            after = last.seq;
+            let Some(last) = batch.last().map(|e| e.seq) else {
+                break;
+            };
             budget = budget.saturating_sub(batch.len());
-            for e in batch {
+            for e in batch.into_iter().take_while(|e| e.seq <= upto) {
+                after = e.seq;
                 self.push_event(directory, e);
             }
+            if last > upto {
+                break;
+            }
+        }
+        if budget == 0 {
+            // More to read: at the next catch-up.
+            self.written(directory);
         }
         recorded.insert(directory.to_owned(), after);
         Ok(())
+    }
+
+    /// A write to `directory` committed events the feed has not read yet (when enabled).
+    pub(crate) fn written(&self, directory: &str) {
+        if !self.is_enabled() {
+            return;
+        }
+        let mut unrecorded = self.unrecorded.lock();
+        if !unrecorded.contains(directory) {
+            unrecorded.insert(directory.to_owned());
+        }
+    }
+
+    /// Clear the mark of [`Activity::written`] (the caller reads the directory's outbox
+    /// next, so a write committing meanwhile marks it again).
+    pub(crate) fn clear_unrecorded(&self, directory: &str) {
+        self.unrecorded.lock().remove(directory);
+    }
+
+    /// Every directory marked by [`Activity::written`]; clears the marks.
+    pub(crate) fn take_all_unrecorded(&self) -> Vec<String> {
+        self.unrecorded.lock().drain().collect()
     }
 
     /// Record delivered events not recorded yet (those after the directory's mark).
@@ -182,11 +220,17 @@ impl Activity {
             return;
         }
         let mut recorded = self.recorded.lock();
-        let mark = recorded.get(directory).copied().unwrap_or(0);
-        let mut last = mark;
-        for e in events.iter().filter(|e| e.seq > mark) {
+        let mark = recorded.get(directory).copied();
+        let from = mark.unwrap_or(0);
+        let mut last = from;
+        for e in events.iter().filter(|e| e.seq > from) {
+            if mark.is_some() && e.seq != last + 1 {
+                // Events between the mark and these (unread, see `Activity::written`) are
+                // read from the outbox first: the feed keeps the outbox's order.
+                break;
+            }
             self.push_event(directory, e.clone());
-            last = last.max(e.seq);
+            last = e.seq;
         }
         recorded.insert(directory.to_owned(), last);
     }
@@ -195,6 +239,7 @@ impl Activity {
     /// which never happens with random ids) start from scratch.
     pub(crate) fn forget(&self, directory: &str) {
         self.recorded.lock().remove(directory);
+        self.unrecorded.lock().remove(directory);
     }
 
     /// The directory's mark, set when a directory is first known (its outbox's last
@@ -304,6 +349,7 @@ mod tests {
             "d",
             || Ok(0),
             |after| Ok((after + 1..=3).map(|s| event(s, "cy")).collect()),
+            u64::MAX,
         )
         .unwrap();
         a.delivered("d", &[event(2, "bob"), event(3, "cy")]);
@@ -325,6 +371,47 @@ mod tests {
             ]
         );
         assert!(a.items(0, 10, Some("other")).0.is_empty());
+    }
+
+    #[test]
+    fn a_delivery_past_unread_events_waits_for_them() {
+        let a = Activity::default();
+        a.enable();
+        a.mark("d", 0);
+        // Events 1 and 2 committed, not read into the feed yet.
+        a.written("d");
+        a.written("d");
+        assert_eq!(a.take_all_unrecorded(), ["d"]);
+        assert!(a.take_all_unrecorded().is_empty());
+        // Delivering 3 does not put it ahead of them, nor move the mark past them.
+        a.delivered("d", &[event(3, "cy")]);
+        assert!(a.items(0, 10, Some("d")).0.is_empty());
+        // Read up to 2 (what retention is about to delete), then 3 comes as delivered.
+        a.record_events(
+            "d",
+            || Ok(0),
+            |after| Ok((after + 1..=3).map(|s| event(s, "ann")).collect()),
+            2,
+        )
+        .unwrap();
+        a.delivered("d", &[event(3, "cy")]);
+        let seqs: Vec<String> = a
+            .items(0, 10, Some("d"))
+            .0
+            .iter()
+            .map(|i| match &i.what {
+                ActivityKind::Event { event, summary } => format!("{} {summary}", event.seq),
+                ActivityKind::Request { .. } => "request".into(),
+            })
+            .collect();
+        assert_eq!(
+            seqs,
+            [
+                "1 user.created ann → uem, access",
+                "2 user.created ann → uem, access",
+                "3 user.created cy → uem, access"
+            ]
+        );
     }
 
     #[test]

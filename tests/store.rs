@@ -1920,3 +1920,57 @@ fn opens_a_schema_v1_file() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sqlite_writes_that_panic_fail_alone() {
+    // Writes run on the store's writer thread, in batches: a write that panics there
+    // panics its own caller (with its own message), changes nothing, and the writes
+    // committed alongside it land with their events.
+    let dir = scratch("panics");
+    let store = SqliteStore::open(dir.join("panics.db"), SqliteOptions::default()).unwrap();
+    let store = &store;
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            s.spawn(move || {
+                for i in 0..20 {
+                    let id = format!("t{t}-{i}");
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        store.write("d", &mut |tx| {
+                            tx.insert(user(&id, &id))?;
+                            tx.append_event(event("user.created", &id))?;
+                            if i % 4 == 3 {
+                                panic!("write {id} panicked");
+                            }
+                            Ok(())
+                        })
+                    }));
+                    match result {
+                        Ok(r) => {
+                            assert!(i % 4 != 3, "{id}");
+                            r.unwrap();
+                        }
+                        Err(p) => {
+                            assert_eq!(i % 4, 3, "{id}");
+                            let msg = p.downcast_ref::<String>().cloned().unwrap_or_default();
+                            assert_eq!(msg, format!("write {id} panicked"));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let got = ids(store, "d", User);
+    assert_eq!(got.len(), 6 * 15);
+    assert!(!got.iter().any(|id| {
+        let i: u32 = id.rsplit('-').next().unwrap().parse().unwrap();
+        i % 4 == 3
+    }));
+    let events = store.events("d", 0, usize::MAX).unwrap();
+    assert_eq!(events.len(), got.len());
+    // The store goes on writing.
+    store
+        .write("d", &mut |tx| tx.insert(user("after", "after")))
+        .unwrap();
+    assert_eq!(ids(store, "d", User).len(), 6 * 15 + 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

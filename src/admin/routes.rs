@@ -440,8 +440,7 @@ fn user_detail(engine: &Engine, id: &str, user: &str) -> Result<Response> {
     };
     let records = engine.records(id, ResourceKind::User, &resource)?;
     let events: Vec<Value> = engine
-        .activity()
-        .items(0, usize::MAX, Some(id))
+        .activity_items(0, usize::MAX, Some(id))
         .0
         .iter()
         .filter_map(|i| match &i.what {
@@ -510,7 +509,7 @@ fn activity(engine: &Engine, params: &Params) -> Result<Response> {
     if let Some(d) = directory {
         engine.directory(d)?;
     }
-    let (items, next) = engine.activity().items(after, limit, directory);
+    let (items, next) = engine.activity_items(after, limit, directory);
     let names: HashMap<String, String> = engine
         .directories()?
         .into_iter()

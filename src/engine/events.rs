@@ -171,8 +171,14 @@ impl Engine {
     /// A write to directory `dir` committed (`bulk`: a Bulk request, of many changes):
     /// wake consumers; run retention when due.
     pub(super) fn committed(&self, dir: &str, bulk: bool) {
-        // Before consumers are woken: the feed has the events before anyone acknowledges.
-        self.record_activity(dir);
+        // Before consumers are woken. An acknowledgement through this engine reads them
+        // into the feed first (see `retain_events`); on a shared store another process
+        // may acknowledge them at once: read them now.
+        if self.remote {
+            self.record_activity(dir);
+        } else {
+            self.activity.written(dir);
+        }
         if self
             .relay
             .feed
@@ -191,6 +197,18 @@ impl Engine {
     /// committed; a failure is logged and retried at the next run.
     pub(super) fn retain_events(&self, dir: &str) {
         let policy = self.config.events;
+        // The feed has every event before it is deleted: those acknowledged (a consumer
+        // of this engine had them delivered, and so recorded, unless another process
+        // acknowledged them), and any beyond the count limit. (Events are read into the
+        // feed as they are delivered, so a run under load mostly reads nothing.)
+        if self.activity.is_enabled() {
+            match self.store.outbox(dir) {
+                Ok(o) if policy.max_count.is_none_or(|m| o.len() <= m) => {
+                    self.record_activity_upto(dir, o.acked)
+                }
+                _ => self.record_activity(dir),
+            }
+        }
         let trim = TrimEvents {
             max_count: policy.max_count,
             older_than: policy.max_age_secs.filter(|s| *s > 0).map(|secs| {
@@ -227,9 +245,23 @@ impl Engine {
     }
 
     /// The activity feed: SCIM requests (recorded by the built-in server) and change
-    /// events, while enabled.
+    /// events, while enabled. Events are read into it lazily: [`Engine::activity_items`]
+    /// reads it with every committed event in it.
     pub fn activity(&self) -> &Activity {
         &self.activity
+    }
+
+    /// [`Activity::items`] once every committed event is in the feed.
+    pub fn activity_items(
+        &self,
+        after: u64,
+        limit: usize,
+        directory: Option<&str>,
+    ) -> (Vec<crate::activity::ActivityItem>, u64) {
+        for dir in self.activity.take_all_unrecorded() {
+            self.record_activity(&dir);
+        }
+        self.activity.items(after, limit, directory)
     }
 
     /// Turn the activity feed on (the built-in server does when its admin API is on):
@@ -246,10 +278,17 @@ impl Engine {
     /// Record the directory's events not in the activity feed yet (when it is on). Never
     /// fails the caller: the write it follows has committed.
     pub(super) fn record_activity(&self, dir: &str) {
+        self.activity.clear_unrecorded(dir);
+        self.record_activity_upto(dir, u64::MAX);
+    }
+
+    /// [`Engine::record_activity`] of the events up to `upto` only.
+    fn record_activity_upto(&self, dir: &str, upto: u64) {
         let recorded = self.activity.record_events(
             dir,
             || Ok(self.store.outbox(dir)?.last),
             |after| self.store.events(dir, after, ACTIVITY_READ),
+            upto,
         );
         if let Err(e) = recorded {
             log::warn!(target: "scim::activity", "directory {dir}: cannot record events: {e}");
@@ -260,6 +299,7 @@ impl Engine {
     /// acknowledgement, so it rarely finds any; kept for hosts that call it.
     pub fn prune_events(&self, directory_id: &str) -> Result<u64> {
         self.record(directory_id)?;
+        self.record_activity(directory_id);
         let acked = self.store.outbox(directory_id)?.acked;
         self.store.prune_events(directory_id, acked)
     }

@@ -9,9 +9,28 @@
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 
+/// A log record held back: level, target, message.
+pub(crate) type Held = (log::Level, String, String);
+
 thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
-    static WAITING: RefCell<Vec<(log::Level, String, String)>> = const { RefCell::new(Vec::new()) };
+    static WAITING: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The records this thread holds back, taken (a writer thread hands them to the thread
+/// whose write made them: [`hand_over`]).
+pub(crate) fn take() -> Vec<Held> {
+    WAITING.with(|w| std::mem::take(&mut *w.borrow_mut()))
+}
+
+/// Log records held back on another thread, here: now, or when this thread lets go of
+/// the writer it holds.
+pub(crate) fn hand_over(records: Vec<Held>) {
+    if records.is_empty() {
+        return;
+    }
+    let _held = WriterHeld::enter();
+    WAITING.with(|w| w.borrow_mut().extend(records));
 }
 
 /// The calling thread holds (or is about to take) a store's writer until this drops;
@@ -40,7 +59,7 @@ impl Drop for WriterHeld {
         if left > 0 {
             return;
         }
-        for (level, target, message) in WAITING.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+        for (level, target, message) in take() {
             log::logger().log(
                 &log::Record::builder()
                     .level(level)

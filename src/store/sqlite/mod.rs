@@ -3,13 +3,13 @@
 //! - **Durability**: a write returns `Ok` only after its `COMMIT` completed; with
 //!   [`SqliteOptions::synchronous_full`] (the default) the WAL is fsync'd at every commit, so
 //!   an acknowledged change survives a crash or a power loss.
-//! - **Group commit**: one writer connection behind a mutex. Each write runs inside a
-//!   `SAVEPOINT` of a shared transaction (the first write of a batch needs none, nor
-//!   does a [`Store::write_checked`] write, whose refusals come before its changes); a
-//!   writer that sees others queued behind it leaves the transaction open and waits, and
-//!   the last writer of a burst (or the one that fills the batch) commits for everyone:
-//!   one fsync for many writes. A failed write rolls back its savepoint only (the first
-//!   write, the transaction); a failed `COMMIT` fails every write of the batch.
+//! - **Group commit**: one writer connection on a thread of its own ([`writer`]). Writes
+//!   are queued to it; it runs all those waiting in one transaction, each inside a
+//!   `SAVEPOINT` (the first write of a batch needs none, nor does a
+//!   [`Store::write_checked`] write, whose refusals come before its changes), then
+//!   commits them together: one fsync for many writes; the writes that queue up while
+//!   it syncs are the next batch. A failed write rolls back its savepoint only (the
+//!   first write, the transaction); a failed `COMMIT` fails every write of the batch.
 //! - **Reads** run on a small pool of read connections, each `read()` inside one deferred
 //!   transaction: a consistent snapshot, never blocked by the writer.
 //! - **Schema**: see [`schema`]; foreign or newer files are refused with a clear error.
@@ -17,33 +17,24 @@
 mod query;
 mod schema;
 mod tx;
+mod writer;
 
 use crate::error::{Result, ScimError};
+use crate::store::held;
 use crate::store::{
     check_ack, check_group, check_same_id, least_acked, now_ms, plan_trim, Consumer,
     DirectoryRecord, Event, GroupCursor, Outbox, ReadTx, Store, Taken, TrimEvents, Trimmed,
-    WriteTx, WriterHeld,
+    WriteTx,
 };
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::Mutex;
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tx::{event_row, i64_of, json_col, json_text, run, time_col, u64_col, Tx};
-
-/// Most writes that share one commit.
-const MAX_BATCH: usize = 256;
-/// How long a waiting writer sleeps before checking that its batch is not orphaned.
-const WAIT_SLICE: Duration = Duration::from_millis(20);
-/// How long the last writer of a batch waits for more writers before committing, when
-/// the previous batch had several (writers are arriving concurrently). Under 32
-/// concurrent clients, committing as soon as nobody was queued gave batches of ~16 writes.
-const LINGER: Duration = Duration::from_millis(1);
-/// How many failed batches are remembered for their waiters.
-const FAILURES_KEPT: usize = 1024;
+use tx::{event_row, i64_of, json_col, json_text, time_col, u64_col, EventRow, Tx};
+use writer::{Ran, Writer};
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> ScimError {
     match e.sqlite_error_code() {
@@ -80,51 +71,12 @@ impl Default for SqliteOptions {
     }
 }
 
-struct Writer {
-    conn: Connection,
-    /// A transaction is open (a batch is collecting writes).
-    open: bool,
-    /// The number of the open, or next, batch.
-    batch: u64,
-    /// Successful writes in the open batch.
-    writes: usize,
-    /// Writes of the last committed batch.
-    last_writes: usize,
-}
-
-/// How batches ended, for the writers waiting on them. Kept apart from [`Writer`] so a
-/// waiter neither holds nor needs the writer's lock: when a batch commits, its waiters
-/// wake and return in parallel, while the next batch already runs (waking them through
-/// the writer's mutex made them file through it one by one, each holding up the writer).
-#[derive(Default)]
-struct Batches {
-    /// Every batch up to this number has finished (committed or failed).
-    done: u64,
-    /// Recently failed batches and why.
-    failures: VecDeque<(u64, ScimError)>,
-}
-
-impl Batches {
-    /// The outcome of finished batch `batch`.
-    fn outcome(&self, batch: u64) -> Result<()> {
-        match self.failures.iter().find(|(b, _)| *b == batch) {
-            Some((_, e)) => Err(e.clone()),
-            None => Ok(()),
-        }
-    }
-}
-
 /// A [`Store`] in one SQLite file. See the module documentation.
 pub struct SqliteStore {
     path: String,
     options: SqliteOptions,
-    writer: Mutex<Writer>,
-    /// Lock order: `writer` before `batches`.
-    batches: Mutex<Batches>,
-    /// Signalled (with `batches`) whenever a batch finishes.
-    finished: Condvar,
-    /// Writers blocked on `writer.lock()`.
-    contenders: AtomicUsize,
+    /// The thread of the write connection.
+    writer: Writer,
     readers: Mutex<Vec<Connection>>,
     /// Read connections opened so far (the pool never churns: see `with_reader`).
     readers_opened: AtomicUsize,
@@ -234,17 +186,8 @@ impl SqliteStore {
         schema::migrate(&conn, &shown)?;
         let store = SqliteStore {
             path: shown,
-            options,
-            writer: Mutex::new(Writer {
-                conn,
-                open: false,
-                batch: 1,
-                writes: 0,
-                last_writes: 0,
-            }),
-            batches: Mutex::new(Batches::default()),
-            finished: Condvar::new(),
-            contenders: AtomicUsize::new(0),
+            options: options.clone(),
+            writer: Writer::start(conn, options.group_commit)?,
             readers: Mutex::new(Vec::new()),
             readers_opened: AtomicUsize::new(0),
         };
@@ -311,161 +254,49 @@ impl SqliteStore {
         check: impl FnOnce(&Connection) -> Result<()>,
         f: impl FnOnce(&Connection) -> Result<T>,
     ) -> Result<T> {
-        // Dropped last: log records made meanwhile go out once the writer is released.
-        let _held = WriterHeld::enter();
-        self.contenders.fetch_add(1, Ordering::SeqCst);
-        let mut w = self.writer.lock();
-        self.contenders.fetch_sub(1, Ordering::SeqCst);
-        // The first write of a batch needs no savepoint: when it fails, the transaction
-        // holds nothing else and is rolled back whole. (A savepoint there also made every
-        // nested savepoint of a bulk request walk the whole sub-journal on release.)
-        let first = !w.open;
-        let guarded = !first && !checked;
-        if first {
-            run(&w.conn, "BEGIN IMMEDIATE")?;
-            w.open = true;
-            w.writes = 0;
-        } else if guarded {
-            if let Err(err) = run(&w.conn, "SAVEPOINT w") {
-                self.abort(&mut w, err.clone());
-                return Err(err);
-            }
-        }
-        let mut refused = false;
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            check(&w.conn).inspect_err(|_| refused = true)?;
-            f(&w.conn)
-        }));
-        let succeeded = matches!(outcome, Ok(Ok(_)));
-        let end = if first || (!guarded && (succeeded || refused)) {
-            Ok(())
-        } else if !guarded {
-            // A change without a savepoint failed part way: the batch cannot commit.
-            Err(match &outcome {
-                Ok(Err(e)) => e.clone(),
-                _ => ScimError::internal("store: a write panicked"),
-            })
-        } else if succeeded {
-            run(&w.conn, "RELEASE w")
-        } else {
-            run(&w.conn, "ROLLBACK TO w").and_then(|()| run(&w.conn, "RELEASE w"))
-        };
-        if let Err(err) = end {
-            // The transaction is in an unknown state: give up the whole batch.
-            self.abort(&mut w, err.clone());
-            drop(w);
-            return match outcome {
-                Err(panic) => resume_unwind(panic),
-                Ok(_) => Err(err),
-            };
-        }
-        let committed = if succeeded {
-            w.writes += 1;
-            let batch = w.batch;
-            if self.options.group_commit
-                && w.writes < MAX_BATCH
-                && self.contenders.load(Ordering::SeqCst) > 0
-            {
-                // Someone is queued behind us: let them join this batch; the last one
-                // commits for all.
-                self.wait(w, batch, WAIT_SLICE)
-            } else if self.options.group_commit && w.writes < MAX_BATCH && w.last_writes > 1 {
-                // Writers are arriving concurrently: give them a moment to join.
-                self.wait(w, batch, LINGER)
-            } else {
-                let committed = self.commit(&mut w);
-                drop(w);
-                committed
-            }
-        } else {
-            // The batch holds only this failed write (the first): roll it back. Or
-            // nothing of ours is in it: close it unless someone will join it.
-            if first || self.contenders.load(Ordering::SeqCst) == 0 {
-                let _ = self.commit(&mut w);
-            }
-            drop(w);
-            Ok(())
-        };
-        match outcome {
-            Err(panic) => resume_unwind(panic),
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(v)) => committed.map(|()| v),
-        }
-    }
-
-    /// End the open batch: `COMMIT` if it holds writes, `ROLLBACK` otherwise; wake its
-    /// waiters.
-    fn commit(&self, w: &mut MutexGuard<'_, Writer>) -> Result<()> {
-        if !w.open {
-            return Ok(());
-        }
-        let result = if w.writes > 0 {
-            run(&w.conn, "COMMIT")
-        } else {
-            run(&w.conn, "ROLLBACK")
-        };
-        match result {
-            Ok(()) => {
-                w.last_writes = w.writes;
-                self.finish(w, None);
-                Ok(())
-            }
-            Err(err) => {
-                self.abort(w, err.clone());
-                Err(err)
-            }
-        }
-    }
-
-    /// Fail the open batch: roll it back and tell its waiters why.
-    fn abort(&self, w: &mut MutexGuard<'_, Writer>, err: ScimError) {
-        if !w.conn.is_autocommit() {
-            let _ = w.conn.execute_batch("ROLLBACK");
-        }
-        self.finish(w, Some(err));
-    }
-
-    /// The open batch ended (`failed`: why it failed): record it for its waiters, wake
-    /// them, and move on to the next batch.
-    fn finish(&self, w: &mut MutexGuard<'_, Writer>, failed: Option<ScimError>) {
-        w.open = false;
-        w.writes = 0;
-        let batch = w.batch;
-        w.batch += 1;
-        let mut b = self.batches.lock();
-        if let Some(err) = failed {
-            b.failures.push_back((batch, err));
-            if b.failures.len() > FAILURES_KEPT {
-                b.failures.pop_front();
-            }
-        }
-        b.done = batch;
-        drop(b);
-        self.finished.notify_all();
-    }
-
-    /// Give up the writer and wait until batch `batch` has finished; commit it ourselves
-    /// if it is still open after `slice` with nobody queued to join it.
-    fn wait(&self, w: MutexGuard<'_, Writer>, batch: u64, slice: Duration) -> Result<()> {
-        drop(w);
-        loop {
-            {
-                let mut b = self.batches.lock();
-                loop {
-                    if b.done >= batch {
-                        return b.outcome(batch);
+        let mut steps = Some((check, f));
+        let mut result: Option<Result<T>> = None;
+        let mut panic = None;
+        let (committed, held) = {
+            let mut work = |conn: &Connection| {
+                let Some((check, f)) = steps.take() else {
+                    return (Ran::Failed, None);
+                };
+                let mut refused = false;
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    check(conn).inspect_err(|_| refused = true)?;
+                    f(conn)
+                }));
+                match outcome {
+                    Ok(Ok(v)) => {
+                        result = Some(Ok(v));
+                        (Ran::Succeeded, None)
                     }
-                    if self.finished.wait_for(&mut b, slice).timed_out() {
-                        break;
+                    Ok(Err(e)) => {
+                        result = Some(Err(e.clone()));
+                        (if refused { Ran::Refused } else { Ran::Failed }, Some(e))
+                    }
+                    Err(p) => {
+                        panic = Some(p);
+                        let e = ScimError::internal("store: a write panicked");
+                        (Ran::Failed, Some(e))
                     }
                 }
-            }
-            let mut w = self.writer.lock();
-            if w.open && w.batch == batch && self.contenders.load(Ordering::SeqCst) == 0 {
-                return self.commit(&mut w);
-            }
-            // Finished meanwhile (the next turn returns its outcome), or others are
-            // queued to join it (the last of them commits).
+            };
+            self.writer.run(checked, &mut work)
+        };
+        // Log records the write made go out now that the writer has let go of it.
+        held::hand_over(held);
+        if let Some(p) = panic {
+            resume_unwind(p);
+        }
+        match result {
+            Some(Ok(v)) => committed.map(|()| v),
+            Some(Err(e)) => Err(e),
+            // Never ran: its batch failed first (`BEGIN`, or a savepoint).
+            None => Err(committed
+                .err()
+                .unwrap_or_else(|| ScimError::internal("store: a write did not run"))),
         }
     }
 }
@@ -663,27 +494,27 @@ impl Store for SqliteStore {
 
     fn take_events(&self, dir: &str, c: &Consumer, limit: usize) -> Result<Taken> {
         check_group(c.group)?;
-        self.transact(|conn| {
+        // The rows are read in the write (it moves the group's cursor past them) and
+        // parsed after it, once the writer is free for the other writes.
+        let (rows, held_for) = self.transact(|conn| {
             let mut g = group_or_new(conn, dir, c.group)?;
             let after = match g.take(c, now_ms()) {
                 Ok(after) => after,
-                Err(left) => {
-                    return Ok(Taken {
-                        events: Vec::new(),
-                        held_for: Some(left),
-                    })
-                }
+                Err(left) => return Ok((Vec::new(), Some(left))),
             };
-            let events = events_after(conn, dir, after, limit)?;
-            if let Some(last) = events.last() {
-                g.delivered = last.seq;
+            let rows = rows_after(conn, dir, after, limit, EventRow::read)?;
+            if let Some(last) = rows.last() {
+                g.delivered = last.seq();
             }
             save_group(conn, dir, &g)?;
-            Ok(Taken {
-                events,
-                held_for: None,
-            })
-        })
+            Ok((rows, None))
+        })?;
+        let events = rows
+            .into_iter()
+            .map(EventRow::parse)
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err)?;
+        Ok(Taken { events, held_for })
     }
 
     fn ack_group(&self, dir: &str, c: &Consumer, seq: u64) -> Result<()> {
@@ -794,6 +625,17 @@ fn outbox(c: &Connection, dir: &str) -> Result<Outbox> {
 
 /// Up to `limit` events of `dir` after `after`, in order.
 fn events_after(c: &Connection, dir: &str, after: u64, limit: usize) -> Result<Vec<Event>> {
+    rows_after(c, dir, after, limit, event_row)
+}
+
+/// Up to `limit` event rows of `dir` after `after`, in order, each read by `read`.
+fn rows_after<T>(
+    c: &Connection,
+    dir: &str,
+    after: u64,
+    limit: usize,
+    read: fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
     let mut s = c
         .prepare_cached(
             "SELECT seq, kind, resource_kind, resource_id, time, data FROM events
@@ -802,7 +644,7 @@ fn events_after(c: &Connection, dir: &str, after: u64, limit: usize) -> Result<V
         .map_err(sql_err)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = s
-        .query_map(params![dir, i64_of(after), limit], event_row)
+        .query_map(params![dir, i64_of(after), limit], read)
         .map_err(sql_err)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
 }

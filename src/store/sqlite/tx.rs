@@ -71,14 +71,48 @@ pub fn i64_of(n: u64) -> i64 {
 }
 
 pub fn event_row(row: &Row) -> rusqlite::Result<Event> {
-    Ok(Event {
-        seq: u64_col(row, 0)?,
-        kind: row.get(1)?,
-        resource_kind: kind_of(row.get(2)?)?,
-        resource_id: row.get(3)?,
-        time: time_col(row, 4)?,
-        data: json_col(row, 5)?,
-    })
+    EventRow::read(row)?.parse()
+}
+
+/// An event row (`seq, kind, resource_kind, resource_id, time, data`) as stored, its
+/// `data` not parsed yet: [`super::SqliteStore::take_events`] reads the rows inside the
+/// writer's transaction and parses them after it, so the writer (which serialises every
+/// write) is not held while hundreds of events become JSON trees.
+pub struct EventRow {
+    seq: u64,
+    kind: String,
+    resource_kind: ResourceKind,
+    resource_id: String,
+    time: OffsetDateTime,
+    data: String,
+}
+
+impl EventRow {
+    pub fn read(row: &Row) -> rusqlite::Result<EventRow> {
+        Ok(EventRow {
+            seq: u64_col(row, 0)?,
+            kind: row.get(1)?,
+            resource_kind: kind_of(row.get(2)?)?,
+            resource_id: row.get(3)?,
+            time: time_col(row, 4)?,
+            data: row.get(5)?,
+        })
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn parse(self) -> rusqlite::Result<Event> {
+        Ok(Event {
+            seq: self.seq,
+            kind: self.kind,
+            resource_kind: self.resource_kind,
+            resource_id: self.resource_id,
+            time: self.time,
+            data: serde_json::from_str(&self.data).map_err(|e| conv_err(5, e))?,
+        })
+    }
 }
 
 pub fn resource_row(kind: ResourceKind, row: &Row) -> rusqlite::Result<StoredResource> {
