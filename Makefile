@@ -60,7 +60,7 @@ header-check: $(CBINDGEN)
 		{ echo "include/scim.h is out of date: run 'make header' and commit it"; exit 1; }
 
 ## C: the header alone as C99 and C++, then real C programs against the library: the
-## JSON parser of the tests, the shared vectors through scim_handle, the whole ABI, many
+## JSON parser of the tests, the shared vectors through scim_request_handle, the whole ABI, many
 ## threads; then the same programs under valgrind.
 c-programs: build
 	@mkdir -p target/c

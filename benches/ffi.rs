@@ -1,6 +1,6 @@
 //! `make bench-ffi` (part of `make bench`): the Rust side of the FFI overhead figures.
 //! It answers the request of `benches/ffi/scenario.json` through `Engine::handle`, the
-//! call that `scim_handle` (and so Python's `Engine.handle` and Go's `Engine.Handle`)
+//! call that `scim_request_handle` (and so Python's `Engine.handle` and Go's `Engine.Handle`)
 //! wraps, and prints the median time per call. `benches/ffi/run.py` runs it, then the
 //! Python and Go benchmarks of the same request, and prints each binding's overhead as
 //! a difference and a ratio to this figure.

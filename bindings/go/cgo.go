@@ -24,7 +24,7 @@ extern void goLogCallback(void *userdata, uint32_t level, char *target, char *me
 // an integer into an unsafe.Pointer.
 scim_result go_events_subscribe(const scim_engine *engine, const char *id,
                                               uintptr_t handle, scim_subscription **out) {
-	return scim_events_subscribe(engine, id, (scim_events_callback)goEventsCallback,
+	return scim_subscription_start(engine, id, (scim_event_callback)goEventsCallback,
 	                             (void *)handle, (scim_finalizer)goEventsFinalizer, out);
 }
 
@@ -55,7 +55,7 @@ scim_result go_handle(const scim_engine *engine, const char *blob, const size_t 
 		.body = body_len ? (const uint8_t *)blob + body_off : NULL,
 		.body_len = body_len,
 	};
-	scim_result r = scim_handle(engine, &request, response_out);
+	scim_result r = scim_request_handle(engine, &request, response_out);
 	if (headers != on_stack) free(headers);
 	if (r != SCIM_RESULT_OK) return r;
 	return scim_response_read(*response_out, view_out);

@@ -1,4 +1,4 @@
-//! `scim_handle`: answer one SCIM request for hosts with their own HTTP server.
+//! `scim_request_handle`: answer one SCIM request for hosts with their own HTTP server.
 
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, null, out, quiet, scim_result, str_arg, FfiResult};
@@ -107,7 +107,7 @@ fn own(r: Response) -> Owned {
 /// the built-in server gives. A client's mistake is a SCIM error *response* (4xx), not a
 /// failure of this call; the call fails only for bad arguments. Thread-safe.
 #[no_mangle]
-pub unsafe extern "C" fn scim_handle(
+pub unsafe extern "C" fn scim_request_handle(
     engine: *const scim_engine,
     request: *const scim_request,
     response_out: *mut *mut scim_response,

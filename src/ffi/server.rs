@@ -7,7 +7,7 @@ use std::ffi::{c_char, CString};
 use std::time::Duration;
 
 /// A running server. Start it with `scim_server_start`; stop and free it with
-/// `scim_server_stop`. Thread-safety: `scim_server_address` may be called from any
+/// `scim_server_free`. Thread-safety: `scim_server_address_get` may be called from any
 /// thread; stop it once, from one thread.
 pub struct scim_server {
     _private: [u8; 0],
@@ -163,7 +163,7 @@ pub unsafe extern "C" fn scim_server_start(
 /// The address the server listens on (`"127.0.0.1:43123"`); free it with
 /// `scim_string_free`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_server_address(
+pub unsafe extern "C" fn scim_server_address_get(
     server: *const scim_server,
     address_out: *mut *mut c_char,
 ) -> scim_result {
@@ -180,7 +180,7 @@ pub unsafe extern "C" fn scim_server_address(
 /// Stop accepting, let in-flight requests finish (up to the grace period), and free the
 /// server. NULL is a no-op. Never use the handle afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn scim_server_stop(server: *mut scim_server) {
+pub unsafe extern "C" fn scim_server_free(server: *mut scim_server) {
     quiet(|| {
         if !server.is_null() {
             Box::from_raw(server as *mut Server).stop();

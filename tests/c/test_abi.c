@@ -66,7 +66,7 @@ static scim_response *request(scim_engine *engine, const char *method, const cha
   scim_request req = {method, path, NULL, headers, 2, (const uint8_t *)body,
                       body ? strlen(body) : 0};
   scim_response *resp = NULL;
-  CHECK(scim_handle(engine, &req, &resp) == SCIM_RESULT_OK);
+  CHECK(scim_request_handle(engine, &req, &resp) == SCIM_RESULT_OK);
   return resp;
 }
 
@@ -93,18 +93,18 @@ static void misuse(void) {
   CHECK(out == NULL);
   CHECK(scim_directory_get(engine, "nope", &out) == SCIM_RESULT_NOT_FOUND);
   CHECK(scim_token_issue(engine, "nope", 0, &out) == SCIM_RESULT_NOT_FOUND);
-  CHECK(scim_events_ack(engine, "nope", 1) == SCIM_RESULT_NOT_FOUND);
+  CHECK(scim_event_ack(engine, "nope", 1) == SCIM_RESULT_NOT_FOUND);
 
   scim_request req = {"GET", NULL, NULL, NULL, 0, NULL, 0};
   scim_response *resp = NULL;
-  CHECK(scim_handle(engine, &req, &resp) == SCIM_RESULT_NULL_PARAMETER);
-  CHECK(scim_handle(engine, NULL, &resp) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(scim_request_handle(engine, &req, &resp) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(scim_request_handle(engine, NULL, &resp) == SCIM_RESULT_NULL_PARAMETER);
   req.path = "/scim/v2/x/Users";
   req.body_len = 3; /* a length without a body */
-  CHECK(scim_handle(engine, &req, &resp) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(scim_request_handle(engine, &req, &resp) == SCIM_RESULT_NULL_PARAMETER);
   req.body_len = 0;
   req.headers_len = 1; /* headers claimed, none given */
-  CHECK(scim_handle(engine, &req, &resp) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(scim_request_handle(engine, &req, &resp) == SCIM_RESULT_NULL_PARAMETER);
   CHECK(resp == NULL);
 
   CHECK(scim_response_status(NULL) == 0);
@@ -115,7 +115,7 @@ static void misuse(void) {
   scim_response_free(NULL);
   scim_engine_free(NULL);
   scim_string_free(NULL);
-  scim_server_stop(NULL);
+  scim_server_free(NULL);
   scim_subscription_free(NULL);
   scim_engine_free(engine);
 }
@@ -180,51 +180,51 @@ static void flow(void) {
   CHECK(scim_response_status(resp) == 401);
   scim_response_free(resp);
 
-  CHECK(scim_events_next(engine, id, 10, 1000, &events) == SCIM_RESULT_OK);
+  CHECK(scim_event_next(engine, id, 10, 1000, &events) == SCIM_RESULT_OK);
   CHECK(strstr(events, "\"kind\":\"user.created\"") != NULL);
   CHECK(strstr(events, "\"seq\":1") != NULL);
-  CHECK(scim_events_ack(engine, id, 1) == SCIM_RESULT_OK);
-  CHECK(scim_events_ack(engine, id, 99) == SCIM_RESULT_CONFLICT);
+  CHECK(scim_event_ack(engine, id, 1) == SCIM_RESULT_OK);
+  CHECK(scim_event_ack(engine, id, 99) == SCIM_RESULT_CONFLICT);
   /* Rewind delivers the unacknowledged rest again. Retention deletes acknowledged events
    * as the cursor advances, so prune finds none left. */
-  CHECK(scim_events_rewind(engine, id) == SCIM_RESULT_OK);
+  CHECK(scim_event_rewind(engine, id) == SCIM_RESULT_OK);
   char *stats = NULL;
-  CHECK(scim_events_stats(engine, id, &stats) == SCIM_RESULT_OK);
+  CHECK(scim_event_stats_get(engine, id, &stats) == SCIM_RESULT_OK);
   CHECK(strstr(stats, "\"acked\":1") != NULL);
   scim_string_free(stats);
   uint64_t pruned = 99;
-  CHECK(scim_events_prune(engine, id, &pruned) == SCIM_RESULT_OK && pruned == 0);
-  CHECK(scim_events_prune(engine, id, NULL) == SCIM_RESULT_NULL_PARAMETER);
+  CHECK(scim_event_prune(engine, id, &pruned) == SCIM_RESULT_OK && pruned == 0);
+  CHECK(scim_event_prune(engine, id, NULL) == SCIM_RESULT_NULL_PARAMETER);
   /* A consumer group of its own starts at the oldest event kept: none (the only group,
    * "default", acknowledged event 1, so retention deleted it). */
   char *group_events = NULL;
-  CHECK(scim_events_next_group(engine, id, "audit", 10, 0, &group_events) == SCIM_RESULT_OK);
+  CHECK(scim_event_group_next(engine, id, "audit", 10, 0, &group_events) == SCIM_RESULT_OK);
   CHECK(strcmp(group_events, "[]") == 0);
   scim_string_free(group_events);
-  CHECK(scim_events_ack_group(engine, id, "audit", 99) == SCIM_RESULT_CONFLICT);
-  CHECK(scim_events_ack_group(engine, id, "audit", 1) == SCIM_RESULT_OK);
-  CHECK(scim_events_rewind_group(engine, id, "audit") == SCIM_RESULT_OK);
+  CHECK(scim_event_group_ack(engine, id, "audit", 99) == SCIM_RESULT_CONFLICT);
+  CHECK(scim_event_group_ack(engine, id, "audit", 1) == SCIM_RESULT_OK);
+  CHECK(scim_event_group_rewind(engine, id, "audit") == SCIM_RESULT_OK);
   group_events = NULL;
-  CHECK(scim_events_next_group(engine, id, "", 10, 0, &group_events) ==
+  CHECK(scim_event_group_next(engine, id, "", 10, 0, &group_events) ==
         SCIM_RESULT_INVALID_ARGUMENT);
   CHECK(group_events == NULL);
-  CHECK(scim_events_next_group(engine, id, NULL, 10, 0, &group_events) ==
+  CHECK(scim_event_group_next(engine, id, NULL, 10, 0, &group_events) ==
         SCIM_RESULT_NULL_PARAMETER);
   char *groups = NULL;
-  CHECK(scim_events_groups(engine, id, &groups) == SCIM_RESULT_OK);
+  CHECK(scim_event_group_list(engine, id, &groups) == SCIM_RESULT_OK);
   CHECK(strstr(groups, "\"group\":\"audit\",\"acked\":1") != NULL);
   CHECK(strstr(groups, "\"group\":\"default\",\"acked\":1") != NULL);
   scim_string_free(groups);
   char *expiring = NULL;
-  CHECK(scim_tokens_expiring(engine, 3600, &expiring) == SCIM_RESULT_OK);
+  CHECK(scim_token_list_expiring(engine, 3600, &expiring) == SCIM_RESULT_OK);
   CHECK(strcmp(expiring, "[]") == 0);
   scim_string_free(expiring);
-  CHECK(scim_tokens_expiring(engine, 14ULL * 31 * 86400, &expiring) == SCIM_RESULT_OK);
+  CHECK(scim_token_list_expiring(engine, 14ULL * 31 * 86400, &expiring) == SCIM_RESULT_OK);
   CHECK(strstr(expiring, id) != NULL); /* the 13-month token */
   scim_string_free(expiring);
   /* A window past the representable time is refused, not a panic. */
   expiring = NULL;
-  CHECK(scim_tokens_expiring(engine, UINT64_MAX, &expiring) == SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(scim_token_list_expiring(engine, UINT64_MAX, &expiring) == SCIM_RESULT_INVALID_ARGUMENT);
   CHECK(expiring == NULL);
   scim_string_free(events);
 
@@ -232,7 +232,7 @@ static void flow(void) {
   scim_server *server = NULL;
   char *address = NULL;
   CHECK(scim_server_start(engine, "{\"listen\": \"127.0.0.1:0\"}", &server) == SCIM_RESULT_OK);
-  CHECK(scim_server_address(server, &address) == SCIM_RESULT_OK);
+  CHECK(scim_server_address_get(server, &address) == SCIM_RESULT_OK);
   const char *colon = strrchr(address, ':');
   int port = colon ? atoi(colon + 1) : 0;
   CHECK(port > 0);
@@ -245,7 +245,7 @@ static void flow(void) {
            sizeof reply);
   CHECK(strncmp(reply, "HTTP/1.1 404", 12) == 0);
   scim_string_free(address);
-  scim_server_stop(server);
+  scim_server_free(server);
 
   /* The admin API with its own credential: never a SCIM token. */
   scim_server *admin = NULL;
@@ -261,7 +261,7 @@ static void flow(void) {
                           "{\"listen\": \"127.0.0.1:0\", \"admin\": {\"credential\": "
                           "\"adm-0123456789abcdef0123456789\", \"allow_remote\": false}}",
                           &admin) == SCIM_RESULT_OK);
-  CHECK(scim_server_address(admin, &address) == SCIM_RESULT_OK);
+  CHECK(scim_server_address_get(admin, &address) == SCIM_RESULT_OK);
   colon = strrchr(address, ':');
   port = colon ? atoi(colon + 1) : 0;
   http_get(port, "/admin/api/directories", "adm-0123456789abcdef0123456789", reply,
@@ -271,23 +271,23 @@ static void flow(void) {
   http_get(port, "/admin/api/directories", secret, reply, sizeof reply);
   CHECK(strncmp(reply, "HTTP/1.1 401", 12) == 0);
   scim_string_free(address);
-  scim_server_stop(admin);
+  scim_server_free(admin);
 
   /* Mappings and the reverse lookup. */
   char *mappings = NULL, *mapping = NULL, *user = NULL, *start = NULL;
-  CHECK(scim_mappings_get(engine, id, &mappings) == SCIM_RESULT_OK);
+  CHECK(scim_mapping_get(engine, id, &mappings) == SCIM_RESULT_OK);
   CHECK(strstr(mappings, "\"uem\"") && strstr(mappings, "emails[type eq \\\"work\\\"].value"));
-  CHECK(scim_mapping_set_entry(engine, id, "uem", "users",
+  CHECK(scim_mapping_entry_set(engine, id, "uem", "users",
                                "{\"target\":\"nick\",\"source\":\"nickName\"}",
                                &mapping) == SCIM_RESULT_OK);
   CHECK(strstr(mapping, "\"nick\"") != NULL);
   scim_string_free(mapping);
-  CHECK(scim_mapping_set_entry(engine, id, "uem", "users",
+  CHECK(scim_mapping_entry_set(engine, id, "uem", "users",
                                "{\"target\":\"x\",\"source\":\"noSuchAttribute\"}",
                                &mapping) == SCIM_RESULT_INVALID_ARGUMENT);
-  CHECK(scim_mapping_set_entry(engine, id, "fax", "users", "{\"target\":\"a\",\"source\":\"title\"}", &mapping) ==
+  CHECK(scim_mapping_entry_set(engine, id, "fax", "users", "{\"target\":\"a\",\"source\":\"title\"}", &mapping) ==
         SCIM_RESULT_INVALID_ARGUMENT);
-  CHECK(scim_mapping_remove_entry(engine, id, "uem", "users", "email", &mapping) ==
+  CHECK(scim_mapping_entry_remove(engine, id, "uem", "users", "email", &mapping) ==
         SCIM_RESULT_INVALID_ARGUMENT); /* required */
   CHECK(scim_user_find(engine, id, "uem", "email", "ADA@example.com", &user) == SCIM_RESULT_OK);
   CHECK(strstr(user, "\"externalId\":\"00u1\"") != NULL);

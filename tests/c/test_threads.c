@@ -24,12 +24,12 @@ static void *worker(void *arg) {
     scim_header headers[1] = {{"Authorization", auth}};
     scim_request req = {"POST", path, NULL, headers, 1, (const uint8_t *)body, strlen(body)};
     scim_response *resp = NULL;
-    if (scim_handle(engine, &req, &resp) == SCIM_RESULT_OK && scim_response_status(resp) == 201)
+    if (scim_request_handle(engine, &req, &resp) == SCIM_RESULT_OK && scim_response_status(resp) == 201)
       ok++;
     scim_response_free(resp);
     /* Reads interleave with the writes. */
     scim_request get = {"GET", path, "count=1", headers, 1, NULL, 0};
-    if (scim_handle(engine, &get, &resp) == SCIM_RESULT_OK && scim_response_status(resp) == 200)
+    if (scim_request_handle(engine, &get, &resp) == SCIM_RESULT_OK && scim_response_status(resp) == 200)
       ok++;
     scim_response_free(resp);
   }
@@ -78,7 +78,7 @@ int main(int argc, char **argv) {
   scim_header headers[1] = {{"Authorization", auth}};
   scim_request req = {"GET", path, "count=0", headers, 1, NULL, 0};
   scim_response *resp = NULL;
-  scim_handle(engine, &req, &resp);
+  scim_request_handle(engine, &req, &resp);
   const uint8_t *body;
   size_t len;
   scim_response_body(resp, &body, &len);

@@ -1,4 +1,4 @@
-/* Replays the shared test vectors (every tests/vectors/NAME.json) through the C ABI's scim_handle.
+/* Replays the shared test vectors (every tests/vectors/NAME.json) through the C ABI's scim_request_handle.
  *
  * Semantics as in tests/vectors/README.md, with tests/vectors.rs as the reference. The
  * engine serves a directory below `/scim/v2/<dir-id>` and wants its bearer token, so per
@@ -954,8 +954,8 @@ static void run_scenario(const char *file, const json *v) {
                         b.body.len ? (const uint8_t *)b.body.data : NULL, b.body.len};
     scim_response *r = NULL;
     errors e = {{0}, 0};
-    if (scim_handle(t.engine, &req, &r) != SCIM_RESULT_OK) {
-      err_add(&e, "scim_handle failed: %s", scim_last_error());
+    if (scim_request_handle(t.engine, &req, &r) != SCIM_RESULT_OK) {
+      err_add(&e, "scim_request_handle failed: %s", scim_last_error());
     } else {
       /* Capture first: this step's expectations may use what it captured. */
       const json *cap = json_get(step, "capture");

@@ -119,7 +119,7 @@ class Response:
         return f"<Response {self.status} ({len(self.body)} bytes)>"
 
 
-_handle = _lib.scim_handle
+_handle = _lib.scim_request_handle
 _read = _lib.scim_response_read
 _free_response = _lib.scim_response_free
 _string_at = ctypes.string_at
@@ -304,7 +304,7 @@ class Engine(Handle):
         where an entry is ``{"target", "source", "required", "immutable",
         "transform"}``. NotFoundError when there is no such directory."""
         with self._use() as e:
-            return _json_out(lambda out: _lib.scim_mappings_get(e, _enc(directory_id), out))
+            return _json_out(lambda out: _lib.scim_mapping_get(e, _enc(directory_id), out))
 
     def set_mapping_entry(
         self, directory_id: str, service: str, kind: str, entry: JSON
@@ -317,7 +317,7 @@ class Engine(Handle):
         users' records."""
         with self._use() as e:
             return _json_out(
-                lambda out: _lib.scim_mapping_set_entry(
+                lambda out: _lib.scim_mapping_entry_set(
                     e, _enc(directory_id), _enc(service), _enc(kind), _dumps(entry), out
                 )
             )
@@ -329,7 +329,7 @@ class Engine(Handle):
         the service's whole mapping. InvalidArgumentError for a required entry."""
         with self._use() as e:
             return _json_out(
-                lambda out: _lib.scim_mapping_remove_entry(
+                lambda out: _lib.scim_mapping_entry_remove(
                     e, _enc(directory_id), _enc(service), _enc(kind), _enc(target), out
                 )
             )
@@ -406,7 +406,7 @@ class Engine(Handle):
         ``not_provisioned``, ``user_deactivated``, …)."""
         with self._use() as e:
             return _json_out(
-                lambda out: _lib.scim_validate_id_token(
+                lambda out: _lib.scim_id_token_validate(
                     e, _enc(directory_id), _enc(token), _enc(nonce), out
                 )
             )
@@ -488,11 +488,11 @@ class Engine(Handle):
             with self._use() as e:
                 if grp is None:
                     events = _json_out(
-                        lambda out: _lib.scim_events_next(e, did, limit, wait_ms, out)
+                        lambda out: _lib.scim_event_next(e, did, limit, wait_ms, out)
                     )
                 else:
                     events = _json_out(
-                        lambda out: _lib.scim_events_next_group(
+                        lambda out: _lib.scim_event_group_next(
                             e, did, grp, limit, wait_ms, out
                         )
                     )
@@ -508,10 +508,10 @@ class Engine(Handle):
         event."""
         with self._use() as e:
             if group is None:
-                check(_lib.scim_events_ack(e, _enc(directory_id), seq))
+                check(_lib.scim_event_ack(e, _enc(directory_id), seq))
             else:
                 check(
-                    _lib.scim_events_ack_group(
+                    _lib.scim_event_group_ack(
                         e, _enc(directory_id), _enc(group), seq
                     )
                 )
@@ -522,7 +522,7 @@ class Engine(Handle):
         did = _enc(directory_id)
         with self._use() as e:
             groups: List[JSON] = _json_out(
-                lambda out: _lib.scim_events_groups(e, did, out)
+                lambda out: _lib.scim_event_group_list(e, did, out)
             )
         return groups
 
@@ -532,7 +532,7 @@ class Engine(Handle):
         acknowledged cursor (never delivered); it is 0 unless events were missed."""
         did = _enc(directory_id)
         with self._use() as e:
-            stats: JSON = _json_out(lambda out: _lib.scim_events_stats(e, did, out))
+            stats: JSON = _json_out(lambda out: _lib.scim_event_stats_get(e, did, out))
         return stats
 
     def events(
@@ -628,11 +628,11 @@ class Subscription(Handle):
                 failure.append(exc)
 
         # Kept on the object: the library calls it until scim_subscription_free returns.
-        self._cfunc = _ffi.scim_events_callback(trampoline)
+        self._cfunc = _ffi.scim_event_callback(trampoline)
         out = c_void_p()
         with engine._use() as e:
             check(
-                _lib.scim_events_subscribe(
+                _lib.scim_subscription_start(
                     e, _enc(directory_id), self._cfunc, None, _ffi.scim_finalizer(), byref(out)
                 )
             )

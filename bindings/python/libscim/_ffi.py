@@ -111,7 +111,7 @@ class scim_request(Structure):
     ]
 
 
-scim_events_callback = CFUNCTYPE(None, c_void_p, c_char_p)
+scim_event_callback = CFUNCTYPE(None, c_void_p, c_char_p)
 scim_finalizer = CFUNCTYPE(None, c_void_p)
 scim_log_callback = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_char_p)
 
@@ -142,11 +142,11 @@ _fn("scim_token_issue", scim_result, c_void_p, c_char_p, c_uint32, c_void_pp)
 _fn("scim_token_revoke", scim_result, c_void_p, c_char_p)
 
 # Events -----------------------------------------------------------------------------
-_fn("scim_events_next", scim_result, c_void_p, c_char_p, c_size_t, c_uint32, c_void_pp)
-_fn("scim_events_ack", scim_result, c_void_p, c_char_p, c_uint64)
-_fn("scim_events_stats", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_event_next", scim_result, c_void_p, c_char_p, c_size_t, c_uint32, c_void_pp)
+_fn("scim_event_ack", scim_result, c_void_p, c_char_p, c_uint64)
+_fn("scim_event_stats_get", scim_result, c_void_p, c_char_p, c_void_pp)
 _fn(
-    "scim_events_next_group",
+    "scim_event_group_next",
     scim_result,
     c_void_p,
     c_char_p,
@@ -155,14 +155,14 @@ _fn(
     c_uint32,
     c_void_pp,
 )
-_fn("scim_events_ack_group", scim_result, c_void_p, c_char_p, c_char_p, c_uint64)
-_fn("scim_events_groups", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_event_group_ack", scim_result, c_void_p, c_char_p, c_char_p, c_uint64)
+_fn("scim_event_group_list", scim_result, c_void_p, c_char_p, c_void_pp)
 _fn(
-    "scim_events_subscribe",
+    "scim_subscription_start",
     scim_result,
     c_void_p,
     c_char_p,
-    scim_events_callback,
+    scim_event_callback,
     c_void_p,
     scim_finalizer,
     c_void_pp,
@@ -171,7 +171,7 @@ _fn("scim_subscription_free", None, c_void_p)
 
 # Requests ---------------------------------------------------------------------------
 # The request as an address: Engine.handle() lays it out in one buffer (_pack_request).
-_fn("scim_handle", scim_result, c_void_p, c_void_p, c_void_pp)
+_fn("scim_request_handle", scim_result, c_void_p, c_void_p, c_void_pp)
 _fn("scim_response_status", c_uint16, c_void_p)
 _fn("scim_response_body", scim_result, c_void_p, c_void_pp, POINTER(c_size_t))
 _fn("scim_response_header_count", c_size_t, c_void_p)
@@ -183,9 +183,9 @@ _fn("scim_response_free", None, c_void_p)
 _fn("scim_set_log_callback", scim_result, scim_log_callback, c_void_p, c_uint32)
 
 # Mappings ---------------------------------------------------------------------------
-_fn("scim_mappings_get", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_mapping_get", scim_result, c_void_p, c_char_p, c_void_pp)
 # (engine, id, service, kind, entry_json | target, mapping_json_out)
-for _name in ("scim_mapping_set_entry", "scim_mapping_remove_entry"):
+for _name in ("scim_mapping_entry_set", "scim_mapping_entry_remove"):
     _fn(_name, scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_char_p, c_void_pp)
 _fn("scim_mapping_resync", scim_result, c_void_p, c_char_p, POINTER(c_uint64))
 # (engine, id, service, target, value, user_json_out)
@@ -195,12 +195,12 @@ _fn("scim_user_find", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_cha
 _fn("scim_oidc_configure", scim_result, c_void_p, c_char_p, c_char_p, c_void_pp)
 _fn("scim_login_begin", scim_result, c_void_p, c_char_p, c_void_pp)
 _fn("scim_login_complete", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_void_pp)
-_fn("scim_validate_id_token", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_void_pp)
+_fn("scim_id_token_validate", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_void_pp)
 
 # Server -----------------------------------------------------------------------------
 _fn("scim_server_start", scim_result, c_void_p, c_char_p, c_void_pp)
-_fn("scim_server_address", scim_result, c_void_p, c_void_pp)
-_fn("scim_server_stop", None, c_void_p)
+_fn("scim_server_address_get", scim_result, c_void_p, c_void_pp)
+_fn("scim_server_free", None, c_void_p)
 
 
 def take_string(p: Optional[int]) -> str:
