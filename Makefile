@@ -39,6 +39,9 @@ lint:
 
 rust-test: pg-deps
 	$(CARGO) test --all-targets
+	@# --all-targets leaves out doc tests: src/ffi/cast.rs shows there that a handle freed
+	@# or cast the wrong way does not compile.
+	$(CARGO) test --doc
 
 ## PostgreSQL for the store tests (each starts a throwaway cluster of its own, run as the
 ## `postgres` user): Debian's `postgresql` package, installed only when missing.

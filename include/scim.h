@@ -290,7 +290,8 @@ scim_result scim_engine_open(const char *path,
                              struct scim_engine **engine_out);
 
 /*
- Free an engine. NULL is a no-op. Never free the same engine twice.
+ Free an engine. NULL is a no-op. Never free the same engine twice. Servers and
+ subscriptions started on it keep it open until they are freed too.
  */
 void scim_engine_free(struct scim_engine *engine);
 

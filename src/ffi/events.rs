@@ -1,9 +1,9 @@
 //! Change events for hosts: pull (`next` + `ack`) or push (a callback on a thread of the
 //! library's own).
 
+use super::cast::{take_box, to_box, try_clone_arc, Castable, OwnershipBox};
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, json_out, null, out, quiet, scim_result, str_arg};
-use crate::engine::Engine;
 use std::ffi::{c_char, c_void, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -135,9 +135,16 @@ pub struct scim_subscription {
     _private: [u8; 0],
 }
 
-struct Subscription {
+/// What a subscription handle owns: the flag that stops its thread, and the thread.
+pub struct Subscription {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The handle owns the subscription: `scim_subscription_free` takes it back to stop it.
+impl Castable for scim_subscription {
+    type Ownership = OwnershipBox;
+    type RustType = Subscription;
 }
 
 struct Userdata(*mut c_void);
@@ -159,7 +166,7 @@ pub unsafe extern "C" fn scim_subscription_start(
 ) -> scim_result {
     boundary(|| {
         check_out(subscription_out, "subscription_out")?;
-        let e: Arc<Engine> = self::engine(engine)?.clone();
+        let e = try_clone_arc(engine, "engine")?;
         let id = str_arg(id, "id")?.to_owned();
         let callback = callback.ok_or_else(|| null("callback"))?;
         e.directory(&id)?;
@@ -199,11 +206,7 @@ pub unsafe extern "C" fn scim_subscription_start(
             stop,
             thread: Some(thread),
         };
-        out(
-            subscription_out,
-            "subscription_out",
-            Box::into_raw(Box::new(sub)) as *mut scim_subscription,
-        )
+        out(subscription_out, "subscription_out", to_box(sub))
     })
 }
 
@@ -212,10 +215,9 @@ pub unsafe extern "C" fn scim_subscription_start(
 #[no_mangle]
 pub unsafe extern "C" fn scim_subscription_free(subscription: *mut scim_subscription) {
     quiet(|| {
-        if subscription.is_null() {
+        let Some(mut sub) = take_box(subscription) else {
             return;
-        }
-        let mut sub = Box::from_raw(subscription as *mut Subscription);
+        };
         sub.stop.store(true, Ordering::Release);
         if let Some(t) = sub.thread.take() {
             let _ = t.join();

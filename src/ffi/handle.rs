@@ -1,5 +1,6 @@
 //! `scim_request_handle`: answer one SCIM request for hosts with their own HTTP server.
 
+use super::cast::{free_box, to_box, try_ref, Castable, OwnershipBox};
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, null, out, quiet, scim_result, str_arg, FfiResult};
 use crate::provider::{Request, Response};
@@ -33,9 +34,15 @@ pub struct scim_response {
     _private: [u8; 0],
 }
 
+/// The handle owns the response.
+impl Castable for scim_response {
+    type Ownership = OwnershipBox;
+    type RustType = Owned;
+}
+
 /// A response with its header strings kept as C strings for the accessors, and an array
 /// of `scim_header` pointing into them for `scim_response_read`.
-struct Owned {
+pub struct Owned {
     status: u16,
     headers: Vec<(CString, CString)>,
     /// Points into `headers`: a `CString`'s bytes stay where they are while it lives, and
@@ -120,16 +127,12 @@ pub unsafe extern "C" fn scim_request_handle(
         }
         let req = convert(&*request)?;
         let resp = own(e.handle(&req));
-        out(
-            response_out,
-            "response_out",
-            Box::into_raw(Box::new(resp)) as *mut scim_response,
-        )
+        out(response_out, "response_out", to_box(resp))
     })
 }
 
-unsafe fn response<'a>(p: *const scim_response) -> Option<&'a Owned> {
-    (p as *const Owned).as_ref()
+unsafe fn response<'a>(p: *const scim_response) -> FfiResult<&'a Owned> {
+    try_ref(p, "response")
 }
 
 /// The HTTP status of a response (0 when `response` is NULL).
@@ -149,7 +152,7 @@ pub unsafe extern "C" fn scim_response_body(
     boundary(|| {
         check_out(body_out, "body_out")?;
         check_out(len_out, "len_out")?;
-        let r = self::response(response).ok_or_else(|| null("response"))?;
+        let r = self::response(response)?;
         out(body_out, "body_out", r.body.as_ptr())?;
         out(len_out, "len_out", r.body.len())
     })
@@ -174,7 +177,7 @@ pub unsafe extern "C" fn scim_response_header(
     boundary(|| {
         check_out(name_out, "name_out")?;
         check_out(value_out, "value_out")?;
-        let r = self::response(response).ok_or_else(|| null("response"))?;
+        let r = self::response(response)?;
         let (k, v) = r.headers.get(index).ok_or_else(|| {
             super::Failure(
                 scim_result::SCIM_RESULT_INVALID_ARGUMENT,
@@ -209,7 +212,7 @@ pub unsafe extern "C" fn scim_response_read(
 ) -> scim_result {
     boundary(|| {
         check_out(view_out, "view_out")?;
-        let r = self::response(response).ok_or_else(|| null("response"))?;
+        let r = self::response(response)?;
         let or_null = |empty: bool, p: *const u8| if empty { std::ptr::null() } else { p };
         let view = scim_response_view {
             status: r.status,
@@ -229,9 +232,5 @@ pub unsafe extern "C" fn scim_response_read(
 /// Free a response. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn scim_response_free(response: *mut scim_response) {
-    quiet(|| {
-        if !response.is_null() {
-            drop(Box::from_raw(response as *mut Owned));
-        }
-    })
+    quiet(|| free_box(response))
 }
