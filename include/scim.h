@@ -103,8 +103,10 @@ typedef uint32_t scim_result;
 typedef struct scim_engine scim_engine;
 
 /*
- A response: status, headers and body. Owned by the caller; free it with
- `scim_response_free`. Not thread-safe to free while another thread reads it.
+ A response; its parts are read through the `scim_response_view` that
+ `scim_request_handle` fills. Free it once with `scim_response_free`; the view points
+ into it until then. Thread-safety: it may be read from any thread, and is never
+ changed; free it after every reader is done.
  */
 typedef struct scim_response scim_response;
 
@@ -131,23 +133,34 @@ typedef void (*scim_event_callback)(void *userdata, const char *events_json);
 typedef void (*scim_finalizer)(void *userdata);
 
 /*
- One request header.
+ A UTF-8 string by address and length. `data` may be NULL when `len` is 0. Strings the
+ library hands out (response headers) are also followed by a NUL byte not counted in
+ `len`, so `data` can be used as a C string.
+ */
+typedef struct scim_str {
+  const char *data;
+  size_t len;
+} scim_str;
+
+/*
+ One header: name and value.
  */
 typedef struct scim_header {
-  const char *name;
-  const char *value;
+  struct scim_str name;
+  struct scim_str value;
 } scim_header;
 
 /*
- One HTTP request as the host received it. `path` is the full URL path
- (`/scim/v2/<directory-id>/Users`); `query` is the raw query string without `?` (NULL
- or "" for none); `headers` points to `headers_len` headers (NULL when 0); `body` to
- `body_len` bytes (NULL when 0). Nothing is kept after the call returns.
+ One HTTP request as the host received it. `method` and `path` are required (their
+ `data` is never NULL); `path` is the full URL path (`/scim/v2/<directory-id>/Users`),
+ still percent-encoded; `query` is the raw query string without `?` (empty for none);
+ `headers` points to `headers_len` headers (NULL when 0); `body` to `body_len` bytes
+ (NULL when 0). The library reads them during the call only and keeps nothing.
  */
 typedef struct scim_request {
-  const char *method;
-  const char *path;
-  const char *query;
+  struct scim_str method;
+  struct scim_str path;
+  struct scim_str query;
   const struct scim_header *headers;
   size_t headers_len;
   const uint8_t *body;
@@ -155,10 +168,12 @@ typedef struct scim_request {
 } scim_request;
 
 /*
- Every part of a response at once, for a binding's per-request path (one call instead
- of one per part and per header). `body` points to `body_len` bytes (NULL when empty),
- `headers` to `headers_len` headers (NULL when none); both live inside the response
- and stay valid until it is freed.
+ Every part of a response, pointing into it (valid until `scim_response_free`):
+ `body` points to `body_len` bytes (NULL when empty), `headers` to `headers_len`
+ headers (NULL when none), in the order the library produced them. The header strings
+ lie back to back, in that order, each followed by a NUL byte: from
+ `headers[0].name.data` to the NUL after the last value is one block, which a binding
+ may copy at once.
  */
 typedef struct scim_response_view {
   uint16_t status;
@@ -403,47 +418,16 @@ scim_result scim_event_prune(const struct scim_engine *engine,
 
 /*
  Answer one SCIM request: authentication, routing, the protocol — the same answer as
- the built-in server gives. A client's mistake is a SCIM error *response* (4xx), not a
- failure of this call; the call fails only for bad arguments. Thread-safe.
+ the built-in server gives. On success `*response_out` owns the response and
+ `*view_out` shows its status, body and headers (pointing into it). A client's mistake
+ is a SCIM error *response* (4xx), not a failure of this call; the call fails only for
+ bad arguments: NULL_PARAMETER (naming the argument or request field), INVALID_UTF8.
+ Thread-safe.
  */
 scim_result scim_request_handle(const struct scim_engine *engine,
                                 const struct scim_request *request,
-                                struct scim_response **response_out);
-
-/*
- The HTTP status of a response (0 when `response` is NULL).
- */
-uint16_t scim_response_status(const struct scim_response *response);
-
-/*
- The body: `*body_out` points into the response (valid until it is freed) and
- `*len_out` is its length.
- */
-scim_result scim_response_body(const struct scim_response *response,
-                               const uint8_t **body_out,
-                               size_t *len_out);
-
-/*
- How many headers the response has.
- */
-size_t scim_response_header_count(const struct scim_response *response);
-
-/*
- Header `index` (0-based): name and value point into the response (valid until it is
- freed). Errors: NULL_PARAMETER, INVALID_ARGUMENT (index out of range).
- */
-scim_result scim_response_header(const struct scim_response *response,
-                                 size_t index,
-                                 const char **name_out,
-                                 const char **value_out);
-
-/*
- Fill `*view_out` with the response's status, body and headers (see
- `scim_response_view`): the same as `scim_response_status`, `scim_response_body` and
- `scim_response_header` for every index, in one call. Errors: NULL_PARAMETER.
- */
-scim_result scim_response_read(const struct scim_response *response,
-                               struct scim_response_view *view_out);
+                                struct scim_response **response_out,
+                                struct scim_response_view *view_out);
 
 /*
  Free a response. NULL is a no-op.

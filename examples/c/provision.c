@@ -119,12 +119,18 @@ int main(void) {
   char auth[256];
   snprintf(auth, sizeof auth, "Bearer %s", secret);
   const char *body = "{\"userName\": \"grace@example.com\", \"active\": true}";
-  scim_header headers[] = {{"Authorization", auth}, {"Content-Type", "application/scim+json"}};
-  scim_request request = {"POST", users, NULL, headers, 2, (const uint8_t *)body, strlen(body)};
+  /* Strings cross as address and length (an HTTP parser gives them so). */
+  scim_header headers[] = {
+      {{"Authorization", strlen("Authorization")}, {auth, strlen(auth)}},
+      {{"Content-Type", strlen("Content-Type")}, {"application/scim+json", strlen("application/scim+json")}},
+  };
+  scim_request request = {{"POST", 4}, {users, strlen(users)}, {NULL, 0},
+                          headers, 2, (const uint8_t *)body, strlen(body)};
   scim_response *response = NULL;
-  TRY(scim_request_handle(engine, &request, &response));
-  status = scim_response_status(response);
-  printf("scim_request_handle: POST Users -> %d\n", status);
+  scim_response_view view; /* status, headers and body, pointing into the response */
+  TRY(scim_request_handle(engine, &request, &response, &view));
+  status = view.status;
+  printf("scim_request_handle: POST Users -> %d (%zu bytes)\n", status, view.body_len);
   scim_response_free(response);
   if (status != 201) die("scim_request_handle did not create the user");
 

@@ -120,28 +120,28 @@ class Response:
 
 
 _handle = _lib.scim_request_handle
-_read = _lib.scim_response_read
 _free_response = _lib.scim_response_free
 _string_at = ctypes.string_at
 _View = _ffi.scim_response_view
 
 
-# A scim_request (include/scim.h) as the struct module lays it out natively: 3 strings,
-# the headers pointer and count, the body pointer and length.
-_REQUEST = struct.Struct("@PPPPNPN")
+# A scim_request (include/scim.h) as the struct module lays it out natively: method,
+# path and query as (address, length), the headers pointer and count, the body pointer
+# and length.
+_REQUEST = struct.Struct("@PNPNPNPNPN")
 assert _REQUEST.size == ctypes.sizeof(_ffi.scim_request)
-_POINTER_SIZE = struct.calcsize("@P")
+_HEADER_SIZE = ctypes.sizeof(_ffi.scim_header)
 
 
 @functools.lru_cache(maxsize=64)
 def _packer(headers: int) -> struct.Struct:
     """The scim_request followed by its array of ``headers`` scim_header."""
-    return struct.Struct(_REQUEST.format + "P" * (2 * headers))
+    return struct.Struct(_REQUEST.format + "PN" * (2 * headers))
 
 
 def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int]":
     """Lay a request out in one buffer, as C would: the ``scim_request``, its
-    ``scim_header`` array, every string NUL-terminated, then the body. ``texts`` is
+    ``scim_header`` array, the strings (NUL-separated), then the body. ``texts`` is
     method, path, query, then a name and a value per header. Returns the buffer (keep it
     alive for the call) and the request's address.
 
@@ -151,53 +151,52 @@ def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int]":
     """
     blob = "\0".join(texts).encode("utf-8")
     pieces = blob.split(b"\0")
-    if len(pieces) != len(texts):  # a NUL inside one: C would cut it there
+    if len(pieces) != len(texts):  # a NUL inside one: not HTTP, refused
         for t in texts:
             _enc(t)  # raises, naming the string
     n = len(texts) // 2 - 1  # (name, value) pairs after method, path and query
-    strings_at = _REQUEST.size + 2 * n * _POINTER_SIZE
+    strings_at = _REQUEST.size + n * _HEADER_SIZE
     buf = bytearray(strings_at)
     buf += blob
-    buf += b"\0"
     body_at = len(buf)
     buf += body
     # The buffer is complete (never resized again): its address is stable from here.
     base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
-    addrs = []
+    fields = []
     at = base + strings_at
     for piece in pieces:
-        addrs.append(at)
-        at += len(piece) + 1
+        size = len(piece)
+        fields.append(at)
+        fields.append(size)
+        at += size + 1
     _packer(n).pack_into(
         buf,
         0,
-        addrs[0],
-        addrs[1],
-        addrs[2],
+        *fields[:6],
         base + _REQUEST.size if n else 0,
         n,
         base + body_at if body else 0,
         len(body),
-        *addrs[3:],
+        *fields[6:],
     )
     return buf, base
 
 
-def _take_response(ptr: int) -> Response:
-    """Copy a ``scim_response`` into Python objects, then free it: two C calls whatever
-    the number of headers (this is the per-request path: see
+def _take_response(ptr: int, view: "_ffi.scim_response_view") -> Response:
+    """Copy a response into Python objects, then free it: one C call whatever the
+    number of headers (this is the per-request path: see
     ``bindings/python/bench/bench_handle.py``)."""
     try:
-        view = _View()
-        rc = _read(ptr, byref(view))
-        if rc:
-            check(rc)
         n = view.body_len
         body = _string_at(view.body, n) if n else b""
         n = view.headers_len
         if n:
-            # name, value, name, value, …: one slice copies them all, one decode each.
-            strings = b"\0".join(view.headers[: 2 * n]).decode("utf-8").split("\0")
+            # The header strings lie back to back, each NUL-terminated: the first name's
+            # address and the end of the last value bound them; one copy, one decode.
+            words = view.headers
+            start = words[0]
+            end = words[4 * n - 2] + words[4 * n - 1]
+            strings = _string_at(start, end - start).decode("utf-8").split("\0")
             pairs = iter(strings)
             headers = list(zip(pairs, pairs))
         else:
@@ -449,15 +448,16 @@ class Engine(Handle):
             texts.append(v)
         buf, req = _pack_request(texts, raw or b"")
         out = c_void_p()
+        view = _View()
         e = self._acquire()
         try:
-            rc = _handle(e, req, byref(out))
+            rc = _handle(e, req, byref(out), byref(view))
         finally:
             self._release()
         del buf  # (kept alive until here: req points into it)
         if rc:
             check(rc)
-        return _take_response(out.value or 0)
+        return _take_response(out.value or 0, view)
 
     # ----- events --------------------------------------------------------------------
 

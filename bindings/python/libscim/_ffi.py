@@ -76,37 +76,41 @@ c_void_pp = POINTER(c_void_p)
 #: copy and forget the pointer.
 
 
+class scim_str(Structure):
+    _fields_ = [("data", c_void_p), ("len", c_size_t)]
+
+
 class scim_header(Structure):
-    _fields_ = [("name", c_char_p), ("value", c_char_p)]
+    _fields_ = [("name", scim_str), ("value", scim_str)]
 
 
 class scim_response_view(Structure):
-    """Every part of a response, filled by one ``scim_response_read`` call. ``headers``
-    is read as 2n ``char *`` (name, value, …): ``scim_header`` is two ``char *`` with no
-    padding, and one slice of this pointer copies every string at once."""
+    """Every part of a response, filled by ``scim_request_handle``. ``headers`` is read
+    as 4n machine words (name address, name length, value address, value length, …):
+    the library lays the header strings out back to back, each NUL-terminated, so the
+    first word and the last two bound one block that a single copy reads."""
 
     _fields_ = [
         ("status", c_uint16),
         ("body", c_void_p),
         ("body_len", c_size_t),
-        ("headers", POINTER(c_char_p)),
+        ("headers", POINTER(c_size_t)),
         ("headers_len", c_size_t),
     ]
 
 
-assert ctypes.sizeof(scim_header) == 2 * ctypes.sizeof(c_char_p)
+assert ctypes.sizeof(scim_str) == 2 * ctypes.sizeof(c_size_t)
+assert ctypes.sizeof(scim_header) == 4 * ctypes.sizeof(c_size_t)
 
 
 class scim_request(Structure):
     _fields_ = [
-        ("method", c_char_p),
-        ("path", c_char_p),
-        ("query", c_char_p),
+        ("method", scim_str),
+        ("path", scim_str),
+        ("query", scim_str),
         ("headers", POINTER(scim_header)),
         ("headers_len", c_size_t),
-        # c_char_p so a bytes object can be assigned (and kept alive by the struct);
-        # the length is explicit, so NUL bytes in the body are fine.
-        ("body", c_char_p),
+        ("body", c_void_p),
         ("body_len", c_size_t),
     ]
 
@@ -171,12 +175,14 @@ _fn("scim_subscription_free", None, c_void_p)
 
 # Requests ---------------------------------------------------------------------------
 # The request as an address: Engine.handle() lays it out in one buffer (_pack_request).
-_fn("scim_request_handle", scim_result, c_void_p, c_void_p, c_void_pp)
-_fn("scim_response_status", c_uint16, c_void_p)
-_fn("scim_response_body", scim_result, c_void_p, c_void_pp, POINTER(c_size_t))
-_fn("scim_response_header_count", c_size_t, c_void_p)
-_fn("scim_response_header", scim_result, c_void_p, c_size_t, c_void_pp, c_void_pp)
-_fn("scim_response_read", scim_result, c_void_p, POINTER(scim_response_view))
+_fn(
+    "scim_request_handle",
+    scim_result,
+    c_void_p,
+    c_void_p,
+    c_void_pp,
+    POINTER(scim_response_view),
+)
 _fn("scim_response_free", None, c_void_p)
 
 # Logging ----------------------------------------------------------------------------
