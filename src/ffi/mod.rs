@@ -24,7 +24,10 @@ mod server;
 
 pub use engine::scim_engine;
 pub use events::scim_subscription;
-pub use handle::scim_response;
+pub use handle::{
+    scim_header, scim_request, scim_request_handle, scim_response, scim_response_free,
+    scim_response_view, scim_str,
+};
 pub use server::scim_server;
 
 use crate::error::ScimError;

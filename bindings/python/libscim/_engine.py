@@ -122,7 +122,8 @@ class Response:
 _handle = _lib.scim_request_handle
 _free_response = _lib.scim_response_free
 _string_at = ctypes.string_at
-_View = _ffi.scim_response_view
+_addressof = ctypes.addressof
+_char_from_buffer = ctypes.c_char.from_buffer
 
 
 # A scim_request (include/scim.h) as the struct module lays it out natively: method,
@@ -131,6 +132,15 @@ _View = _ffi.scim_response_view
 _REQUEST = struct.Struct("@PNPNPNPNPN")
 assert _REQUEST.size == ctypes.sizeof(_ffi.scim_request)
 _HEADER_SIZE = ctypes.sizeof(_ffi.scim_header)
+# What the call writes: the response pointer, then the scim_response_view (status,
+# body, body_len, headers, headers_len).
+_OUTPUTS = struct.Struct("@PHPNPN")
+assert _OUTPUTS.size == ctypes.sizeof(c_void_p) + ctypes.sizeof(_ffi.scim_response_view)
+_VIEW_AT = ctypes.sizeof(c_void_p)
+# First and last words of the header array: where the header block starts, and the
+# last value's address and length (where it ends).
+_FIRST = struct.Struct("@P")
+_LAST = struct.Struct("@PN")
 
 
 @functools.lru_cache(maxsize=64)
@@ -139,15 +149,16 @@ def _packer(headers: int) -> struct.Struct:
     return struct.Struct(_REQUEST.format + "PN" * (2 * headers))
 
 
-def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int]":
+def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int, int]":
     """Lay a request out in one buffer, as C would: the ``scim_request``, its
-    ``scim_header`` array, the strings (NUL-separated), then the body. ``texts`` is
-    method, path, query, then a name and a value per header. Returns the buffer (keep it
-    alive for the call) and the request's address.
+    ``scim_header`` array, room for the outputs (``_OUTPUTS``), the strings
+    (NUL-separated), then the body. ``texts`` is method, path, query, then a name and a
+    value per header. Returns the buffer (keep it alive for the call), its address and
+    the outputs' offset in it.
 
     One allocation, one encode and one ``pack_into`` instead of a ctypes object per
-    string, header and struct: this is most of what ``handle()`` costs on top of the
-    library (``bindings/python/bench/bench_handle.py`` measures it).
+    string, header, struct and output: this is most of what ``handle()`` costs on top of
+    the library (``bindings/python/bench/bench_handle.py`` measures it).
     """
     blob = "\0".join(texts).encode("utf-8")
     pieces = blob.split(b"\0")
@@ -155,13 +166,16 @@ def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int]":
         for t in texts:
             _enc(t)  # raises, naming the string
     n = len(texts) // 2 - 1  # (name, value) pairs after method, path and query
-    strings_at = _REQUEST.size + n * _HEADER_SIZE
+    outputs_at = _REQUEST.size + n * _HEADER_SIZE
+    strings_at = outputs_at + _OUTPUTS.size
     buf = bytearray(strings_at)
     buf += blob
     body_at = len(buf)
     buf += body
     # The buffer is complete (never resized again): its address is stable from here.
-    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    base = _addressof(_char_from_buffer(buf))
+    # (address, length) of every string: each starts one byte (the separator) after the
+    # previous one ends.
     fields = []
     at = base + strings_at
     for piece in pieces:
@@ -179,29 +193,28 @@ def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int]":
         len(body),
         *fields[6:],
     )
-    return buf, base
+    return buf, base, outputs_at
 
 
-def _take_response(ptr: int, view: "_ffi.scim_response_view") -> Response:
-    """Copy a response into Python objects, then free it: one C call whatever the
-    number of headers (this is the per-request path: see
+def _take_response(buf: bytearray, outputs_at: int) -> Response:
+    """Copy the response the call wrote into ``buf`` into Python objects, then free it:
+    one C call whatever the number of headers (this is the per-request path: see
     ``bindings/python/bench/bench_handle.py``)."""
+    ptr, status, body_at, body_len, headers_at, n = _OUTPUTS.unpack_from(buf, outputs_at)
     try:
-        n = view.body_len
-        body = _string_at(view.body, n) if n else b""
-        n = view.headers_len
+        body = _string_at(body_at, body_len) if body_len else b""
         if n:
             # The header strings lie back to back, each NUL-terminated: the first name's
             # address and the end of the last value bound them; one copy, one decode.
-            words = view.headers
-            start = words[0]
-            end = words[4 * n - 2] + words[4 * n - 1]
-            strings = _string_at(start, end - start).decode("utf-8").split("\0")
+            words = _string_at(headers_at, n * _HEADER_SIZE)
+            (start,) = _FIRST.unpack_from(words)
+            last, last_len = _LAST.unpack_from(words, len(words) - _LAST.size)
+            strings = _string_at(start, last + last_len - start).decode("utf-8").split("\0")
             pairs = iter(strings)
             headers = list(zip(pairs, pairs))
         else:
             headers = []
-        return Response(view.status, headers, body)
+        return Response(status, headers, body)
     finally:
         _free_response(ptr)
 
@@ -446,18 +459,17 @@ class Engine(Handle):
         for k, v in pairs:
             texts.append(k)
             texts.append(v)
-        buf, req = _pack_request(texts, raw or b"")
-        out = c_void_p()
-        view = _View()
+        buf, req, outputs_at = _pack_request(texts, raw or b"")
+        outputs = req + outputs_at
         e = self._acquire()
         try:
-            rc = _handle(e, req, byref(out), byref(view))
+            rc = _handle(e, req, outputs, outputs + _VIEW_AT)
         finally:
             self._release()
-        del buf  # (kept alive until here: req points into it)
         if rc:
             check(rc)
-        return _take_response(out.value or 0, view)
+        # (buf lives until here: the request pointed into it, the outputs are in it)
+        return _take_response(buf, outputs_at)
 
     # ----- events --------------------------------------------------------------------
 

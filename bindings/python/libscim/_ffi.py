@@ -175,14 +175,9 @@ _fn("scim_subscription_free", None, c_void_p)
 
 # Requests ---------------------------------------------------------------------------
 # The request as an address: Engine.handle() lays it out in one buffer (_pack_request).
-_fn(
-    "scim_request_handle",
-    scim_result,
-    c_void_p,
-    c_void_p,
-    c_void_pp,
-    POINTER(scim_response_view),
-)
+# (Every argument an address: Engine.handle() lays the request and the outputs out in one
+# buffer, see _pack_request.)
+_fn("scim_request_handle", scim_result, c_void_p, c_void_p, c_void_p, c_void_p)
 _fn("scim_response_free", None, c_void_p)
 
 # Logging ----------------------------------------------------------------------------
