@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -57,21 +58,31 @@ func (e *Engine) Handle(req Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	var cresp *C.scim_response
-	var view C.scim_response_view
-	err = e.with(func(eng *C.scim_engine) error {
-		return call(func() C.scim_result {
-			return C.go_handle(eng, (*C.char)(unsafe.Pointer(&blob[0])), &offs[0],
-				C.size_t((len(offs)-4)/2), C.size_t(len(req.Body)), &cresp, &view)
-		})
-	})
-	if cresp != nil {
-		defer C.scim_response_free(cresp)
+	// What e.with and call do, written out: the per-request path allocates no closure.
+	var out struct {
+		resp *C.scim_response
+		view C.scim_response_view
 	}
+	e.mu.RLock()
+	if e.ptr == nil {
+		e.mu.RUnlock()
+		return Response{}, closedError("engine")
+	}
+	runtime.LockOSThread() // scim_last_error is per thread
+	r := C.go_handle(e.ptr, (*C.char)(unsafe.Pointer(&blob[0])), &offs[0],
+		C.size_t((len(offs)-4)/2), C.size_t(len(req.Body)), &out.resp, &out.view)
+	if r != C.SCIM_RESULT_OK {
+		err = &Error{Code: Result(r), Message: C.GoString(C.scim_last_error())}
+	}
+	runtime.UnlockOSThread()
+	e.mu.RUnlock()
+	runtime.KeepAlive(e)
 	if err != nil {
 		return Response{}, err
 	}
-	return readView(&view), nil
+	resp := readView(&out.view)
+	C.scim_response_free(out.resp)
+	return resp, nil
 }
 
 // packRequest lays the request's strings out back to back in one Go buffer (method,
