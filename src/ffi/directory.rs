@@ -123,7 +123,7 @@ pub unsafe extern "C" fn scim_token_revoke(
 /// included), soonest first, as a JSON array of directories: what a host warns its
 /// admins about.
 #[no_mangle]
-pub unsafe extern "C" fn scim_tokens_expiring(
+pub unsafe extern "C" fn scim_token_list_expiring(
     engine: *const scim_engine,
     within_seconds: u64,
     directories_json_out: *mut *mut c_char,

@@ -106,7 +106,7 @@ pub unsafe extern "C" fn scim_login_complete(
 /// Validate an ID token from the host's own browser flow with the nonce it sent, then
 /// find the provisioned, active user, as `scim_login_complete`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_validate_id_token(
+pub unsafe extern "C" fn scim_id_token_validate(
     engine: *const scim_engine,
     id: *const c_char,
     id_token: *const c_char,

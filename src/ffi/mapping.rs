@@ -34,7 +34,7 @@ unsafe fn kind(p: *const c_char) -> FfiResult<ResourceKind> {
 /// `{"uem": {"profile", "users": [entries], "groups": [entries]}, "access": …}` where an
 /// entry is `{"target", "source", "required", "immutable", "transform"}`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_mappings_get(
+pub unsafe extern "C" fn scim_mapping_get(
     engine: *const scim_engine,
     id: *const c_char,
     mappings_json_out: *mut *mut c_char,
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn scim_mappings_get(
 /// target → INVALID_ARGUMENT). Emits no event (see `scim_mapping_resync`). On success the
 /// service's whole mapping as JSON.
 #[no_mangle]
-pub unsafe extern "C" fn scim_mapping_set_entry(
+pub unsafe extern "C" fn scim_mapping_entry_set(
     engine: *const scim_engine,
     id: *const c_char,
     service: *const c_char,
@@ -76,7 +76,7 @@ pub unsafe extern "C" fn scim_mapping_set_entry(
 /// Remove the entry with `target`; required entries cannot be removed
 /// (INVALID_ARGUMENT). On success the service's whole mapping as JSON.
 #[no_mangle]
-pub unsafe extern "C" fn scim_mapping_remove_entry(
+pub unsafe extern "C" fn scim_mapping_entry_remove(
     engine: *const scim_engine,
     id: *const c_char,
     service: *const c_char,

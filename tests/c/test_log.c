@@ -11,6 +11,8 @@
 
 static int passed = 0, failed = 0;
 
+#define STR(s) ((scim_str){(s), strlen(s)})
+
 #define CHECK(cond)                                                                  \
   do {                                                                               \
     if (cond) {                                                                      \
@@ -67,7 +69,7 @@ static char *json_string(const char *json, const char *key) {
 }
 
 /* One POST /Groups naming a member that does not exist: the provider logs a warning
-   (target scim::provider) on this thread, before scim_handle returns. */
+   (target scim::provider) on this thread, before scim_request_handle returns. */
 static void provoke(scim_engine *engine, const char *id, const char *token) {
   static int n = 0;
   char path[256], auth[256], body[512];
@@ -77,11 +79,14 @@ static void provoke(scim_engine *engine, const char *id, const char *token) {
            "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],"
            "\"displayName\":\"log group %d\",\"members\":[{\"value\":\"0000-nobody\"}]}",
            ++n);
-  scim_header headers[2] = {{"Authorization", auth}, {"Content-Type", "application/scim+json"}};
-  scim_request req = {"POST", path, NULL, headers, 2, (const uint8_t *)body, strlen(body)};
+  scim_header headers[2] = {{STR("Authorization"), STR(auth)},
+                            {STR("Content-Type"), STR("application/scim+json")}};
+  scim_request req = {STR("POST"), STR(path), {NULL, 0}, headers, 2, (const uint8_t *)body,
+                      strlen(body)};
   scim_response *resp = NULL;
-  CHECK(scim_handle(engine, &req, &resp) == SCIM_RESULT_OK);
-  CHECK(scim_response_status(resp) == 201);
+  scim_response_view view;
+  CHECK(scim_request_handle(engine, &req, &resp, &view) == SCIM_RESULT_OK);
+  CHECK(view.status == 201);
   scim_response_free(resp);
 }
 
