@@ -102,7 +102,11 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
     };
     // Written only when a cursor or a continuation needs it (a lookup by userName does not).
     let query_cell = std::cell::OnceCell::new();
-    let query = || query_cell.get_or_init(|| query_key(kinds, &search)).as_str();
+    let query = || {
+        query_cell
+            .get_or_init(|| query_key(kinds, &search))
+            .as_str()
+    };
     let now = crate::store::query::nanos(ctx.now);
     let timeout = ctx.config.cursor_timeout_secs;
     let start = match search.cursor.as_deref() {

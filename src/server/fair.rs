@@ -6,6 +6,9 @@
 
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
+
+/// Directory ids (authenticated) → …: keys the server vouches for, so a fast hasher.
+type ByDirectory<V> = HashMap<String, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -17,9 +20,9 @@ pub(super) struct FairTurns {
 struct State {
     free: usize,
     /// Turns held, per directory (absent: none).
-    held: HashMap<String, usize>,
+    held: ByDirectory<usize>,
     /// Waiters per directory, in arrival order (absent: none).
-    waiting: HashMap<String, VecDeque<oneshot::Sender<()>>>,
+    waiting: ByDirectory<VecDeque<oneshot::Sender<()>>>,
 }
 
 /// A turn; the next waiter gets it when this is dropped.
@@ -55,7 +58,7 @@ impl FairTurns {
             let mut s = self.state.lock();
             if s.free > 0 && s.waiting.is_empty() {
                 s.free -= 1;
-                *s.held.entry(directory.to_owned()).or_insert(0) += 1;
+                hold(&mut s, directory);
                 None
             } else {
                 let (tx, rx) = oneshot::channel();
@@ -131,11 +134,21 @@ impl Drop for Turn {
             let Some(tx) = tx else { continue };
             // Counted as held before it is sent: the receiver's Turn releases it.
             s.free -= 1;
-            *s.held.entry(next.clone()).or_insert(0) += 1;
+            hold(&mut s, &next);
             if tx.send(()).is_err() {
                 // The waiter is gone (its connection closed): take the turn back.
                 release(&mut s, &next);
             }
+        }
+    }
+}
+
+/// One more turn held by `directory` (its key copied only when it held none).
+fn hold(s: &mut State, directory: &str) {
+    match s.held.get_mut(directory) {
+        Some(n) => *n += 1,
+        None => {
+            s.held.insert(directory.to_owned(), 1);
         }
     }
 }
