@@ -229,6 +229,10 @@ fn workers() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
+/// A map keyed by directory ids the server has authenticated (never a client's choice of
+/// key before that): a fast hasher, where std's SipHash would cost more than the lookup.
+type ByDirectory<V> = std::collections::HashMap<String, V, foldhash::fast::RandomState>;
+
 /// What every connection of one server shares.
 struct Shared {
     engine: Arc<Engine>,
@@ -535,11 +539,12 @@ async fn read_request(
     }
     let (parts, body) = req.into_parts();
     // A request without a body (a GET) has nothing to wait for.
-    let collected = match hyper::body::Body::is_end_stream(&body) {
-        true => Ok(http_body_util::Collected::default()),
-        false => tokio::time::timeout_at(deadline.into(), Limited::new(body, limit).collect())
+    let collected = if hyper::body::Body::is_end_stream(&body) {
+        Ok(http_body_util::Collected::default())
+    } else {
+        tokio::time::timeout_at(deadline.into(), Limited::new(body, limit).collect())
             .await
-            .map_err(|_| ScimError::new(408, None, "the request body took too long to arrive"))?,
+            .map_err(|_| ScimError::new(408, None, "the request body took too long to arrive"))?
     };
     let body = match collected {
         Ok(b) => b.to_bytes().to_vec(),

@@ -4,11 +4,9 @@
 //! one flooding the server makes another wait for at most one request already running,
 //! never for the flood's whole queue. Waiting holds no worker (it is an `await`).
 
+use super::ByDirectory;
 use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
-
-/// Directory ids (authenticated) → …: keys the server vouches for, so a fast hasher.
-type ByDirectory<V> = HashMap<String, V, foldhash::fast::RandomState>;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 

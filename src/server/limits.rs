@@ -9,13 +9,10 @@
 //! others always find some free, and its requests beyond [`RateLimit`] are refused at the
 //! cost of a bucket update instead of being served.
 
+use super::ByDirectory;
 use crate::error::ScimError;
 use crate::provider::Response;
 use parking_lot::Mutex;
-use std::collections::HashMap;
-
-/// Directory ids (authenticated) → counts: keys the server vouches for, so a fast hasher.
-type ByDirectory<V> = HashMap<String, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
