@@ -229,6 +229,10 @@ fn workers() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
+/// A map keyed by directory ids the server has authenticated (never a client's choice of
+/// key before that): a fast hasher, where std's SipHash would cost more than the lookup.
+type ByDirectory<V> = std::collections::HashMap<String, V, foldhash::fast::RandomState>;
+
 /// What every connection of one server shares.
 struct Shared {
     engine: Arc<Engine>,
@@ -354,19 +358,14 @@ async fn answer(
     peer: SocketAddr,
 ) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
-    // A SCIM request goes to the activity feed while the admin API is on.
+    // A SCIM request goes to the activity feed while the admin API is on. The URI and
+    // method are kept by reference count (no copy): the feed copies what it keeps.
     let activity = shared
         .options
         .admin
         .as_ref()
-        .and_then(|_| directory_of(req.uri().path(), &shared.engine.config().scim_path))
-        .map(|d| {
-            (
-                d.to_owned(),
-                req.method().as_str().to_owned(),
-                req.uri().path().to_owned(),
-            )
-        });
+        .filter(|_| directory_of(req.uri().path(), &shared.engine.config().scim_path).is_some())
+        .map(|_| (req.method().clone(), req.uri().clone()));
     // Kept for the access log only when it is on.
     let logged = log::log_enabled!(target: "scim::access", log::Level::Info).then(|| {
         let user_agent = req
@@ -382,14 +381,17 @@ async fn answer(
         )
     });
     let resp = respond(req, &shared, started, peer).await;
-    if let Some((directory, method, path)) = activity {
-        shared.engine.activity().request(
-            &directory,
-            &method,
-            &path,
-            resp.status,
-            started.elapsed(),
-        );
+    if let Some((method, uri)) = activity {
+        let path = uri.path();
+        if let Some(directory) = directory_of(path, &shared.engine.config().scim_path) {
+            shared.engine.activity().request(
+                directory,
+                method.as_str(),
+                path,
+                resp.status,
+                started.elapsed(),
+            );
+        }
     }
     if let Some((method, path, user_agent, directory)) = logged {
         // One structured line per request; never the token, never the query (it may
@@ -536,9 +538,14 @@ async fn read_request(
         return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    let collected = tokio::time::timeout_at(deadline.into(), Limited::new(body, limit).collect())
-        .await
-        .map_err(|_| ScimError::new(408, None, "the request body took too long to arrive"))?;
+    // A request without a body (a GET) has nothing to wait for.
+    let collected = if hyper::body::Body::is_end_stream(&body) {
+        Ok(http_body_util::Collected::default())
+    } else {
+        tokio::time::timeout_at(deadline.into(), Limited::new(body, limit).collect())
+            .await
+            .map_err(|_| ScimError::new(408, None, "the request body took too long to arrive"))?
+    };
     let body = match collected {
         Ok(b) => b.to_bytes().to_vec(),
         Err(e)

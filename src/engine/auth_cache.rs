@@ -54,7 +54,9 @@ pub(crate) struct Ticket {
 pub(crate) struct AuthCache {
     /// Bumped (under the write lock) by every invalidation.
     generation: AtomicU64,
-    entries: RwLock<HashMap<String, (Instant, Arc<Authorized>)>>,
+    /// Keyed by SHA-256 digests: a client choosing its token cannot aim at a hash
+    /// bucket, and only valid tokens are ever inserted; so a fast hasher.
+    entries: RwLock<HashMap<String, (Instant, Arc<Authorized>), foldhash::fast::RandomState>>,
     capacity: usize,
     /// `false` while changes made elsewhere may go unannounced: entries are not used.
     trusted: AtomicBool,
@@ -64,7 +66,7 @@ impl AuthCache {
     pub fn new(capacity: usize) -> AuthCache {
         AuthCache {
             generation: AtomicU64::new(0),
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(HashMap::default()),
             capacity: capacity.max(1),
             trusted: AtomicBool::new(true),
         }

@@ -100,12 +100,18 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
             descending: search.descending,
         }),
     };
-    let query = query_key(kinds, &search);
+    // Written only when a cursor or a continuation needs it (a lookup by userName does not).
+    let query_cell = std::cell::OnceCell::new();
+    let query = || {
+        query_cell
+            .get_or_init(|| query_key(kinds, &search))
+            .as_str()
+    };
     let now = crate::store::query::nanos(ctx.now);
     let timeout = ctx.config.cursor_timeout_secs;
     let start = match search.cursor.as_deref() {
         None | Some("") => None,
-        Some(token) => Some(ctx.paging.open(ctx.dir, &query, token, now, timeout)?),
+        Some(token) => Some(ctx.paging.open(ctx.dir, query(), token, now, timeout)?),
     };
 
     // The page's resources, written as JSON and separated by commas.
@@ -162,7 +168,7 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
             body.push(b',');
             write_json(&mut body, name);
             body.push(b':');
-            write_json(&mut body, &ctx.paging.seal(ctx.dir, &query, now, c));
+            write_json(&mut body, &ctx.paging.seal(ctx.dir, query(), now, c));
         }
     }
     body.extend_from_slice(b",\"Resources\":[");
@@ -185,14 +191,15 @@ fn query_key(kinds: &[ResourceKind], search: &Search) -> String {
     )
 }
 
-/// Index paging on one resource type in an indexed order.
-fn by_index(
+/// Index paging on one resource type in an indexed order. `query` gives the query's key
+/// ([`query_key`]), written when first needed.
+fn by_index<'q>(
     ctx: &Ctx,
     tx: &dyn ReadTx,
     plan: &Plan,
     order: Order,
     search: &Search,
-    query: &str,
+    query: &dyn Fn() -> &'q str,
     count: usize,
 ) -> Result<Page> {
     let skip = (search.start_index - 1) as u64;
@@ -201,7 +208,7 @@ fn by_index(
     // Where the previous page of this query ended, when this engine served it.
     let continued = match skip {
         0 => None,
-        _ => ctx.paging.continuation(ctx.dir, query, skip + 1, ttl),
+        _ => ctx.paging.continuation(ctx.dir, query(), skip + 1, ttl),
     };
     let mut last = None;
     if plan.residual.is_none() {
@@ -266,9 +273,12 @@ fn by_index(
             true
         })?;
     }
-    if let Some(pos) = last {
-        let next = skip + 1 + page.items.len() as u64;
-        ctx.paging.remember(ctx.dir, query, next, pos);
+    // Where the page ended, for the next page's seek: not when none can follow (a page
+    // that reached the end, as a lookup by userName does, would only crowd out the
+    // continuations of real paging passes).
+    let next = skip + 1 + page.items.len() as u64;
+    if let Some(pos) = last.filter(|_| next <= page.total) {
+        ctx.paging.remember(ctx.dir, query(), next, pos);
     }
     Ok(page)
 }

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::error::{Result, ScimError};
-use crate::schema::{raw_members, write_json, ProjectedWriter, Projection, ResourceKind};
+use crate::schema::{raw_members, write_json_str, ProjectedWriter, Projection, ResourceKind};
 use crate::store::{Member, ReadTx, StoredResource, StoredText};
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -213,22 +213,37 @@ fn write_tail(
         w.member("groups", &list);
     }
     let mut meta = Vec::with_capacity(256);
-    meta.push(b'{');
-    for (i, (k, v)) in meta_fields(ctx, head).iter().enumerate() {
-        if i > 0 {
-            meta.push(b',');
-        }
-        write_json(&mut meta, k);
-        meta.push(b':');
-        write_json(&mut meta, v);
-    }
-    meta.push(b'}');
-    // Written from strings by serde_json: UTF-8.
-    let meta = String::from_utf8(meta).map_err(|e| ScimError::internal(e.to_string()))?;
-    w.member_raw("meta", &meta)
+    write_meta(ctx, head, &mut meta);
+    // Written from strings: UTF-8.
+    let meta = std::str::from_utf8(&meta).map_err(|e| ScimError::internal(e.to_string()))?;
+    w.member_raw("meta", meta)
         .map_err(|e| ScimError::internal(format!("meta: {e}")))?;
     w.finish();
     Ok(())
+}
+
+/// The `meta` object of [`meta_fields`] as JSON, written from the head's parts (no string
+/// of its own per field).
+fn write_meta(ctx: &Ctx, head: &Head, out: &mut Vec<u8>) {
+    let rt = head.kind.resource_type();
+    let version = head.version.to_string();
+    let fields: [(&str, &[&str]); 5] = [
+        ("resourceType", &[head.kind.as_str()]),
+        ("created", &[head.created]),
+        ("lastModified", &[head.last_modified]),
+        ("location", &[ctx.base_url, rt.endpoint, "/", head.id]),
+        ("version", &["W/\"", &version, "\""]),
+    ];
+    out.push(b'{');
+    for (i, (k, parts)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, &[k]);
+        out.push(b':');
+        write_json_str(out, parts);
+    }
+    out.push(b'}');
 }
 
 /// A string as JSON text.

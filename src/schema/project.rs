@@ -127,7 +127,7 @@ impl<'a> ProjectedWriter<'a> {
         if self.written > 0 {
             self.out.push(b',');
         }
-        write_json(self.out, key);
+        write_json_str(self.out, &[key]);
         self.out.push(b':');
     }
 }
@@ -153,7 +153,7 @@ impl Projection {
         if !first {
             out.push(b',');
         }
-        write_json(out, name);
+        write_json_str(out, &[name]);
         out.push(b':');
         let kept = match value {
             Value::Object(obj) => self.write_subs(&sel, def, obj, out),
@@ -219,7 +219,7 @@ impl Projection {
             if !first {
                 out.push(b',');
             }
-            write_json(out, name);
+            write_json_str(out, &[name]);
             out.push(b':');
             out.extend_from_slice(raw.as_bytes());
             return Ok(true);
@@ -246,7 +246,7 @@ impl Projection {
             if any {
                 out.push(b',');
             }
-            write_json(out, k);
+            write_json_str(out, &[k]);
             out.push(b':');
             write_json(out, v);
             any = true;
@@ -308,6 +308,46 @@ pub fn raw_members(text: &str) -> serde_json::Result<Vec<(Cow<'_, str>, &RawValu
 /// Compact JSON, as `serde_json::to_vec` writes it (writing into a `Vec` cannot fail).
 pub(crate) fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// The parts of one string, concatenated, as a JSON string: the bytes [`write_json`]
+/// writes for it. Names, times and URLs rarely hold a byte JSON escapes (`"`, `\\`, a
+/// control character): those are copied as they are, the others written by `serde_json`.
+pub(crate) fn write_json_str(out: &mut Vec<u8>, parts: &[&str]) {
+    if !parts.iter().any(|p| needs_escape(p.as_bytes())) {
+        out.push(b'"');
+        for part in parts {
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.push(b'"');
+    } else {
+        write_json(out, &parts.concat());
+    }
+}
+
+/// Whether `bytes` hold one JSON escapes in a string: a control character, `"` or `\\`.
+/// Eight bytes at a time (the "has a byte less than n" and "has a zero byte" word tests):
+/// a third of the instructions of a test per byte.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        if w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
+            || zero_byte(w ^ (ONES * u64::from(b'"')))
+            || zero_byte(w ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// How a list of paths selects one top-level attribute.
@@ -579,6 +619,32 @@ mod tests {
     use super::*;
     use crate::schema::ResourceKind;
     use serde_json::json;
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        // Every ASCII byte and a few beyond, at every position of a word and of the
+        // remainder after the last whole word, alone and split across parts.
+        let mut specials: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        specials.extend(["é", "\u{2028}", "😀", "\u{7f}"].map(String::from));
+        for special in &specials {
+            for at in 0..19 {
+                let mut s = "x".repeat(19);
+                s.replace_range(at..at + 1, special);
+                let mut expected = Vec::new();
+                write_json(&mut expected, &s);
+                let mut whole = Vec::new();
+                write_json_str(&mut whole, &[&s]);
+                assert_eq!(whole, expected, "{s:?}");
+                let cut = s.char_indices().map(|(i, _)| i).nth(at / 2).unwrap_or(0);
+                let mut split = Vec::new();
+                write_json_str(&mut split, &[&s[..cut], "", &s[cut..]]);
+                assert_eq!(split, expected, "{s:?} cut at {cut}");
+            }
+        }
+        let mut empty = Vec::new();
+        write_json_str(&mut empty, &[]);
+        assert_eq!(empty, b"\"\"");
+    }
 
     /// The members of `resource` written by `member` (parsed) and by `member_raw` (from
     /// the stored text).

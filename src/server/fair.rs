@@ -4,8 +4,9 @@
 //! one flooding the server makes another wait for at most one request already running,
 //! never for the flood's whole queue. Waiting holds no worker (it is an `await`).
 
+use super::ByDirectory;
 use parking_lot::Mutex;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -17,9 +18,9 @@ pub(super) struct FairTurns {
 struct State {
     free: usize,
     /// Turns held, per directory (absent: none).
-    held: HashMap<String, usize>,
+    held: ByDirectory<usize>,
     /// Waiters per directory, in arrival order (absent: none).
-    waiting: HashMap<String, VecDeque<oneshot::Sender<()>>>,
+    waiting: ByDirectory<VecDeque<oneshot::Sender<()>>>,
 }
 
 /// A turn; the next waiter gets it when this is dropped.
@@ -55,7 +56,7 @@ impl FairTurns {
             let mut s = self.state.lock();
             if s.free > 0 && s.waiting.is_empty() {
                 s.free -= 1;
-                *s.held.entry(directory.to_owned()).or_insert(0) += 1;
+                hold(&mut s, directory);
                 None
             } else {
                 let (tx, rx) = oneshot::channel();
@@ -131,11 +132,21 @@ impl Drop for Turn {
             let Some(tx) = tx else { continue };
             // Counted as held before it is sent: the receiver's Turn releases it.
             s.free -= 1;
-            *s.held.entry(next.clone()).or_insert(0) += 1;
+            hold(&mut s, &next);
             if tx.send(()).is_err() {
                 // The waiter is gone (its connection closed): take the turn back.
                 release(&mut s, &next);
             }
+        }
+    }
+}
+
+/// One more turn held by `directory` (its key copied only when it held none).
+fn hold(s: &mut State, directory: &str) {
+    match s.held.get_mut(directory) {
+        Some(n) => *n += 1,
+        None => {
+            s.held.insert(directory.to_owned(), 1);
         }
     }
 }

@@ -9,10 +9,10 @@
 //! others always find some free, and its requests beyond [`RateLimit`] are refused at the
 //! cost of a bucket update instead of being served.
 
+use super::ByDirectory;
 use crate::error::ScimError;
 use crate::provider::Response;
 use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -47,9 +47,9 @@ pub(super) struct Limits {
     refused_connections: Arc<Semaphore>,
     in_flight: Arc<Semaphore>,
     per_directory: usize,
-    busy: Arc<Mutex<HashMap<String, usize>>>,
+    busy: Arc<Mutex<ByDirectory<usize>>>,
     rate: Option<RateLimit>,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<ByDirectory<Bucket>>,
 }
 
 /// What a connection may do, by [`Limits::connection`].
@@ -68,7 +68,7 @@ pub(super) struct RequestSlot(#[allow(dead_code)] OwnedSemaphorePermit);
 
 /// A directory's in-flight slot; released when dropped.
 pub(super) struct DirectorySlot {
-    busy: Arc<Mutex<HashMap<String, usize>>>,
+    busy: Arc<Mutex<ByDirectory<usize>>>,
     directory: String,
 }
 
@@ -141,12 +141,12 @@ impl Limits {
             refused_connections: Arc::new(Semaphore::new(REFUSED_CONNECTIONS)),
             in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
             per_directory: per_directory.max(1),
-            busy: Arc::new(Mutex::new(HashMap::new())),
+            busy: Arc::new(Mutex::new(ByDirectory::default())),
             rate: rate.map(|r| RateLimit {
                 per_second: r.per_second.max(1),
                 burst: r.burst.max(1),
             }),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(ByDirectory::default()),
         }
     }
 
@@ -177,7 +177,11 @@ impl Limits {
             self.take_token(directory, rate, Instant::now())?;
         }
         let mut busy = self.busy.lock();
-        let n = busy.entry(directory.to_owned()).or_insert(0);
+        // The key is copied only for a directory with nothing in flight.
+        let n = match busy.get_mut(directory) {
+            Some(n) => n,
+            None => busy.entry(directory.to_owned()).or_insert(0),
+        };
         if *n >= self.per_directory {
             return Err(Refusal::TooMany(
                 "this directory is at its limit of requests in flight",
