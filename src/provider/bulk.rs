@@ -9,9 +9,18 @@
 //! (see [`Shared::checked`]). Responses and events stay per operation. If the store fails
 //! (the shared commit, or a write without a savepoint), every operation of that
 //! transaction answers the error and none of them happened.
+//!
+//! What does not need the store is done first, outside the writer and in parallel: each
+//! plain user create (no bulkId reference in it, see [`preparable`]) is parsed, checked
+//! and made into its response and event by [`resources::prepare_user`]; in its turn only
+//! its write is left. Order, references between operations, `failOnErrors` and the
+//! per-operation results stay as above: preparing changes nothing in the store.
 
+use super::params::Params;
+use super::resources::{self, PreparedUser};
 use super::{dispatch_with, Ctx, Endpoint, Request, Response};
 use crate::error::{Result, ScimError};
+use crate::schema::ResourceKind;
 use crate::store::{ReadTx, WriteTx};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -68,11 +77,12 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         bodiless: true,
         ..*ctx
     };
+    let mut prepared = prepare_users(ctx, ops);
     let mut plan = Plan::new(ops, fail_on_errors);
     while let Some(first) = plan.next() {
         if !shares_transaction(&ops[first]) {
             // Not a resource write (a search, a bad path…): it runs as it would alone.
-            let outcome = run_one(ctx, &ops[first], &plan.created);
+            let outcome = run_one(ctx, &ops[first], &plan.created, prepared[first].take());
             plan.done(first, outcome);
             continue;
         }
@@ -95,7 +105,7 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
                 if !shares_transaction(&ops[i]) {
                     break;
                 }
-                let outcome = run_one(&inner, &ops[i], &plan.created);
+                let outcome = run_one(&inner, &ops[i], &plan.created, prepared[i].take());
                 plan.done(i, outcome);
                 ran.push(i);
                 if let Some(e) = shared.broken.take() {
@@ -170,6 +180,77 @@ fn shares_transaction(op: &Value) -> bool {
             .any(|m| method.eq_ignore_ascii_case(m)),
         _ => false,
     }
+}
+
+/// Below this many user creates per thread, a request's users are prepared on its own
+/// thread alone: a thread would cost more than it saves.
+const MIN_PREPARED_PER_THREAD: usize = 64;
+
+/// Whether an operation is a plain user create: a POST to `/Users` (no query) with a
+/// bulkId and `data` that refers to no other operation. What it answers then depends on
+/// the store only through its write, so it is prepared ahead ([`prepare_users`]); it
+/// answers exactly what it would answer through [`dispatch_with`].
+fn preparable(op: &Value) -> bool {
+    let field = |name: &str| op.get(name).and_then(Value::as_str);
+    let (Some(method), Some(path), Some(_), Some(data)) = (
+        field("method"),
+        field("path"),
+        field("bulkId"),
+        op.get("data"),
+    ) else {
+        return false;
+    };
+    method.eq_ignore_ascii_case("POST")
+        && !path.contains('?')
+        && matches!(
+            super::route(path),
+            Ok(Endpoint::Collection(ResourceKind::User))
+        )
+        && !has_ref(data)
+}
+
+/// Every [`preparable`] operation prepared (`None` for the others), on up to as many
+/// threads as the machine has cores: the writes then run in request order, and the
+/// store's writer spends its time on writes alone.
+fn prepare_users(ctx: &Ctx, ops: &[Value]) -> Vec<Option<Result<PreparedUser>>> {
+    let mut out: Vec<Option<Result<PreparedUser>>> = ops.iter().map(|_| None).collect();
+    let todo: Vec<usize> = (0..ops.len()).filter(|&i| preparable(&ops[i])).collect();
+    // An empty query always parses; were it not to, the operations take the usual path.
+    let (false, Ok(params)) = (todo.is_empty(), Params::parse("")) else {
+        return out;
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(todo.len() / MIN_PREPARED_PER_THREAD)
+        .max(1);
+    // A `Ctx` is not `Sync` (its bulk transaction is a `RefCell`); its `Scope` is, and
+    // these operations prepare outside any transaction.
+    let (scope, bodiless) = (ctx.scope, ctx.bodiless);
+    let params = &params;
+    let prepare = &|part: &[usize]| -> Vec<(usize, Result<PreparedUser>)> {
+        let ctx = Ctx {
+            scope,
+            shared: None,
+            bodiless,
+        };
+        part.iter()
+            .map(|&i| (i, resources::prepare_user(&ctx, params, &ops[i]["data"])))
+            .collect()
+    };
+    let done = std::thread::scope(|s| {
+        let mut parts = todo.chunks(todo.len().div_ceil(threads));
+        let mine = parts.next().unwrap_or_default();
+        let others: Vec<_> = parts.map(|part| s.spawn(move || prepare(part))).collect();
+        let mut done = prepare(mine);
+        for h in others {
+            done.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        done
+    });
+    for (i, r) in done {
+        out[i] = Some(r);
+    }
+    out
 }
 
 /// The order operations run in: request order, an operation that refers to a bulkId
@@ -319,14 +400,28 @@ struct OpOutcome {
     created_id: Option<String>,
 }
 
-fn run_one(ctx: &Ctx, op: &Value, created: &HashMap<String, String>) -> OpOutcome {
-    let resp = match build_request(op, created) {
-        Ok((req, _)) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => Response::error(
-            &ScimError::invalid_value("a bulk operation cannot itself be a bulk request"),
-        ),
-        Ok((req, data)) => dispatch_with(ctx, &req, &req.path, data.as_deref())
+/// Run operation `op` (`prepared`: what [`prepare_users`] made of it, when it did).
+fn run_one(
+    ctx: &Ctx,
+    op: &Value,
+    created: &HashMap<String, String>,
+    prepared: Option<Result<PreparedUser>>,
+) -> OpOutcome {
+    let resp = match prepared {
+        // Only its write is left.
+        Some(user) => user
+            .and_then(|u| resources::insert_user(ctx, u))
             .unwrap_or_else(|e| Response::error(&e)),
-        Err(e) => Response::error(&e),
+        None => match build_request(op, created) {
+            Ok((req, _)) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => {
+                Response::error(&ScimError::invalid_value(
+                    "a bulk operation cannot itself be a bulk request",
+                ))
+            }
+            Ok((req, data)) => dispatch_with(ctx, &req, &req.path, data.as_deref())
+                .unwrap_or_else(|e| Response::error(&e)),
+            Err(e) => Response::error(&e),
+        },
     };
     // The new resource's `Location` ends with its id (ids never contain '/').
     let created_id = (resp.status == 201)
@@ -405,17 +500,13 @@ fn build_request<'a>(
         headers.push(("If-Match".into(), v.to_owned()));
     }
     let data = match op.get("data") {
-        Some(d) if method != "DELETE" => {
-            let mut refs = Vec::new();
-            collect_refs(d, &mut refs);
-            Some(if refs.is_empty() {
-                Cow::Borrowed(d)
-            } else {
-                let mut d = d.clone();
-                substitute(&mut d, created)?;
-                Cow::Owned(d)
-            })
-        }
+        Some(d) if method != "DELETE" => Some(if !has_ref(d) {
+            Cow::Borrowed(d)
+        } else {
+            let mut d = d.clone();
+            substitute(&mut d, created)?;
+            Cow::Owned(d)
+        }),
         _ if method == "DELETE" => None,
         _ => return Err(ScimError::invalid_syntax("bulk operation needs 'data'")),
     };
@@ -432,6 +523,16 @@ fn build_request<'a>(
         body: Vec::new(),
     };
     Ok((req, data))
+}
+
+/// Whether a value holds a `"bulkId:…"` reference anywhere.
+fn has_ref(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.starts_with(BULK_PREFIX),
+        Value::Array(a) => a.iter().any(has_ref),
+        Value::Object(o) => o.values().any(has_ref),
+        _ => false,
+    }
 }
 
 fn collect_refs(v: &Value, out: &mut Vec<String>) {
