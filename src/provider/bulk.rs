@@ -26,6 +26,8 @@ use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -77,12 +79,40 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         bodiless: true,
         ..*ctx
     };
-    let mut prepared = prepare_users(ctx, ops);
+    let work = Work {
+        params: Params::parse("")?,
+        todo: (0..ops.len()).filter(|&i| preparable(&ops[i])).collect(),
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+    };
+    let operations = std::thread::scope(|s| {
+        let mut prepared = Prepared::start(s, ctx, ops, &work);
+        let operations = execute(ctx, ops, fail_on_errors, &mut prepared);
+        // Whatever is still being prepared (after `failOnErrors` stopped the request) is
+        // not needed.
+        work.stop.store(true, Ordering::Relaxed);
+        drop(prepared);
+        operations
+    });
+    Ok(Response::json(
+        200,
+        &json!({ "schemas": [BULK_RESPONSE], "Operations": operations }),
+    ))
+}
+
+/// Run the operations (in request order, an operation that refers to a bulkId defined
+/// later waiting for a later pass) and return their results.
+fn execute(
+    ctx: &Ctx,
+    ops: &[Value],
+    fail_on_errors: Option<usize>,
+    prepared: &mut Prepared,
+) -> Vec<Value> {
     let mut plan = Plan::new(ops, fail_on_errors);
     while let Some(first) = plan.next() {
         if !shares_transaction(&ops[first]) {
             // Not a resource write (a search, a bad path…): it runs as it would alone.
-            let outcome = run_one(ctx, &ops[first], &plan.created, prepared[first].take());
+            let outcome = run_one(ctx, &ops[first], &plan.created, prepared.take(first));
             plan.done(first, outcome);
             continue;
         }
@@ -105,7 +135,7 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
                 if !shares_transaction(&ops[i]) {
                     break;
                 }
-                let outcome = run_one(&inner, &ops[i], &plan.created, prepared[i].take());
+                let outcome = run_one(&inner, &ops[i], &plan.created, prepared.take(i));
                 plan.done(i, outcome);
                 ran.push(i);
                 if let Some(e) = shared.broken.take() {
@@ -120,11 +150,7 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
             plan.fail_all(&ran, &e);
         }
     }
-    let operations: Vec<Value> = plan.results.into_iter().flatten().collect();
-    Ok(Response::json(
-        200,
-        &json!({ "schemas": [BULK_RESPONSE], "Operations": operations }),
-    ))
+    plan.results.into_iter().flatten().collect()
 }
 
 /// The store transaction a run of bulk operations shares.
@@ -209,48 +235,110 @@ fn preparable(op: &Value) -> bool {
         && !has_ref(data)
 }
 
-/// Every [`preparable`] operation prepared (`None` for the others), on up to as many
-/// threads as the machine has cores: the writes then run in request order, and the
-/// store's writer spends its time on writes alone.
-fn prepare_users(ctx: &Ctx, ops: &[Value]) -> Vec<Option<Result<PreparedUser>>> {
-    let mut out: Vec<Option<Result<PreparedUser>>> = ops.iter().map(|_| None).collect();
-    let todo: Vec<usize> = (0..ops.len()).filter(|&i| preparable(&ops[i])).collect();
-    // An empty query always parses; were it not to, the operations take the usual path.
-    let (false, Ok(params)) = (todo.is_empty(), Params::parse("")) else {
-        return out;
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(todo.len() / MIN_PREPARED_PER_THREAD)
-        .max(1);
-    // A `Ctx` is not `Sync` (its bulk transaction is a `RefCell`); its `Scope` is, and
-    // these operations prepare outside any transaction.
-    let (scope, bodiless) = (ctx.scope, ctx.bodiless);
-    let params = &params;
-    let prepare = &|part: &[usize]| -> Vec<(usize, Result<PreparedUser>)> {
-        let ctx = Ctx {
-            scope,
-            shared: None,
-            bodiless,
+/// What the threads preparing a request's users share.
+struct Work {
+    /// The (empty) query of every prepared operation.
+    params: Params,
+    /// The [`preparable`] operations.
+    todo: Vec<usize>,
+    /// The next of the preparable operations to take.
+    next: AtomicUsize,
+    /// The request is finished: prepare no more.
+    stop: AtomicBool,
+}
+
+type Made = (usize, Result<PreparedUser>);
+
+/// The request's [`preparable`] operations, prepared ahead of their writes: all of them
+/// before the first write on this thread for a small request (or a single core); for a
+/// large one, by worker threads (one per other core) while the writes run here in
+/// request order, each
+/// write waiting only for its own operation. The store's writer then spends its time
+/// on writes alone.
+struct Prepared {
+    ready: Vec<Option<Result<PreparedUser>>>,
+    /// Operations the workers prepare and have not delivered yet.
+    coming: Vec<bool>,
+    delivered: Option<mpsc::Receiver<Made>>,
+}
+
+impl Prepared {
+    fn start<'scope, 'env, 'c: 'scope>(
+        s: &'scope std::thread::Scope<'scope, 'env>,
+        ctx: &Ctx<'c>,
+        ops: &'env [Value],
+        work: &'env Work,
+    ) -> Prepared {
+        let todo = &work.todo;
+        let mut ready: Vec<Option<Result<PreparedUser>>> = ops.iter().map(|_| None).collect();
+        let mut coming = vec![false; ops.len()];
+        // A `Ctx` is not `Sync` (its bulk transaction is a `RefCell`); its `Scope` is,
+        // and these operations are prepared outside any transaction.
+        let (scope, bodiless) = (ctx.scope, ctx.bodiless);
+        let prepare = move |i: usize| -> Result<PreparedUser> {
+            let ctx = Ctx {
+                scope,
+                shared: None,
+                bodiless,
+            };
+            resources::prepare_user(&ctx, &work.params, &ops[i]["data"])
         };
-        part.iter()
-            .map(|&i| (i, resources::prepare_user(&ctx, params, &ops[i]["data"])))
-            .collect()
-    };
-    let done = std::thread::scope(|s| {
-        let mut parts = todo.chunks(todo.len().div_ceil(threads));
-        let mine = parts.next().unwrap_or_default();
-        let others: Vec<_> = parts.map(|part| s.spawn(move || prepare(part))).collect();
-        let mut done = prepare(mine);
-        for h in others {
-            done.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        // This thread has the writes to do: one worker per other core.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .saturating_sub(1)
+            .min(todo.len() / MIN_PREPARED_PER_THREAD);
+        if workers == 0 {
+            for &i in todo {
+                ready[i] = Some(prepare(i));
+            }
+            return Prepared {
+                ready,
+                coming,
+                delivered: None,
+            };
         }
-        done
-    });
-    for (i, r) in done {
-        out[i] = Some(r);
+        for &i in todo {
+            coming[i] = true;
+        }
+        let (tx, rx) = mpsc::channel::<Made>();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            s.spawn(move || {
+                while !work.stop.load(Ordering::Relaxed) {
+                    let Some(&i) = todo.get(work.next.fetch_add(1, Ordering::Relaxed)) else {
+                        return;
+                    };
+                    if tx.send((i, prepare(i))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Prepared {
+            ready,
+            coming,
+            delivered: Some(rx),
+        }
     }
-    out
+
+    /// What operation `i` was prepared into (waiting for it if a worker is still at
+    /// it), or `None` when it is not prepared ahead.
+    fn take(&mut self, i: usize) -> Option<Result<PreparedUser>> {
+        if std::mem::take(&mut self.coming[i]) {
+            let delivered = self.delivered.as_ref()?;
+            while self.ready[i].is_none() {
+                // Every worker gone without it (one panicked: the panic goes on when the
+                // request's thread scope ends): the operation takes the usual path.
+                let Ok((j, made)) = delivered.recv() else {
+                    break;
+                };
+                self.coming[j] = false;
+                self.ready[j] = Some(made);
+            }
+        }
+        self.ready[i].take()
+    }
 }
 
 /// The order operations run in: request order, an operation that refers to a bulkId
