@@ -112,7 +112,13 @@ fn execute(
     while let Some(first) = plan.next() {
         if !shares_transaction(&ops[first]) {
             // Not a resource write (a search, a bad path…): it runs as it would alone.
-            let outcome = run_one(ctx, &ops[first], &plan.created, prepared.take(first));
+            let outcome = run_one(
+                ctx,
+                &ops[first],
+                &plan.created,
+                prepared.take(first),
+                &mut |u| prepared.spent(u),
+            );
             plan.done(first, outcome);
             continue;
         }
@@ -135,7 +141,9 @@ fn execute(
                 if !shares_transaction(&ops[i]) {
                     break;
                 }
-                let outcome = run_one(&inner, &ops[i], &plan.created, prepared.take(i));
+                let outcome = run_one(&inner, &ops[i], &plan.created, prepared.take(i), &mut |u| {
+                    prepared.spent(u)
+                });
                 plan.done(i, outcome);
                 ran.push(i);
                 if let Some(e) = shared.broken.take() {
@@ -260,6 +268,8 @@ struct Prepared {
     /// Operations the workers prepare and have not delivered yet.
     coming: Vec<bool>,
     delivered: Option<mpsc::Receiver<Made>>,
+    /// To a worker, which frees each prepared user once written.
+    bury: Option<mpsc::Sender<PreparedUser>>,
 }
 
 impl Prepared {
@@ -296,22 +306,33 @@ impl Prepared {
                 ready,
                 coming,
                 delivered: None,
+                bury: None,
             };
         }
         for &i in todo {
             coming[i] = true;
         }
         let (tx, rx) = mpsc::channel::<Made>();
+        let (bury, graveyard) = mpsc::channel::<PreparedUser>();
+        let mut graveyard = Some(graveyard);
         for _ in 0..workers {
             let tx = tx.clone();
+            let graveyard = graveyard.take();
             s.spawn(move || {
                 while !work.stop.load(Ordering::Relaxed) {
                     let Some(&i) = todo.get(work.next.fetch_add(1, Ordering::Relaxed)) else {
-                        return;
+                        break;
                     };
                     if tx.send((i, prepare(i))).is_err() {
-                        return;
+                        break;
                     }
+                }
+                drop(tx);
+                // Then free what the writes are done with: here, where it was allocated,
+                // rather than on the thread that holds the store's writer. Ends when the
+                // request drops its `Prepared`.
+                for user in graveyard.into_iter().flatten() {
+                    drop(user);
                 }
             });
         }
@@ -319,6 +340,7 @@ impl Prepared {
             ready,
             coming,
             delivered: Some(rx),
+            bury: Some(bury),
         }
     }
 
@@ -338,6 +360,14 @@ impl Prepared {
             }
         }
         self.ready[i].take()
+    }
+
+    /// A prepared user whose write is done: freed by a worker when there is one.
+    fn spent(&self, user: PreparedUser) {
+        if let Some(bury) = &self.bury {
+            // A worker gone (it panicked) hands it back: freed here.
+            let _ = bury.send(user);
+        }
     }
 }
 
@@ -494,12 +524,16 @@ fn run_one(
     op: &Value,
     created: &HashMap<String, String>,
     prepared: Option<Result<PreparedUser>>,
+    spent: &mut dyn FnMut(PreparedUser),
 ) -> OpOutcome {
     let resp = match prepared {
         // Only its write is left.
-        Some(user) => user
-            .and_then(|u| resources::insert_user(ctx, u))
-            .unwrap_or_else(|e| Response::error(&e)),
+        Some(Ok(user)) => {
+            let resp = resources::insert_user(ctx, &user).unwrap_or_else(|e| Response::error(&e));
+            spent(user);
+            resp
+        }
+        Some(Err(e)) => Response::error(&e),
         None => match build_request(op, created) {
             Ok((req, _)) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => {
                 Response::error(&ScimError::invalid_value(

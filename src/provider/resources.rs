@@ -22,7 +22,7 @@ pub(crate) fn create(
 ) -> Result<Response> {
     if kind == ResourceKind::User {
         let user = prepare_user(ctx, params, body)?;
-        return insert_user(ctx, user);
+        return insert_user(ctx, &user);
     }
     let projection = params.projection()?;
     let (resource, members) = made(ctx, kind, body)?;
@@ -105,22 +105,20 @@ pub(crate) fn prepare_user(ctx: &Ctx, params: &Params, body: &Value) -> Result<P
 }
 
 /// The second half of POST /Users: the write, which checks uniqueness (its only refusal,
-/// before any change), inserts, and appends the event.
-pub(crate) fn insert_user(ctx: &Ctx, user: PreparedUser) -> Result<Response> {
+/// before any change), inserts, and appends the event. `user` stays the caller's, to
+/// free where it suits (a bulk request frees it on the thread that made it).
+pub(crate) fn insert_user(ctx: &Ctx, user: &PreparedUser) -> Result<Response> {
     let PreparedUser {
         resource,
         event,
-        mut resp,
+        resp,
     } = user;
-    write_checked(
-        ctx,
-        &mut |tx| check_unique(tx, &resource, None),
-        &mut |tx| {
-            tx.insert(resource.clone())?;
-            tx.append_prepared(&event)?;
-            Ok(())
-        },
-    )?;
+    write_checked(ctx, &mut |tx| check_unique(tx, resource, None), &mut |tx| {
+        tx.insert(resource.clone())?;
+        tx.append_prepared(event)?;
+        Ok(())
+    })?;
+    let mut resp = resp.clone();
     resp.headers.push((
         "Location".into(),
         location(ctx.base_url, resource.kind, &resource.id),
