@@ -255,7 +255,12 @@ struct Work {
     stop: AtomicBool,
 }
 
-type Made = (usize, Result<PreparedUser>);
+/// Prepared operations handed over at once, and spent ones handed back: one wake-up of
+/// the other thread per this many, not per operation.
+const HANDOFF: usize = 32;
+
+/// Operations (by index) prepared by a worker.
+type Made = Vec<(usize, Result<PreparedUser>)>;
 
 /// The request's [`preparable`] operations, prepared ahead of their writes: all of them
 /// before the first write on this thread for a small request (or a single core); for a
@@ -268,8 +273,9 @@ struct Prepared {
     /// Operations the workers prepare and have not delivered yet.
     coming: Vec<bool>,
     delivered: Option<mpsc::Receiver<Made>>,
-    /// To a worker, which frees each prepared user once written.
-    bury: Option<mpsc::Sender<PreparedUser>>,
+    /// To a worker, which frees prepared users once written, [`HANDOFF`] at a time.
+    bury: Option<mpsc::Sender<Vec<PreparedUser>>>,
+    spent: Vec<PreparedUser>,
 }
 
 impl Prepared {
@@ -307,23 +313,26 @@ impl Prepared {
                 coming,
                 delivered: None,
                 bury: None,
+                spent: Vec::new(),
             };
         }
         for &i in todo {
             coming[i] = true;
         }
         let (tx, rx) = mpsc::channel::<Made>();
-        let (bury, graveyard) = mpsc::channel::<PreparedUser>();
+        let (bury, graveyard) = mpsc::channel::<Vec<PreparedUser>>();
         let mut graveyard = Some(graveyard);
         for _ in 0..workers {
             let tx = tx.clone();
             let graveyard = graveyard.take();
             s.spawn(move || {
                 while !work.stop.load(Ordering::Relaxed) {
-                    let Some(&i) = todo.get(work.next.fetch_add(1, Ordering::Relaxed)) else {
+                    let first = work.next.fetch_add(HANDOFF, Ordering::Relaxed);
+                    let Some(part) = todo.get(first..todo.len().min(first + HANDOFF)) else {
                         break;
                     };
-                    if tx.send((i, prepare(i))).is_err() {
+                    let made = part.iter().map(|&i| (i, prepare(i))).collect();
+                    if part.is_empty() || tx.send(made).is_err() {
                         break;
                     }
                 }
@@ -331,8 +340,8 @@ impl Prepared {
                 // Then free what the writes are done with: here, where it was allocated,
                 // rather than on the thread that holds the store's writer. Ends when the
                 // request drops its `Prepared`.
-                for user in graveyard.into_iter().flatten() {
-                    drop(user);
+                for users in graveyard.into_iter().flatten() {
+                    drop(users);
                 }
             });
         }
@@ -341,6 +350,7 @@ impl Prepared {
             coming,
             delivered: Some(rx),
             bury: Some(bury),
+            spent: Vec::new(),
         }
     }
 
@@ -352,21 +362,27 @@ impl Prepared {
             while self.ready[i].is_none() {
                 // Every worker gone without it (one panicked: the panic goes on when the
                 // request's thread scope ends): the operation takes the usual path.
-                let Ok((j, made)) = delivered.recv() else {
+                let Ok(made) = delivered.recv() else {
                     break;
                 };
-                self.coming[j] = false;
-                self.ready[j] = Some(made);
+                for (j, user) in made {
+                    self.coming[j] = false;
+                    self.ready[j] = Some(user);
+                }
             }
         }
         self.ready[i].take()
     }
 
     /// A prepared user whose write is done: freed by a worker when there is one.
-    fn spent(&self, user: PreparedUser) {
-        if let Some(bury) = &self.bury {
-            // A worker gone (it panicked) hands it back: freed here.
-            let _ = bury.send(user);
+    fn spent(&mut self, user: PreparedUser) {
+        let Some(bury) = &self.bury else {
+            return;
+        };
+        self.spent.push(user);
+        if self.spent.len() >= HANDOFF {
+            // A worker gone (it panicked) hands them back: freed here.
+            let _ = bury.send(std::mem::take(&mut self.spent));
         }
     }
 }
