@@ -216,13 +216,13 @@ fn shares_transaction(op: &Value) -> bool {
     }
 }
 
-/// Below this many user creates per thread, a request's users are prepared on its own
-/// thread alone: a thread would cost more than it saves.
+/// A worker thread takes at least this many user creates: for fewer, a request's users
+/// are prepared on its own thread, where a thread would cost more than it saves.
 const MIN_PREPARED_PER_THREAD: usize = 64;
 
 /// Whether an operation is a plain user create: a POST to `/Users` (no query) with a
 /// bulkId and `data` that refers to no other operation. What it answers then depends on
-/// the store only through its write, so it is prepared ahead ([`prepare_users`]); it
+/// the store only through its write, so it is prepared ahead (see [`Prepared`]); it
 /// answers exactly what it would answer through [`dispatch_with`].
 fn preparable(op: &Value) -> bool {
     let field = |name: &str| op.get(name).and_then(Value::as_str);
@@ -265,9 +265,8 @@ type Made = Vec<(usize, Result<PreparedUser>)>;
 /// The request's [`preparable`] operations, prepared ahead of their writes: all of them
 /// before the first write on this thread for a small request (or a single core); for a
 /// large one, by worker threads (one per other core) while the writes run here in
-/// request order, each
-/// write waiting only for its own operation. The store's writer then spends its time
-/// on writes alone.
+/// request order, each write waiting only for its own operation. The store's writer
+/// then spends its time on writes alone.
 struct Prepared {
     ready: Vec<Option<Result<PreparedUser>>>,
     /// Operations the workers prepare and have not delivered yet.
