@@ -617,6 +617,195 @@ fn failing_bulk_operations_leave_no_trace_in_sqlite() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The statuses of a bulk response's operations, in order.
+fn bulk_statuses(r: &Response) -> Vec<String> {
+    json_of(r)["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The id at the end of a bulk result's `location`.
+fn location_id(result: &Value) -> String {
+    let loc = result["location"].as_str().unwrap();
+    loc.rsplit('/').next().unwrap().to_owned()
+}
+
+/// Plain user creates are prepared ahead of the writes, on several threads for a large
+/// request; they are still written in request order, refused one by one (the store's
+/// uniqueness included, also between operations of the request), and bulkId references
+/// to them resolve, backward and forward, from operations that are not prepared.
+fn prepared_bulk_creates_keep_bulk_semantics(store: Arc<dyn Store>) {
+    let p = ServiceProvider::new(
+        Config {
+            base_url: BASE.into(),
+            max_operations: 1000,
+            max_payload_size: 1 << 20,
+            ..Config::default()
+        },
+        store.clone(),
+    );
+    let n = 300;
+    let mut ops: Vec<Value> = (0..n).map(|i| user_op(i, &format!("u{i}"))).collect();
+    // The same userName as operation 2: the store refuses it when its turn comes.
+    ops[5] = user_op(5, "U2");
+    // Refused before any write (no userName), in either half of the request.
+    for i in [10, 200] {
+        ops[i] = json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"),
+                        "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                 "displayName": "nameless"}});
+    }
+    // Refers to an earlier operation: not prepared, runs in its turn.
+    ops[20] = json!({"method": "POST", "path": "/Users", "bulkId": "b20",
+        "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                 "userName": "u20",
+                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
+                     {"manager": {"value": "bulkId:b3"}}}});
+    // A group of an earlier and a later user of the request.
+    ops.insert(
+        100,
+        json!({"method": "POST", "path": "/Groups", "bulkId": "g",
+               "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": "G",
+                        "members": [{"value": "bulkId:b1"}, {"value": "bulkId:b250"}]}}),
+    );
+    let r = call(&p, "POST", "/Bulk", "", Some(bulk(json!(ops))));
+    assert_eq!(r.status, 200);
+    let results = json_of(&r)["Operations"].as_array().unwrap().clone();
+    assert_eq!(results.len(), n + 1);
+    // Results in request order, each with its own bulkId.
+    for (op, result) in ops.iter().zip(&results) {
+        assert_eq!(op["bulkId"], result["bulkId"]);
+    }
+    let statuses = bulk_statuses(&r);
+    for (i, s) in statuses.iter().enumerate() {
+        let want = match i {
+            5 => "409",
+            10 | 201 => "400",
+            _ => "201",
+        };
+        assert_eq!(s, want, "operation {i}: {}", results[i]);
+    }
+    assert_eq!(results[5]["response"]["scimType"], "uniqueness");
+    assert_eq!(results[10]["response"]["scimType"], "invalidValue");
+    assert_eq!(results[201]["response"]["scimType"], "invalidValue");
+    let id_of =
+        |bulk_id: &str| location_id(results.iter().find(|o| o["bulkId"] == bulk_id).unwrap());
+    // The references resolved to what those operations created.
+    let u20 = json_of(&call(
+        &p,
+        "GET",
+        &format!("/Users/{}", id_of("b20")),
+        "",
+        None,
+    ));
+    assert_eq!(
+        u20["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
+        id_of("b3").as_str()
+    );
+    let group = json_of(&call(
+        &p,
+        "GET",
+        &format!("/Groups/{}", id_of("g")),
+        "",
+        None,
+    ));
+    let mut members: Vec<&str> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    members.sort_unstable();
+    let mut want = [id_of("b1"), id_of("b250")];
+    want.sort_unstable();
+    assert_eq!(members, want);
+    // Written in request order: the events of the users come in the order of their
+    // operations, one per success and none of a refusal.
+    let created: Vec<String> = results
+        .iter()
+        .filter(|o| o["status"] == "201" && o["bulkId"] != "g")
+        .map(location_id)
+        .collect();
+    assert_eq!(created.len(), n - 3);
+    let events = store.events("default", 0, usize::MAX).unwrap();
+    let user_events: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "user.created")
+        .map(|e| e.resource_id.as_str())
+        .collect();
+    assert_eq!(user_events, created);
+    let users = json_of(&call(&p, "GET", "/Users", "count=0", None));
+    assert_eq!(users["totalResults"], n - 3);
+    // The refused userName is not taken: it can be created now.
+    let r = call(
+        &p,
+        "POST",
+        "/Bulk",
+        "",
+        Some(bulk(json!([user_op(10, "u10")]))),
+    );
+    assert_eq!(bulk_statuses(&r), ["201"]);
+}
+
+#[test]
+fn prepared_bulk_creates_keep_bulk_semantics_in_memory() {
+    prepared_bulk_creates_keep_bulk_semantics(Arc::new(MemoryStore::new()));
+}
+
+#[test]
+fn prepared_bulk_creates_keep_bulk_semantics_in_sqlite() {
+    let dir = std::env::temp_dir().join(format!(
+        "libscim-provider-bulk-prepared-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = scim::store::SqliteStore::open_default(dir.join("bulk.db")).unwrap();
+    prepared_bulk_creates_keep_bulk_semantics(Arc::new(store));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `failOnErrors` stops a request whose users were all prepared: the operations after
+/// the last allowed error are neither answered nor written.
+#[test]
+fn fail_on_errors_stops_prepared_bulk_creates() {
+    let store = Arc::new(MemoryStore::new());
+    let p = ServiceProvider::new(
+        Config {
+            base_url: BASE.into(),
+            ..Config::default()
+        },
+        store.clone(),
+    );
+    let mut ops: Vec<Value> = (0..300).map(|i| user_op(i, &format!("u{i}"))).collect();
+    ops[10] = user_op(10, "u3");
+    ops[200] = user_op(200, "u4");
+    let mut body = bulk(json!(ops));
+    body["failOnErrors"] = json!(2);
+    let r = call(&p, "POST", "/Bulk", "", Some(body));
+    assert_eq!(r.status, 200);
+    let statuses = bulk_statuses(&r);
+    assert_eq!(statuses.len(), 201);
+    assert_eq!(statuses[10], "409");
+    assert_eq!(statuses[200], "409");
+    assert_eq!(statuses.iter().filter(|s| *s == "201").count(), 199);
+    let users = json_of(&call(&p, "GET", "/Users", "count=0", None));
+    assert_eq!(users["totalResults"], 199);
+    assert_eq!(store.events("default", 0, usize::MAX).unwrap().len(), 199);
+    let after = json_of(&call(
+        &p,
+        "GET",
+        "/Users",
+        "filter=userName%20eq%20%22u201%22",
+        None,
+    ));
+    assert_eq!(after["totalResults"], 0);
+}
+
 /// A group of `n` new users (named `{prefix}{i}`, displayed as `d{i}`), made by POST.
 fn group_of(p: &ServiceProvider, prefix: &str, n: usize) -> (String, Vec<String>) {
     let ids: Vec<String> = (0..n)

@@ -451,12 +451,14 @@ def bulk_load(client, n, serve, end=None):
     end = n if end is None else end
     ids = [None] * n
     spent = 0.0
+    cpu0 = cpu_seconds(serve.proc.pid)
     for first in range(0, end, BULK_OPS):
         last = min(first + BULK_OPS, end)
         ids[first:last], took = bulk_load_range(client, first, last)
         spent += took
         if (last // BULK_OPS) % 50 == 0 or last == end:
             log(f"{serve.name} Bulk: {last}/{end} users, {last / spent:,.0f} users/s, "
+                f"{(cpu_seconds(serve.proc.pid) - cpu0) * 1e6 / last:.0f} µs CPU/user, "
                 f"VmHWM {vm_hwm_mb(serve.proc.pid):.0f} MB")
     return ids, end / spent
 

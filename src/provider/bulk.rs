@@ -9,14 +9,25 @@
 //! (see [`Shared::checked`]). Responses and events stay per operation. If the store fails
 //! (the shared commit, or a write without a savepoint), every operation of that
 //! transaction answers the error and none of them happened.
+//!
+//! What does not need the store is done first, outside the writer and in parallel: each
+//! plain user create (no bulkId reference in it, see [`preparable`]) is parsed, checked
+//! and made into its response and event by [`resources::prepare_user`]; in its turn only
+//! its write is left. Order, references between operations, `failOnErrors` and the
+//! per-operation results stay as above: preparing changes nothing in the store.
 
+use super::params::Params;
+use super::resources::{self, PreparedUser};
 use super::{dispatch_with, Ctx, Endpoint, Request, Response};
 use crate::error::{Result, ScimError};
+use crate::schema::ResourceKind;
 use crate::store::{ReadTx, WriteTx};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -68,11 +79,46 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
         bodiless: true,
         ..*ctx
     };
+    let work = Work {
+        params: Params::parse("")?,
+        todo: (0..ops.len()).filter(|&i| preparable(&ops[i])).collect(),
+        next: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+    };
+    let operations = std::thread::scope(|s| {
+        let mut prepared = Prepared::start(s, ctx, ops, &work);
+        let operations = execute(ctx, ops, fail_on_errors, &mut prepared);
+        // Whatever is still being prepared (after `failOnErrors` stopped the request) is
+        // not needed.
+        work.stop.store(true, Ordering::Relaxed);
+        drop(prepared);
+        operations
+    });
+    Ok(Response::json(
+        200,
+        &json!({ "schemas": [BULK_RESPONSE], "Operations": operations }),
+    ))
+}
+
+/// Run the operations (in request order, an operation that refers to a bulkId defined
+/// later waiting for a later pass) and return their results.
+fn execute(
+    ctx: &Ctx,
+    ops: &[Value],
+    fail_on_errors: Option<usize>,
+    prepared: &mut Prepared,
+) -> Vec<Value> {
     let mut plan = Plan::new(ops, fail_on_errors);
     while let Some(first) = plan.next() {
         if !shares_transaction(&ops[first]) {
             // Not a resource write (a search, a bad path…): it runs as it would alone.
-            let outcome = run_one(ctx, &ops[first], &plan.created);
+            let outcome = run_one(
+                ctx,
+                &ops[first],
+                &plan.created,
+                prepared.take(first),
+                &mut |u| prepared.spent(u),
+            );
             plan.done(first, outcome);
             continue;
         }
@@ -95,7 +141,9 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
                 if !shares_transaction(&ops[i]) {
                     break;
                 }
-                let outcome = run_one(&inner, &ops[i], &plan.created);
+                let outcome = run_one(&inner, &ops[i], &plan.created, prepared.take(i), &mut |u| {
+                    prepared.spent(u)
+                });
                 plan.done(i, outcome);
                 ran.push(i);
                 if let Some(e) = shared.broken.take() {
@@ -110,11 +158,7 @@ pub(crate) fn run(ctx: &Ctx, body: &Value) -> Result<Response> {
             plan.fail_all(&ran, &e);
         }
     }
-    let operations: Vec<Value> = plan.results.into_iter().flatten().collect();
-    Ok(Response::json(
-        200,
-        &json!({ "schemas": [BULK_RESPONSE], "Operations": operations }),
-    ))
+    plan.results.into_iter().flatten().collect()
 }
 
 /// The store transaction a run of bulk operations shares.
@@ -169,6 +213,176 @@ fn shares_transaction(op: &Value) -> bool {
             .iter()
             .any(|m| method.eq_ignore_ascii_case(m)),
         _ => false,
+    }
+}
+
+/// A worker thread takes at least this many user creates: for fewer, a request's users
+/// are prepared on its own thread, where a thread would cost more than it saves.
+const MIN_PREPARED_PER_THREAD: usize = 64;
+
+/// Whether an operation is a plain user create: a POST to `/Users` (no query) with a
+/// bulkId and `data` that refers to no other operation. What it answers then depends on
+/// the store only through its write, so it is prepared ahead (see [`Prepared`]); it
+/// answers exactly what it would answer through [`dispatch_with`].
+fn preparable(op: &Value) -> bool {
+    let field = |name: &str| op.get(name).and_then(Value::as_str);
+    let (Some(method), Some(path), Some(_), Some(data)) = (
+        field("method"),
+        field("path"),
+        field("bulkId"),
+        op.get("data"),
+    ) else {
+        return false;
+    };
+    method.eq_ignore_ascii_case("POST")
+        && !path.contains('?')
+        && matches!(
+            super::route(path),
+            Ok(Endpoint::Collection(ResourceKind::User))
+        )
+        && !has_ref(data)
+}
+
+/// What the threads preparing a request's users share.
+struct Work {
+    /// The (empty) query of every prepared operation.
+    params: Params,
+    /// The [`preparable`] operations.
+    todo: Vec<usize>,
+    /// The next of the preparable operations to take.
+    next: AtomicUsize,
+    /// The request is finished: prepare no more.
+    stop: AtomicBool,
+}
+
+/// Prepared operations handed over at once, and spent ones handed back: one wake-up of
+/// the other thread per this many, not per operation.
+const HANDOFF: usize = 32;
+
+/// Operations (by index) prepared by a worker.
+type Made = Vec<(usize, Result<PreparedUser>)>;
+
+/// The request's [`preparable`] operations, prepared ahead of their writes: all of them
+/// before the first write on this thread for a small request (or a single core); for a
+/// large one, by worker threads (one per other core) while the writes run here in
+/// request order, each write waiting only for its own operation. The store's writer
+/// then spends its time on writes alone.
+struct Prepared {
+    ready: Vec<Option<Result<PreparedUser>>>,
+    /// Operations the workers prepare and have not delivered yet.
+    coming: Vec<bool>,
+    delivered: Option<mpsc::Receiver<Made>>,
+    /// To a worker, which frees prepared users once written, [`HANDOFF`] at a time.
+    bury: Option<mpsc::Sender<Vec<PreparedUser>>>,
+    spent: Vec<PreparedUser>,
+}
+
+impl Prepared {
+    fn start<'scope, 'env, 'c: 'scope>(
+        s: &'scope std::thread::Scope<'scope, 'env>,
+        ctx: &Ctx<'c>,
+        ops: &'env [Value],
+        work: &'env Work,
+    ) -> Prepared {
+        let todo = &work.todo;
+        let mut ready: Vec<Option<Result<PreparedUser>>> = ops.iter().map(|_| None).collect();
+        let mut coming = vec![false; ops.len()];
+        // A `Ctx` is not `Sync` (its bulk transaction is a `RefCell`); its `Scope` is,
+        // and these operations are prepared outside any transaction.
+        let (scope, bodiless) = (ctx.scope, ctx.bodiless);
+        let prepare = move |i: usize| -> Result<PreparedUser> {
+            let ctx = Ctx {
+                scope,
+                shared: None,
+                bodiless,
+            };
+            resources::prepare_user(&ctx, &work.params, &ops[i]["data"])
+        };
+        // This thread has the writes to do: one worker per other core.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .saturating_sub(1)
+            .min(todo.len() / MIN_PREPARED_PER_THREAD);
+        if workers == 0 {
+            for &i in todo {
+                ready[i] = Some(prepare(i));
+            }
+            return Prepared {
+                ready,
+                coming,
+                delivered: None,
+                bury: None,
+                spent: Vec::new(),
+            };
+        }
+        for &i in todo {
+            coming[i] = true;
+        }
+        let (tx, rx) = mpsc::channel::<Made>();
+        let (bury, graveyard) = mpsc::channel::<Vec<PreparedUser>>();
+        let mut graveyard = Some(graveyard);
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let graveyard = graveyard.take();
+            s.spawn(move || {
+                while !work.stop.load(Ordering::Relaxed) {
+                    let first = work.next.fetch_add(HANDOFF, Ordering::Relaxed);
+                    let Some(part) = todo.get(first..todo.len().min(first + HANDOFF)) else {
+                        break;
+                    };
+                    let made = part.iter().map(|&i| (i, prepare(i))).collect();
+                    if part.is_empty() || tx.send(made).is_err() {
+                        break;
+                    }
+                }
+                drop(tx);
+                // Then free what the writes are done with: here, where it was allocated,
+                // rather than on the thread that holds the store's writer. Ends when the
+                // request drops its `Prepared`.
+                for users in graveyard.into_iter().flatten() {
+                    drop(users);
+                }
+            });
+        }
+        Prepared {
+            ready,
+            coming,
+            delivered: Some(rx),
+            bury: Some(bury),
+            spent: Vec::new(),
+        }
+    }
+
+    /// What operation `i` was prepared into (waiting for it if a worker is still at
+    /// it), or `None` when it is not prepared ahead.
+    fn take(&mut self, i: usize) -> Option<Result<PreparedUser>> {
+        if std::mem::take(&mut self.coming[i]) {
+            let delivered = self.delivered.as_ref()?;
+            while self.ready[i].is_none() {
+                // Every worker gone without it (one panicked: the panic goes on when the
+                // request's thread scope ends): the operation takes the usual path.
+                let Ok(made) = delivered.recv() else {
+                    break;
+                };
+                for (j, user) in made {
+                    self.coming[j] = false;
+                    self.ready[j] = Some(user);
+                }
+            }
+        }
+        self.ready[i].take()
+    }
+
+    /// A prepared user whose write is done: freed by a worker when there is one.
+    fn spent(&mut self, user: PreparedUser) {
+        let Some(bury) = &self.bury else {
+            return;
+        };
+        self.spent.push(user);
+        if self.spent.len() >= HANDOFF {
+            // A worker gone (it panicked) hands them back: freed here.
+            let _ = bury.send(std::mem::take(&mut self.spent));
+        }
     }
 }
 
@@ -319,14 +533,32 @@ struct OpOutcome {
     created_id: Option<String>,
 }
 
-fn run_one(ctx: &Ctx, op: &Value, created: &HashMap<String, String>) -> OpOutcome {
-    let resp = match build_request(op, created) {
-        Ok((req, _)) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => Response::error(
-            &ScimError::invalid_value("a bulk operation cannot itself be a bulk request"),
-        ),
-        Ok((req, data)) => dispatch_with(ctx, &req, &req.path, data.as_deref())
-            .unwrap_or_else(|e| Response::error(&e)),
-        Err(e) => Response::error(&e),
+/// Run operation `op` (`prepared`: what [`prepare_users`] made of it, when it did).
+fn run_one(
+    ctx: &Ctx,
+    op: &Value,
+    created: &HashMap<String, String>,
+    prepared: Option<Result<PreparedUser>>,
+    spent: &mut dyn FnMut(PreparedUser),
+) -> OpOutcome {
+    let resp = match prepared {
+        // Only its write is left.
+        Some(Ok(user)) => {
+            let resp = resources::insert_user(ctx, &user).unwrap_or_else(|e| Response::error(&e));
+            spent(user);
+            resp
+        }
+        Some(Err(e)) => Response::error(&e),
+        None => match build_request(op, created) {
+            Ok((req, _)) if req.path.trim_matches('/').eq_ignore_ascii_case("Bulk") => {
+                Response::error(&ScimError::invalid_value(
+                    "a bulk operation cannot itself be a bulk request",
+                ))
+            }
+            Ok((req, data)) => dispatch_with(ctx, &req, &req.path, data.as_deref())
+                .unwrap_or_else(|e| Response::error(&e)),
+            Err(e) => Response::error(&e),
+        },
     };
     // The new resource's `Location` ends with its id (ids never contain '/').
     let created_id = (resp.status == 201)
@@ -405,17 +637,13 @@ fn build_request<'a>(
         headers.push(("If-Match".into(), v.to_owned()));
     }
     let data = match op.get("data") {
-        Some(d) if method != "DELETE" => {
-            let mut refs = Vec::new();
-            collect_refs(d, &mut refs);
-            Some(if refs.is_empty() {
-                Cow::Borrowed(d)
-            } else {
-                let mut d = d.clone();
-                substitute(&mut d, created)?;
-                Cow::Owned(d)
-            })
-        }
+        Some(d) if method != "DELETE" => Some(if !has_ref(d) {
+            Cow::Borrowed(d)
+        } else {
+            let mut d = d.clone();
+            substitute(&mut d, created)?;
+            Cow::Owned(d)
+        }),
         _ if method == "DELETE" => None,
         _ => return Err(ScimError::invalid_syntax("bulk operation needs 'data'")),
     };
@@ -432,6 +660,16 @@ fn build_request<'a>(
         body: Vec::new(),
     };
     Ok((req, data))
+}
+
+/// Whether a value holds a `"bulkId:…"` reference anywhere.
+fn has_ref(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.starts_with(BULK_PREFIX),
+        Value::Array(a) => a.iter().any(has_ref),
+        Value::Object(o) => o.values().any(has_ref),
+        _ => false,
+    }
 }
 
 fn collect_refs(v: &Value, out: &mut Vec<String>) {

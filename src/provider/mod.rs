@@ -121,8 +121,31 @@ pub struct Tenant<'a> {
     pub mappings: Option<&'a DirectoryMapping>,
 }
 
-/// The per-request context handed to the handlers.
+/// The per-request context handed to the handlers: its [`Scope`] (read through `Deref`,
+/// as `ctx.config`, `ctx.dir`…) and how this request writes and answers.
+#[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
+    pub scope: Scope<'a>,
+    /// Inside a bulk request: the write transaction its operations share; each write
+    /// runs in a savepoint of it (see `resources::write`). `None`: its own transaction.
+    pub shared: Option<&'a bulk::Shared<'a>>,
+    /// A success answers without a body: a bulk operation's result carries only its
+    /// status, `location` and `version`, so rendering the resource would be wasted.
+    pub bodiless: bool,
+}
+
+impl<'a> std::ops::Deref for Ctx<'a> {
+    type Target = Scope<'a>;
+    fn deref(&self) -> &Scope<'a> {
+        &self.scope
+    }
+}
+
+/// What a request is about and under which rules: the part of [`Ctx`] that other
+/// threads may share (`Sync`), so a bulk request prepares its operations in parallel
+/// (a [`Ctx`] is not: its shared transaction is a `RefCell` over one connection).
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
     pub config: &'a Config,
     pub base_url: &'a str,
     pub store: &'a dyn Store,
@@ -134,12 +157,6 @@ pub(crate) struct Ctx<'a> {
     pub enforce_domain: bool,
     pub mappings: Option<&'a DirectoryMapping>,
     pub paging: &'a paging::Paging,
-    /// Inside a bulk request: the write transaction its operations share; each write
-    /// runs in a savepoint of it (see `resources::write`). `None`: its own transaction.
-    pub shared: Option<&'a bulk::Shared<'a>>,
-    /// A success answers without a body: a bulk operation's result carries only its
-    /// status, `location` and `version`, so rendering the resource would be wasted.
-    pub bodiless: bool,
 }
 
 impl ServiceProvider {
@@ -221,19 +238,21 @@ impl ServiceProvider {
 
     fn ctx<'a>(&'a self, tenant: &Tenant<'a>) -> Ctx<'a> {
         Ctx {
-            config: &self.config,
-            base_url: tenant.base_url.trim_end_matches('/'),
-            store: &*self.store,
-            dir: tenant.id,
-            now: (self.clock)(),
-            mode: Mode {
-                strict: self.config.strict || tenant.strict,
+            scope: Scope {
+                config: &self.config,
+                base_url: tenant.base_url.trim_end_matches('/'),
+                store: &*self.store,
+                dir: tenant.id,
+                now: (self.clock)(),
+                mode: Mode {
+                    strict: self.config.strict || tenant.strict,
+                },
+                domain: tenant.domain,
+                fill_domain: tenant.fill_domain,
+                enforce_domain: tenant.enforce_domain && tenant.domain.is_some(),
+                mappings: tenant.mappings,
+                paging: &self.paging,
             },
-            domain: tenant.domain,
-            fill_domain: tenant.fill_domain,
-            enforce_domain: tenant.enforce_domain && tenant.domain.is_some(),
-            mappings: tenant.mappings,
-            paging: &self.paging,
             shared: None,
             bodiless: false,
         }

@@ -20,29 +20,13 @@ pub(crate) fn create(
     params: &Params,
     body: &Value,
 ) -> Result<Response> {
-    let projection = params.projection()?;
-    let rt = kind.resource_type();
-    let mut data = normalize(rt, body, ctx.mode)?;
-    check_required(rt, &data)?;
-    tenant::apply(ctx, kind, &mut data, true)?;
-    let members = take_members(kind, &mut data);
-    strip_unstored(&mut data);
-    // Time-ordered (UUIDv7): consecutive creates land on the same B-tree pages of the
-    // primary key instead of a random page each, which is most of what a large directory's
-    // inserts cost. The random bits still make ids unguessable.
-    let id = uuid::Uuid::now_v7().to_string();
-    let resource = StoredResource {
-        id: id.clone(),
-        kind,
-        data,
-        created: ctx.now,
-        last_modified: ctx.now,
-        version: 1,
-    };
-    tenant::check_mapping(ctx, kind, None, &resource.data)?;
     if kind == ResourceKind::User {
-        return create_user(ctx, resource, &projection);
+        let user = prepare_user(ctx, params, body)?;
+        return insert_user(ctx, &user);
     }
+    let projection = params.projection()?;
+    let (resource, members) = made(ctx, kind, body)?;
+    let id = resource.id.clone();
     let mut out = None;
     write(ctx, &mut |tx| {
         check_unique(tx, &resource, None)?;
@@ -60,36 +44,84 @@ pub(crate) fn create(
     Ok(resp)
 }
 
-/// POST /Users once the user is made and checked. A new user is in no group: its event
-/// view is its whole representation, and everything made of it — the response, the
-/// mapped records, the event and its JSON text — is made before the write, outside the
-/// store's writer (which serialises every write of every directory). The write checks
-/// uniqueness (its only refusal, before any change), inserts, and appends the event.
-fn create_user(ctx: &Ctx, resource: StoredResource, projection: &Projection) -> Result<Response> {
-    let kind = resource.kind;
+/// The new resource a POST body makes, checked (schema, required attributes, the
+/// directory's rules and mappings) without the store, and a group's members apart.
+fn made(ctx: &Ctx, kind: ResourceKind, body: &Value) -> Result<(StoredResource, Vec<Value>)> {
+    let rt = kind.resource_type();
+    let mut data = normalize(rt, body, ctx.mode)?;
+    check_required(rt, &data)?;
+    tenant::apply(ctx, kind, &mut data, true)?;
+    let members = take_members(kind, &mut data);
+    strip_unstored(&mut data);
+    // Time-ordered (UUIDv7): consecutive creates land on the same B-tree pages of the
+    // primary key instead of a random page each, which is most of what a large directory's
+    // inserts cost. The random bits still make ids unguessable.
+    let id = uuid::Uuid::now_v7().to_string();
+    let resource = StoredResource {
+        id,
+        kind,
+        data,
+        created: ctx.now,
+        last_modified: ctx.now,
+        version: 1,
+    };
+    tenant::check_mapping(ctx, kind, None, &resource.data)?;
+    Ok((resource, members))
+}
+
+/// A POST /Users made and checked, with everything made of it — the response, the mapped
+/// records, the event and its JSON text — ready for [`insert_user`]. A new user is in no
+/// group: its event view is its whole representation, so none of this needs the store,
+/// and all of it is made outside the store's writer (which serialises every write of
+/// every directory); a bulk request prepares its users in parallel.
+pub(crate) struct PreparedUser {
+    resource: StoredResource,
+    event: PreparedEvent,
+    resp: Response,
+}
+
+/// The first half of POST /Users: everything but the write. Refuses what the request
+/// alone shows wrong; the store's refusal (uniqueness) comes in [`insert_user`].
+pub(crate) fn prepare_user(ctx: &Ctx, params: &Params, body: &Value) -> Result<PreparedUser> {
+    let projection = params.projection()?;
+    let kind = ResourceKind::User;
+    let (resource, _) = made(ctx, kind, body)?;
     let view = render::view(ctx, &resource);
-    let mut resp = if ctx.bodiless {
+    let resp = if ctx.bodiless {
         bodiless(201, resource.version)
     } else {
         let rt = kind.resource_type();
-        let mut resp = Response::json(201, &crate::schema::project(rt, &view, projection));
+        let mut resp = Response::json(201, &crate::schema::project(rt, &view, &projection));
         resp.headers.push(("ETag".into(), etag(resource.version)));
         resp
     };
     let records = ctx.mappings.map(|m| m.records(kind, &resource.data));
     let event = PreparedEvent::new(created_event(kind, &resource.id, ctx.now, view, records))?;
-    write_checked(
-        ctx,
-        &mut |tx| check_unique(tx, &resource, None),
-        &mut |tx| {
-            tx.insert(resource.clone())?;
-            tx.append_prepared(&event)?;
-            Ok(())
-        },
-    )?;
+    Ok(PreparedUser {
+        resource,
+        event,
+        resp,
+    })
+}
+
+/// The second half of POST /Users: the write, which checks uniqueness (its only refusal,
+/// before any change), inserts, and appends the event. `user` stays the caller's, to
+/// free where it suits (a bulk request frees it on the thread that made it).
+pub(crate) fn insert_user(ctx: &Ctx, user: &PreparedUser) -> Result<Response> {
+    let PreparedUser {
+        resource,
+        event,
+        resp,
+    } = user;
+    write_checked(ctx, &mut |tx| check_unique(tx, resource, None), &mut |tx| {
+        tx.insert(resource.clone())?;
+        tx.append_prepared(event)?;
+        Ok(())
+    })?;
+    let mut resp = resp.clone();
     resp.headers.push((
         "Location".into(),
-        location(ctx.base_url, kind, &resource.id),
+        location(ctx.base_url, resource.kind, &resource.id),
     ));
     Ok(resp)
 }
