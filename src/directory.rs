@@ -14,7 +14,7 @@ pub const MAX_NAME_CHARS: usize = 128;
 pub const MAX_DOMAIN_CHARS: usize = 100;
 
 /// The identity provider a directory is connected to. Fixed at creation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IdpKind {
     Okta,
@@ -23,7 +23,9 @@ pub enum IdpKind {
 }
 
 /// A downstream service the directory feeds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
     /// Workspace ONE UEM (device management).
@@ -33,7 +35,7 @@ pub enum Service {
 }
 
 /// Per-directory behaviour.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectorySettings {
     /// Reject a `userName` in `user@domain` form, or a work email, whose domain is not
@@ -57,7 +59,7 @@ impl Default for DirectorySettings {
 }
 
 /// What an admin gives to create a directory.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDirectory {
     pub name: String,
@@ -73,7 +75,7 @@ pub struct NewDirectory {
 }
 
 /// What an admin may change later (name and IdP kind are fixed).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectoryUpdate {
     pub domain: Option<String>,
@@ -82,7 +84,7 @@ pub struct DirectoryUpdate {
 }
 
 /// A directory as the admin sees it. Never holds the token's secret or hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Directory {
     pub id: String,
     pub name: String,
@@ -91,6 +93,7 @@ pub struct Directory {
     pub services: Vec<Service>,
     pub settings: DirectorySettings,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub created: OffsetDateTime,
     /// The current token, if one was issued and not revoked (it may have expired).
     pub token: Option<TokenInfo>,
@@ -121,7 +124,7 @@ pub(crate) struct StoredSettings {
 
 /// A directory's OpenID Connect login: the relying-party settings and which directory
 /// attribute the identifying claim is matched against.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryOidc {
     /// The client secret is kept (the token endpoint needs it); `Debug` hides it.
@@ -138,7 +141,7 @@ fn default_login_attribute() -> String {
 }
 
 /// What the admin sees of a directory's login (no secret).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginInfo {
     pub client_id: String,
     pub config_url: String,

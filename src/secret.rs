@@ -25,7 +25,7 @@ impl SecretKey {
     pub fn from_hex(hex: &str) -> Result<SecretKey> {
         let bytes = unhex(hex.trim())
             .filter(|b| b.len() == 32)
-            .ok_or_else(|| ScimError::invalid_value("secrets_key: must be 64 hex characters"))?;
+            .ok_or_else(|| ScimError::secrets_key(400, "secrets_key: must be 64 hex characters"))?;
         let key = UnboundKey::new(&AES_256_GCM, &bytes)
             .map_err(|_| ScimError::internal("secrets_key: cannot build the key"))?;
         Ok(SecretKey(LessSafeKey::new(key)))
@@ -59,7 +59,8 @@ impl SecretKey {
 
     /// Open a value sealed for `context` (wiped from memory when dropped).
     pub fn open(&self, context: &str, sealed: &str) -> Result<Zeroizing<String>> {
-        let bad = || ScimError::internal("a sealed secret does not open with this secrets_key");
+        let bad =
+            || ScimError::secrets_key(500, "a sealed secret does not open with this secrets_key");
         let raw = sealed
             .strip_prefix(SEALED_PREFIX)
             .and_then(unhex)
@@ -85,14 +86,14 @@ impl SecretKey {
 pub fn key_file(path: &std::path::Path) -> Result<String> {
     use std::io::{ErrorKind, Read, Write};
     let fail = |what: &str, e: std::io::Error| {
-        ScimError::internal(format!("secrets key {}: {what}: {e}", path.display()))
+        ScimError::io(format!("secrets key {}: {what}: {e}", path.display()))
     };
     loop {
         match open_private(path, false) {
             Ok(mut f) => {
                 let meta = f.metadata().map_err(|e| fail("cannot inspect", e))?;
                 if !meta.is_file() {
-                    return Err(ScimError::internal(format!(
+                    return Err(ScimError::io(format!(
                         "secrets key {}: not a regular file",
                         path.display()
                     )));
@@ -152,7 +153,7 @@ fn open_private(path: &std::path::Path, create: bool) -> std::io::Result<std::fs
 
 fn refused(path: &std::path::Path, e: std::io::Error) -> ScimError {
     let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    ScimError::internal(if link {
+    ScimError::io(if link {
         format!(
             "secrets key {}: is a symbolic link; refusing to follow it",
             path.display()

@@ -25,7 +25,7 @@ use time::{Duration, OffsetDateTime};
 
 /// Engine settings (JSON at the C ABI: `{"public_url": …, "scim_path": …, "provider": {…},
 /// "events": {"max_age_secs": …, "max_count": …}, "event_lease_ms": …}`).
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Scheme, host and port clients reach the host at (`https://host.example.com`).
@@ -171,10 +171,15 @@ impl Engine {
         let url = path
             .and_then(std::path::Path::to_str)
             .filter(|p| crate::store::PostgresStore::is_url(p));
+        // A store that cannot be opened is an I/O failure, unless it said more.
+        let io = |e: ScimError| match e.kind {
+            crate::error::ErrorKind::Internal => e.with_kind(crate::error::ErrorKind::Io),
+            _ => e,
+        };
         let store: Arc<dyn Store> = match (path, url) {
-            (_, Some(url)) => Arc::new(crate::store::PostgresStore::open(url)?),
+            (_, Some(url)) => Arc::new(crate::store::PostgresStore::open(url).map_err(io)?),
             (None, _) => Arc::new(crate::store::MemoryStore::new()),
-            (Some(p), None) => Arc::new(crate::store::SqliteStore::open_default(p)?),
+            (Some(p), None) => Arc::new(crate::store::SqliteStore::open_default(p).map_err(io)?),
         };
         let engine = Engine::new(config, store);
         if url.is_some() {
@@ -1078,7 +1083,7 @@ fn provider(config: &EngineConfig, store: &Arc<dyn Store>, clock: &Clock) -> Ser
 }
 
 /// A directory's outbox, as [`Engine::event_stats`] reports it (JSON at the C ABI).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct EventStats {
     /// The last sequence number handed out (0 before the first event).
     pub last_seq: u64,

@@ -3,16 +3,16 @@
 
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, json_out, null, out, quiet, scim_result, str_arg};
-use crate::engine::Engine;
+use crate::events::Subscription;
+use crate::store::Event;
 use std::ffi::{c_char, c_void, CString};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Wait up to `timeout_ms` for events of directory `id` not yet delivered, and return up
 /// to `limit` of them as a JSON array (`[]` on timeout): each
 /// `{"seq", "kind", "resource_type", "resource_id", "time", "data"}`. Events delivered but
 /// not acknowledged come again after a restart. Thread-safe (blocks the calling thread).
+/// JSON: the result is an array of `schema/event.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_events_next(
     engine: *const scim_engine,
@@ -52,6 +52,7 @@ pub unsafe extern "C" fn scim_events_ack(
 /// by `scim_events_ack_group`), and handed again from the acknowledged cursor to the next
 /// consumer when the holder stops renewing. Errors: NOT_FOUND, INVALID_VALUE (a group
 /// name that is empty, longer than 64 bytes or holds control characters). Thread-safe.
+/// JSON: the result is an array of `schema/event.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_events_next_group(
     engine: *const scim_engine,
@@ -111,6 +112,7 @@ pub unsafe extern "C" fn scim_events_rewind_group(
 /// `{"group", "acked", "delivered", "owner", "lease_until"}` (`owner`: the consumer
 /// holding the lease or `null`; `lease_until`: when it ends, milliseconds since the Unix
 /// epoch by the store's clock). Errors: NOT_FOUND.
+/// JSON: the result is an array of `schema/event_group.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_events_groups(
     engine: *const scim_engine,
@@ -125,6 +127,7 @@ pub unsafe extern "C" fn scim_events_groups(
 }
 
 /// Called with `userdata` first and a JSON array of events (valid only during the call).
+/// JSON: `events_json` is an array of `schema/event.json`.
 pub type scim_events_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, events_json: *const c_char)>;
 /// Called once with `userdata` when the library no longer needs it.
@@ -133,11 +136,6 @@ pub type scim_finalizer = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
 /// A push subscription; free it with `scim_subscription_free`.
 pub struct scim_subscription {
     _private: [u8; 0],
-}
-
-struct Subscription {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 struct Userdata(*mut c_void);
@@ -159,46 +157,27 @@ pub unsafe extern "C" fn scim_events_subscribe(
 ) -> scim_result {
     boundary(|| {
         check_out(subscription_out, "subscription_out")?;
-        let e: Arc<Engine> = self::engine(engine)?.clone();
-        let id = str_arg(id, "id")?.to_owned();
+        let e = self::engine(engine)?.clone();
+        let id = str_arg(id, "id")?;
         let callback = callback.ok_or_else(|| null("callback"))?;
-        e.directory(&id)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let ud = Userdata(userdata);
-        let stopping = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("libscim-events".into())
-            .spawn(move || {
-                let ud = ud;
-                while !stopping.load(Ordering::Acquire) {
-                    let batch = match e.next_events(&id, 100, Duration::from_millis(200)) {
-                        Ok(b) => b,
-                        Err(err) => {
-                            log::error!(target: "scim::events", "subscription for {id}: {err}");
-                            std::thread::sleep(Duration::from_millis(200));
-                            continue;
-                        }
-                    };
-                    if batch.is_empty() {
-                        continue;
-                    }
-                    let Ok(json) = serde_json::to_string(&batch) else {
-                        continue;
-                    };
-                    let json = CString::new(json).unwrap_or_default();
-                    // A panic in the host's callback cannot unwind here (it is C), but
-                    // guard our own side.
-                    let _ = std::panic::catch_unwind(|| unsafe { callback(ud.0, json.as_ptr()) });
-                }
-                if let Some(f) = finalizer {
-                    unsafe { f(ud.0) };
-                }
-            })
-            .map_err(|err| super::Failure(scim_result::SCIM_RESULT_IO, err.to_string()))?;
-        let sub = Subscription {
-            stop,
-            thread: Some(thread),
+        let (ud, ud_fin) = (Userdata(userdata), Userdata(userdata));
+        let deliver = move |batch: &[Event]| {
+            let ud = &ud;
+            let Ok(json) = serde_json::to_string(batch) else {
+                return;
+            };
+            let json = CString::new(json).unwrap_or_default();
+            // A panic in the host's callback cannot unwind here (it is C), but guard our
+            // own side.
+            let _ = std::panic::catch_unwind(|| unsafe { callback(ud.0, json.as_ptr()) });
         };
+        let stopped = move || {
+            let ud = ud_fin;
+            if let Some(f) = finalizer {
+                unsafe { f(ud.0) };
+            }
+        };
+        let sub = Subscription::start(e, id, deliver, stopped)?;
         out(
             subscription_out,
             "subscription_out",
@@ -212,13 +191,8 @@ pub unsafe extern "C" fn scim_events_subscribe(
 #[no_mangle]
 pub unsafe extern "C" fn scim_subscription_free(subscription: *mut scim_subscription) {
     quiet(|| {
-        if subscription.is_null() {
-            return;
-        }
-        let mut sub = Box::from_raw(subscription as *mut Subscription);
-        sub.stop.store(true, Ordering::Release);
-        if let Some(t) = sub.thread.take() {
-            let _ = t.join();
+        if !subscription.is_null() {
+            Box::from_raw(subscription as *mut Subscription).stop();
         }
     })
 }
@@ -237,6 +211,7 @@ pub unsafe extern "C" fn scim_events_rewind(
 /// `{"last_seq", "acked", "kept", "dropped"}`: `dropped` counts the unacknowledged events
 /// that retention (the `"events"` limits of the engine's configuration) deleted after the
 /// acknowledged cursor, which a consumer never receives. Errors: NOT_FOUND.
+/// JSON: the result is `schema/event_stats.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_events_stats(
     engine: *const scim_engine,

@@ -70,6 +70,72 @@ static scim_response *request(scim_engine *engine, const char *method, const cha
   return resp;
 }
 
+/* Which refusal: each failure's code is the kind the library set, not a guess. */
+static void kinds(void) {
+  scim_engine *engine = NULL;
+  char *out = NULL;
+  const char *key_a = "{\"secrets_key\": "
+                      "\"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"}";
+  const char *key_b = "{\"secrets_key\": "
+                      "\"1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100\"}";
+  /* A malformed secrets_key, and a store that cannot be opened. */
+  CHECK(scim_engine_open(NULL, "{\"secrets_key\": \"not hex\"}", &engine) ==
+        SCIM_RESULT_SECRETS_KEY);
+  CHECK(strstr(scim_last_error(), "secrets_key") != NULL);
+  CHECK(scim_engine_open("/nonexistent-libscim-dir/sub/scim.db", NULL, &engine) ==
+        SCIM_RESULT_IO);
+  CHECK(engine == NULL);
+  CHECK(strcmp(scim_result_name(SCIM_RESULT_SECRETS_KEY), "SCIM_RESULT_SECRETS_KEY") == 0);
+  CHECK(strcmp(scim_result_name(SCIM_RESULT_UNAUTHENTICATED), "SCIM_RESULT_UNAUTHENTICATED") ==
+        0);
+
+  /* A client secret sealed with one key does not open with another. */
+  char path[] = "/tmp/libscim-kinds-XXXXXX";
+  CHECK(mkdtemp(path) != NULL);
+  char db[64];
+  snprintf(db, sizeof db, "%s/scim.db", path);
+  CHECK(scim_engine_open(db, key_a, &engine) == SCIM_RESULT_OK);
+  CHECK(scim_directory_create(engine,
+                              "{\"name\":\"Kinds\",\"domain\":\"example.com\","
+                              "\"idp\":\"okta\",\"services\":[\"uem\"]}",
+                              &out) == SCIM_RESULT_OK);
+  char *id = json_string(out, "id");
+  scim_string_free(out);
+  CHECK(scim_token_issue(engine, id, 25, &out) == SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(scim_events_ack(engine, id, 99) == SCIM_RESULT_CONFLICT);
+  CHECK(scim_oidc_configure(engine, id,
+                            "{\"config\":{\"client_id\":\"c\",\"client_secret\":\"s\","
+                            "\"config_url\":\"https://idp.example/.well-known/openid-configuration\"}}",
+                            &out) == SCIM_RESULT_OK);
+  scim_string_free(out);
+  scim_engine_free(engine);
+  engine = NULL;
+  CHECK(scim_engine_open(db, key_b, &engine) == SCIM_RESULT_OK);
+  CHECK(scim_login_begin(engine, id, &out) == SCIM_RESULT_SECRETS_KEY);
+  CHECK(strstr(scim_last_error(), "secrets_key") != NULL);
+  scim_engine_free(engine);
+  engine = NULL;
+  CHECK(scim_engine_open(db, NULL, &engine) == SCIM_RESULT_OK);
+  CHECK(scim_login_begin(engine, id, &out) == SCIM_RESULT_SECRETS_KEY);
+  scim_engine_free(engine);
+
+  /* Server options: JSON that does not parse, and a broken rule. */
+  CHECK(scim_engine_open(NULL, NULL, &engine) == SCIM_RESULT_OK);
+  scim_server *server = NULL;
+  CHECK(scim_server_start(engine, "{\"listen\": 5}", &server) == SCIM_RESULT_INVALID_JSON);
+  CHECK(scim_server_start(engine, "{\"tls_cert\": \"c.pem\"}", &server) ==
+        SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(scim_server_start(engine, "{\"max_in_flight\": 0}", &server) ==
+        SCIM_RESULT_INVALID_ARGUMENT);
+  CHECK(strcmp(scim_last_error(), "max_in_flight must be at least 1") == 0);
+  CHECK(server == NULL);
+  scim_engine_free(engine);
+  free(id);
+  char cleanup[160];
+  snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", path);
+  CHECK(system(cleanup) == 0);
+}
+
 static void misuse(void) {
   scim_engine *engine = NULL;
   char *out = NULL;
@@ -335,6 +401,7 @@ static void flow(void) {
 
 int main(void) {
   misuse();
+  kinds();
   flow();
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
