@@ -741,3 +741,63 @@ fn every_refusal_has_its_kind() {
     .unwrap();
     assert_eq!(err.kind, ErrorKind::Io, "{err}");
 }
+
+/// Push delivery in the core (what `scim_events_subscribe` wraps): events reach the
+/// callback in order on the subscription's thread, `stopped` runs once after the last
+/// delivery, and an unknown directory is refused before any thread starts.
+#[test]
+fn a_subscription_delivers_in_order_and_stops_once() {
+    use scim::events::Subscription;
+    use std::sync::mpsc;
+    let store = Arc::new(MemoryStore::new());
+    let e = Arc::new(Engine::new(EngineConfig::default(), store));
+    let d = e
+        .create_directory(&new_dir("Pushed", "example.com"))
+        .unwrap();
+    let secret = e.issue_token(&d.id, None).unwrap().secret;
+    let err = Subscription::start(e.clone(), "no-such-id", |_| {}, || {})
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+
+    let (tx, rx) = mpsc::channel();
+    let (stopped_tx, stopped_rx) = mpsc::channel();
+    let sub = Subscription::start(
+        e.clone(),
+        &d.id,
+        move |batch| {
+            for ev in batch {
+                tx.send((ev.seq, ev.kind.clone())).unwrap();
+            }
+        },
+        move || stopped_tx.send(()).unwrap(),
+    )
+    .unwrap();
+    for name in ["ann", "bob", "cy"] {
+        let r = call(
+            &e,
+            Some(&secret),
+            "POST",
+            &format!("/scim/v2/{}/Users", d.id),
+            "",
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}),
+            ),
+        );
+        assert_eq!(r.status, 201);
+    }
+    let wait = std::time::Duration::from_secs(30);
+    let got: Vec<(u64, String)> = (0..3).map(|_| rx.recv_timeout(wait).unwrap()).collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "user.created".to_owned()),
+            (2, "user.created".to_owned()),
+            (3, "user.created".to_owned())
+        ]
+    );
+    assert!(stopped_rx.try_recv().is_err(), "not stopped yet");
+    sub.stop();
+    stopped_rx.recv_timeout(wait).unwrap();
+    assert!(stopped_rx.try_recv().is_err(), "stopped once");
+}
