@@ -93,7 +93,7 @@ pub struct Directory {
     pub services: Vec<Service>,
     pub settings: DirectorySettings,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "String")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub created: OffsetDateTime,
     /// The current token, if one was issued and not revoked (it may have expired).
     pub token: Option<TokenInfo>,

@@ -284,7 +284,7 @@ pub struct Event {
     pub resource_kind: ResourceKind,
     pub resource_id: String,
     #[serde(with = "time::serde::rfc3339")]
-    #[schemars(with = "String")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub time: OffsetDateTime,
     pub data: Value,
 }
