@@ -29,8 +29,10 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Server settings.
-#[derive(Clone, Debug)]
+/// Server settings. As JSON (the C ABI's, and `serde` from Rust): [`ServerOptionsJson`],
+/// checked as [`ServerOptions::from_json`] does.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(try_from = "ServerOptionsJson")]
 pub struct ServerOptions {
     /// Where to listen; port 0 picks a free port ([`Server::local_addr`] tells which).
     pub addr: SocketAddr,

@@ -175,6 +175,17 @@ mod tests {
     }
 
     #[test]
+    fn serde_checks_the_same_rules() {
+        let o: ServerOptions = serde_json::from_str(r#"{"max_in_flight": 2}"#).unwrap();
+        assert_eq!(o.max_in_flight, 2);
+        let e = serde_json::from_str::<ServerOptions>(r#"{"max_in_flight": 0}"#).unwrap_err();
+        assert!(
+            e.to_string().contains("max_in_flight must be at least 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn given_values_are_kept() {
         let o = ServerOptions::from_json(
             r#"{"listen": "127.0.0.1:0", "request_timeout_ms": 1500, "max_in_flight": 3,
