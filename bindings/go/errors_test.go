@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	scim "libscim/bindings/go"
@@ -58,13 +59,14 @@ func TestOIDCSealedClientSecret(t *testing.T) {
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "scim.db")
 	idp := newFakeIdP(t)
-	idp.exchange = func(form url.Values, clientID, clientSecret string) string {
-		if clientID != "go-client" || clientSecret != secret || form.Get("code") != "the-code" {
+	var nonce atomic.Value // the nonce of the login begun, for the ID token
+	idp.setExchange(func(form url.Values, clientID, clientSecret string) string {
+		n, _ := nonce.Load().(string)
+		if clientID != "go-client" || clientSecret != secret || form.Get("code") != "the-code" || n == "" {
 			return ""
 		}
-		return idp.token(t, idp.key, map[string]any{"nonce": form.Get("nonce_for_test"),
-			"email": "ada@example.com", "email_verified": true})
-	}
+		return idp.token(t, idp.key, map[string]any{"nonce": n, "email": "ada@example.com", "email_verified": true})
+	})
 
 	open := func(key string) *scim.Engine {
 		t.Helper()
@@ -127,12 +129,7 @@ func TestOIDCSealedClientSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce := u.Query().Get("nonce")
-	inner := idp.exchange
-	idp.exchange = func(form url.Values, id, sec string) string {
-		form.Set("nonce_for_test", nonce)
-		return inner(form, id, sec)
-	}
+	nonce.Store(u.Query().Get("nonce"))
 	login, err := e.LoginComplete(ctx, dir.ID, "the-code", start.State)
 	if err != nil {
 		t.Fatalf("LoginComplete with the unsealed secret: %v", err)

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,9 +26,16 @@ type fakeIdP struct {
 	srv *httptest.Server
 	url string // set before the server starts, so handlers read it race-free
 	key *rsa.PrivateKey
-	// exchange, when set, answers the token endpoint: the ID token for the request's
-	// form and client credentials, or "" to refuse them (401 invalid_client).
+	mu  sync.Mutex
+	// exchange, when set (setExchange), answers the token endpoint: the ID token for the
+	// request's form and client credentials, or "" to refuse them (401 invalid_client).
 	exchange func(form url.Values, clientID, clientSecret string) string
+}
+
+func (idp *fakeIdP) setExchange(f func(form url.Values, clientID, clientSecret string) string) {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	idp.exchange = f
 }
 
 func newFakeIdP(t *testing.T) *fakeIdP {
@@ -53,7 +61,10 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 		}}})
 	})
 	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil || idp.exchange == nil {
+		idp.mu.Lock()
+		exchange := idp.exchange
+		idp.mu.Unlock()
+		if err := r.ParseForm(); err != nil || exchange == nil {
 			http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
 			return
 		}
@@ -61,7 +72,7 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 		if !ok {
 			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 		}
-		tok := idp.exchange(r.PostForm, id, secret)
+		tok := exchange(r.PostForm, id, secret)
 		if tok == "" {
 			w.WriteHeader(http.StatusUnauthorized)
 			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client"})
