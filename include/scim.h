@@ -15,7 +15,9 @@
 #include <stddef.h>
 
 /*
- Status of every fallible call. Values are grouped and never reused.
+ Status of every fallible call. Values are grouped and never reused. Each code but OK
+ is one error kind of the library (`schema/error_kinds.json`: the same names, in snake
+ case, as the bindings' exception classes and errors carry).
  */
 enum scim_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L

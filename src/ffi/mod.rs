@@ -26,7 +26,9 @@ use crate::error::{ErrorKind, ScimError};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 
-/// Status of every fallible call. Values are grouped and never reused.
+/// Status of every fallible call. Values are grouped and never reused. Each code but OK
+/// is one error kind of the library (`schema/error_kinds.json`: the same names, in snake
+/// case, as the bindings' exception classes and errors carry).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum scim_result {
