@@ -39,6 +39,9 @@ lint:
 
 rust-test: pg-deps
 	$(CARGO) test --all-targets
+	@# --all-targets leaves out doc tests: src/ffi/cast.rs shows there that a handle freed
+	@# or cast the wrong way does not compile.
+	$(CARGO) test --doc
 
 ## PostgreSQL for the store tests (each starts a throwaway cluster of its own, run as the
 ## `postgres` user): Debian's `postgresql` package, installed only when missing.
@@ -65,7 +68,7 @@ header-check: $(CBINDGEN)
 		{ echo "include/scim.h is out of date: run 'make header' and commit it"; exit 1; }
 
 ## C: the header alone as C99 and C++, then real C programs against the library: the
-## JSON parser of the tests, the shared vectors through scim_handle, the whole ABI, many
+## JSON parser of the tests, the shared vectors through scim_request_handle, the whole ABI, many
 ## threads; then the same programs under valgrind.
 c-programs: build
 	@mkdir -p target/c

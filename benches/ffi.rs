@@ -1,6 +1,6 @@
 //! `make bench-ffi` (part of `make bench`): the Rust side of the FFI overhead figures.
 //! It answers the request of `benches/ffi/scenario.json` through `Engine::handle`, the
-//! call that `scim_handle` (and so Python's `Engine.handle` and Go's `Engine.Handle`)
+//! call that `scim_request_handle` (and so Python's `Engine.handle` and Go's `Engine.Handle`)
 //! wraps, and prints the median time per call. `benches/ffi/run.py` runs it, then the
 //! Python and Go benchmarks of the same request, and prints each binding's overhead as
 //! a difference and a ratio to this figure.
@@ -9,12 +9,17 @@
 //! `SCIM_BENCH_FFI_JSON=path` it also writes `{"rust_ns", "rust_cpu_ns"}` there.
 
 use scim::directory::NewDirectory;
+use scim::ffi::{
+    scim_engine, scim_header, scim_request, scim_request_handle, scim_response_free,
+    scim_response_view, scim_str,
+};
 use scim::{Engine, EngineConfig, Request};
 use serde_json::Value;
 
 #[path = "harness/mod.rs"]
 mod harness;
 use harness::{ok, report, scale};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -68,15 +73,53 @@ fn main() {
         assert_eq!(resp.status, 200);
         std::hint::black_box(resp);
     });
+    // The same request through the C ABI, called from Rust: what the ABI itself costs
+    // (converting the request, laying the response out, the boundary), without any
+    // binding's.
+    let engine = Arc::new(engine);
+    let handle = scim::ffi::cast::to_arc::<scim_engine>(engine.clone());
+    let text = |s: &str| scim_str {
+        data: s.as_ptr().cast(),
+        len: s.len(),
+    };
+    let headers: Vec<scim_header> = request
+        .headers
+        .iter()
+        .map(|(k, v)| scim_header {
+            name: text(k),
+            value: text(v),
+        })
+        .collect();
+    let c_request = scim_request {
+        method: text(&request.method),
+        path: text(&request.path),
+        query: text(&request.query),
+        headers: headers.as_ptr(),
+        headers_len: headers.len(),
+        body: std::ptr::null(),
+        body_len: 0,
+    };
+    let (_, abi_cpu) = measure_cpu(scale(20_000, 10), || unsafe {
+        let mut resp = std::ptr::null_mut();
+        let mut view = std::mem::MaybeUninit::<scim_response_view>::uninit();
+        let rc = scim_request_handle(handle, &c_request, &mut resp, view.as_mut_ptr());
+        assert!(rc == scim::ffi::scim_result::SCIM_RESULT_OK && view.assume_init().status == 200);
+        scim_response_free(resp);
+    });
+    unsafe { scim::ffi::cast::free_arc(handle) };
     report(
         "ffi: the request of benches/ffi/scenario.json (wall time, then CPU time)",
         ("Engine::handle (Rust), wall", wall),
-        &[("Engine::handle (Rust), CPU", cpu)],
+        &[
+            ("Engine::handle (Rust), CPU", cpu),
+            ("scim_request_handle (C ABI from Rust), CPU", abi_cpu),
+        ],
     );
     if let Ok(path) = std::env::var("SCIM_BENCH_FFI_JSON") {
         let figure = serde_json::json!({
             "rust_ns": wall.as_nanos() as u64,
             "rust_cpu_ns": cpu.as_nanos() as u64,
+            "abi_cpu_ns": abi_cpu.as_nanos() as u64,
         });
         std::fs::write(&path, figure.to_string()).unwrap();
     }

@@ -6,6 +6,14 @@
  * Conventions: every fallible function returns a scim_result; outputs (`*_out`) come
  * last and are written only on success; strings the library returns are freed with
  * scim_string_free; after a failure scim_last_error() describes it on that thread.
+ *
+ * Names: every function is scim_<noun>_<verb>[_<qualifier>]. The noun, singular, is what
+ * the call is about: a handle type (engine, server, subscription, response) or a concept
+ * (directory, token, event, event_group, mapping, mapping_entry, user, oidc, login,
+ * id_token, request). The verb says what is done: open/start make a handle and
+ * free releases it (NULL is a no-op; every handle has exactly one *_free), get/list
+ * read, create/update/delete/set/remove/issue/revoke/ack/... change. Exceptions, by C
+ * convention: scim_string_free, scim_last_error, scim_version, scim_result_name.
  */
 
 #ifndef LIBSCIM_H
@@ -114,14 +122,16 @@ typedef struct ErrorKind ErrorKind;
 typedef struct scim_engine scim_engine;
 
 /*
- A response: status, headers and body. Owned by the caller; free it with
- `scim_response_free`. Not thread-safe to free while another thread reads it.
+ A response; its parts are read through the `scim_response_view` that
+ `scim_request_handle` fills. Free it once with `scim_response_free`; the view points
+ into it until then. Thread-safety: it may be read from any thread, and is never
+ changed; free it after every reader is done.
  */
 typedef struct scim_response scim_response;
 
 /*
  A running server. Start it with `scim_server_start`; stop and free it with
- `scim_server_stop`. Thread-safety: `scim_server_address` may be called from any
+ `scim_server_free`. Thread-safety: `scim_server_address_get` may be called from any
  thread; stop it once, from one thread.
  */
 typedef struct scim_server scim_server;
@@ -135,7 +145,7 @@ typedef struct scim_subscription scim_subscription;
  Called with `userdata` first and a JSON array of events (valid only during the call).
  JSON: `events_json` is an array of `schema/event.json`.
  */
-typedef void (*scim_events_callback)(void *userdata, const char *events_json);
+typedef void (*scim_event_callback)(void *userdata, const char *events_json);
 
 /*
  Called once with `userdata` when the library no longer needs it.
@@ -143,23 +153,34 @@ typedef void (*scim_events_callback)(void *userdata, const char *events_json);
 typedef void (*scim_finalizer)(void *userdata);
 
 /*
- One request header.
+ A UTF-8 string by address and length. `data` may be NULL when `len` is 0. Strings the
+ library hands out (response headers) are also followed by a NUL byte not counted in
+ `len`, so `data` can be used as a C string.
+ */
+typedef struct scim_str {
+  const char *data;
+  size_t len;
+} scim_str;
+
+/*
+ One header: name and value.
  */
 typedef struct scim_header {
-  const char *name;
-  const char *value;
+  struct scim_str name;
+  struct scim_str value;
 } scim_header;
 
 /*
- One HTTP request as the host received it. `path` is the full URL path
- (`/scim/v2/<directory-id>/Users`); `query` is the raw query string without `?` (NULL
- or "" for none); `headers` points to `headers_len` headers (NULL when 0); `body` to
- `body_len` bytes (NULL when 0). Nothing is kept after the call returns.
+ One HTTP request as the host received it. `method` and `path` are required (their
+ `data` is never NULL); `path` is the full URL path (`/scim/v2/<directory-id>/Users`),
+ still percent-encoded; `query` is the raw query string without `?` (empty for none);
+ `headers` points to `headers_len` headers (NULL when 0); `body` to `body_len` bytes
+ (NULL when 0). The library reads them during the call only and keeps nothing.
  */
 typedef struct scim_request {
-  const char *method;
-  const char *path;
-  const char *query;
+  struct scim_str method;
+  struct scim_str path;
+  struct scim_str query;
   const struct scim_header *headers;
   size_t headers_len;
   const uint8_t *body;
@@ -167,10 +188,12 @@ typedef struct scim_request {
 } scim_request;
 
 /*
- Every part of a response at once, for a binding's per-request path (one call instead
- of one per part and per header). `body` points to `body_len` bytes (NULL when empty),
- `headers` to `headers_len` headers (NULL when none); both live inside the response
- and stay valid until it is freed.
+ Every part of a response, pointing into it (valid until `scim_response_free`):
+ `body` points to `body_len` bytes (NULL when empty), `headers` to `headers_len`
+ headers (NULL when none), in the order the library produced them. The header strings
+ lie back to back, in that order, each followed by a NUL byte: from
+ `headers[0].name.data` to the NUL after the last value is one block, which a binding
+ may copy at once.
  */
 typedef struct scim_response_view {
   uint16_t status;
@@ -282,9 +305,9 @@ scim_result scim_token_revoke(const struct scim_engine *engine, const char *id);
  admins about.
  JSON: the result is an array of `schema/directory.json`.
  */
-scim_result scim_tokens_expiring(const struct scim_engine *engine,
-                                 uint64_t within_seconds,
-                                 char **directories_json_out);
+scim_result scim_token_list_expiring(const struct scim_engine *engine,
+                                     uint64_t within_seconds,
+                                     char **directories_json_out);
 
 /*
  Open an engine on the durable store in the file `path` (created when missing), or in
@@ -311,7 +334,8 @@ scim_result scim_engine_open(const char *path,
                              struct scim_engine **engine_out);
 
 /*
- Free an engine. NULL is a no-op. Never free the same engine twice.
+ Free an engine. NULL is a no-op. Never free the same engine twice. Servers and
+ subscriptions started on it keep it open until they are freed too.
  */
 void scim_engine_free(struct scim_engine *engine);
 
@@ -322,53 +346,53 @@ void scim_engine_free(struct scim_engine *engine);
  not acknowledged come again after a restart. Thread-safe (blocks the calling thread).
  JSON: the result is an array of `schema/event.json`.
  */
-scim_result scim_events_next(const struct scim_engine *engine,
-                             const char *id,
-                             size_t limit,
-                             uint32_t timeout_ms,
-                             char **events_json_out);
+scim_result scim_event_next(const struct scim_engine *engine,
+                            const char *id,
+                            size_t limit,
+                            uint32_t timeout_ms,
+                            char **events_json_out);
 
 /*
  Acknowledge every event of directory `id` up to `seq`: applied, not to be delivered
  again. Errors: NOT_FOUND, CONFLICT (`seq` beyond the last event).
  */
-scim_result scim_events_ack(const struct scim_engine *engine, const char *id, uint64_t seq);
+scim_result scim_event_ack(const struct scim_engine *engine, const char *id, uint64_t seq);
 
 /*
- `scim_events_next` for consumer group `group` (`scim_events_next` is group
+ `scim_event_next` for consumer group `group` (`scim_event_next` is group
  `"default"`): each group receives every event, in order, on its own acknowledged
  cursor. The engine is one consumer of the group; across engines and processes on one
  database, a group's stream of a directory is leased to one consumer at a time (the
  engine configuration's `"event_lease_ms"`, default 30000, renewed by every call here and
- by `scim_events_ack_group`), and handed again from the acknowledged cursor to the next
+ by `scim_event_group_ack`), and handed again from the acknowledged cursor to the next
  consumer when the holder stops renewing. Errors: NOT_FOUND, INVALID_VALUE (a group
  name that is empty, longer than 64 bytes or holds control characters). Thread-safe.
  JSON: the result is an array of `schema/event.json`.
  */
-scim_result scim_events_next_group(const struct scim_engine *engine,
-                                   const char *id,
-                                   const char *group,
-                                   size_t limit,
-                                   uint32_t timeout_ms,
-                                   char **events_json_out);
+scim_result scim_event_group_next(const struct scim_engine *engine,
+                                  const char *id,
+                                  const char *group,
+                                  size_t limit,
+                                  uint32_t timeout_ms,
+                                  char **events_json_out);
 
 /*
- `scim_events_ack` for consumer group `group`: an event is deleted once every group
+ `scim_event_ack` for consumer group `group`: an event is deleted once every group
  acknowledged it. Errors: NOT_FOUND, CONFLICT (`seq` beyond the last event),
  INVALID_VALUE (the group name).
  */
-scim_result scim_events_ack_group(const struct scim_engine *engine,
-                                  const char *id,
-                                  const char *group,
-                                  uint64_t seq);
+scim_result scim_event_group_ack(const struct scim_engine *engine,
+                                 const char *id,
+                                 const char *group,
+                                 uint64_t seq);
 
 /*
- `scim_events_rewind` for consumer group `group`: gives the group's stream back, so
+ `scim_event_rewind` for consumer group `group`: gives the group's stream back, so
  every event it has not acknowledged is delivered again.
  */
-scim_result scim_events_rewind_group(const struct scim_engine *engine,
-                                     const char *id,
-                                     const char *group);
+scim_result scim_event_group_rewind(const struct scim_engine *engine,
+                                    const char *id,
+                                    const char *group);
 
 /*
  Directory `id`'s consumer groups, by name, as a JSON array of
@@ -377,22 +401,22 @@ scim_result scim_events_rewind_group(const struct scim_engine *engine,
  epoch by the store's clock). Errors: NOT_FOUND.
  JSON: the result is an array of `schema/event_group.json`.
  */
-scim_result scim_events_groups(const struct scim_engine *engine,
-                               const char *id,
-                               char **groups_json_out);
+scim_result scim_event_group_list(const struct scim_engine *engine,
+                                  const char *id,
+                                  char **groups_json_out);
 
 /*
  Deliver directory `id`'s events to `callback` as they commit, in order, in batches,
  on a thread the library owns (never the caller's). The host acknowledges with
- `scim_events_ack` (from any thread). `finalizer` (may be NULL) is called with
+ `scim_event_ack` (from any thread). `finalizer` (may be NULL) is called with
  `userdata` once the subscription is freed.
  */
-scim_result scim_events_subscribe(const struct scim_engine *engine,
-                                  const char *id,
-                                  scim_events_callback callback,
-                                  void *userdata,
-                                  scim_finalizer finalizer,
-                                  struct scim_subscription **subscription_out);
+scim_result scim_subscription_start(const struct scim_engine *engine,
+                                    const char *id,
+                                    scim_event_callback callback,
+                                    void *userdata,
+                                    scim_finalizer finalizer,
+                                    struct scim_subscription **subscription_out);
 
 /*
  Stop a subscription: waits for a callback in progress to return, then calls the
@@ -404,7 +428,7 @@ void scim_subscription_free(struct scim_subscription *subscription);
  Deliver every unacknowledged event of directory `id` again (the host could not apply
  what it was given).
  */
-scim_result scim_events_rewind(const struct scim_engine *engine, const char *id);
+scim_result scim_event_rewind(const struct scim_engine *engine, const char *id);
 
 /*
  The state of directory `id`'s outbox, as a JSON object
@@ -413,61 +437,30 @@ scim_result scim_events_rewind(const struct scim_engine *engine, const char *id)
  acknowledged cursor, which a consumer never receives. Errors: NOT_FOUND.
  JSON: the result is `schema/event_stats.json`.
  */
-scim_result scim_events_stats(const struct scim_engine *engine,
-                              const char *id,
-                              char **stats_json_out);
+scim_result scim_event_stats_get(const struct scim_engine *engine,
+                                 const char *id,
+                                 char **stats_json_out);
 
 /*
  Delete directory `id`'s acknowledged events; `*pruned_out` is how many. Retention
  already deletes them on every acknowledgement, so this rarely finds any.
  */
-scim_result scim_events_prune(const struct scim_engine *engine,
-                              const char *id,
-                              uint64_t *pruned_out);
+scim_result scim_event_prune(const struct scim_engine *engine,
+                             const char *id,
+                             uint64_t *pruned_out);
 
 /*
  Answer one SCIM request: authentication, routing, the protocol — the same answer as
- the built-in server gives. A client's mistake is a SCIM error *response* (4xx), not a
- failure of this call; the call fails only for bad arguments. Thread-safe.
+ the built-in server gives. On success `*response_out` owns the response and
+ `*view_out` shows its status, body and headers (pointing into it). A client's mistake
+ is a SCIM error *response* (4xx), not a failure of this call; the call fails only for
+ bad arguments: NULL_PARAMETER (naming the argument or request field), INVALID_UTF8.
+ Thread-safe.
  */
-scim_result scim_handle(const struct scim_engine *engine,
-                        const struct scim_request *request,
-                        struct scim_response **response_out);
-
-/*
- The HTTP status of a response (0 when `response` is NULL).
- */
-uint16_t scim_response_status(const struct scim_response *response);
-
-/*
- The body: `*body_out` points into the response (valid until it is freed) and
- `*len_out` is its length.
- */
-scim_result scim_response_body(const struct scim_response *response,
-                               const uint8_t **body_out,
-                               size_t *len_out);
-
-/*
- How many headers the response has.
- */
-size_t scim_response_header_count(const struct scim_response *response);
-
-/*
- Header `index` (0-based): name and value point into the response (valid until it is
- freed). Errors: NULL_PARAMETER, INVALID_ARGUMENT (index out of range).
- */
-scim_result scim_response_header(const struct scim_response *response,
-                                 size_t index,
-                                 const char **name_out,
-                                 const char **value_out);
-
-/*
- Fill `*view_out` with the response's status, body and headers (see
- `scim_response_view`): the same as `scim_response_status`, `scim_response_body` and
- `scim_response_header` for every index, in one call. Errors: NULL_PARAMETER.
- */
-scim_result scim_response_read(const struct scim_response *response,
-                               struct scim_response_view *view_out);
+scim_result scim_request_handle(const struct scim_engine *engine,
+                                const struct scim_request *request,
+                                struct scim_response **response_out,
+                                struct scim_response_view *view_out);
 
 /*
  Free a response. NULL is a no-op.
@@ -524,7 +517,7 @@ scim_result scim_login_complete(const struct scim_engine *engine,
  find the provisioned, active user, as `scim_login_complete`.
  JSON: the result is `schema/login.json`.
  */
-scim_result scim_validate_id_token(const struct scim_engine *engine,
+scim_result scim_id_token_validate(const struct scim_engine *engine,
                                    const char *id,
                                    const char *id_token,
                                    const char *nonce,
@@ -541,9 +534,9 @@ scim_result scim_oidc_clear(const struct scim_engine *engine, const char *id);
  entry is `{"target", "source", "required", "immutable", "transform"}`.
  JSON: the result is `schema/mappings.json`.
  */
-scim_result scim_mappings_get(const struct scim_engine *engine,
-                              const char *id,
-                              char **mappings_json_out);
+scim_result scim_mapping_get(const struct scim_engine *engine,
+                             const char *id,
+                             char **mappings_json_out);
 
 /*
  Add a mapping entry for `service` ("uem"|"access") and `kind` ("users"|"groups"), or
@@ -552,7 +545,7 @@ scim_result scim_mappings_get(const struct scim_engine *engine,
  service's whole mapping as JSON.
  JSON: `entry_json` is `schema/mapping_entry.json`, the result `schema/mapping.json`.
  */
-scim_result scim_mapping_set_entry(const struct scim_engine *engine,
+scim_result scim_mapping_entry_set(const struct scim_engine *engine,
                                    const char *id,
                                    const char *service,
                                    const char *kind,
@@ -564,7 +557,7 @@ scim_result scim_mapping_set_entry(const struct scim_engine *engine,
  (INVALID_ARGUMENT). On success the service's whole mapping as JSON.
  JSON: the result is `schema/mapping.json`.
  */
-scim_result scim_mapping_remove_entry(const struct scim_engine *engine,
+scim_result scim_mapping_entry_remove(const struct scim_engine *engine,
                                       const char *id,
                                       const char *service,
                                       const char *kind,
@@ -633,13 +626,13 @@ scim_result scim_server_start(const struct scim_engine *engine,
  The address the server listens on (`"127.0.0.1:43123"`); free it with
  `scim_string_free`.
  */
-scim_result scim_server_address(const struct scim_server *server, char **address_out);
+scim_result scim_server_address_get(const struct scim_server *server, char **address_out);
 
 /*
  Stop accepting, let in-flight requests finish (up to the grace period), and free the
  server. NULL is a no-op. Never use the handle afterwards.
  */
-void scim_server_stop(struct scim_server *server);
+void scim_server_free(struct scim_server *server);
 
 #ifdef __cplusplus
 }  // extern "C"

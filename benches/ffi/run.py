@@ -4,7 +4,8 @@ request over the Rust call they wrap, measured in the same run.
 
 Each round runs, one after the other on the same request (benches/ffi/scenario.json, a
 GET of one user by id):
-  Rust    `cargo bench --bench ffi`: Engine::handle, no FFI at all (the baseline);
+  Rust    `cargo bench --bench ffi`: Engine::handle, no FFI at all (the baseline), and
+          scim_request_handle called from Rust (what the C ABI itself adds);
   Python  bindings/python/bench/bench_handle.py: libscim.Engine.handle() over ctypes;
   Go      BenchmarkHandle of bindings/go: scim.Engine.Handle over cgo.
 A binding's overhead is its time per call minus the Rust time of the same round; the
@@ -33,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # The budgets of issue 17: microseconds a binding may add to the Rust call.
 BUDGET_US = {"python": 15.0, "go": 3.0}
+# CPU µs per call of scim_request_handle from Rust, one per round (benches/ffi.rs).
+ABI_CPU: list = []
 
 
 def rust(cargo: str) -> float:
@@ -43,6 +46,7 @@ def rust(cargo: str) -> float:
             cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
         )
         f = json.loads(Path(out.name).read_text())
+        ABI_CPU.append(f["abi_cpu_ns"] / 1000)
         return f["rust_cpu_ns"] / 1000, f["rust_ns"] / 1000
 
 
@@ -109,6 +113,13 @@ def main() -> None:
         f"median of {rounds} rounds; CPU time per call (wall time in brackets)"
     )
     print(f"  {'Rust Engine::handle':<22} {base:7.2f} µs ({base_wall:6.2f})  1.00x (baseline)")
+    abi = statistics.median(ABI_CPU)
+    abi_over = statistics.median(b - a for a, b in zip(cpu["rust"], ABI_CPU))
+    print(
+        f"  {'C ABI (from Rust)':<22} {abi:7.2f} µs {'':8}  {abi / base:.2f}x  "
+        f"+{abi_over:.2f} µs over Rust (scim_request_handle itself)"
+    )
+    result.update({"abi_cpu_us": abi, "abi_overhead_cpu_us": abi_over})
     for name, label in (("python", "Python Engine.handle"), ("go", "Go Engine.Handle")):
         per_call = statistics.median(cpu[name])
         per_call_wall = statistics.median(wall[name])

@@ -76,14 +76,14 @@ func (e *Engine) nextEvents(dirID, group string, limit int, wait time.Duration) 
 	if group == "" {
 		err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
 			return jsonCall(&events, func(p **C.char) C.scim_result {
-				return C.scim_events_next(eng, s[0], C.size_t(limit), C.uint32_t(wait.Milliseconds()), p)
+				return C.scim_event_next(eng, s[0], C.size_t(limit), C.uint32_t(wait.Milliseconds()), p)
 			})
 		}, dirID, "directory id")
 		return events, err
 	}
 	err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
 		return jsonCall(&events, func(p **C.char) C.scim_result {
-			return C.scim_events_next_group(eng, s[0], s[1], C.size_t(limit), C.uint32_t(wait.Milliseconds()), p)
+			return C.scim_event_group_next(eng, s[0], s[1], C.size_t(limit), C.uint32_t(wait.Milliseconds()), p)
 		})
 	}, dirID, "directory id", group, "group")
 	return events, err
@@ -94,7 +94,7 @@ func (e *Engine) nextEvents(dirID, group string, limit int, wait time.Duration) 
 // for consumer group "default".
 func (e *Engine) Ack(dirID string, seq uint64) error {
 	return e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
-		return call(func() C.scim_result { return C.scim_events_ack(eng, s[0], C.uint64_t(seq)) })
+		return call(func() C.scim_result { return C.scim_event_ack(eng, s[0], C.uint64_t(seq)) })
 	}, dirID, "directory id")
 }
 
@@ -102,7 +102,7 @@ func (e *Engine) Ack(dirID string, seq uint64) error {
 // acknowledged it. Errors: ErrNotFound, ErrConflict, ErrInvalidArgument (the group name).
 func (e *Engine) AckGroup(dirID, group string, seq uint64) error {
 	return e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
-		return call(func() C.scim_result { return C.scim_events_ack_group(eng, s[0], s[1], C.uint64_t(seq)) })
+		return call(func() C.scim_result { return C.scim_event_group_ack(eng, s[0], s[1], C.uint64_t(seq)) })
 	}, dirID, "directory id", group, "group")
 }
 
@@ -124,7 +124,7 @@ type EventGroup struct {
 func (e *Engine) EventGroups(dirID string) ([]EventGroup, error) {
 	out := []EventGroup{}
 	err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
-		return jsonCall(&out, func(p **C.char) C.scim_result { return C.scim_events_groups(eng, s[0], p) })
+		return jsonCall(&out, func(p **C.char) C.scim_result { return C.scim_event_group_list(eng, s[0], p) })
 	}, dirID, "directory id")
 	return out, err
 }
@@ -146,7 +146,7 @@ type EventStats struct {
 func (e *Engine) EventStats(dirID string) (EventStats, error) {
 	var out EventStats
 	err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
-		return jsonCall(&out, func(p **C.char) C.scim_result { return C.scim_events_stats(eng, s[0], p) })
+		return jsonCall(&out, func(p **C.char) C.scim_result { return C.scim_event_stats_get(eng, s[0], p) })
 	}, dirID, "directory id")
 	return out, err
 }

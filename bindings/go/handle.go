@@ -6,7 +6,7 @@ package scim
 
 // Defined in cgo.go.
 extern scim_result go_handle(const scim_engine *engine, const char *blob, const size_t *offs,
-                             size_t headers_len, size_t body_off, size_t body_len,
+                             size_t headers_len, size_t body_len,
                              scim_response **response_out, scim_response_view *view_out);
 */
 import "C"
@@ -16,6 +16,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/textproto"
+	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -56,30 +58,40 @@ func (e *Engine) Handle(req Request) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	var cresp *C.scim_response
-	var view C.scim_response_view
-	err = e.with(func(eng *C.scim_engine) error {
-		return call(func() C.scim_result {
-			return C.go_handle(eng, (*C.char)(unsafe.Pointer(&blob[0])), &offs[0],
-				C.size_t(len(offs)/2-1), C.size_t(len(blob)-len(req.Body)), C.size_t(len(req.Body)),
-				&cresp, &view)
-		})
-	})
-	if cresp != nil {
-		defer C.scim_response_free(cresp)
+	// What e.with and call do, written out: the per-request path allocates no closure.
+	var out struct {
+		resp *C.scim_response
+		view C.scim_response_view
 	}
+	e.mu.RLock()
+	if e.ptr == nil {
+		e.mu.RUnlock()
+		return Response{}, closedError("engine")
+	}
+	runtime.LockOSThread() // scim_last_error is per thread
+	r := C.go_handle(e.ptr, (*C.char)(unsafe.Pointer(&blob[0])), &offs[0],
+		C.size_t((len(offs)-4)/2), C.size_t(len(req.Body)), &out.resp, &out.view)
+	if r != C.SCIM_RESULT_OK {
+		err = &Error{Code: Result(r), Message: C.GoString(C.scim_last_error())}
+	}
+	runtime.UnlockOSThread()
+	e.mu.RUnlock()
+	runtime.KeepAlive(e)
 	if err != nil {
 		return Response{}, err
 	}
-	return readView(&view), nil
+	resp := readView(&out.view)
+	C.scim_response_free(out.resp)
+	return resp, nil
 }
 
-// packRequest lays the request's strings out in one Go buffer, each NUL-terminated
-// (method, path, query, then a name and a value per header), followed by the body, and
-// returns it with each string's offset. go_handle (cgo.go) builds the scim_request from
-// them on the C side: the call passes Go memory holding no Go pointers, valid for the
-// call only, so nothing is allocated in C and one cgo call does the whole request (a
-// cgo call costs far more than a C call).
+// packRequest lays the request's strings out back to back in one Go buffer (method,
+// path, query, then a name and a value per header), followed by the body, and returns
+// it with each string's offset and the body's. go_handle (cgo.go) builds the
+// scim_request (length-delimited strings) from them on the C side: the call passes Go
+// memory holding no Go pointers, valid for the call only, so nothing is allocated in C
+// and one cgo call does the whole request (a cgo call costs far more than a C call).
+// A NUL byte is refused: HTTP allows none in these.
 func packRequest(r *Request) ([]byte, []C.size_t, error) {
 	for _, s := range [...]struct{ s, what string }{{r.Method, "method"}, {r.Path, "path"}, {r.Query, "query"}} {
 		if strings.IndexByte(s.s, 0) >= 0 {
@@ -87,7 +99,7 @@ func packRequest(r *Request) ([]byte, []C.size_t, error) {
 		}
 	}
 	nh := 0
-	size := len(r.Method) + len(r.Path) + len(r.Query) + 3 + len(r.Body)
+	size := len(r.Method) + len(r.Path) + len(r.Query) + len(r.Body)
 	for name, vs := range r.Header {
 		if len(vs) > 0 && strings.IndexByte(name, 0) >= 0 {
 			return nil, nil, argError("request header name contains a NUL byte")
@@ -97,15 +109,14 @@ func packRequest(r *Request) ([]byte, []C.size_t, error) {
 				return nil, nil, argError("request header value contains a NUL byte")
 			}
 			nh++
-			size += len(name) + len(v) + 2
+			size += len(name) + len(v)
 		}
 	}
 	blob := make([]byte, 0, size)
-	offs := make([]C.size_t, 0, 3+2*nh)
+	offs := make([]C.size_t, 0, 4+2*nh)
 	put := func(s string) {
 		offs = append(offs, C.size_t(len(blob)))
 		blob = append(blob, s...)
-		blob = append(blob, 0)
 	}
 	put(r.Method)
 	put(r.Path)
@@ -116,18 +127,41 @@ func packRequest(r *Request) ([]byte, []C.size_t, error) {
 			put(v)
 		}
 	}
+	offs = append(offs, C.size_t(len(blob)))
+	if len(blob) == 0 && len(r.Body) == 0 {
+		blob = append(blob, 0) // go_handle takes the address of the first byte
+	}
 	return append(blob, r.Body...), offs, nil
 }
 
-// readView copies a response (as scim_response_read gave it) into Go memory.
+// readView copies a response (as scim_request_handle's view shows it) into Go memory:
+// the body in one copy, and every header string in one more, since the library lays
+// them out back to back (each followed by a NUL): names and values are slices of it.
 func readView(view *C.scim_response_view) Response {
-	out := Response{Status: int(view.status), Header: make(http.Header, int(view.headers_len))}
+	n := int(view.headers_len)
+	out := Response{Status: int(view.status), Header: make(http.Header, n)}
 	if view.body_len > 0 {
 		out.Body = C.GoBytes(unsafe.Pointer(view.body), C.int(view.body_len))
 	}
-	if view.headers_len > 0 {
-		for _, h := range unsafe.Slice(view.headers, view.headers_len) {
-			out.Header.Add(C.GoString(h.name), C.GoString(h.value))
+	if n == 0 {
+		return out
+	}
+	hs := unsafe.Slice(view.headers, n)
+	start := uintptr(unsafe.Pointer(hs[0].name.data))
+	end := uintptr(unsafe.Pointer(hs[n-1].value.data)) + uintptr(hs[n-1].value.len)
+	block := C.GoStringN(hs[0].name.data, C.int(end-start))
+	values := make([]string, n) // one allocation for every header's value slice
+	at := 0
+	for i := range hs {
+		name := block[at : at+int(hs[i].name.len)]
+		at += len(name) + 1
+		values[i] = block[at : at+int(hs[i].value.len)]
+		at += len(values[i]) + 1
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		if prev, ok := out.Header[key]; ok {
+			out.Header[key] = append(prev, values[i])
+		} else {
+			out.Header[key] = values[i : i+1 : i+1]
 		}
 	}
 	return out

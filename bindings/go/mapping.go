@@ -54,7 +54,7 @@ type FoundUser struct {
 func (e *Engine) Mappings(dirID string) (map[Service]Mapping, error) {
 	var out map[Service]Mapping
 	err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
-		return jsonCall(&out, func(p **C.char) C.scim_result { return C.scim_mappings_get(eng, s[0], p) })
+		return jsonCall(&out, func(p **C.char) C.scim_result { return C.scim_mapping_get(eng, s[0], p) })
 	}, dirID, "directory id")
 	return out, err
 }
@@ -70,7 +70,7 @@ func (e *Engine) SetMappingEntry(dirID string, service Service, kind ResourceKin
 	}
 	err = e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
 		return jsonCall(&out, func(p **C.char) C.scim_result {
-			return C.scim_mapping_set_entry(eng, s[0], s[1], s[2], s[3], p)
+			return C.scim_mapping_entry_set(eng, s[0], s[1], s[2], s[3], p)
 		})
 	}, dirID, "directory id", string(service), "service", string(kind), "kind", string(js), "entry")
 	return out, err
@@ -82,7 +82,7 @@ func (e *Engine) RemoveMappingEntry(dirID string, service Service, kind Resource
 	var out Mapping
 	err := e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
 		return jsonCall(&out, func(p **C.char) C.scim_result {
-			return C.scim_mapping_remove_entry(eng, s[0], s[1], s[2], s[3], p)
+			return C.scim_mapping_entry_remove(eng, s[0], s[1], s[2], s[3], p)
 		})
 	}, dirID, "directory id", string(service), "service", string(kind), "kind", target, "target")
 	return out, err

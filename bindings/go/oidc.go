@@ -110,7 +110,7 @@ func (e *Engine) ValidateIDToken(ctx context.Context, dirID, idToken, nonce stri
 	var out Login
 	err := withContext(ctx, &out, func(out *Login) error {
 		return e.withStrings(func(eng *C.scim_engine, s []*C.char) error {
-			return jsonCall(out, func(p **C.char) C.scim_result { return C.scim_validate_id_token(eng, s[0], s[1], s[2], p) })
+			return jsonCall(out, func(p **C.char) C.scim_result { return C.scim_id_token_validate(eng, s[0], s[1], s[2], p) })
 		}, dirID, "directory id", idToken, "id token", nonce, "nonce")
 	})
 	return out, err

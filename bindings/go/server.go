@@ -132,7 +132,7 @@ func (s *Server) Addr() (string, error) {
 		return "", closedError("server")
 	}
 	var p *C.char
-	if err := call(func() C.scim_result { return C.scim_server_address(s.ptr, &p) }); err != nil {
+	if err := call(func() C.scim_result { return C.scim_server_address_get(s.ptr, &p) }); err != nil {
 		return "", err
 	}
 	runtime.KeepAlive(s)
@@ -145,7 +145,7 @@ func (s *Server) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ptr != nil {
-		C.scim_server_stop(s.ptr)
+		C.scim_server_free(s.ptr)
 		s.ptr = nil
 		runtime.SetFinalizer(s, nil)
 	}

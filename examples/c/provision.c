@@ -1,6 +1,6 @@
 /* A C host of libscim, end to end: a durable engine in a file, a directory and its
  * token, the built-in server answering one real HTTP request, one request answered
- * through scim_handle (as a host with its own HTTP server would), then the events the
+ * through scim_request_handle (as a host with its own HTTP server would), then the events the
  * two requests produced, drained and acknowledged.
  *
  * Build against an installed libscim:
@@ -106,34 +106,40 @@ int main(void) {
   scim_server *server = NULL;
   char *address = NULL;
   TRY(scim_server_start(engine, "{\"listen\": \"127.0.0.1:0\"}", &server));
-  TRY(scim_server_address(server, &address));
+  TRY(scim_server_address_get(server, &address));
   int status = http(address, "POST", users, secret,
                     "{\"schemas\": [\"urn:ietf:params:scim:schemas:core:2.0:User\"],"
                     " \"userName\": \"ada@example.com\", \"active\": true}");
   printf("server %s: POST Users -> %d\n", address, status);
   scim_string_free(address);
-  scim_server_stop(server);
+  scim_server_free(server);
   if (status != 201) die("the server did not create the user");
 
   /* 2. The same engine answering a request the host received itself. */
   char auth[256];
   snprintf(auth, sizeof auth, "Bearer %s", secret);
   const char *body = "{\"userName\": \"grace@example.com\", \"active\": true}";
-  scim_header headers[] = {{"Authorization", auth}, {"Content-Type", "application/scim+json"}};
-  scim_request request = {"POST", users, NULL, headers, 2, (const uint8_t *)body, strlen(body)};
+  /* Strings cross as address and length (an HTTP parser gives them so). */
+  scim_header headers[] = {
+      {{"Authorization", strlen("Authorization")}, {auth, strlen(auth)}},
+      {{"Content-Type", strlen("Content-Type")}, {"application/scim+json", strlen("application/scim+json")}},
+  };
+  scim_request request = {{"POST", 4}, {users, strlen(users)}, {NULL, 0},
+                          headers, 2, (const uint8_t *)body, strlen(body)};
   scim_response *response = NULL;
-  TRY(scim_handle(engine, &request, &response));
-  status = scim_response_status(response);
-  printf("scim_handle: POST Users -> %d\n", status);
+  scim_response_view view; /* status, headers and body, pointing into the response */
+  TRY(scim_request_handle(engine, &request, &response, &view));
+  status = view.status;
+  printf("scim_request_handle: POST Users -> %d (%zu bytes)\n", status, view.body_len);
   scim_response_free(response);
-  if (status != 201) die("scim_handle did not create the user");
+  if (status != 201) die("scim_request_handle did not create the user");
 
   /* 3. Drain the events (one per created user) and acknowledge them. */
   uint64_t last = 0;
   int count = 0;
   for (;;) {
     char *events = NULL;
-    TRY(scim_events_next(engine, id, 100, 0, &events));
+    TRY(scim_event_next(engine, id, 100, 0, &events));
     int empty = strcmp(events, "[]") == 0;
     for (const char *p = events; (p = strstr(p, "\"seq\":")) != NULL; p += 6) {
       last = strtoull(p + 6, NULL, 10);
@@ -143,7 +149,7 @@ int main(void) {
     if (empty) break;
   }
   if (count != 2) die("expected two events");
-  TRY(scim_events_ack(engine, id, last));
+  TRY(scim_event_ack(engine, id, last));
   printf("events: %d, acknowledged up to %llu\n", count, (unsigned long long)last);
 
   free(id);

@@ -123,7 +123,7 @@ pub unsafe extern "C" fn scim_token_revoke(
 /// admins about.
 /// JSON: the result is an array of `schema/directory.json`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_tokens_expiring(
+pub unsafe extern "C" fn scim_token_list_expiring(
     engine: *const scim_engine,
     within_seconds: u64,
     directories_json_out: *mut *mut c_char,

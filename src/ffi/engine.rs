@@ -1,5 +1,6 @@
 //! `scim_engine`: the engine handle (shared, thread-safe).
 
+use super::cast::{free_arc, to_arc, try_ref, Castable, OwnershipArc};
 use super::{boundary, check_out, json_arg, opt_str_arg, out, quiet, scim_result, FfiResult};
 use crate::engine::{Engine, EngineConfig};
 use std::ffi::c_char;
@@ -14,12 +15,16 @@ pub struct scim_engine {
     _private: [u8; 0],
 }
 
-/// Borrow the engine behind a handle.
-pub(crate) unsafe fn engine<'a>(p: *const scim_engine) -> FfiResult<&'a Arc<Engine>> {
-    if p.is_null() {
-        return Err(super::null("engine"));
-    }
-    Ok(&*(p as *const Arc<Engine>))
+/// The handle is `Arc::into_raw` of the engine: shared by the host and by every server
+/// and subscription started on it.
+impl Castable for scim_engine {
+    type Ownership = OwnershipArc;
+    type RustType = Engine;
+}
+
+/// Borrow the engine behind a handle (the argument is named `engine` in every function).
+pub(crate) unsafe fn engine<'a>(p: *const scim_engine) -> FfiResult<&'a Engine> {
+    try_ref(p, "engine")
 }
 
 /// Open an engine on the durable store in the file `path` (created when missing), or in
@@ -55,17 +60,13 @@ pub unsafe extern "C" fn scim_engine_open(
             json_arg(config_json, "config_json")?
         };
         let engine = Engine::open(path.map(std::path::Path::new), config)?;
-        let handle = Box::into_raw(Box::new(Arc::new(engine))) as *mut scim_engine;
-        out(engine_out, "engine_out", handle)
+        out(engine_out, "engine_out", to_arc(Arc::new(engine)))
     })
 }
 
-/// Free an engine. NULL is a no-op. Never free the same engine twice.
+/// Free an engine. NULL is a no-op. Never free the same engine twice. Servers and
+/// subscriptions started on it keep it open until they are freed too.
 #[no_mangle]
 pub unsafe extern "C" fn scim_engine_free(engine: *mut scim_engine) {
-    quiet(|| {
-        if !engine.is_null() {
-            drop(Box::from_raw(engine as *mut Arc<Engine>));
-        }
-    })
+    quiet(|| free_arc(engine))
 }

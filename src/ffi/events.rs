@@ -1,6 +1,7 @@
 //! Change events for hosts: pull (`next` + `ack`) or push (a callback on a thread of the
 //! library's own).
 
+use super::cast::{take_box, to_box, try_clone_arc, Castable, OwnershipBox};
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, json_out, null, out, quiet, scim_result, str_arg};
 use crate::events::Subscription;
@@ -14,7 +15,7 @@ use std::time::Duration;
 /// not acknowledged come again after a restart. Thread-safe (blocks the calling thread).
 /// JSON: the result is an array of `schema/event.json`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_next(
+pub unsafe extern "C" fn scim_event_next(
     engine: *const scim_engine,
     id: *const c_char,
     limit: usize,
@@ -36,7 +37,7 @@ pub unsafe extern "C" fn scim_events_next(
 /// Acknowledge every event of directory `id` up to `seq`: applied, not to be delivered
 /// again. Errors: NOT_FOUND, CONFLICT (`seq` beyond the last event).
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_ack(
+pub unsafe extern "C" fn scim_event_ack(
     engine: *const scim_engine,
     id: *const c_char,
     seq: u64,
@@ -44,17 +45,17 @@ pub unsafe extern "C" fn scim_events_ack(
     boundary(|| Ok(self::engine(engine)?.ack_events(str_arg(id, "id")?, seq)?))
 }
 
-/// `scim_events_next` for consumer group `group` (`scim_events_next` is group
+/// `scim_event_next` for consumer group `group` (`scim_event_next` is group
 /// `"default"`): each group receives every event, in order, on its own acknowledged
 /// cursor. The engine is one consumer of the group; across engines and processes on one
 /// database, a group's stream of a directory is leased to one consumer at a time (the
 /// engine configuration's `"event_lease_ms"`, default 30000, renewed by every call here and
-/// by `scim_events_ack_group`), and handed again from the acknowledged cursor to the next
+/// by `scim_event_group_ack`), and handed again from the acknowledged cursor to the next
 /// consumer when the holder stops renewing. Errors: NOT_FOUND, INVALID_VALUE (a group
 /// name that is empty, longer than 64 bytes or holds control characters). Thread-safe.
 /// JSON: the result is an array of `schema/event.json`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_next_group(
+pub unsafe extern "C" fn scim_event_group_next(
     engine: *const scim_engine,
     id: *const c_char,
     group: *const c_char,
@@ -75,11 +76,11 @@ pub unsafe extern "C" fn scim_events_next_group(
     })
 }
 
-/// `scim_events_ack` for consumer group `group`: an event is deleted once every group
+/// `scim_event_ack` for consumer group `group`: an event is deleted once every group
 /// acknowledged it. Errors: NOT_FOUND, CONFLICT (`seq` beyond the last event),
 /// INVALID_VALUE (the group name).
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_ack_group(
+pub unsafe extern "C" fn scim_event_group_ack(
     engine: *const scim_engine,
     id: *const c_char,
     group: *const c_char,
@@ -94,10 +95,10 @@ pub unsafe extern "C" fn scim_events_ack_group(
     })
 }
 
-/// `scim_events_rewind` for consumer group `group`: gives the group's stream back, so
+/// `scim_event_rewind` for consumer group `group`: gives the group's stream back, so
 /// every event it has not acknowledged is delivered again.
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_rewind_group(
+pub unsafe extern "C" fn scim_event_group_rewind(
     engine: *const scim_engine,
     id: *const c_char,
     group: *const c_char,
@@ -114,7 +115,7 @@ pub unsafe extern "C" fn scim_events_rewind_group(
 /// epoch by the store's clock). Errors: NOT_FOUND.
 /// JSON: the result is an array of `schema/event_group.json`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_groups(
+pub unsafe extern "C" fn scim_event_group_list(
     engine: *const scim_engine,
     id: *const c_char,
     groups_json_out: *mut *mut c_char,
@@ -128,7 +129,7 @@ pub unsafe extern "C" fn scim_events_groups(
 
 /// Called with `userdata` first and a JSON array of events (valid only during the call).
 /// JSON: `events_json` is an array of `schema/event.json`.
-pub type scim_events_callback =
+pub type scim_event_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, events_json: *const c_char)>;
 /// Called once with `userdata` when the library no longer needs it.
 pub type scim_finalizer = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
@@ -138,26 +139,33 @@ pub struct scim_subscription {
     _private: [u8; 0],
 }
 
+/// The handle owns the subscription (the core's [`Subscription`]):
+/// `scim_subscription_free` takes it back to stop it.
+impl Castable for scim_subscription {
+    type Ownership = OwnershipBox;
+    type RustType = Subscription;
+}
+
 struct Userdata(*mut c_void);
 // The host promises, by subscribing, that userdata may be used from the library's thread.
 unsafe impl Send for Userdata {}
 
 /// Deliver directory `id`'s events to `callback` as they commit, in order, in batches,
 /// on a thread the library owns (never the caller's). The host acknowledges with
-/// `scim_events_ack` (from any thread). `finalizer` (may be NULL) is called with
+/// `scim_event_ack` (from any thread). `finalizer` (may be NULL) is called with
 /// `userdata` once the subscription is freed.
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_subscribe(
+pub unsafe extern "C" fn scim_subscription_start(
     engine: *const scim_engine,
     id: *const c_char,
-    callback: scim_events_callback,
+    callback: scim_event_callback,
     userdata: *mut c_void,
     finalizer: scim_finalizer,
     subscription_out: *mut *mut scim_subscription,
 ) -> scim_result {
     boundary(|| {
         check_out(subscription_out, "subscription_out")?;
-        let e = self::engine(engine)?.clone();
+        let e = try_clone_arc(engine, "engine")?;
         let id = str_arg(id, "id")?;
         let callback = callback.ok_or_else(|| null("callback"))?;
         let (ud, ud_fin) = (Userdata(userdata), Userdata(userdata));
@@ -178,11 +186,7 @@ pub unsafe extern "C" fn scim_events_subscribe(
             }
         };
         let sub = Subscription::start(e, id, deliver, stopped)?;
-        out(
-            subscription_out,
-            "subscription_out",
-            Box::into_raw(Box::new(sub)) as *mut scim_subscription,
-        )
+        out(subscription_out, "subscription_out", to_box(sub))
     })
 }
 
@@ -191,8 +195,8 @@ pub unsafe extern "C" fn scim_events_subscribe(
 #[no_mangle]
 pub unsafe extern "C" fn scim_subscription_free(subscription: *mut scim_subscription) {
     quiet(|| {
-        if !subscription.is_null() {
-            Box::from_raw(subscription as *mut Subscription).stop();
+        if let Some(sub) = take_box(subscription) {
+            sub.stop();
         }
     })
 }
@@ -200,7 +204,7 @@ pub unsafe extern "C" fn scim_subscription_free(subscription: *mut scim_subscrip
 /// Deliver every unacknowledged event of directory `id` again (the host could not apply
 /// what it was given).
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_rewind(
+pub unsafe extern "C" fn scim_event_rewind(
     engine: *const scim_engine,
     id: *const c_char,
 ) -> scim_result {
@@ -213,7 +217,7 @@ pub unsafe extern "C" fn scim_events_rewind(
 /// acknowledged cursor, which a consumer never receives. Errors: NOT_FOUND.
 /// JSON: the result is `schema/event_stats.json`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_stats(
+pub unsafe extern "C" fn scim_event_stats_get(
     engine: *const scim_engine,
     id: *const c_char,
     stats_json_out: *mut *mut c_char,
@@ -228,7 +232,7 @@ pub unsafe extern "C" fn scim_events_stats(
 /// Delete directory `id`'s acknowledged events; `*pruned_out` is how many. Retention
 /// already deletes them on every acknowledgement, so this rarely finds any.
 #[no_mangle]
-pub unsafe extern "C" fn scim_events_prune(
+pub unsafe extern "C" fn scim_event_prune(
     engine: *const scim_engine,
     id: *const c_char,
     pruned_out: *mut u64,

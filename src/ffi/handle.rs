@@ -1,50 +1,120 @@
-//! `scim_handle`: answer one SCIM request for hosts with their own HTTP server.
+//! `scim_request_handle`: answer one SCIM request for hosts with their own HTTP server.
+//!
+//! One call per request: the request goes in as length-delimited strings (no copy on the
+//! host's side to terminate them), the response comes out as a handle plus a view of its
+//! status, headers and body (no call per part or per header).
 
+use super::cast::{free_box, to_box, Castable, OwnershipBox};
 use super::engine::{engine, scim_engine};
-use super::{boundary, check_out, null, out, quiet, scim_result, str_arg, FfiResult};
+use super::{boundary, check_out, null, out, quiet, scim_result, Failure, FfiResult};
 use crate::provider::{Request, Response};
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 
-/// One request header.
+/// A UTF-8 string by address and length. `data` may be NULL when `len` is 0. Strings the
+/// library hands out (response headers) are also followed by a NUL byte not counted in
+/// `len`, so `data` can be used as a C string.
 #[repr(C)]
-pub struct scim_header {
-    pub name: *const c_char,
-    pub value: *const c_char,
+#[derive(Clone, Copy)]
+pub struct scim_str {
+    pub data: *const c_char,
+    pub len: usize,
 }
 
-/// One HTTP request as the host received it. `path` is the full URL path
-/// (`/scim/v2/<directory-id>/Users`); `query` is the raw query string without `?` (NULL
-/// or "" for none); `headers` points to `headers_len` headers (NULL when 0); `body` to
-/// `body_len` bytes (NULL when 0). Nothing is kept after the call returns.
+/// One header: name and value.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct scim_header {
+    pub name: scim_str,
+    pub value: scim_str,
+}
+
+/// One HTTP request as the host received it. `method` and `path` are required (their
+/// `data` is never NULL); `path` is the full URL path (`/scim/v2/<directory-id>/Users`),
+/// still percent-encoded; `query` is the raw query string without `?` (empty for none);
+/// `headers` points to `headers_len` headers (NULL when 0); `body` to `body_len` bytes
+/// (NULL when 0). The library reads them during the call only and keeps nothing.
 #[repr(C)]
 pub struct scim_request {
-    pub method: *const c_char,
-    pub path: *const c_char,
-    pub query: *const c_char,
+    pub method: scim_str,
+    pub path: scim_str,
+    pub query: scim_str,
     pub headers: *const scim_header,
     pub headers_len: usize,
     pub body: *const u8,
     pub body_len: usize,
 }
 
-/// A response: status, headers and body. Owned by the caller; free it with
-/// `scim_response_free`. Not thread-safe to free while another thread reads it.
+/// A response; its parts are read through the `scim_response_view` that
+/// `scim_request_handle` fills. Free it once with `scim_response_free`; the view points
+/// into it until then. Thread-safety: it may be read from any thread, and is never
+/// changed; free it after every reader is done.
 pub struct scim_response {
     _private: [u8; 0],
 }
 
-/// A response with its header strings kept as C strings for the accessors, and an array
-/// of `scim_header` pointing into them for `scim_response_read`.
-struct Owned {
+/// The handle owns the response.
+impl Castable for scim_response {
+    type Ownership = OwnershipBox;
+    type RustType = Answer;
+}
+
+/// Every part of a response, pointing into it (valid until `scim_response_free`):
+/// `body` points to `body_len` bytes (NULL when empty), `headers` to `headers_len`
+/// headers (NULL when none), in the order the library produced them. The header strings
+/// lie back to back, in that order, each followed by a NUL byte: from
+/// `headers[0].name.data` to the NUL after the last value is one block, which a binding
+/// may copy at once.
+#[repr(C)]
+pub struct scim_response_view {
+    pub status: u16,
+    pub body: *const u8,
+    pub body_len: usize,
+    pub headers: *const scim_header,
+    pub headers_len: usize,
+}
+
+/// What a response handle owns: the status and body as the engine answered them, and
+/// the header strings in one NUL-separated block with a view of each.
+pub struct Answer {
     status: u16,
-    headers: Vec<(CString, CString)>,
-    /// Points into `headers`: a `CString`'s bytes stay where they are while it lives, and
-    /// `headers` is never changed after `own` built this.
-    views: Vec<scim_header>,
     body: Vec<u8>,
+    /// Never changed after `answer` built it: `headers` points into it (read only
+    /// through them).
+    _block: Vec<u8>,
+    headers: Vec<scim_header>,
+}
+
+/// A string argument given by address and length.
+unsafe fn str_view<'a>(s: scim_str, name: impl FnOnce() -> String) -> FfiResult<&'a str> {
+    if s.len == 0 {
+        return Ok("");
+    }
+    if s.data.is_null() {
+        return Err(Failure(
+            scim_result::SCIM_RESULT_NULL_PARAMETER,
+            format!("{} is NULL", name()),
+        ));
+    }
+    std::str::from_utf8(std::slice::from_raw_parts(s.data.cast::<u8>(), s.len)).map_err(|_| {
+        Failure(
+            scim_result::SCIM_RESULT_INVALID_UTF8,
+            format!("{} is not valid UTF-8", name()),
+        )
+    })
+}
+
+/// A required string argument: NULL `data` is NULL_PARAMETER even when empty.
+unsafe fn required<'a>(s: scim_str, name: &str) -> FfiResult<&'a str> {
+    if s.data.is_null() {
+        return Err(null(name));
+    }
+    str_view(s, || name.to_owned())
 }
 
 unsafe fn convert(req: &scim_request) -> FfiResult<Request> {
+    let method = required(req.method, "request.method")?;
+    let path = required(req.path, "request.path")?;
+    let query = str_view(req.query, || "request.query".into())?;
     let headers = if req.headers_len == 0 {
         Vec::new()
     } else {
@@ -53,10 +123,11 @@ unsafe fn convert(req: &scim_request) -> FfiResult<Request> {
         }
         std::slice::from_raw_parts(req.headers, req.headers_len)
             .iter()
-            .map(|h| {
+            .enumerate()
+            .map(|(i, h)| {
                 Ok((
-                    str_arg(h.name, "header name")?.to_owned(),
-                    str_arg(h.value, "header value")?.to_owned(),
+                    str_view(h.name, || format!("request.headers[{i}].name"))?.to_owned(),
+                    str_view(h.value, || format!("request.headers[{i}].value"))?.to_owned(),
                 ))
             })
             .collect::<FfiResult<Vec<_>>>()?
@@ -70,168 +141,101 @@ unsafe fn convert(req: &scim_request) -> FfiResult<Request> {
         std::slice::from_raw_parts(req.body, req.body_len).to_vec()
     };
     Ok(Request {
-        method: str_arg(req.method, "request.method")?.to_owned(),
-        path: str_arg(req.path, "request.path")?.to_owned(),
-        query: if req.query.is_null() {
-            String::new()
-        } else {
-            str_arg(req.query, "request.query")?.to_owned()
-        },
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
         headers,
         body,
     })
 }
 
-fn own(r: Response) -> Owned {
-    let headers: Vec<(CString, CString)> = r
+/// Lay the response's headers out for C: one block of NUL-terminated strings and a view
+/// of each (two allocations, whatever the number of headers). The body moves as it is.
+fn answer(r: Response) -> Answer {
+    // A NUL inside a header would end its C string early: such a header (the engine
+    // makes none) is left out rather than cut.
+    let fits = |(k, v): &&(String, String)| !k.contains('\0') && !v.contains('\0');
+    let size = r
         .headers
-        .into_iter()
-        .filter_map(|(k, v)| Some((CString::new(k).ok()?, CString::new(v).ok()?)))
-        .collect();
-    let views = headers
         .iter()
-        .map(|(k, v)| scim_header {
-            name: k.as_ptr(),
-            value: v.as_ptr(),
+        .filter(fits)
+        .map(|(k, v)| k.len() + v.len() + 2);
+    let mut block = Vec::with_capacity(size.sum());
+    let mut spans = Vec::with_capacity(r.headers.len());
+    for (k, v) in r.headers.iter().filter(fits) {
+        let name = block.len();
+        block.extend_from_slice(k.as_bytes());
+        block.push(0);
+        let value = block.len();
+        block.extend_from_slice(v.as_bytes());
+        block.push(0);
+        spans.push((name, k.len(), value, v.len()));
+    }
+    // The block is complete: its address no longer changes.
+    let at = |offset: usize, len: usize| scim_str {
+        data: block[offset..].as_ptr().cast(),
+        len,
+    };
+    let headers = spans
+        .into_iter()
+        .map(|(name, name_len, value, value_len)| scim_header {
+            name: at(name, name_len),
+            value: at(value, value_len),
         })
         .collect();
-    Owned {
+    Answer {
         status: r.status,
-        headers,
-        views,
         body: r.body,
+        _block: block,
+        headers,
+    }
+}
+
+fn view(a: &Answer) -> scim_response_view {
+    scim_response_view {
+        status: a.status,
+        body: if a.body.is_empty() {
+            std::ptr::null()
+        } else {
+            a.body.as_ptr()
+        },
+        body_len: a.body.len(),
+        headers: if a.headers.is_empty() {
+            std::ptr::null()
+        } else {
+            a.headers.as_ptr()
+        },
+        headers_len: a.headers.len(),
     }
 }
 
 /// Answer one SCIM request: authentication, routing, the protocol — the same answer as
-/// the built-in server gives. A client's mistake is a SCIM error *response* (4xx), not a
-/// failure of this call; the call fails only for bad arguments. Thread-safe.
+/// the built-in server gives. On success `*response_out` owns the response and
+/// `*view_out` shows its status, body and headers (pointing into it). A client's mistake
+/// is a SCIM error *response* (4xx), not a failure of this call; the call fails only for
+/// bad arguments: NULL_PARAMETER (naming the argument or request field), INVALID_UTF8.
+/// Thread-safe.
 #[no_mangle]
-pub unsafe extern "C" fn scim_handle(
+pub unsafe extern "C" fn scim_request_handle(
     engine: *const scim_engine,
     request: *const scim_request,
     response_out: *mut *mut scim_response,
-) -> scim_result {
-    boundary(|| {
-        check_out(response_out, "response_out")?;
-        let e = self::engine(engine)?;
-        if request.is_null() {
-            return Err(null("request"));
-        }
-        let req = convert(&*request)?;
-        let resp = own(e.handle(&req));
-        out(
-            response_out,
-            "response_out",
-            Box::into_raw(Box::new(resp)) as *mut scim_response,
-        )
-    })
-}
-
-unsafe fn response<'a>(p: *const scim_response) -> Option<&'a Owned> {
-    (p as *const Owned).as_ref()
-}
-
-/// The HTTP status of a response (0 when `response` is NULL).
-#[no_mangle]
-pub unsafe extern "C" fn scim_response_status(response: *const scim_response) -> u16 {
-    std::panic::catch_unwind(|| self::response(response).map_or(0, |r| r.status)).unwrap_or(0)
-}
-
-/// The body: `*body_out` points into the response (valid until it is freed) and
-/// `*len_out` is its length.
-#[no_mangle]
-pub unsafe extern "C" fn scim_response_body(
-    response: *const scim_response,
-    body_out: *mut *const u8,
-    len_out: *mut usize,
-) -> scim_result {
-    boundary(|| {
-        check_out(body_out, "body_out")?;
-        check_out(len_out, "len_out")?;
-        let r = self::response(response).ok_or_else(|| null("response"))?;
-        out(body_out, "body_out", r.body.as_ptr())?;
-        out(len_out, "len_out", r.body.len())
-    })
-}
-
-/// How many headers the response has.
-#[no_mangle]
-pub unsafe extern "C" fn scim_response_header_count(response: *const scim_response) -> usize {
-    std::panic::catch_unwind(|| self::response(response).map_or(0, |r| r.headers.len()))
-        .unwrap_or(0)
-}
-
-/// Header `index` (0-based): name and value point into the response (valid until it is
-/// freed). Errors: NULL_PARAMETER, INVALID_ARGUMENT (index out of range).
-#[no_mangle]
-pub unsafe extern "C" fn scim_response_header(
-    response: *const scim_response,
-    index: usize,
-    name_out: *mut *const c_char,
-    value_out: *mut *const c_char,
-) -> scim_result {
-    boundary(|| {
-        check_out(name_out, "name_out")?;
-        check_out(value_out, "value_out")?;
-        let r = self::response(response).ok_or_else(|| null("response"))?;
-        let (k, v) = r.headers.get(index).ok_or_else(|| {
-            super::Failure(
-                scim_result::SCIM_RESULT_INVALID_ARGUMENT,
-                format!("header index {index} out of range ({})", r.headers.len()),
-            )
-        })?;
-        out(name_out, "name_out", k.as_ptr())?;
-        out(value_out, "value_out", v.as_ptr())
-    })
-}
-
-/// Every part of a response at once, for a binding's per-request path (one call instead
-/// of one per part and per header). `body` points to `body_len` bytes (NULL when empty),
-/// `headers` to `headers_len` headers (NULL when none); both live inside the response
-/// and stay valid until it is freed.
-#[repr(C)]
-pub struct scim_response_view {
-    pub status: u16,
-    pub body: *const u8,
-    pub body_len: usize,
-    pub headers: *const scim_header,
-    pub headers_len: usize,
-}
-
-/// Fill `*view_out` with the response's status, body and headers (see
-/// `scim_response_view`): the same as `scim_response_status`, `scim_response_body` and
-/// `scim_response_header` for every index, in one call. Errors: NULL_PARAMETER.
-#[no_mangle]
-pub unsafe extern "C" fn scim_response_read(
-    response: *const scim_response,
     view_out: *mut scim_response_view,
 ) -> scim_result {
     boundary(|| {
+        check_out(response_out, "response_out")?;
         check_out(view_out, "view_out")?;
-        let r = self::response(response).ok_or_else(|| null("response"))?;
-        let or_null = |empty: bool, p: *const u8| if empty { std::ptr::null() } else { p };
-        let view = scim_response_view {
-            status: r.status,
-            body: or_null(r.body.is_empty(), r.body.as_ptr()),
-            body_len: r.body.len(),
-            headers: if r.views.is_empty() {
-                std::ptr::null()
-            } else {
-                r.views.as_ptr()
-            },
-            headers_len: r.views.len(),
-        };
-        out(view_out, "view_out", view)
+        let e = self::engine(engine)?;
+        let request = request.as_ref().ok_or_else(|| null("request"))?;
+        let answer = answer(e.handle(&convert(request)?));
+        let v = view(&answer);
+        out(response_out, "response_out", to_box(answer))?;
+        out(view_out, "view_out", v)
     })
 }
 
 /// Free a response. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn scim_response_free(response: *mut scim_response) {
-    quiet(|| {
-        if !response.is_null() {
-            drop(Box::from_raw(response as *mut Owned));
-        }
-    })
+    quiet(|| free_box(response))
 }

@@ -73,7 +73,7 @@ pub unsafe extern "C" fn scim_login_complete(
 /// find the provisioned, active user, as `scim_login_complete`.
 /// JSON: the result is `schema/login.json`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_validate_id_token(
+pub unsafe extern "C" fn scim_id_token_validate(
     engine: *const scim_engine,
     id: *const c_char,
     id_token: *const c_char,

@@ -20,7 +20,7 @@ unsafe fn kind(p: *const c_char) -> FfiResult<ResourceKind> {
 /// entry is `{"target", "source", "required", "immutable", "transform"}`.
 /// JSON: the result is `schema/mappings.json`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_mappings_get(
+pub unsafe extern "C" fn scim_mapping_get(
     engine: *const scim_engine,
     id: *const c_char,
     mappings_json_out: *mut *mut c_char,
@@ -38,7 +38,7 @@ pub unsafe extern "C" fn scim_mappings_get(
 /// service's whole mapping as JSON.
 /// JSON: `entry_json` is `schema/mapping_entry.json`, the result `schema/mapping.json`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_mapping_set_entry(
+pub unsafe extern "C" fn scim_mapping_entry_set(
     engine: *const scim_engine,
     id: *const c_char,
     service: *const c_char,
@@ -64,7 +64,7 @@ pub unsafe extern "C" fn scim_mapping_set_entry(
 /// (INVALID_ARGUMENT). On success the service's whole mapping as JSON.
 /// JSON: the result is `schema/mapping.json`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_mapping_remove_entry(
+pub unsafe extern "C" fn scim_mapping_entry_remove(
     engine: *const scim_engine,
     id: *const c_char,
     service: *const c_char,

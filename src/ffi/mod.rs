@@ -13,6 +13,8 @@
 // The safety contract of every exported function is in its doc comment (the header).
 #![allow(clippy::missing_safety_doc)]
 
+#[doc(hidden)]
+pub mod cast;
 mod directory;
 mod engine;
 mod events;
@@ -21,6 +23,14 @@ mod log;
 mod login;
 mod mapping;
 mod server;
+
+pub use engine::scim_engine;
+pub use events::scim_subscription;
+pub use handle::{
+    scim_header, scim_request, scim_request_handle, scim_response, scim_response_free,
+    scim_response_view, scim_str,
+};
+pub use server::scim_server;
 
 use crate::error::{ErrorKind, ScimError};
 use std::cell::RefCell;
@@ -118,7 +128,8 @@ pub unsafe extern "C" fn scim_string_free(s: *mut c_char) {
 }
 
 /// A failure on its way to C: a code and a message.
-pub(crate) struct Failure(pub scim_result, pub String);
+#[doc(hidden)]
+pub struct Failure(pub scim_result, pub String);
 
 /// Each kind of the core is one code (and back): the code is the kind the core set.
 impl From<ErrorKind> for scim_result {
@@ -155,7 +166,8 @@ impl From<crate::engine::LoginError> for Failure {
     }
 }
 
-pub(crate) type FfiResult<T = ()> = Result<T, Failure>;
+#[doc(hidden)]
+pub type FfiResult<T = ()> = Result<T, Failure>;
 
 fn set_last_error(msg: &str) {
     LAST_ERROR.with(|e| {

@@ -1,15 +1,22 @@
 //! `scim_server`: the built-in HTTP(S) server.
 
-use super::engine::{engine, scim_engine};
+use super::cast::{take_box, to_box, try_clone_arc, try_ref, Castable, OwnershipBox};
+use super::engine::scim_engine;
 use super::{boundary, check_out, out, quiet, scim_result, str_arg};
 use crate::server::{Server, ServerOptions};
 use std::ffi::{c_char, CString};
 
 /// A running server. Start it with `scim_server_start`; stop and free it with
-/// `scim_server_stop`. Thread-safety: `scim_server_address` may be called from any
+/// `scim_server_free`. Thread-safety: `scim_server_address_get` may be called from any
 /// thread; stop it once, from one thread.
 pub struct scim_server {
     _private: [u8; 0],
+}
+
+/// The handle owns the server: `scim_server_free` takes it back to stop it.
+impl Castable for scim_server {
+    type Ownership = OwnershipBox;
+    type RustType = Server;
 }
 
 /// Start serving every directory of `engine` over HTTP (or HTTPS with `tls_cert` and
@@ -40,33 +47,27 @@ pub unsafe extern "C" fn scim_server_start(
 ) -> scim_result {
     boundary(|| {
         check_out(server_out, "server_out")?;
-        let e = self::engine(engine)?.clone();
+        let e = try_clone_arc(engine, "engine")?;
         let options = if options_json.is_null() {
             ServerOptions::default()
         } else {
             ServerOptions::from_json(str_arg(options_json, "options_json")?)?
         };
         let server = Server::start(e, options)?;
-        out(
-            server_out,
-            "server_out",
-            Box::into_raw(Box::new(server)) as *mut scim_server,
-        )
+        out(server_out, "server_out", to_box(server))
     })
 }
 
 /// The address the server listens on (`"127.0.0.1:43123"`); free it with
 /// `scim_string_free`.
 #[no_mangle]
-pub unsafe extern "C" fn scim_server_address(
+pub unsafe extern "C" fn scim_server_address_get(
     server: *const scim_server,
     address_out: *mut *mut c_char,
 ) -> scim_result {
     boundary(|| {
         check_out(address_out, "address_out")?;
-        let s = (server as *const Server)
-            .as_ref()
-            .ok_or_else(|| super::null("server"))?;
+        let s = try_ref(server, "server")?;
         let addr = CString::new(s.local_addr().to_string()).unwrap_or_default();
         out(address_out, "address_out", addr.into_raw())
     })
@@ -75,10 +76,10 @@ pub unsafe extern "C" fn scim_server_address(
 /// Stop accepting, let in-flight requests finish (up to the grace period), and free the
 /// server. NULL is a no-op. Never use the handle afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn scim_server_stop(server: *mut scim_server) {
+pub unsafe extern "C" fn scim_server_free(server: *mut scim_server) {
     quiet(|| {
-        if !server.is_null() {
-            Box::from_raw(server as *mut Server).stop();
+        if let Some(server) = take_box(server) {
+            server.stop();
         }
     })
 }

@@ -15,21 +15,27 @@ static char path[256];
 static char auth[256];
 static int per_thread = PER_THREAD_DEFAULT;
 
+/* A C string as the length-delimited string the ABI takes. */
+#define STR(s) ((scim_str){(s), strlen(s)})
+
 static void *worker(void *arg) {
   long t = (long)arg;
   long ok = 0;
   for (int i = 0; i < per_thread; i++) {
     char body[128];
     snprintf(body, sizeof body, "{\"userName\":\"t%ld-u%d\"}", t, i);
-    scim_header headers[1] = {{"Authorization", auth}};
-    scim_request req = {"POST", path, NULL, headers, 1, (const uint8_t *)body, strlen(body)};
+    scim_header headers[1] = {{STR("Authorization"), STR(auth)}};
+    scim_request req = {STR("POST"), STR(path), {NULL, 0}, headers, 1,
+                        (const uint8_t *)body, strlen(body)};
     scim_response *resp = NULL;
-    if (scim_handle(engine, &req, &resp) == SCIM_RESULT_OK && scim_response_status(resp) == 201)
+    scim_response_view view;
+    if (scim_request_handle(engine, &req, &resp, &view) == SCIM_RESULT_OK && view.status == 201)
       ok++;
     scim_response_free(resp);
     /* Reads interleave with the writes. */
-    scim_request get = {"GET", path, "count=1", headers, 1, NULL, 0};
-    if (scim_handle(engine, &get, &resp) == SCIM_RESULT_OK && scim_response_status(resp) == 200)
+    scim_request get = {STR("GET"), STR(path), STR("count=1"), headers, 1, NULL, 0};
+    resp = NULL;
+    if (scim_request_handle(engine, &get, &resp, &view) == SCIM_RESULT_OK && view.status == 200)
       ok++;
     scim_response_free(resp);
   }
@@ -75,16 +81,14 @@ int main(int argc, char **argv) {
   }
   int passed = ok == THREADS * per_thread * 2;
   /* Every write is there exactly once. */
-  scim_header headers[1] = {{"Authorization", auth}};
-  scim_request req = {"GET", path, "count=0", headers, 1, NULL, 0};
+  scim_header headers[1] = {{STR("Authorization"), STR(auth)}};
+  scim_request req = {STR("GET"), STR(path), STR("count=0"), headers, 1, NULL, 0};
   scim_response *resp = NULL;
-  scim_handle(engine, &req, &resp);
-  const uint8_t *body;
-  size_t len;
-  scim_response_body(resp, &body, &len);
+  scim_response_view view;
   char expect[64];
   snprintf(expect, sizeof expect, "\"totalResults\":%d", THREADS * per_thread);
-  int total_ok = memmem(body, len, expect, strlen(expect)) != NULL;
+  int total_ok = scim_request_handle(engine, &req, &resp, &view) == SCIM_RESULT_OK &&
+                 memmem(view.body, view.body_len, expect, strlen(expect)) != NULL;
   scim_response_free(resp);
   scim_string_free(dir);
   scim_string_free(token);

@@ -1,4 +1,4 @@
-/* Replays the shared test vectors (every tests/vectors/NAME.json) through the C ABI's scim_handle.
+/* Replays the shared test vectors (every tests/vectors/NAME.json) through the C ABI's scim_request_handle.
  *
  * Semantics as in tests/vectors/README.md, with tests/vectors.rs as the reference. The
  * engine serves a directory below `/scim/v2/<dir-id>` and wants its bearer token, so per
@@ -732,11 +732,13 @@ static void close_target(target *t) {
   free(t->auth);
 }
 
-/* Header `name` of a response (case-insensitive), or NULL. */
-static const char *header(const scim_response *r, const char *name) {
-  for (size_t i = 0; i < scim_response_header_count(r); i++) {
-    const char *n, *v;
-    if (scim_response_header(r, i, &n, &v) == SCIM_RESULT_OK && strcasecmp(n, name) == 0) return v;
+/* Header `name` of a response (case-insensitive), or NULL. The library's strings are
+   NUL-terminated beyond their length, so the value is a C string. */
+static const char *header(const scim_response_view *r, const char *name) {
+  size_t len = strlen(name);
+  for (size_t i = 0; i < r->headers_len; i++) {
+    const scim_header *h = &r->headers[i];
+    if (h->name.len == len && strncasecmp(h->name.data, name, len) == 0) return h->value.data;
   }
   return NULL;
 }
@@ -814,12 +816,8 @@ static int build_request(const json *req, const vars *vs, const target *t, built
   return 1;
 }
 
-static void capture(const json *spec, const scim_response *r, vars *vs, errors *e) {
-  const uint8_t *body;
-  size_t len;
-  json *doc = NULL;
-  if (scim_response_body(r, &body, &len) == SCIM_RESULT_OK)
-    doc = json_parse((const char *)body, len, NULL, 0);
+static void capture(const json *spec, const scim_response_view *r, vars *vs, errors *e) {
+  json *doc = r->body_len ? json_parse((const char *)r->body, r->body_len, NULL, 0) : NULL;
   for (const json *c = spec->child; c; c = c->next) {
     const char *src = str_or(c, "");
     if (strncmp(src, "header:", 7) == 0) {
@@ -843,12 +841,12 @@ static void capture(const json *spec, const scim_response *r, vars *vs, errors *
   json_free(doc);
 }
 
-static void check_response(const json *exp, const scim_response *r, const vars *vs, errors *e) {
+static void check_response(const json *exp, const scim_response_view *r, const vars *vs,
+                           errors *e) {
   char why[512];
   const json *status = json_get(exp, "status");
   unsigned want = status ? (unsigned)status->number : 0;
-  if (scim_response_status(r) != want)
-    err_add(e, "status: expected %u, got %u", want, (unsigned)scim_response_status(r));
+  if (r->status != want) err_add(e, "status: expected %u, got %u", want, (unsigned)r->status);
   const json *headers = json_get(exp, "headers");
   for (const json *h = headers ? headers->child : NULL; h; h = h->next) {
     const char *got = header(r, h->key);
@@ -867,9 +865,8 @@ static void check_response(const json *exp, const scim_response *r, const vars *
       json_buf_free(&sw);
     }
   }
-  const uint8_t *body = NULL;
-  size_t len = 0;
-  scim_response_body(r, &body, &len);
+  const uint8_t *body = r->body;
+  size_t len = r->body_len;
   const json *empty = json_get(exp, "empty_body");
   if (empty && empty->type == JSON_BOOL && empty->boolean && len)
     err_add(e, "body: expected empty, got %.*s", (int)(len > 500 ? 500 : len), body);
@@ -883,22 +880,20 @@ static void check_response(const json *exp, const scim_response *r, const vars *
 }
 
 /* The actual response, for a failure report. */
-static void describe(const scim_response *r, json_buf *out) {
+static void describe(const scim_response_view *r, json_buf *out) {
   char line[64];
-  snprintf(line, sizeof line, "    actual: %u [", (unsigned)scim_response_status(r));
+  snprintf(line, sizeof line, "    actual: %u [", (unsigned)r->status);
   json_buf_adds(out, line);
-  for (size_t i = 0; i < scim_response_header_count(r); i++) {
-    const char *n, *v;
-    if (scim_response_header(r, i, &n, &v) != SCIM_RESULT_OK) continue;
+  for (size_t i = 0; i < r->headers_len; i++) {
     json_buf_adds(out, i ? ", " : "");
-    json_buf_adds(out, n);
+    json_buf_add(out, r->headers[i].name.data, r->headers[i].name.len);
     json_buf_adds(out, ": ");
-    json_buf_adds(out, v);
+    json_buf_add(out, r->headers[i].value.data, r->headers[i].value.len);
   }
   json_buf_adds(out, "]\n");
-  const uint8_t *body;
-  size_t len;
-  if (scim_response_body(r, &body, &len) != SCIM_RESULT_OK || len == 0) {
+  const uint8_t *body = r->body;
+  size_t len = r->body_len;
+  if (len == 0) {
     json_buf_adds(out, "      (empty)\n");
     return;
   }
@@ -949,14 +944,19 @@ static void run_scenario(const char *file, const json *v) {
       continue;
     }
     scim_header *hs = calloc(b.nheaders, sizeof *hs);
-    for (size_t k = 0; k < b.nheaders; k++) hs[k] = (scim_header){b.names[k], b.values[k]};
-    scim_request req = {b.method.data, b.path.data, b.query.data, hs, b.nheaders,
+    for (size_t k = 0; k < b.nheaders; k++)
+      hs[k] = (scim_header){{b.names[k], strlen(b.names[k])}, {b.values[k], strlen(b.values[k])}};
+    scim_request req = {{b.method.data, b.method.len}, {b.path.data, b.path.len},
+                        {b.query.data, b.query.len}, hs, b.nheaders,
                         b.body.len ? (const uint8_t *)b.body.data : NULL, b.body.len};
-    scim_response *r = NULL;
+    scim_response *resp = NULL;
+    scim_response_view view;
+    const scim_response_view *r = NULL;
     errors e = {{0}, 0};
-    if (scim_handle(t.engine, &req, &r) != SCIM_RESULT_OK) {
-      err_add(&e, "scim_handle failed: %s", scim_last_error());
+    if (scim_request_handle(t.engine, &req, &resp, &view) != SCIM_RESULT_OK) {
+      err_add(&e, "scim_request_handle failed: %s", scim_last_error());
     } else {
+      r = &view;
       /* Capture first: this step's expectations may use what it captured. */
       const json *cap = json_get(step, "capture");
       if (cap) capture(cap, r, &vs, &e);
@@ -974,7 +974,7 @@ static void run_scenario(const char *file, const json *v) {
       passed++;
     }
     json_buf_free(&e.text);
-    scim_response_free(r);
+    scim_response_free(resp);
     free(hs);
     built_free(&b);
   }

@@ -136,90 +136,102 @@ class Response:
         return f"<Response {self.status} ({len(self.body)} bytes)>"
 
 
-_handle = _lib.scim_handle
-_read = _lib.scim_response_read
+_handle = _lib.scim_request_handle
 _free_response = _lib.scim_response_free
 _string_at = ctypes.string_at
-_View = _ffi.scim_response_view
+_addressof = ctypes.addressof
+_char_from_buffer = ctypes.c_char.from_buffer
 
 
-# A scim_request (include/scim.h) as the struct module lays it out natively: 3 strings,
-# the headers pointer and count, the body pointer and length.
-_REQUEST = struct.Struct("@PPPPNPN")
+# A scim_request (include/scim.h) as the struct module lays it out natively: method,
+# path and query as (address, length), the headers pointer and count, the body pointer
+# and length.
+_REQUEST = struct.Struct("@PNPNPNPNPN")
 assert _REQUEST.size == ctypes.sizeof(_ffi.scim_request)
-_POINTER_SIZE = struct.calcsize("@P")
+_HEADER_SIZE = ctypes.sizeof(_ffi.scim_header)
+# What the call writes: the response pointer, then the scim_response_view (status,
+# body, body_len, headers, headers_len).
+_OUTPUTS = struct.Struct("@PHPNPN")
+assert _OUTPUTS.size == ctypes.sizeof(c_void_p) + ctypes.sizeof(_ffi.scim_response_view)
+_VIEW_AT = ctypes.sizeof(c_void_p)
+# First and last words of the header array: where the header block starts, and the
+# last value's address and length (where it ends).
+_FIRST = struct.Struct("@P")
+_LAST = struct.Struct("@PN")
 
 
 @functools.lru_cache(maxsize=64)
 def _packer(headers: int) -> struct.Struct:
     """The scim_request followed by its array of ``headers`` scim_header."""
-    return struct.Struct(_REQUEST.format + "P" * (2 * headers))
+    return struct.Struct(_REQUEST.format + "PN" * (2 * headers))
 
 
-def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int]":
+def _pack_request(texts: List[str], body: bytes) -> "Tuple[bytearray, int, int]":
     """Lay a request out in one buffer, as C would: the ``scim_request``, its
-    ``scim_header`` array, every string NUL-terminated, then the body. ``texts`` is
-    method, path, query, then a name and a value per header. Returns the buffer (keep it
-    alive for the call) and the request's address.
+    ``scim_header`` array, room for the outputs (``_OUTPUTS``), the strings
+    (NUL-separated), then the body. ``texts`` is method, path, query, then a name and a
+    value per header. Returns the buffer (keep it alive for the call), its address and
+    the outputs' offset in it.
 
     One allocation, one encode and one ``pack_into`` instead of a ctypes object per
-    string, header and struct: this is most of what ``handle()`` costs on top of the
-    library (``bindings/python/bench/bench_handle.py`` measures it).
+    string, header, struct and output: this is most of what ``handle()`` costs on top of
+    the library (``bindings/python/bench/bench_handle.py`` measures it).
     """
     blob = "\0".join(texts).encode("utf-8")
     pieces = blob.split(b"\0")
-    if len(pieces) != len(texts):  # a NUL inside one: C would cut it there
+    if len(pieces) != len(texts):  # a NUL inside one: not HTTP, refused
         for t in texts:
             _enc(t)  # raises, naming the string
     n = len(texts) // 2 - 1  # (name, value) pairs after method, path and query
-    strings_at = _REQUEST.size + 2 * n * _POINTER_SIZE
+    outputs_at = _REQUEST.size + n * _HEADER_SIZE
+    strings_at = outputs_at + _OUTPUTS.size
     buf = bytearray(strings_at)
     buf += blob
-    buf += b"\0"
     body_at = len(buf)
     buf += body
     # The buffer is complete (never resized again): its address is stable from here.
-    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
-    addrs = []
+    base = _addressof(_char_from_buffer(buf))
+    # (address, length) of every string: each starts one byte (the separator) after the
+    # previous one ends.
+    fields = []
     at = base + strings_at
     for piece in pieces:
-        addrs.append(at)
-        at += len(piece) + 1
+        size = len(piece)
+        fields.append(at)
+        fields.append(size)
+        at += size + 1
     _packer(n).pack_into(
         buf,
         0,
-        addrs[0],
-        addrs[1],
-        addrs[2],
+        *fields[:6],
         base + _REQUEST.size if n else 0,
         n,
         base + body_at if body else 0,
         len(body),
-        *addrs[3:],
+        *fields[6:],
     )
-    return buf, base
+    return buf, base, outputs_at
 
 
-def _take_response(ptr: int) -> Response:
-    """Copy a ``scim_response`` into Python objects, then free it: two C calls whatever
-    the number of headers (this is the per-request path: see
+def _take_response(buf: bytearray, outputs_at: int) -> Response:
+    """Copy the response the call wrote into ``buf`` into Python objects, then free it:
+    one C call whatever the number of headers (this is the per-request path: see
     ``bindings/python/bench/bench_handle.py``)."""
+    ptr, status, body_at, body_len, headers_at, n = _OUTPUTS.unpack_from(buf, outputs_at)
     try:
-        view = _View()
-        rc = _read(ptr, byref(view))
-        if rc:
-            check(rc)
-        n = view.body_len
-        body = _string_at(view.body, n) if n else b""
-        n = view.headers_len
+        body = _string_at(body_at, body_len) if body_len else b""
         if n:
-            # name, value, name, value, …: one slice copies them all, one decode each.
-            strings = b"\0".join(view.headers[: 2 * n]).decode("utf-8").split("\0")
+            # The header strings lie back to back, each NUL-terminated: the first name's
+            # address and the end of the last value bound them; one copy, one decode.
+            words = _string_at(headers_at, n * _HEADER_SIZE)
+            (start,) = _FIRST.unpack_from(words)
+            last, last_len = _LAST.unpack_from(words, len(words) - _LAST.size)
+            strings = _string_at(start, last + last_len - start).decode("utf-8").split("\0")
             pairs = iter(strings)
             headers = list(zip(pairs, pairs))
         else:
             headers = []
-        return Response(view.status, headers, body)
+        return Response(status, headers, body)
     finally:
         _free_response(ptr)
 
@@ -321,7 +333,7 @@ class Engine(Handle):
         where an entry is ``{"target", "source", "required", "immutable",
         "transform"}``. NotFoundError when there is no such directory."""
         with self._use() as e:
-            return _json_out(lambda out: _lib.scim_mappings_get(e, _enc(directory_id), out))
+            return _json_out(lambda out: _lib.scim_mapping_get(e, _enc(directory_id), out))
 
     def set_mapping_entry(
         self, directory_id: str, service: str, kind: str, entry: MappingEntry
@@ -334,7 +346,7 @@ class Engine(Handle):
         users' records."""
         with self._use() as e:
             return _json_out(
-                lambda out: _lib.scim_mapping_set_entry(
+                lambda out: _lib.scim_mapping_entry_set(
                     e, _enc(directory_id), _enc(service), _enc(kind), _dumps(entry), out
                 )
             )
@@ -346,7 +358,7 @@ class Engine(Handle):
         the service's whole mapping. InvalidArgumentError for a required entry."""
         with self._use() as e:
             return _json_out(
-                lambda out: _lib.scim_mapping_remove_entry(
+                lambda out: _lib.scim_mapping_entry_remove(
                     e, _enc(directory_id), _enc(service), _enc(kind), _enc(target), out
                 )
             )
@@ -423,7 +435,7 @@ class Engine(Handle):
         ``not_provisioned``, ``user_deactivated``, …)."""
         with self._use() as e:
             return _json_out(
-                lambda out: _lib.scim_validate_id_token(
+                lambda out: _lib.scim_id_token_validate(
                     e, _enc(directory_id), _enc(token), _enc(nonce), out
                 )
             )
@@ -464,17 +476,17 @@ class Engine(Handle):
         for k, v in pairs:
             texts.append(k)
             texts.append(v)
-        buf, req = _pack_request(texts, raw or b"")
-        out = c_void_p()
+        buf, req, outputs_at = _pack_request(texts, raw or b"")
+        outputs = req + outputs_at
         e = self._acquire()
         try:
-            rc = _handle(e, req, byref(out))
+            rc = _handle(e, req, outputs, outputs + _VIEW_AT)
         finally:
             self._release()
-        del buf  # (kept alive until here: req points into it)
         if rc:
             check(rc)
-        return _take_response(out.value or 0)
+        # (buf lives until here: the request pointed into it, the outputs are in it)
+        return _take_response(buf, outputs_at)
 
     # ----- events --------------------------------------------------------------------
 
@@ -505,11 +517,11 @@ class Engine(Handle):
             with self._use() as e:
                 if grp is None:
                     events = _json_out(
-                        lambda out: _lib.scim_events_next(e, did, limit, wait_ms, out)
+                        lambda out: _lib.scim_event_next(e, did, limit, wait_ms, out)
                     )
                 else:
                     events = _json_out(
-                        lambda out: _lib.scim_events_next_group(
+                        lambda out: _lib.scim_event_group_next(
                             e, did, grp, limit, wait_ms, out
                         )
                     )
@@ -525,10 +537,10 @@ class Engine(Handle):
         event."""
         with self._use() as e:
             if group is None:
-                check(_lib.scim_events_ack(e, _enc(directory_id), seq))
+                check(_lib.scim_event_ack(e, _enc(directory_id), seq))
             else:
                 check(
-                    _lib.scim_events_ack_group(
+                    _lib.scim_event_group_ack(
                         e, _enc(directory_id), _enc(group), seq
                     )
                 )
@@ -539,7 +551,7 @@ class Engine(Handle):
         did = _enc(directory_id)
         with self._use() as e:
             groups: List[JSON] = _json_out(
-                lambda out: _lib.scim_events_groups(e, did, out)
+                lambda out: _lib.scim_event_group_list(e, did, out)
             )
         return groups
 
@@ -549,7 +561,7 @@ class Engine(Handle):
         acknowledged cursor (never delivered); it is 0 unless events were missed."""
         did = _enc(directory_id)
         with self._use() as e:
-            stats: JSON = _json_out(lambda out: _lib.scim_events_stats(e, did, out))
+            stats: JSON = _json_out(lambda out: _lib.scim_event_stats_get(e, did, out))
         return stats
 
     def events(
@@ -645,11 +657,11 @@ class Subscription(Handle):
                 failure.append(exc)
 
         # Kept on the object: the library calls it until scim_subscription_free returns.
-        self._cfunc = _ffi.scim_events_callback(trampoline)
+        self._cfunc = _ffi.scim_event_callback(trampoline)
         out = c_void_p()
         with engine._use() as e:
             check(
-                _lib.scim_events_subscribe(
+                _lib.scim_subscription_start(
                     e, _enc(directory_id), self._cfunc, None, _ffi.scim_finalizer(), byref(out)
                 )
             )

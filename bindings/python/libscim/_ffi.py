@@ -76,42 +76,46 @@ c_void_pp = POINTER(c_void_p)
 #: copy and forget the pointer.
 
 
+class scim_str(Structure):
+    _fields_ = [("data", c_void_p), ("len", c_size_t)]
+
+
 class scim_header(Structure):
-    _fields_ = [("name", c_char_p), ("value", c_char_p)]
+    _fields_ = [("name", scim_str), ("value", scim_str)]
 
 
 class scim_response_view(Structure):
-    """Every part of a response, filled by one ``scim_response_read`` call. ``headers``
-    is read as 2n ``char *`` (name, value, …): ``scim_header`` is two ``char *`` with no
-    padding, and one slice of this pointer copies every string at once."""
+    """Every part of a response, filled by ``scim_request_handle``. ``headers`` is read
+    as 4n machine words (name address, name length, value address, value length, …):
+    the library lays the header strings out back to back, each NUL-terminated, so the
+    first word and the last two bound one block that a single copy reads."""
 
     _fields_ = [
         ("status", c_uint16),
         ("body", c_void_p),
         ("body_len", c_size_t),
-        ("headers", POINTER(c_char_p)),
+        ("headers", POINTER(c_size_t)),
         ("headers_len", c_size_t),
     ]
 
 
-assert ctypes.sizeof(scim_header) == 2 * ctypes.sizeof(c_char_p)
+assert ctypes.sizeof(scim_str) == 2 * ctypes.sizeof(c_size_t)
+assert ctypes.sizeof(scim_header) == 4 * ctypes.sizeof(c_size_t)
 
 
 class scim_request(Structure):
     _fields_ = [
-        ("method", c_char_p),
-        ("path", c_char_p),
-        ("query", c_char_p),
+        ("method", scim_str),
+        ("path", scim_str),
+        ("query", scim_str),
         ("headers", POINTER(scim_header)),
         ("headers_len", c_size_t),
-        # c_char_p so a bytes object can be assigned (and kept alive by the struct);
-        # the length is explicit, so NUL bytes in the body are fine.
-        ("body", c_char_p),
+        ("body", c_void_p),
         ("body_len", c_size_t),
     ]
 
 
-scim_events_callback = CFUNCTYPE(None, c_void_p, c_char_p)
+scim_event_callback = CFUNCTYPE(None, c_void_p, c_char_p)
 scim_finalizer = CFUNCTYPE(None, c_void_p)
 scim_log_callback = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_char_p)
 
@@ -142,11 +146,11 @@ _fn("scim_token_issue", scim_result, c_void_p, c_char_p, c_uint32, c_void_pp)
 _fn("scim_token_revoke", scim_result, c_void_p, c_char_p)
 
 # Events -----------------------------------------------------------------------------
-_fn("scim_events_next", scim_result, c_void_p, c_char_p, c_size_t, c_uint32, c_void_pp)
-_fn("scim_events_ack", scim_result, c_void_p, c_char_p, c_uint64)
-_fn("scim_events_stats", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_event_next", scim_result, c_void_p, c_char_p, c_size_t, c_uint32, c_void_pp)
+_fn("scim_event_ack", scim_result, c_void_p, c_char_p, c_uint64)
+_fn("scim_event_stats_get", scim_result, c_void_p, c_char_p, c_void_pp)
 _fn(
-    "scim_events_next_group",
+    "scim_event_group_next",
     scim_result,
     c_void_p,
     c_char_p,
@@ -155,14 +159,14 @@ _fn(
     c_uint32,
     c_void_pp,
 )
-_fn("scim_events_ack_group", scim_result, c_void_p, c_char_p, c_char_p, c_uint64)
-_fn("scim_events_groups", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_event_group_ack", scim_result, c_void_p, c_char_p, c_char_p, c_uint64)
+_fn("scim_event_group_list", scim_result, c_void_p, c_char_p, c_void_pp)
 _fn(
-    "scim_events_subscribe",
+    "scim_subscription_start",
     scim_result,
     c_void_p,
     c_char_p,
-    scim_events_callback,
+    scim_event_callback,
     c_void_p,
     scim_finalizer,
     c_void_pp,
@@ -171,21 +175,18 @@ _fn("scim_subscription_free", None, c_void_p)
 
 # Requests ---------------------------------------------------------------------------
 # The request as an address: Engine.handle() lays it out in one buffer (_pack_request).
-_fn("scim_handle", scim_result, c_void_p, c_void_p, c_void_pp)
-_fn("scim_response_status", c_uint16, c_void_p)
-_fn("scim_response_body", scim_result, c_void_p, c_void_pp, POINTER(c_size_t))
-_fn("scim_response_header_count", c_size_t, c_void_p)
-_fn("scim_response_header", scim_result, c_void_p, c_size_t, c_void_pp, c_void_pp)
-_fn("scim_response_read", scim_result, c_void_p, POINTER(scim_response_view))
+# (Every argument an address: Engine.handle() lays the request and the outputs out in one
+# buffer, see _pack_request.)
+_fn("scim_request_handle", scim_result, c_void_p, c_void_p, c_void_p, c_void_p)
 _fn("scim_response_free", None, c_void_p)
 
 # Logging ----------------------------------------------------------------------------
 _fn("scim_set_log_callback", scim_result, scim_log_callback, c_void_p, c_uint32)
 
 # Mappings ---------------------------------------------------------------------------
-_fn("scim_mappings_get", scim_result, c_void_p, c_char_p, c_void_pp)
+_fn("scim_mapping_get", scim_result, c_void_p, c_char_p, c_void_pp)
 # (engine, id, service, kind, entry_json | target, mapping_json_out)
-for _name in ("scim_mapping_set_entry", "scim_mapping_remove_entry"):
+for _name in ("scim_mapping_entry_set", "scim_mapping_entry_remove"):
     _fn(_name, scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_char_p, c_void_pp)
 _fn("scim_mapping_resync", scim_result, c_void_p, c_char_p, POINTER(c_uint64))
 # (engine, id, service, target, value, user_json_out)
@@ -195,12 +196,12 @@ _fn("scim_user_find", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_cha
 _fn("scim_oidc_configure", scim_result, c_void_p, c_char_p, c_char_p, c_void_pp)
 _fn("scim_login_begin", scim_result, c_void_p, c_char_p, c_void_pp)
 _fn("scim_login_complete", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_void_pp)
-_fn("scim_validate_id_token", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_void_pp)
+_fn("scim_id_token_validate", scim_result, c_void_p, c_char_p, c_char_p, c_char_p, c_void_pp)
 
 # Server -----------------------------------------------------------------------------
 _fn("scim_server_start", scim_result, c_void_p, c_char_p, c_void_pp)
-_fn("scim_server_address", scim_result, c_void_p, c_void_pp)
-_fn("scim_server_stop", None, c_void_p)
+_fn("scim_server_address_get", scim_result, c_void_p, c_void_pp)
+_fn("scim_server_free", None, c_void_p)
 
 
 def take_string(p: Optional[int]) -> str:

@@ -44,14 +44,14 @@ class Server(Handle):
         out = c_void_p()
         with engine._use() as e:
             check(_lib.scim_server_start(e, json.dumps(options).encode(), byref(out)))
-        super().__init__(out.value or 0, _lib.scim_server_stop)
+        super().__init__(out.value or 0, _lib.scim_server_free)
         self._tls = bool(options.get("tls_cert"))
         self.address: str = self._address()
 
     def _address(self) -> str:
         out = c_void_p()
         with self._use() as s:
-            check(_lib.scim_server_address(s, byref(out)))
+            check(_lib.scim_server_address_get(s, byref(out)))
         return _ffi.take_string(out.value)
 
     @property
