@@ -38,7 +38,9 @@
 #define SCIM_VERSION_NUMBER (SCIM_VERSION_MAJOR * 1000000 + SCIM_VERSION_MINOR * 1000 + SCIM_VERSION_PATCH)
 
 /*
- Status of every fallible call. Values are grouped and never reused.
+ Status of every fallible call. Values are grouped and never reused. Each code but OK
+ is one error kind of the library (`schema/error_kinds.json`: the same names, in snake
+ case, as the bindings' exception classes and errors carry).
  */
 enum scim_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -84,6 +86,15 @@ enum scim_result
    */
   SCIM_RESULT_LOGIN_REFUSED = 203,
   /*
+   A credential (bearer token, admin credential) was missing or not accepted.
+   */
+  SCIM_RESULT_UNAUTHENTICATED = 204,
+  /*
+   The `secrets_key` is malformed, missing for a sealed secret, or does not open the
+   secrets sealed in the store (another instance's key).
+   */
+  SCIM_RESULT_SECRETS_KEY = 205,
+  /*
    The store or the operating system failed (disk, network, socket).
    */
   SCIM_RESULT_IO = 300,
@@ -107,6 +118,14 @@ typedef enum scim_result scim_result;
 typedef uint32_t scim_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+/*
+ What kind of failure an error is, for a program to act on: one kind per `scim_result`
+ code of the C ABI (the same names, in snake case, in `include/schema/error_kinds.json`
+ and the bindings). The core never produces the three kinds only the C boundary can
+ see ([`ErrorKind::NullParameter`], [`ErrorKind::InvalidUtf8`], [`ErrorKind::Panic`]).
+ */
+typedef struct ErrorKind ErrorKind;
 
 /*
  An engine: directories, tokens, the SCIM protocol, events.
@@ -139,6 +158,7 @@ typedef struct scim_subscription scim_subscription;
 
 /*
  Called with `userdata` first and a JSON array of events (valid only during the call).
+ JSON: `events_json` is an array of `schema/event.json`.
  */
 typedef void (*scim_event_callback)(void *userdata, const char *events_json);
 
@@ -252,6 +272,7 @@ void scim_string_free(char *s);
 
  Errors: INVALID_JSON, INVALID_ARGUMENT (a rule; the message names field and rule),
  CONFLICT (name taken). Thread-safe.
+ JSON: `directory_json` is `schema/new_directory.json`, the result `schema/directory.json`.
  */
 scim_result scim_directory_create(const struct scim_engine *engine,
                                   const char *directory_json,
@@ -259,6 +280,7 @@ scim_result scim_directory_create(const struct scim_engine *engine,
 
 /*
  The directory `id` as JSON. Errors: NOT_FOUND. Thread-safe.
+ JSON: the result is `schema/directory.json`.
  */
 scim_result scim_directory_get(const struct scim_engine *engine,
                                const char *id,
@@ -266,12 +288,14 @@ scim_result scim_directory_get(const struct scim_engine *engine,
 
 /*
  Every directory, as a JSON array in creation order. Thread-safe.
+ JSON: the result is an array of `schema/directory.json`.
  */
 scim_result scim_directory_list(const struct scim_engine *engine, char **directories_json_out);
 
 /*
  Change a directory's `domain`, `services` or `settings` (name and IdP are fixed):
  `update_json` holds only what changes. On success the updated directory as JSON.
+ JSON: `update_json` is `schema/directory_update.json`, the result `schema/directory.json`.
  */
 scim_result scim_directory_update(const struct scim_engine *engine,
                                   const char *id,
@@ -288,6 +312,7 @@ scim_result scim_directory_delete(const struct scim_engine *engine, const char *
  the default, 6). The previous token stops working at once. On success `*token_json_out`
  is `{"secret", "issued_at", "expires_at", "lifespan_months"}`: the only time the
  secret is ever available. Errors: NOT_FOUND, INVALID_ARGUMENT (lifespan).
+ JSON: the result is `schema/issued_token.json`.
  */
 scim_result scim_token_issue(const struct scim_engine *engine,
                              const char *id,
@@ -303,6 +328,7 @@ scim_result scim_token_revoke(const struct scim_engine *engine, const char *id);
  The directories whose token expires within `within_seconds` from now (expired ones
  included), soonest first, as a JSON array of directories: what a host warns its
  admins about.
+ JSON: the result is an array of `schema/directory.json`.
  */
 scim_result scim_token_list_expiring(const struct scim_engine *engine,
                                      uint64_t within_seconds,
@@ -323,7 +349,10 @@ scim_result scim_token_list_expiring(const struct scim_engine *engine,
  dropped, oldest first, with a warning in the log (null: no limit).
  On success `*engine_out` owns a new engine.
 
- Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON, IO/INTERNAL (the store).
+ Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON, SECRETS_KEY (`secrets_key` is not
+ 64 hex characters, or does not open the secrets sealed in a shared database), IO (the
+ store cannot be opened).
+ JSON: `config_json` is `schema/engine_config.json`.
  */
 scim_result scim_engine_open(const char *path,
                              const char *config_json,
@@ -340,6 +369,7 @@ void scim_engine_free(struct scim_engine *engine);
  to `limit` of them as a JSON array (`[]` on timeout): each
  `{"seq", "kind", "resource_type", "resource_id", "time", "data"}`. Events delivered but
  not acknowledged come again after a restart. Thread-safe (blocks the calling thread).
+ JSON: the result is an array of `schema/event.json`.
  */
 scim_result scim_event_next(const struct scim_engine *engine,
                             const char *id,
@@ -362,6 +392,7 @@ scim_result scim_event_ack(const struct scim_engine *engine, const char *id, uin
  by `scim_event_group_ack`), and handed again from the acknowledged cursor to the next
  consumer when the holder stops renewing. Errors: NOT_FOUND, INVALID_VALUE (a group
  name that is empty, longer than 64 bytes or holds control characters). Thread-safe.
+ JSON: the result is an array of `schema/event.json`.
  */
 scim_result scim_event_group_next(const struct scim_engine *engine,
                                   const char *id,
@@ -393,6 +424,7 @@ scim_result scim_event_group_rewind(const struct scim_engine *engine,
  `{"group", "acked", "delivered", "owner", "lease_until"}` (`owner`: the consumer
  holding the lease or `null`; `lease_until`: when it ends, milliseconds since the Unix
  epoch by the store's clock). Errors: NOT_FOUND.
+ JSON: the result is an array of `schema/event_group.json`.
  */
 scim_result scim_event_group_list(const struct scim_engine *engine,
                                   const char *id,
@@ -428,6 +460,7 @@ scim_result scim_event_rewind(const struct scim_engine *engine, const char *id);
  `{"last_seq", "acked", "kept", "dropped"}`: `dropped` counts the unacknowledged events
  that retention (the `"events"` limits of the engine's configuration) deleted after the
  acknowledged cursor, which a consumer never receives. Errors: NOT_FOUND.
+ JSON: the result is `schema/event_stats.json`.
  */
 scim_result scim_event_stats_get(const struct scim_engine *engine,
                                  const char *id,
@@ -487,6 +520,7 @@ scim_result scim_log_set_callback(scim_log_callback callback,
  "allowed_algs"?, "leeway_secs"?, "extra_authorize_params"?, "allow_http"?,
  "ca_bundle_pem"?, "require_email_verified"?}, "attribute": "email"}`. The redirect URI
  is the directory's (in the returned directory JSON, under `login`).
+ JSON: `settings_json` is `schema/oidc_settings.json`, the result `schema/directory.json`.
  */
 scim_result scim_oidc_configure(const struct scim_engine *engine,
                                 const char *id,
@@ -496,7 +530,9 @@ scim_result scim_oidc_configure(const struct scim_engine *engine,
 /*
  Start a login: `{"authorization_url", "state", "expires_at"}`; send the browser to the
  URL. Does network I/O (discovery) on first use. Errors: WRONG_STATE (no login
- configured), IDP_FAILED (discovery).
+ configured), IDP_FAILED (discovery), SECRETS_KEY (the client secret was sealed with
+ another `secrets_key`, or the engine has none).
+ JSON: the result is `schema/login_start.json`.
  */
 scim_result scim_login_begin(const struct scim_engine *engine,
                              const char *id,
@@ -507,6 +543,7 @@ scim_result scim_login_begin(const struct scim_engine *engine,
  "record"}, "claims": {…}}`. Errors: LOGIN_REFUSED (the message starts with the code:
  `not_provisioned`, `user_deactivated`, `email_not_verified`, `state_unknown`,
  `expired`, …), IDP_FAILED (token exchange, discovery, keys).
+ JSON: the result is `schema/login.json`.
  */
 scim_result scim_login_complete(const struct scim_engine *engine,
                                 const char *id,
@@ -517,6 +554,7 @@ scim_result scim_login_complete(const struct scim_engine *engine,
 /*
  Validate an ID token from the host's own browser flow with the nonce it sent, then
  find the provisioned, active user, as `scim_login_complete`.
+ JSON: the result is `schema/login.json`.
  */
 scim_result scim_id_token_validate(const struct scim_engine *engine,
                                    const char *id,
@@ -533,6 +571,7 @@ scim_result scim_oidc_clear(const struct scim_engine *engine, const char *id);
  Directory `id`'s mappings, one per service it feeds, as JSON:
  `{"uem": {"profile", "users": [entries], "groups": [entries]}, "access": …}` where an
  entry is `{"target", "source", "required", "immutable", "transform"}`.
+ JSON: the result is `schema/mappings.json`.
  */
 scim_result scim_mapping_get(const struct scim_engine *engine,
                              const char *id,
@@ -543,6 +582,7 @@ scim_result scim_mapping_get(const struct scim_engine *engine,
  change the one with the same target. Validated when set (unknown SCIM path, duplicate
  target → INVALID_ARGUMENT). Emits no event (see `scim_mapping_resync`). On success the
  service's whole mapping as JSON.
+ JSON: `entry_json` is `schema/mapping_entry.json`, the result `schema/mapping.json`.
  */
 scim_result scim_mapping_entry_set(const struct scim_engine *engine,
                                    const char *id,
@@ -554,6 +594,7 @@ scim_result scim_mapping_entry_set(const struct scim_engine *engine,
 /*
  Remove the entry with `target`; required entries cannot be removed
  (INVALID_ARGUMENT). On success the service's whole mapping as JSON.
+ JSON: the result is `schema/mapping.json`.
  */
 scim_result scim_mapping_entry_remove(const struct scim_engine *engine,
                                       const char *id,
@@ -574,6 +615,7 @@ scim_result scim_mapping_resync(const struct scim_engine *engine,
  The provisioned user whose mapped attribute `target` (of `service`) equals `value`
  (case-insensitively for emails and user names): `{"id", "resource", "record"}`, or
  `null` when there is none. Errors: CONFLICT when several users match.
+ JSON: the result is `schema/found_user.json`.
  */
 scim_result scim_user_find(const struct scim_engine *engine,
                            const char *id,
@@ -585,6 +627,7 @@ scim_result scim_user_find(const struct scim_engine *engine,
 /*
  Reset `service`'s mapping to a profile's defaults (`profile`: "workspace-one" or
  "rfc"). Emits no event (see `scim_mapping_resync`). On success the mapping as JSON.
+ JSON: the result is `schema/mapping.json`.
  */
 scim_result scim_mapping_reset(const struct scim_engine *engine,
                                const char *id,
@@ -604,6 +647,7 @@ scim_result scim_mapping_reset(const struct scim_engine *engine,
  given). `admin` turns on the admin API under `/admin/api/` (docs/admin-api.md) with
  this bearer credential (never a SCIM token: one starting `scim_` is refused), for
  loopback clients only unless `allow_remote`.
+ The shape is `include/schema/server_options.json`.
  `request_timeout_ms` bounds receiving a body; a request the engine started is
  answered with its outcome. Beyond the connection and in-flight caps: `503` with
  `Retry-After`; beyond a directory's share or rate: `429` with `Retry-After`.

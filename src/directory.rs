@@ -16,7 +16,7 @@ pub const MAX_NAME_CHARS: usize = 128;
 pub const MAX_DOMAIN_CHARS: usize = 100;
 
 /// Per-directory behaviour.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectorySettings {
     /// Reject a `userName` in `user@domain` form, or a work email, whose domain is not
@@ -40,7 +40,7 @@ impl Default for DirectorySettings {
 }
 
 /// What an admin gives to create a directory.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDirectory {
     pub name: String,
@@ -56,7 +56,7 @@ pub struct NewDirectory {
 }
 
 /// What an admin may change later (name and IdP kind are fixed).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectoryUpdate {
     pub domain: Option<String>,
@@ -65,7 +65,7 @@ pub struct DirectoryUpdate {
 }
 
 /// A directory as the admin sees it. Never holds the token's secret or hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Directory {
     pub id: String,
     pub name: String,
@@ -74,6 +74,7 @@ pub struct Directory {
     pub services: Vec<Service>,
     pub settings: DirectorySettings,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub created: OffsetDateTime,
     /// The current token, if one was issued and not revoked (it may have expired).
     pub token: Option<TokenInfo>,
@@ -104,7 +105,7 @@ pub(crate) struct StoredSettings {
 
 /// A directory's OpenID Connect login: the relying-party settings and which directory
 /// attribute the identifying claim is matched against.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryOidc {
     /// The client secret is kept (the token endpoint needs it); `Debug` hides it.
@@ -121,7 +122,7 @@ fn default_login_attribute() -> String {
 }
 
 /// What the admin sees of a directory's login (no secret).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginInfo {
     pub client_id: String,
     pub config_url: String,

@@ -3,6 +3,11 @@
 //! Every failure a client can cause is a [`ScimError`] with an HTTP status, an optional
 //! `scimType` and a human-readable `detail`. The protocol layer never answers a client
 //! mistake with a 500.
+//!
+//! Every error also has an [`ErrorKind`]: what a host program acts on. The core sets it
+//! where it knows what went wrong (a bad `secrets_key`, a store that cannot be opened, a
+//! refused login); the C ABI maps each kind to one `scim_result` code, and the Python
+//! and Go bindings to one exception class or sentinel error.
 
 use serde_json::{json, Value};
 use std::fmt;
@@ -56,21 +61,162 @@ impl ScimType {
     }
 }
 
-/// A SCIM error: what went wrong, in the shape the RFC prescribes.
+/// What kind of failure an error is, for a program to act on: one kind per `scim_result`
+/// code of the C ABI (the same names, in snake case, in `include/schema/error_kinds.json`
+/// and the bindings). The core never produces the three kinds only the C boundary can
+/// see ([`ErrorKind::NullParameter`], [`ErrorKind::InvalidUtf8`], [`ErrorKind::Panic`]).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A required pointer argument was NULL (C boundary only).
+    NullParameter,
+    /// A string argument was not valid UTF-8 (C boundary only).
+    InvalidUtf8,
+    /// A JSON argument did not parse, or did not have the expected shape.
+    InvalidJson,
+    /// An argument broke a rule (the detail names the field and the rule).
+    InvalidArgument,
+    /// The named directory (or other object) does not exist.
+    NotFound,
+    /// The operation conflicts with existing state (a name already taken).
+    Conflict,
+    /// The operation is not allowed in the object's current state.
+    WrongState,
+    /// A login was refused (the detail starts with its code: `user_deactivated: …`).
+    LoginRefused,
+    /// A credential (bearer token, admin credential) was missing or not accepted.
+    Unauthenticated,
+    /// The `secrets_key` is malformed, missing for a sealed secret, or does not open the
+    /// secrets sealed in the store.
+    SecretsKey,
+    /// The store or the operating system failed (disk full, network, socket, file).
+    Io,
+    /// An internal error.
+    Internal,
+    /// The identity provider could not be used (discovery, keys, token endpoint).
+    IdpFailed,
+    /// Rust code panicked (C boundary only).
+    Panic,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order of their `scim_result` codes.
+    pub const ALL: [ErrorKind; 14] = [
+        ErrorKind::NullParameter,
+        ErrorKind::InvalidUtf8,
+        ErrorKind::InvalidJson,
+        ErrorKind::InvalidArgument,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::WrongState,
+        ErrorKind::LoginRefused,
+        ErrorKind::Unauthenticated,
+        ErrorKind::SecretsKey,
+        ErrorKind::Io,
+        ErrorKind::Internal,
+        ErrorKind::IdpFailed,
+        ErrorKind::Panic,
+    ];
+
+    /// The stable snake-case name (`"not_found"`), as the bindings spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::NullParameter => "null_parameter",
+            ErrorKind::InvalidUtf8 => "invalid_utf8",
+            ErrorKind::InvalidJson => "invalid_json",
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::WrongState => "wrong_state",
+            ErrorKind::LoginRefused => "login_refused",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::SecretsKey => "secrets_key",
+            ErrorKind::Io => "io",
+            ErrorKind::Internal => "internal",
+            ErrorKind::IdpFailed => "idp_failed",
+            ErrorKind::Panic => "panic",
+        }
+    }
+
+    /// The kind a SCIM protocol status means when nothing more specific is known (what
+    /// [`ScimError::new`] gives): 401 unauthenticated, 404 not found, 409 conflict,
+    /// 507 (disk full) I/O, other 4xx an invalid argument, anything else internal.
+    fn of_status(status: u16) -> ErrorKind {
+        match status {
+            401 => ErrorKind::Unauthenticated,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            400..=499 => ErrorKind::InvalidArgument,
+            507 => ErrorKind::Io,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A SCIM error: what went wrong, in the shape the RFC prescribes, and its [`ErrorKind`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScimError {
     pub status: u16,
     pub scim_type: Option<ScimType>,
     pub detail: String,
+    /// What a program acts on (never sent to a SCIM client).
+    pub kind: ErrorKind,
 }
 
 impl ScimError {
+    /// An error with the kind its status means in the protocol (see
+    /// [`ScimError::with_kind`] for a more specific one).
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
         ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            kind: ErrorKind::of_status(status),
         }
+    }
+
+    /// The same error with another kind.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// An internal error (500) of the store or the operating system: a file, a socket,
+    /// the database connection.
+    pub fn io(detail: impl Into<String>) -> Self {
+        Self::internal(detail).with_kind(ErrorKind::Io)
+    }
+
+    /// A `secrets_key` that is malformed (400) or does not fit the stored secrets (500).
+    pub fn secrets_key(status: u16, detail: impl Into<String>) -> Self {
+        let scim_type = (status == 400).then_some(ScimType::InvalidValue);
+        Self::new(status, scim_type, detail).with_kind(ErrorKind::SecretsKey)
+    }
+
+    /// A JSON argument that does not parse or has the wrong shape (400 `invalidSyntax`).
+    pub fn invalid_json(detail: impl Into<String>) -> Self {
+        Self::invalid_syntax(detail).with_kind(ErrorKind::InvalidJson)
+    }
+
+    /// An operation the object's state does not allow (409, kind `wrong_state`).
+    pub fn wrong_state(detail: impl Into<String>) -> Self {
+        Self::new(409, None, detail).with_kind(ErrorKind::WrongState)
     }
 
     /// 400 with a `scimType`.

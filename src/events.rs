@@ -46,6 +46,10 @@
 //! received) event, and [`crate::Engine::event_stats`] counts the dropped ones
 //! (`dropped`, until the consumer acknowledges past them).
 
+mod subscription;
+
+pub use subscription::Subscription;
+
 use crate::schema::ResourceKind;
 use crate::store::{Member, NewEvent};
 use serde_json::{json, Map, Value};
@@ -73,7 +77,9 @@ pub const GROUP_MEMBERS_REMOVED: &str = "group.members_removed";
 /// consumes: an event takes 1–5 KB in SQLite (about 1.4 KB for a Workspace ONE user fed
 /// to two services, as `serve` does), so at most 1–5 GB per directory, and only 7 days
 /// of changes. Hosts with many directories or little disk lower `max_count`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventRetention {
     /// Unacknowledged events older than this many seconds are dropped. `None` (or 0):

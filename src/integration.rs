@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The identity provider a directory is connected to. Fixed at creation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IdpKind {
     Okta,
@@ -15,7 +15,9 @@ pub enum IdpKind {
 }
 
 /// A downstream service the directory feeds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
     /// Workspace ONE UEM (device management).

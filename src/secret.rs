@@ -25,7 +25,7 @@ impl SecretKey {
     pub fn from_hex(hex: &str) -> Result<SecretKey> {
         let mut bytes = Zeroizing::new([0u8; 32]);
         hex::decode_to_slice(hex.trim(), &mut bytes[..])
-            .map_err(|_| ScimError::invalid_value("secrets_key: must be 64 hex characters"))?;
+            .map_err(|_| ScimError::secrets_key(400, "secrets_key: must be 64 hex characters"))?;
         let key = UnboundKey::new(&AES_256_GCM, &bytes[..])
             .map_err(|_| ScimError::internal("secrets_key: cannot build the key"))?;
         Ok(SecretKey(LessSafeKey::new(key)))
@@ -63,7 +63,8 @@ impl SecretKey {
 
     /// Open a value sealed for `context` (wiped from memory when dropped).
     pub fn open(&self, context: &str, sealed: &str) -> Result<Zeroizing<String>> {
-        let bad = || ScimError::internal("a sealed secret does not open with this secrets_key");
+        let bad =
+            || ScimError::secrets_key(500, "a sealed secret does not open with this secrets_key");
         let raw = sealed
             .strip_prefix(SEALED_PREFIX)
             .and_then(|h| hex::decode(h).ok())
@@ -89,14 +90,14 @@ impl SecretKey {
 pub fn key_file(path: &std::path::Path) -> Result<String> {
     use std::io::{ErrorKind, Read, Write};
     let fail = |what: &str, e: std::io::Error| {
-        ScimError::internal(format!("secrets key {}: {what}: {e}", path.display()))
+        ScimError::io(format!("secrets key {}: {what}: {e}", path.display()))
     };
     loop {
         match open_private(path, false) {
             Ok(mut f) => {
                 let meta = f.metadata().map_err(|e| fail("cannot inspect", e))?;
                 if !meta.is_file() {
-                    return Err(ScimError::internal(format!(
+                    return Err(ScimError::io(format!(
                         "secrets key {}: not a regular file",
                         path.display()
                     )));
@@ -156,7 +157,7 @@ fn open_private(path: &std::path::Path, create: bool) -> std::io::Result<std::fs
 
 fn refused(path: &std::path::Path, e: std::io::Error) -> ScimError {
     let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    ScimError::internal(if link {
+    ScimError::io(if link {
         format!(
             "secrets key {}: is a symbolic link; refusing to follow it",
             path.display()

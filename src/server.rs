@@ -3,6 +3,7 @@
 
 mod fair;
 mod limits;
+mod options;
 
 use crate::admin::AdminOptions;
 use crate::engine::{Engine, LoginError};
@@ -18,6 +19,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::Watcher;
 pub use limits::RateLimit;
 use limits::{Admission, Limits, RequestSlot};
+pub use options::{AdminJson, RateLimitJson, ServerOptionsJson};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;
@@ -27,8 +29,10 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Server settings.
-#[derive(Clone, Debug)]
+/// Server settings. As JSON (the C ABI's, and `serde` from Rust): [`ServerOptionsJson`],
+/// checked as [`ServerOptions::from_json`] does.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(try_from = "ServerOptionsJson")]
 pub struct ServerOptions {
     /// Where to listen; port 0 picks a free port ([`Server::local_addr`] tells which).
     pub addr: SocketAddr,
@@ -131,7 +135,7 @@ impl BoundServer {
             .spawn(move || {
                 runtime.block_on(serve(listener, engine, options, tls, stopped));
             })
-            .map_err(|e| ScimError::internal(format!("cannot start the server thread: {e}")))?;
+            .map_err(|e| ScimError::io(format!("cannot start the server thread: {e}")))?;
         log::info!(target: "scim::server", "listening on {local_addr}");
         Ok(Server {
             local_addr,
@@ -156,13 +160,13 @@ impl Server {
             .thread_name("libscim-http")
             .enable_all()
             .build()
-            .map_err(|e| ScimError::internal(format!("cannot start the server runtime: {e}")))?;
+            .map_err(|e| ScimError::io(format!("cannot start the server runtime: {e}")))?;
         let listener = runtime
             .block_on(TcpListener::bind(options.addr))
-            .map_err(|e| ScimError::internal(format!("cannot listen on {}: {e}", options.addr)))?;
+            .map_err(|e| ScimError::io(format!("cannot listen on {}: {e}", options.addr)))?;
         let local_addr = listener
             .local_addr()
-            .map_err(|e| ScimError::internal(format!("cannot read the bound address: {e}")))?;
+            .map_err(|e| ScimError::io(format!("cannot read the bound address: {e}")))?;
         Ok(BoundServer {
             runtime,
             listener,
@@ -198,14 +202,13 @@ impl Drop for Server {
 }
 
 fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ScimError> {
-    let bad =
-        |what: &str, e: &dyn std::fmt::Display| ScimError::internal(format!("TLS {what}: {e}"));
+    let bad = |what: &str, e: &dyn std::fmt::Display| ScimError::io(format!("TLS {what}: {e}"));
     let certs = CertificateDer::pem_file_iter(&files.cert_chain)
         .map_err(|e| bad(&format!("certificate {}", files.cert_chain.display()), &e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad("certificate", &e))?;
     if certs.is_empty() {
-        return Err(ScimError::internal(format!(
+        return Err(ScimError::io(format!(
             "TLS certificate file {} holds no certificate",
             files.cert_chain.display()
         )));

@@ -18,11 +18,19 @@ pub const DEFAULT_LIFESPAN_MONTHS: u32 = 6;
 pub const TOKEN_PREFIX: &str = "scim_";
 
 /// A newly issued token: the secret is here and nowhere else, ever (and its memory is
-/// wiped when it is dropped).
-#[derive(Clone, PartialEq, Eq)]
+/// wiped when it is dropped). As JSON (what `scim_token_issue` returns):
+/// `{"secret", "issued_at", "expires_at", "lifespan_months"}`.
+#[derive(Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct IssuedToken {
+    #[serde(serialize_with = "serialize_secret")]
+    #[schemars(with = "String")]
     pub secret: Zeroizing<String>,
+    #[serde(flatten)]
     pub info: TokenInfo,
+}
+
+fn serialize_secret<S: serde::Serializer>(s: &Zeroizing<String>, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(s)
 }
 
 impl std::fmt::Debug for IssuedToken {
@@ -35,11 +43,13 @@ impl std::fmt::Debug for IssuedToken {
 }
 
 /// What is known about a directory's current token, without the secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TokenInfo {
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub issued_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub expires_at: OffsetDateTime,
     pub lifespan_months: u32,
 }

@@ -2,6 +2,7 @@
 
 use parking_lot::Mutex;
 use scim::directory::{DirectorySettings, DirectoryUpdate, IdpKind, NewDirectory, Service};
+use scim::error::ErrorKind;
 use scim::mapping::Profile;
 use scim::store::{MemoryStore, Store};
 use scim::{Engine, EngineConfig, Request, Response};
@@ -659,16 +660,144 @@ fn oidc_client_secrets_are_sealed_with_the_host_key() {
     assert_eq!(err.code(), "discovery_failed", "{err}");
     // Without it, or with another, it does not.
     for other in [None, Some(scim::secret::SecretKey::generate_hex().unwrap())] {
-        let err = engine(other).login_begin(&d.id).unwrap_err();
+        let other = engine(other);
+        let err = other.login_begin(&d.id).unwrap_err();
         assert_eq!(err.code(), "directory_error", "{err}");
+        assert_eq!(err.kind(), ErrorKind::SecretsKey, "{err}");
+        let err = other.check_secrets_key().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::SecretsKey, "{err}");
     }
-    assert!(Engine::open(
+    let err = Engine::open(
         None,
         EngineConfig {
             secrets_key: Some("not hex".into()),
             ..EngineConfig::default()
-        }
+        },
     )
-    .is_err());
+    .err()
+    .unwrap();
+    assert_eq!(
+        (err.status, err.kind),
+        (400, ErrorKind::SecretsKey),
+        "{err}"
+    );
     assert!(!format!("{:?}", e.config()).contains(&key));
+}
+
+/// Each refusal of the engine carries the kind a host acts on (the C ABI's result code),
+/// set where the engine knows what went wrong, not guessed from the HTTP status.
+#[test]
+fn every_refusal_has_its_kind() {
+    let f = fixture();
+    let e = &f.engine;
+    let d = e
+        .create_directory(&new_dir("Kinds", "example.com"))
+        .unwrap();
+    let kind = |r: scim::error::Result<()>| r.unwrap_err().kind;
+    assert_eq!(
+        kind(e.directory("no-such-id").map(drop)),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(
+            e.create_directory(&new_dir("Kinds", "example.com"))
+                .map(drop)
+        ),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(
+            e.create_directory(&new_dir("bad/name", "example.com"))
+                .map(drop)
+        ),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        kind(e.issue_token(&d.id, Some(25)).map(drop)),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(kind(e.ack_events(&d.id, 99)), ErrorKind::Conflict);
+    // A login on a directory without OpenID Connect settings: the wrong state.
+    assert_eq!(
+        e.login_begin(&d.id).unwrap_err().kind(),
+        ErrorKind::WrongState
+    );
+    // A refused bearer token: unauthenticated (401), not an invalid argument.
+    let path = format!("/scim/v2/{}/Users", d.id);
+    let err = e
+        .authenticate(&path, Some("Bearer scim_wrong"))
+        .err()
+        .unwrap();
+    assert_eq!((err.status, err.kind), (401, ErrorKind::Unauthenticated));
+    let err = e.authenticate(&path, None).err().unwrap();
+    assert_eq!(err.kind, ErrorKind::Unauthenticated);
+    // A store that cannot be opened: I/O.
+    let dir = std::env::temp_dir().join(format!("libscim-kinds-{}", std::process::id()));
+    let err = Engine::open(
+        Some(&dir.join("no").join("such").join("scim.db")),
+        EngineConfig::default(),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err.kind, ErrorKind::Io, "{err}");
+}
+
+/// Push delivery in the core (what `scim_events_subscribe` wraps): events reach the
+/// callback in order on the subscription's thread, `stopped` runs once after the last
+/// delivery, and an unknown directory is refused before any thread starts.
+#[test]
+fn a_subscription_delivers_in_order_and_stops_once() {
+    use scim::events::Subscription;
+    use std::sync::mpsc;
+    let store = Arc::new(MemoryStore::new());
+    let e = Arc::new(Engine::new(EngineConfig::default(), store));
+    let d = e
+        .create_directory(&new_dir("Pushed", "example.com"))
+        .unwrap();
+    let secret = e.issue_token(&d.id, None).unwrap().secret;
+    let err = Subscription::start(e.clone(), "no-such-id", |_| {}, || {})
+        .err()
+        .unwrap();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+
+    let (tx, rx) = mpsc::channel();
+    let (stopped_tx, stopped_rx) = mpsc::channel();
+    let sub = Subscription::start(
+        e.clone(),
+        &d.id,
+        move |batch| {
+            for ev in batch {
+                tx.send((ev.seq, ev.kind.clone())).unwrap();
+            }
+        },
+        move || stopped_tx.send(()).unwrap(),
+    )
+    .unwrap();
+    for name in ["ann", "bob", "cy"] {
+        let r = call(
+            &e,
+            Some(&secret),
+            "POST",
+            &format!("/scim/v2/{}/Users", d.id),
+            "",
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name}),
+            ),
+        );
+        assert_eq!(r.status, 201);
+    }
+    let wait = std::time::Duration::from_secs(30);
+    let got: Vec<(u64, String)> = (0..3).map(|_| rx.recv_timeout(wait).unwrap()).collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "user.created".to_owned()),
+            (2, "user.created".to_owned()),
+            (3, "user.created".to_owned())
+        ]
+    );
+    assert!(stopped_rx.try_recv().is_err(), "not stopped yet");
+    sub.stop();
+    stopped_rx.recv_timeout(wait).unwrap();
+    assert!(stopped_rx.try_recv().is_err(), "stopped once");
 }

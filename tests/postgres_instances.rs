@@ -288,12 +288,14 @@ fn engine_open_on_postgres_refuses_a_key_that_does_not_open_the_sealed_secrets()
     };
     let other = refused(Some(scim::secret::SecretKey::generate_hex().unwrap()));
     assert_eq!(other.status, 500);
+    assert_eq!(other.kind, scim::error::ErrorKind::SecretsKey);
     assert!(
         other.detail.contains(&d.id) && other.detail.contains("sealed with another secrets_key"),
         "{other}"
     );
     let none = refused(None);
     assert_eq!(none.status, 500);
+    assert_eq!(none.kind, scim::error::ErrorKind::SecretsKey);
     assert!(none.detail.contains("configure the secrets_key"), "{none}");
     // The same key still opens it (another instance, or a restart).
     open(Some(key)).unwrap().check_secrets_key().unwrap();

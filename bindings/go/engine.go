@@ -29,6 +29,9 @@ type Config struct {
 	PublicURL string `json:"public_url,omitempty"`
 	// ScimPath is the path every directory's SCIM base lives under ("/scim/v2").
 	ScimPath string `json:"scim_path,omitempty"`
+	// LoginPath is the path each directory's login lives under ("/login"):
+	// <PublicURL><LoginPath>/<id> starts one, …/<id>/callback is the redirect URI.
+	LoginPath string `json:"login_path,omitempty"`
 	// Provider holds protocol limits and strictness.
 	Provider *ProviderConfig `json:"provider,omitempty"`
 	// SecretsKey is 64 hex characters: the key sealing secrets the engine must keep
@@ -37,6 +40,9 @@ type Config struct {
 	SecretsKey string `json:"secrets_key,omitempty"`
 	// Events is the outbox retention; nil keeps the defaults.
 	Events *EventRetention `json:"events,omitempty"`
+	// EventLeaseMs is how long a consumer keeps its group's stream of a directory after
+	// taking or acknowledging events (0: the default, 30000).
+	EventLeaseMs uint64 `json:"event_lease_ms,omitempty"`
 }
 
 // EventRetention bounds each directory's outbox. Acknowledged events are always deleted;

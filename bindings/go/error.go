@@ -30,6 +30,8 @@ const (
 	ResultConflict        Result = C.SCIM_RESULT_CONFLICT
 	ResultWrongState      Result = C.SCIM_RESULT_WRONG_STATE
 	ResultLoginRefused    Result = C.SCIM_RESULT_LOGIN_REFUSED
+	ResultUnauthenticated Result = C.SCIM_RESULT_UNAUTHENTICATED
+	ResultSecretsKey      Result = C.SCIM_RESULT_SECRETS_KEY
 	ResultIO              Result = C.SCIM_RESULT_IO
 	ResultInternal        Result = C.SCIM_RESULT_INTERNAL
 	ResultIdPFailed       Result = C.SCIM_RESULT_IDP_FAILED
@@ -41,14 +43,38 @@ func (r Result) String() string {
 	switch r {
 	case ResultOK, ResultNullParameter, ResultInvalidUTF8, ResultInvalidJSON,
 		ResultInvalidArgument, ResultNotFound, ResultConflict, ResultWrongState,
-		ResultLoginRefused, ResultIO, ResultInternal, ResultIdPFailed, ResultPanic:
+		ResultLoginRefused, ResultUnauthenticated, ResultSecretsKey, ResultIO,
+		ResultInternal, ResultIdPFailed, ResultPanic:
 		return C.GoString(C.scim_result_name(C.scim_result(r)))
 	}
 	return "SCIM_RESULT_" + strconv.FormatUint(uint64(r), 10)
 }
 
-// Error is a failed libscim call: the code and the library's message. Use errors.As to
-// get it, or errors.Is with the sentinels below.
+// kinds is the library's error kind of each code (include/schema/error_kinds.json, the
+// one definition; schema_test.go checks this table against it).
+var kinds = map[Result]string{
+	ResultNullParameter:   "null_parameter",
+	ResultInvalidUTF8:     "invalid_utf8",
+	ResultInvalidJSON:     "invalid_json",
+	ResultInvalidArgument: "invalid_argument",
+	ResultNotFound:        "not_found",
+	ResultConflict:        "conflict",
+	ResultWrongState:      "wrong_state",
+	ResultLoginRefused:    "login_refused",
+	ResultUnauthenticated: "unauthenticated",
+	ResultSecretsKey:      "secrets_key",
+	ResultIO:              "io",
+	ResultInternal:        "internal",
+	ResultIdPFailed:       "idp_failed",
+	ResultPanic:           "panic",
+}
+
+// Kind is the library's error kind of the code ("not_found", "secrets_key", …): one
+// kind per code; "" for OK or a code this binding does not know.
+func (r Result) Kind() string { return kinds[r] }
+
+// Error is a failed libscim call: the code (and so its kind, Kind) and the library's
+// message. Use errors.As to get it, or errors.Is with the sentinels below.
 type Error struct {
 	Code    Result
 	Message string
@@ -61,6 +87,9 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("libscim: %s: %s", e.Code, e.Message)
 }
+
+// Kind is the library's error kind of the code ("secrets_key", "not_found", …).
+func (e *Error) Kind() string { return e.Code.Kind() }
 
 // LoginCode is the stable reason of a refused login (ErrLoginRefused), the start of
 // its message: "not_provisioned", "user_deactivated", "email_not_verified",
@@ -105,6 +134,8 @@ var (
 	ErrConflict        = &Error{Code: ResultConflict}
 	ErrWrongState      = &Error{Code: ResultWrongState}
 	ErrLoginRefused    = &Error{Code: ResultLoginRefused}
+	ErrUnauthenticated = &Error{Code: ResultUnauthenticated}
+	ErrSecretsKey      = &Error{Code: ResultSecretsKey}
 	ErrIO              = &Error{Code: ResultIO}
 	ErrInternal        = &Error{Code: ResultInternal}
 	ErrIdPFailed       = &Error{Code: ResultIdPFailed}

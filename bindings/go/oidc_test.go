@@ -12,7 +12,9 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,16 @@ type fakeIdP struct {
 	srv *httptest.Server
 	url string // set before the server starts, so handlers read it race-free
 	key *rsa.PrivateKey
+	mu  sync.Mutex
+	// exchange, when set (setExchange), answers the token endpoint: the ID token for the
+	// request's form and client credentials, or "" to refuse them (401 invalid_client).
+	exchange func(form url.Values, clientID, clientSecret string) string
+}
+
+func (idp *fakeIdP) setExchange(f func(form url.Values, clientID, clientSecret string) string) {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	idp.exchange = f
 }
 
 func newFakeIdP(t *testing.T) *fakeIdP {
@@ -47,6 +59,27 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 			"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
 			"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes()),
 		}}})
+	})
+	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
+		idp.mu.Lock()
+		exchange := idp.exchange
+		idp.mu.Unlock()
+		if err := r.ParseForm(); err != nil || exchange == nil {
+			http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
+			return
+		}
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		}
+		tok := exchange(r.PostForm, id, secret)
+		if tok == "" {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client"})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "id_token": tok})
 	})
 	idp.srv = httptest.NewUnstartedServer(mux)
 	idp.url = "http://" + idp.srv.Listener.Addr().String()

@@ -48,6 +48,54 @@ type RateLimit struct {
 	Burst     uint32
 }
 
+// serverOptionsJSON is ServerOptions as the library reads it
+// (include/schema/server_options.json; schema_test.go checks the tags against it).
+type serverOptionsJSON struct {
+	Listen                  string         `json:"listen,omitempty"`
+	TLSCert                 string         `json:"tls_cert,omitempty"`
+	TLSKey                  string         `json:"tls_key,omitempty"`
+	MaxHeaderBytes          int            `json:"max_header_bytes,omitempty"`
+	HeaderTimeoutMs         int64          `json:"header_timeout_ms,omitempty"`
+	RequestTimeoutMs        int64          `json:"request_timeout_ms,omitempty"`
+	ShutdownGraceMs         int64          `json:"shutdown_grace_ms,omitempty"`
+	MaxConnections          int            `json:"max_connections,omitempty"`
+	MaxInFlight             int            `json:"max_in_flight,omitempty"`
+	MaxInFlightPerDirectory int            `json:"max_in_flight_per_directory,omitempty"`
+	RateLimit               *rateLimitJSON `json:"rate_limit,omitempty"`
+	Admin                   *adminJSON     `json:"admin,omitempty"`
+}
+
+type rateLimitJSON struct {
+	PerSecond uint32 `json:"per_second"`
+	Burst     uint32 `json:"burst"`
+}
+
+type adminJSON struct {
+	Credential  string `json:"credential"`
+	AllowRemote bool   `json:"allow_remote"`
+}
+
+// toJSON leaves zero fields out, so the library's defaults apply.
+func (opts *ServerOptions) toJSON() serverOptionsJSON {
+	o := serverOptionsJSON{
+		Listen: opts.Listen, TLSCert: opts.TLSCert, TLSKey: opts.TLSKey,
+		MaxHeaderBytes:          max(opts.MaxHeaderBytes, 0),
+		HeaderTimeoutMs:         max(opts.HeaderTimeout.Milliseconds(), 0),
+		RequestTimeoutMs:        max(opts.RequestTimeout.Milliseconds(), 0),
+		ShutdownGraceMs:         max(opts.ShutdownGrace.Milliseconds(), 0),
+		MaxConnections:          max(opts.MaxConnections, 0),
+		MaxInFlight:             max(opts.MaxInFlight, 0),
+		MaxInFlightPerDirectory: max(opts.MaxInFlightPerDirectory, 0),
+	}
+	if opts.RateLimit != nil {
+		o.RateLimit = &rateLimitJSON{PerSecond: opts.RateLimit.PerSecond, Burst: opts.RateLimit.Burst}
+	}
+	if opts.Admin != nil {
+		o.Admin = &adminJSON{Credential: opts.Admin.Credential, AllowRemote: opts.Admin.AllowRemote}
+	}
+	return o
+}
+
 // Server is the library's own HTTP server, serving every directory of an engine on
 // threads of its own. Stop it; a finalizer stops a Server no longer referenced.
 type Server struct {
@@ -59,44 +107,9 @@ type Server struct {
 // engine. Errors: ErrInvalidArgument (TLSCert without TLSKey, a bad admin credential),
 // ErrIO (cannot listen, unreadable certificate).
 func (e *Engine) StartServer(opts *ServerOptions) (*Server, error) {
-	o := map[string]any{}
+	var o serverOptionsJSON
 	if opts != nil {
-		if opts.Listen != "" {
-			o["listen"] = opts.Listen
-		}
-		if opts.TLSCert != "" {
-			o["tls_cert"] = opts.TLSCert
-		}
-		if opts.TLSKey != "" {
-			o["tls_key"] = opts.TLSKey
-		}
-		if opts.MaxHeaderBytes > 0 {
-			o["max_header_bytes"] = opts.MaxHeaderBytes
-		}
-		if opts.HeaderTimeout > 0 {
-			o["header_timeout_ms"] = opts.HeaderTimeout.Milliseconds()
-		}
-		if opts.MaxConnections > 0 {
-			o["max_connections"] = opts.MaxConnections
-		}
-		if opts.MaxInFlight > 0 {
-			o["max_in_flight"] = opts.MaxInFlight
-		}
-		if opts.MaxInFlightPerDirectory > 0 {
-			o["max_in_flight_per_directory"] = opts.MaxInFlightPerDirectory
-		}
-		if opts.RateLimit != nil {
-			o["rate_limit"] = map[string]uint32{"per_second": opts.RateLimit.PerSecond, "burst": opts.RateLimit.Burst}
-		}
-		if opts.Admin != nil {
-			o["admin"] = map[string]any{"credential": opts.Admin.Credential, "allow_remote": opts.Admin.AllowRemote}
-		}
-		if opts.RequestTimeout > 0 {
-			o["request_timeout_ms"] = opts.RequestTimeout.Milliseconds()
-		}
-		if opts.ShutdownGrace > 0 {
-			o["shutdown_grace_ms"] = opts.ShutdownGrace.Milliseconds()
-		}
+		o = opts.toJSON()
 	}
 	js, _ := json.Marshal(o)
 	var ptr *C.scim_server

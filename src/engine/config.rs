@@ -5,7 +5,7 @@ use crate::provider::Config;
 
 /// Engine settings (JSON at the C ABI: `{"public_url": …, "scim_path": …, "provider": {…},
 /// "events": {"max_age_secs": …, "max_count": …}, "event_lease_ms": …}`).
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Scheme, host and port clients reach the host at (`https://host.example.com`).

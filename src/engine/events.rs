@@ -318,7 +318,7 @@ impl Drop for Engine {
 }
 
 /// A directory's outbox, as [`Engine::event_stats`] reports it (JSON at the C ABI).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct EventStats {
     /// The last sequence number handed out (0 before the first event).
     pub last_seq: u64,

@@ -5,7 +5,7 @@ use super::directories::{not_found, settings};
 use super::mappings::fed;
 use super::Engine;
 use crate::directory::{DirectoryOidc, Service};
-use crate::error::ScimError;
+use crate::error::{ErrorKind, ScimError};
 use crate::mapping::FoundUser;
 use crate::oidc::{Claims, LoginSealer, LoginStart, OidcConfig, OidcError, RelyingParty};
 use ring::hmac;
@@ -20,8 +20,9 @@ pub(super) struct Party {
     rp: Arc<RelyingParty>,
 }
 
-/// A completed login: who logged in, and what the IdP said about them.
-#[derive(Clone, Debug, PartialEq)]
+/// A completed login: who logged in, and what the IdP said about them. As JSON (what
+/// `scim_login_complete` returns): `{"user": {"id", "resource", "record"}, "claims"}`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Login {
     /// The provisioned user, with the mapped record of the service searched.
     pub user: FoundUser,
@@ -55,6 +56,20 @@ impl LoginError {
             LoginError::NotProvisioned(_) => "not_provisioned",
             LoginError::Deactivated(_) => "user_deactivated",
             LoginError::Directory(_) => "directory_error",
+        }
+    }
+
+    /// What kind of failure it is: the IdP unusable (its configuration, discovery, keys
+    /// or token endpoint), no login configured, the directory's own error, or else a
+    /// refused login.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LoginError::Oidc(e) if e.kind.is_configuration_or_transport() => ErrorKind::IdpFailed,
+            LoginError::Oidc(_) | LoginError::NotProvisioned(_) | LoginError::Deactivated(_) => {
+                ErrorKind::LoginRefused
+            }
+            LoginError::NotConfigured => ErrorKind::WrongState,
+            LoginError::Directory(e) => e.kind,
         }
     }
 
@@ -179,19 +194,21 @@ impl Engine {
                 continue;
             }
             let key = self.sealing_key()?.ok_or_else(|| {
-                ScimError::internal(format!(
+                let detail = format!(
                     "directory '{}' holds a sealed OIDC client secret: configure the \
                      secrets_key it was sealed with",
                     record.id
-                ))
+                );
+                ScimError::secrets_key(500, detail)
             })?;
             key.open(&record.id, &oidc.config.client_secret)
                 .map_err(|_| {
-                    ScimError::internal(format!(
+                    let detail = format!(
                         "directory '{}': its OIDC client secret was sealed with another \
                          secrets_key; every instance sharing a database needs the same key",
                         record.id
-                    ))
+                    );
+                    ScimError::secrets_key(500, detail)
                 })?;
         }
         Ok(())
@@ -348,7 +365,10 @@ impl Engine {
         let mut config = oidc.config.clone();
         if crate::secret::is_sealed(&config.client_secret) {
             let key = self.sealing_key()?.ok_or_else(|| {
-                ScimError::internal("the OIDC client secret is sealed: configure secrets_key")
+                ScimError::secrets_key(
+                    500,
+                    "the OIDC client secret is sealed: configure secrets_key",
+                )
             })?;
             let plain = key.open(id, &config.client_secret)?;
             // Into the sealed value's buffer (longer than the plain one): the secret is

@@ -82,10 +82,15 @@ impl Engine {
         let url = path
             .and_then(std::path::Path::to_str)
             .filter(|p| crate::store::PostgresStore::is_url(p));
+        // A store that cannot be opened is an I/O failure, unless it said more.
+        let io = |e: ScimError| match e.kind {
+            crate::error::ErrorKind::Internal => e.with_kind(crate::error::ErrorKind::Io),
+            _ => e,
+        };
         let store: Arc<dyn Store> = match (path, url) {
-            (_, Some(url)) => Arc::new(crate::store::PostgresStore::open(url)?),
+            (_, Some(url)) => Arc::new(crate::store::PostgresStore::open(url).map_err(io)?),
             (None, _) => Arc::new(crate::store::MemoryStore::new()),
-            (Some(p), None) => Arc::new(crate::store::SqliteStore::open_default(p)?),
+            (Some(p), None) => Arc::new(crate::store::SqliteStore::open_default(p).map_err(io)?),
         };
         let engine = Engine::new(config, store);
         if url.is_some() {

@@ -3,7 +3,6 @@
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, json_arg, json_out, out, scim_result, str_arg};
 use crate::directory::{DirectoryUpdate, NewDirectory};
-use serde_json::{json, Value};
 use std::ffi::c_char;
 
 /// Create a directory from `{"name", "domain", "idp": "okta"|"entra"|"generic",
@@ -12,6 +11,7 @@ use std::ffi::c_char;
 ///
 /// Errors: INVALID_JSON, INVALID_ARGUMENT (a rule; the message names field and rule),
 /// CONFLICT (name taken). Thread-safe.
+/// JSON: `directory_json` is `schema/new_directory.json`, the result `schema/directory.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_directory_create(
     engine: *const scim_engine,
@@ -28,6 +28,7 @@ pub unsafe extern "C" fn scim_directory_create(
 }
 
 /// The directory `id` as JSON. Errors: NOT_FOUND. Thread-safe.
+/// JSON: the result is `schema/directory.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_directory_get(
     engine: *const scim_engine,
@@ -42,6 +43,7 @@ pub unsafe extern "C" fn scim_directory_get(
 }
 
 /// Every directory, as a JSON array in creation order. Thread-safe.
+/// JSON: the result is an array of `schema/directory.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_directory_list(
     engine: *const scim_engine,
@@ -60,6 +62,7 @@ pub unsafe extern "C" fn scim_directory_list(
 
 /// Change a directory's `domain`, `services` or `settings` (name and IdP are fixed):
 /// `update_json` holds only what changes. On success the updated directory as JSON.
+/// JSON: `update_json` is `schema/directory_update.json`, the result `schema/directory.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_directory_update(
     engine: *const scim_engine,
@@ -89,6 +92,7 @@ pub unsafe extern "C" fn scim_directory_delete(
 /// the default, 6). The previous token stops working at once. On success `*token_json_out`
 /// is `{"secret", "issued_at", "expires_at", "lifespan_months"}`: the only time the
 /// secret is ever available. Errors: NOT_FOUND, INVALID_ARGUMENT (lifespan).
+/// JSON: the result is `schema/issued_token.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_token_issue(
     engine: *const scim_engine,
@@ -101,12 +105,7 @@ pub unsafe extern "C" fn scim_token_issue(
         let e = self::engine(engine)?;
         let months = (lifespan_months != 0).then_some(lifespan_months);
         let t = e.issue_token(str_arg(id, "id")?, months)?;
-        let mut v = json!({ "secret": t.secret.as_str() });
-        if let (Value::Object(o), Ok(Value::Object(info))) = (&mut v, serde_json::to_value(&t.info))
-        {
-            o.extend(info);
-        }
-        out(token_json_out, "token_json_out", json_out(&v)?)
+        out(token_json_out, "token_json_out", json_out(&t)?)
     })
 }
 
@@ -122,6 +121,7 @@ pub unsafe extern "C" fn scim_token_revoke(
 /// The directories whose token expires within `within_seconds` from now (expired ones
 /// included), soonest first, as a JSON array of directories: what a host warns its
 /// admins about.
+/// JSON: the result is an array of `schema/directory.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_token_list_expiring(
     engine: *const scim_engine,

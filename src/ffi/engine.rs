@@ -41,7 +41,10 @@ pub(crate) unsafe fn engine<'a>(p: *const scim_engine) -> FfiResult<&'a Engine> 
 /// dropped, oldest first, with a warning in the log (null: no limit).
 /// On success `*engine_out` owns a new engine.
 ///
-/// Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON, IO/INTERNAL (the store).
+/// Errors: NULL_PARAMETER, INVALID_UTF8, INVALID_JSON, SECRETS_KEY (`secrets_key` is not
+/// 64 hex characters, or does not open the secrets sealed in a shared database), IO (the
+/// store cannot be opened).
+/// JSON: `config_json` is `schema/engine_config.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_engine_open(
     path: *const c_char,
@@ -56,8 +59,7 @@ pub unsafe extern "C" fn scim_engine_open(
         } else {
             json_arg(config_json, "config_json")?
         };
-        let engine = Engine::open(path.map(std::path::Path::new), config)
-            .map_err(|e| super::Failure(scim_result::SCIM_RESULT_IO, e.detail))?;
+        let engine = Engine::open(path.map(std::path::Path::new), config)?;
         out(engine_out, "engine_out", to_arc(Arc::new(engine)))
     })
 }

@@ -4,15 +4,16 @@
 use super::cast::{take_box, to_box, try_clone_arc, Castable, OwnershipBox};
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, json_out, null, out, quiet, scim_result, str_arg};
+use crate::events::Subscription;
+use crate::store::Event;
 use std::ffi::{c_char, c_void, CString};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Wait up to `timeout_ms` for events of directory `id` not yet delivered, and return up
 /// to `limit` of them as a JSON array (`[]` on timeout): each
 /// `{"seq", "kind", "resource_type", "resource_id", "time", "data"}`. Events delivered but
 /// not acknowledged come again after a restart. Thread-safe (blocks the calling thread).
+/// JSON: the result is an array of `schema/event.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_event_next(
     engine: *const scim_engine,
@@ -52,6 +53,7 @@ pub unsafe extern "C" fn scim_event_ack(
 /// by `scim_event_group_ack`), and handed again from the acknowledged cursor to the next
 /// consumer when the holder stops renewing. Errors: NOT_FOUND, INVALID_VALUE (a group
 /// name that is empty, longer than 64 bytes or holds control characters). Thread-safe.
+/// JSON: the result is an array of `schema/event.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_event_group_next(
     engine: *const scim_engine,
@@ -111,6 +113,7 @@ pub unsafe extern "C" fn scim_event_group_rewind(
 /// `{"group", "acked", "delivered", "owner", "lease_until"}` (`owner`: the consumer
 /// holding the lease or `null`; `lease_until`: when it ends, milliseconds since the Unix
 /// epoch by the store's clock). Errors: NOT_FOUND.
+/// JSON: the result is an array of `schema/event_group.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_event_group_list(
     engine: *const scim_engine,
@@ -125,6 +128,7 @@ pub unsafe extern "C" fn scim_event_group_list(
 }
 
 /// Called with `userdata` first and a JSON array of events (valid only during the call).
+/// JSON: `events_json` is an array of `schema/event.json`.
 pub type scim_event_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, events_json: *const c_char)>;
 /// Called once with `userdata` when the library no longer needs it.
@@ -135,13 +139,8 @@ pub struct scim_subscription {
     _private: [u8; 0],
 }
 
-/// What a subscription handle owns: the flag that stops its thread, and the thread.
-pub struct Subscription {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// The handle owns the subscription: `scim_subscription_free` takes it back to stop it.
+/// The handle owns the subscription (the core's [`Subscription`]):
+/// `scim_subscription_free` takes it back to stop it.
 impl Castable for scim_subscription {
     type Ownership = OwnershipBox;
     type RustType = Subscription;
@@ -167,45 +166,26 @@ pub unsafe extern "C" fn scim_subscription_start(
     boundary(|| {
         check_out(subscription_out, "subscription_out")?;
         let e = try_clone_arc(engine, "engine")?;
-        let id = str_arg(id, "id")?.to_owned();
+        let id = str_arg(id, "id")?;
         let callback = callback.ok_or_else(|| null("callback"))?;
-        e.directory(&id)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let ud = Userdata(userdata);
-        let stopping = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("libscim-events".into())
-            .spawn(move || {
-                let ud = ud;
-                while !stopping.load(Ordering::Acquire) {
-                    let batch = match e.next_events(&id, 100, Duration::from_millis(200)) {
-                        Ok(b) => b,
-                        Err(err) => {
-                            log::error!(target: "scim::events", "subscription for {id}: {err}");
-                            std::thread::sleep(Duration::from_millis(200));
-                            continue;
-                        }
-                    };
-                    if batch.is_empty() {
-                        continue;
-                    }
-                    let Ok(json) = serde_json::to_string(&batch) else {
-                        continue;
-                    };
-                    let json = CString::new(json).unwrap_or_default();
-                    // A panic in the host's callback cannot unwind here (it is C), but
-                    // guard our own side.
-                    let _ = std::panic::catch_unwind(|| unsafe { callback(ud.0, json.as_ptr()) });
-                }
-                if let Some(f) = finalizer {
-                    unsafe { f(ud.0) };
-                }
-            })
-            .map_err(|err| super::Failure(scim_result::SCIM_RESULT_IO, err.to_string()))?;
-        let sub = Subscription {
-            stop,
-            thread: Some(thread),
+        let (ud, ud_fin) = (Userdata(userdata), Userdata(userdata));
+        let deliver = move |batch: &[Event]| {
+            let ud = &ud;
+            let Ok(json) = serde_json::to_string(batch) else {
+                return;
+            };
+            let json = CString::new(json).unwrap_or_default();
+            // A panic in the host's callback cannot unwind here (it is C), but guard our
+            // own side.
+            let _ = std::panic::catch_unwind(|| unsafe { callback(ud.0, json.as_ptr()) });
         };
+        let stopped = move || {
+            let ud = ud_fin;
+            if let Some(f) = finalizer {
+                unsafe { f(ud.0) };
+            }
+        };
+        let sub = Subscription::start(e, id, deliver, stopped)?;
         out(subscription_out, "subscription_out", to_box(sub))
     })
 }
@@ -215,12 +195,8 @@ pub unsafe extern "C" fn scim_subscription_start(
 #[no_mangle]
 pub unsafe extern "C" fn scim_subscription_free(subscription: *mut scim_subscription) {
     quiet(|| {
-        let Some(mut sub) = take_box(subscription) else {
-            return;
-        };
-        sub.stop.store(true, Ordering::Release);
-        if let Some(t) = sub.thread.take() {
-            let _ = t.join();
+        if let Some(sub) = take_box(subscription) {
+            sub.stop();
         }
     })
 }
@@ -239,6 +215,7 @@ pub unsafe extern "C" fn scim_event_rewind(
 /// `{"last_seq", "acked", "kept", "dropped"}`: `dropped` counts the unacknowledged events
 /// that retention (the `"events"` limits of the engine's configuration) deleted after the
 /// acknowledged cursor, which a consumer never receives. Errors: NOT_FOUND.
+/// JSON: the result is `schema/event_stats.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_event_stats_get(
     engine: *const scim_engine,

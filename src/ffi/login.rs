@@ -1,48 +1,16 @@
 //! OpenID Connect login through a directory's IdP.
 
 use super::engine::{engine, scim_engine};
-use super::{boundary, check_out, json_arg, json_out, out, scim_result, str_arg, Failure};
-use crate::engine::{Login, LoginError};
-use crate::oidc::OidcConfig;
-use serde_json::json;
+use super::{boundary, check_out, json_arg, json_out, out, scim_result, str_arg};
+use crate::directory::DirectoryOidc;
 use std::ffi::c_char;
-
-impl From<LoginError> for Failure {
-    fn from(e: LoginError) -> Self {
-        let code = match &e {
-            LoginError::Directory(inner) => return Failure::from(inner.clone()),
-            LoginError::Oidc(o) if o.kind.is_configuration_or_transport() => {
-                scim_result::SCIM_RESULT_IDP_FAILED
-            }
-            LoginError::NotConfigured => scim_result::SCIM_RESULT_WRONG_STATE,
-            _ => scim_result::SCIM_RESULT_LOGIN_REFUSED,
-        };
-        // The message starts with the login error's stable code: "user_deactivated: …".
-        Failure(code, e.to_string())
-    }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Settings {
-    config: OidcConfig,
-    #[serde(default = "email")]
-    attribute: String,
-}
-
-fn email() -> String {
-    "email".into()
-}
-
-fn login_json(l: &Login) -> serde_json::Value {
-    json!({ "user": l.user, "claims": l.claims })
-}
 
 /// Configure directory `id`'s OpenID Connect login from
 /// `{"config": {"client_id", "client_secret", "config_url", "scopes"?, "claim"?,
 /// "allowed_algs"?, "leeway_secs"?, "extra_authorize_params"?, "allow_http"?,
 /// "ca_bundle_pem"?, "require_email_verified"?}, "attribute": "email"}`. The redirect URI
 /// is the directory's (in the returned directory JSON, under `login`).
+/// JSON: `settings_json` is `schema/oidc_settings.json`, the result `schema/directory.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_oidc_configure(
     engine: *const scim_engine,
@@ -53,7 +21,7 @@ pub unsafe extern "C" fn scim_oidc_configure(
     boundary(|| {
         check_out(directory_json_out, "directory_json_out")?;
         let e = self::engine(engine)?;
-        let s: Settings = json_arg(settings_json, "settings_json")?;
+        let s: DirectoryOidc = json_arg(settings_json, "settings_json")?;
         let d = e.set_oidc(str_arg(id, "id")?, s.config, &s.attribute)?;
         out(directory_json_out, "directory_json_out", json_out(&d)?)
     })
@@ -61,7 +29,9 @@ pub unsafe extern "C" fn scim_oidc_configure(
 
 /// Start a login: `{"authorization_url", "state", "expires_at"}`; send the browser to the
 /// URL. Does network I/O (discovery) on first use. Errors: WRONG_STATE (no login
-/// configured), IDP_FAILED (discovery).
+/// configured), IDP_FAILED (discovery), SECRETS_KEY (the client secret was sealed with
+/// another `secrets_key`, or the engine has none).
+/// JSON: the result is `schema/login_start.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_login_begin(
     engine: *const scim_engine,
@@ -71,12 +41,7 @@ pub unsafe extern "C" fn scim_login_begin(
     boundary(|| {
         check_out(start_json_out, "start_json_out")?;
         let s = self::engine(engine)?.login_begin(str_arg(id, "id")?)?;
-        let v = json!({
-            "authorization_url": s.authorization_url,
-            "state": s.state,
-            "expires_at": s.expires_at,
-        });
-        out(start_json_out, "start_json_out", json_out(&v)?)
+        out(start_json_out, "start_json_out", json_out(&s)?)
     })
 }
 
@@ -84,6 +49,7 @@ pub unsafe extern "C" fn scim_login_begin(
 /// "record"}, "claims": {…}}`. Errors: LOGIN_REFUSED (the message starts with the code:
 /// `not_provisioned`, `user_deactivated`, `email_not_verified`, `state_unknown`,
 /// `expired`, …), IDP_FAILED (token exchange, discovery, keys).
+/// JSON: the result is `schema/login.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_login_complete(
     engine: *const scim_engine,
@@ -99,12 +65,13 @@ pub unsafe extern "C" fn scim_login_complete(
             str_arg(code, "code")?,
             str_arg(state, "state")?,
         )?;
-        out(login_json_out, "login_json_out", json_out(&login_json(&l))?)
+        out(login_json_out, "login_json_out", json_out(&l)?)
     })
 }
 
 /// Validate an ID token from the host's own browser flow with the nonce it sent, then
 /// find the provisioned, active user, as `scim_login_complete`.
+/// JSON: the result is `schema/login.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_id_token_validate(
     engine: *const scim_engine,
@@ -120,7 +87,7 @@ pub unsafe extern "C" fn scim_id_token_validate(
             str_arg(id_token, "id_token")?,
             str_arg(nonce, "nonce")?,
         )?;
-        out(login_json_out, "login_json_out", json_out(&login_json(&l))?)
+        out(login_json_out, "login_json_out", json_out(&l)?)
     })
 }
 

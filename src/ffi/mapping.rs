@@ -1,38 +1,24 @@
 //! Attribute mappings and the reverse lookup.
 
 use super::engine::{engine, scim_engine};
-use super::{
-    boundary, check_out, json_arg, json_out, out, scim_result, str_arg, Failure, FfiResult,
-};
+use super::{boundary, check_out, json_arg, json_out, out, scim_result, str_arg, FfiResult};
 use crate::directory::Service;
 use crate::mapping::MappingEntry;
 use crate::schema::ResourceKind;
 use std::ffi::c_char;
 
 unsafe fn service(p: *const c_char) -> FfiResult<Service> {
-    let s = str_arg(p, "service")?;
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
-        Failure(
-            scim_result::SCIM_RESULT_INVALID_ARGUMENT,
-            format!("service must be 'uem' or 'access', not '{s}'"),
-        )
-    })
+    Ok(str_arg(p, "service")?.parse()?)
 }
 
 unsafe fn kind(p: *const c_char) -> FfiResult<ResourceKind> {
-    match str_arg(p, "kind")? {
-        "users" => Ok(ResourceKind::User),
-        "groups" => Ok(ResourceKind::Group),
-        other => Err(Failure(
-            scim_result::SCIM_RESULT_INVALID_ARGUMENT,
-            format!("kind must be 'users' or 'groups', not '{other}'"),
-        )),
-    }
+    Ok(crate::mapping::entries_kind(str_arg(p, "kind")?)?)
 }
 
 /// Directory `id`'s mappings, one per service it feeds, as JSON:
 /// `{"uem": {"profile", "users": [entries], "groups": [entries]}, "access": …}` where an
 /// entry is `{"target", "source", "required", "immutable", "transform"}`.
+/// JSON: the result is `schema/mappings.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_mapping_get(
     engine: *const scim_engine,
@@ -50,6 +36,7 @@ pub unsafe extern "C" fn scim_mapping_get(
 /// change the one with the same target. Validated when set (unknown SCIM path, duplicate
 /// target → INVALID_ARGUMENT). Emits no event (see `scim_mapping_resync`). On success the
 /// service's whole mapping as JSON.
+/// JSON: `entry_json` is `schema/mapping_entry.json`, the result `schema/mapping.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_mapping_entry_set(
     engine: *const scim_engine,
@@ -75,6 +62,7 @@ pub unsafe extern "C" fn scim_mapping_entry_set(
 
 /// Remove the entry with `target`; required entries cannot be removed
 /// (INVALID_ARGUMENT). On success the service's whole mapping as JSON.
+/// JSON: the result is `schema/mapping.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_mapping_entry_remove(
     engine: *const scim_engine,
@@ -114,6 +102,7 @@ pub unsafe extern "C" fn scim_mapping_resync(
 /// The provisioned user whose mapped attribute `target` (of `service`) equals `value`
 /// (case-insensitively for emails and user names): `{"id", "resource", "record"}`, or
 /// `null` when there is none. Errors: CONFLICT when several users match.
+/// JSON: the result is `schema/found_user.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_user_find(
     engine: *const scim_engine,
@@ -137,6 +126,7 @@ pub unsafe extern "C" fn scim_user_find(
 
 /// Reset `service`'s mapping to a profile's defaults (`profile`: "workspace-one" or
 /// "rfc"). Emits no event (see `scim_mapping_resync`). On success the mapping as JSON.
+/// JSON: the result is `schema/mapping.json`.
 #[no_mangle]
 pub unsafe extern "C" fn scim_mapping_reset(
     engine: *const scim_engine,
@@ -147,14 +137,7 @@ pub unsafe extern "C" fn scim_mapping_reset(
 ) -> scim_result {
     boundary(|| {
         check_out(mapping_json_out, "mapping_json_out")?;
-        let name = str_arg(profile, "profile")?;
-        let profile: crate::mapping::Profile =
-            serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
-                Failure(
-                    scim_result::SCIM_RESULT_INVALID_ARGUMENT,
-                    format!("profile must be 'workspace-one' or 'rfc', not '{name}'"),
-                )
-            })?;
+        let profile: crate::mapping::Profile = str_arg(profile, "profile")?.parse()?;
         let m = self::engine(engine)?.reset_mapping(
             str_arg(id, "id")?,
             self::service(service)?,

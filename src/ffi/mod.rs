@@ -4,8 +4,10 @@
 //! inputs come first, outputs (`*_out`) last and are written only on success; every
 //! exported body runs behind a panic boundary; NULL and UTF-8 are checked on every input;
 //! structured values cross as UTF-8 JSON strings that the library allocates and the
-//! caller frees with [`scim_string_free`]. After a failure, [`scim_last_error`] describes
-//! it on the calling thread.
+//! caller frees with [`scim_string_free`], each shape defined once by a core type and
+//! published as a JSON Schema (`include/schema/*.json`, named in each function's doc).
+//! After a failure, [`scim_last_error`] describes it on the calling thread, and the code
+//! is the core's [`ErrorKind`] (one code per kind).
 
 #![allow(non_camel_case_types)]
 // The safety contract of every exported function is in its doc comment (the header).
@@ -30,11 +32,13 @@ pub use handle::{
 };
 pub use server::scim_server;
 
-use crate::error::ScimError;
+use crate::error::{ErrorKind, ScimError};
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 
-/// Status of every fallible call. Values are grouped and never reused.
+/// Status of every fallible call. Values are grouped and never reused. Each code but OK
+/// is one error kind of the library (`schema/error_kinds.json`: the same names, in snake
+/// case, as the bindings' exception classes and errors carry).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum scim_result {
@@ -58,6 +62,11 @@ pub enum scim_result {
     SCIM_RESULT_WRONG_STATE = 202,
     /// A login was refused; the message starts with its code (`user_deactivated: …`).
     SCIM_RESULT_LOGIN_REFUSED = 203,
+    /// A credential (bearer token, admin credential) was missing or not accepted.
+    SCIM_RESULT_UNAUTHENTICATED = 204,
+    /// The `secrets_key` is malformed, missing for a sealed secret, or does not open the
+    /// secrets sealed in the store (another instance's key).
+    SCIM_RESULT_SECRETS_KEY = 205,
     /// The store or the operating system failed (disk, network, socket).
     SCIM_RESULT_IO = 300,
     /// An internal error; the message says more.
@@ -83,6 +92,8 @@ pub extern "C" fn scim_result_name(result: scim_result) -> *const c_char {
         SCIM_RESULT_CONFLICT => c"SCIM_RESULT_CONFLICT",
         SCIM_RESULT_WRONG_STATE => c"SCIM_RESULT_WRONG_STATE",
         SCIM_RESULT_LOGIN_REFUSED => c"SCIM_RESULT_LOGIN_REFUSED",
+        SCIM_RESULT_UNAUTHENTICATED => c"SCIM_RESULT_UNAUTHENTICATED",
+        SCIM_RESULT_SECRETS_KEY => c"SCIM_RESULT_SECRETS_KEY",
         SCIM_RESULT_IO => c"SCIM_RESULT_IO",
         SCIM_RESULT_INTERNAL => c"SCIM_RESULT_INTERNAL",
         SCIM_RESULT_IDP_FAILED => c"SCIM_RESULT_IDP_FAILED",
@@ -149,17 +160,38 @@ pub unsafe extern "C" fn scim_string_free(s: *mut c_char) {
 #[doc(hidden)]
 pub struct Failure(pub scim_result, pub String);
 
+/// Each kind of the core is one code (and back): the code is the kind the core set.
+impl From<ErrorKind> for scim_result {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::NullParameter => SCIM_RESULT_NULL_PARAMETER,
+            ErrorKind::InvalidUtf8 => SCIM_RESULT_INVALID_UTF8,
+            ErrorKind::InvalidJson => SCIM_RESULT_INVALID_JSON,
+            ErrorKind::InvalidArgument => SCIM_RESULT_INVALID_ARGUMENT,
+            ErrorKind::NotFound => SCIM_RESULT_NOT_FOUND,
+            ErrorKind::Conflict => SCIM_RESULT_CONFLICT,
+            ErrorKind::WrongState => SCIM_RESULT_WRONG_STATE,
+            ErrorKind::LoginRefused => SCIM_RESULT_LOGIN_REFUSED,
+            ErrorKind::Unauthenticated => SCIM_RESULT_UNAUTHENTICATED,
+            ErrorKind::SecretsKey => SCIM_RESULT_SECRETS_KEY,
+            ErrorKind::Io => SCIM_RESULT_IO,
+            ErrorKind::Internal => SCIM_RESULT_INTERNAL,
+            ErrorKind::IdpFailed => SCIM_RESULT_IDP_FAILED,
+            ErrorKind::Panic => SCIM_RESULT_PANIC,
+        }
+    }
+}
+
 impl From<ScimError> for Failure {
     fn from(e: ScimError) -> Self {
-        let code = match e.status {
-            404 => SCIM_RESULT_NOT_FOUND,
-            409 => SCIM_RESULT_CONFLICT,
-            400..=499 => SCIM_RESULT_INVALID_ARGUMENT,
-            // The store's disk is full (507 Insufficient Storage).
-            507 => SCIM_RESULT_IO,
-            _ => SCIM_RESULT_INTERNAL,
-        };
-        Failure(code, e.detail)
+        Failure(e.kind.into(), e.detail)
+    }
+}
+
+impl From<crate::engine::LoginError> for Failure {
+    fn from(e: crate::engine::LoginError) -> Self {
+        // The message starts with the login error's stable code: "user_deactivated: …".
+        Failure(e.kind().into(), e.to_string())
     }
 }
 
@@ -264,5 +296,27 @@ pub(crate) fn check_out<T>(p: *mut T, name: &str) -> FfiResult {
         Err(null(name))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// One code per kind, each named by `scim_result_name` as the kind is named.
+    #[test]
+    fn kinds_and_codes_are_one_to_one() {
+        let codes: HashSet<u32> = ErrorKind::ALL
+            .iter()
+            .map(|&k| scim_result::from(k) as u32)
+            .collect();
+        assert_eq!(codes.len(), ErrorKind::ALL.len());
+        assert!(!codes.contains(&(SCIM_RESULT_OK as u32)));
+        for kind in ErrorKind::ALL {
+            let name = unsafe { CStr::from_ptr(scim_result_name(kind.into())) };
+            let expected = format!("SCIM_RESULT_{}", kind.name().to_uppercase());
+            assert_eq!(name.to_str().unwrap(), expected);
+        }
     }
 }

@@ -2,10 +2,9 @@
 
 use super::cast::{take_box, to_box, try_clone_arc, try_ref, Castable, OwnershipBox};
 use super::engine::scim_engine;
-use super::{boundary, check_out, json_arg, out, quiet, scim_result, Failure};
-use crate::server::{RateLimit, Server, ServerOptions, TlsFiles};
+use super::{boundary, check_out, out, quiet, scim_result, str_arg};
+use crate::server::{Server, ServerOptions};
 use std::ffi::{c_char, CString};
-use std::time::Duration;
 
 /// A running server. Start it with `scim_server_start`; stop and free it with
 /// `scim_server_free`. Thread-safety: `scim_server_address_get` may be called from any
@@ -20,42 +19,6 @@ impl Castable for scim_server {
     type RustType = Server;
 }
 
-/// The server options as JSON (every field optional).
-#[derive(serde::Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct Options {
-    /// `"127.0.0.1:8080"`; port 0 picks a free port.
-    listen: Option<std::net::SocketAddr>,
-    tls_cert: Option<String>,
-    tls_key: Option<String>,
-    max_header_bytes: Option<usize>,
-    header_timeout_ms: Option<u64>,
-    request_timeout_ms: Option<u64>,
-    shutdown_grace_ms: Option<u64>,
-    max_connections: Option<usize>,
-    max_in_flight: Option<usize>,
-    max_in_flight_per_directory: Option<usize>,
-    /// `{"per_second": 50, "burst": 100}`; absent or null: no rate limit.
-    rate_limit: Option<RateLimitOption>,
-    /// `{"credential": "…", "allow_remote": false}`; absent or null: no admin API.
-    admin: Option<AdminOption>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdminOption {
-    credential: String,
-    #[serde(default)]
-    allow_remote: bool,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RateLimitOption {
-    per_second: u32,
-    burst: u32,
-}
-
 /// Start serving every directory of `engine` over HTTP (or HTTPS with `tls_cert` and
 /// `tls_key` PEM files), on threads of the library's own. `options_json` (NULL for
 /// defaults): `{"listen": "127.0.0.1:0", "tls_cert": "cert.pem", "tls_key": "key.pem",
@@ -67,6 +30,7 @@ struct RateLimitOption {
 /// given). `admin` turns on the admin API under `/admin/api/` (docs/admin-api.md) with
 /// this bearer credential (never a SCIM token: one starting `scim_` is refused), for
 /// loopback clients only unless `allow_remote`.
+/// The shape is `include/schema/server_options.json`.
 /// `request_timeout_ms` bounds receiving a body; a request the engine started is
 /// answered with its outcome. Beyond the connection and in-flight caps: `503` with
 /// `Retry-After`; beyond a directory's share or rate: `429` with `Retry-After`.
@@ -84,81 +48,12 @@ pub unsafe extern "C" fn scim_server_start(
     boundary(|| {
         check_out(server_out, "server_out")?;
         let e = try_clone_arc(engine, "engine")?;
-        let o: Options = if options_json.is_null() {
-            Options::default()
+        let options = if options_json.is_null() {
+            ServerOptions::default()
         } else {
-            json_arg(options_json, "options_json")?
+            ServerOptions::from_json(str_arg(options_json, "options_json")?)?
         };
-        let defaults = ServerOptions::default();
-        let tls = match (o.tls_cert, o.tls_key) {
-            (Some(c), Some(k)) => Some(TlsFiles {
-                cert_chain: c.into(),
-                private_key: k.into(),
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(Failure(
-                    scim_result::SCIM_RESULT_INVALID_ARGUMENT,
-                    "tls_cert and tls_key go together".into(),
-                ))
-            }
-        };
-        let invalid = |what: &str| {
-            Failure(
-                scim_result::SCIM_RESULT_INVALID_ARGUMENT,
-                format!("{what} must be at least 1"),
-            )
-        };
-        let positive = |v: Option<usize>, default: usize, what: &str| match v {
-            Some(0) => Err(invalid(what)),
-            v => Ok(v.unwrap_or(default)),
-        };
-        let rate_limit = match o.rate_limit {
-            Some(r) if r.per_second == 0 => return Err(invalid("rate_limit.per_second")),
-            Some(r) if r.burst == 0 => return Err(invalid("rate_limit.burst")),
-            r => r.map(|r| RateLimit {
-                per_second: r.per_second,
-                burst: r.burst,
-            }),
-        };
-        let admin = o
-            .admin
-            .map(|a| {
-                crate::admin::AdminOptions::new(&a.credential)
-                    .map(|opts| opts.allow_remote(a.allow_remote))
-                    .map_err(|e| Failure(scim_result::SCIM_RESULT_INVALID_ARGUMENT, e.detail))
-            })
-            .transpose()?;
-        // Every field named: a new option must be decided on here too.
-        let options = ServerOptions {
-            addr: o.listen.unwrap_or(defaults.addr),
-            tls,
-            max_header_bytes: o.max_header_bytes.unwrap_or(defaults.max_header_bytes),
-            header_timeout: o
-                .header_timeout_ms
-                .map_or(defaults.header_timeout, Duration::from_millis),
-            request_timeout: o
-                .request_timeout_ms
-                .map_or(defaults.request_timeout, Duration::from_millis),
-            shutdown_grace: o
-                .shutdown_grace_ms
-                .map_or(defaults.shutdown_grace, Duration::from_millis),
-            max_connections: positive(
-                o.max_connections,
-                defaults.max_connections,
-                "max_connections",
-            )?,
-            max_in_flight: positive(o.max_in_flight, defaults.max_in_flight, "max_in_flight")?,
-            max_in_flight_per_directory: positive(
-                o.max_in_flight_per_directory,
-                defaults.max_in_flight_per_directory,
-                "max_in_flight_per_directory",
-            )?,
-            rate_limit,
-            admin,
-        };
-        let server = Server::start(e, options)
-            .map_err(|err| Failure(scim_result::SCIM_RESULT_IO, err.detail))?;
+        let server = Server::start(e, options)?;
         out(server_out, "server_out", to_box(server))
     })
 }

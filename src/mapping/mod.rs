@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One target attribute and where its value comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingEntry {
     /// The attribute's name on the service side (`email`, `firstName`, …).
@@ -92,7 +92,7 @@ impl MappingEntry {
 
 /// What is done to the source value. JSON: `{"kind": "lowercase"}`,
 /// `{"kind": "default", "value": "x"}`, `{"kind": "email_local_part"}`, …
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Transform {
     /// Strings in lower case; other values unchanged.
@@ -110,7 +110,7 @@ pub enum Transform {
 }
 
 /// The entries of one service: for users and for groups.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     /// The profile the mapping started from: its required targets stay required.
@@ -120,6 +120,30 @@ pub struct Mapping {
     pub users: Vec<MappingEntry>,
     #[serde(default)]
     pub groups: Vec<MappingEntry>,
+}
+
+/// A service by its name (`"uem"` or `"access"`), as the C ABI and the bindings pass it.
+impl std::str::FromStr for Service {
+    type Err = crate::error::ScimError;
+    fn from_str(s: &str) -> Result<Service> {
+        serde_json::from_value(Value::String(s.to_owned())).map_err(|_| {
+            crate::error::ScimError::invalid_value(format!(
+                "service must be 'uem' or 'access', not '{s}'"
+            ))
+        })
+    }
+}
+
+/// The resource kind a mapping's entry list is for, by its key in [`Mapping`]
+/// (`"users"` or `"groups"`).
+pub fn entries_kind(name: &str) -> Result<ResourceKind> {
+    match name {
+        "users" => Ok(ResourceKind::User),
+        "groups" => Ok(ResourceKind::Group),
+        other => Err(crate::error::ScimError::invalid_value(format!(
+            "kind must be 'users' or 'groups', not '{other}'"
+        ))),
+    }
 }
 
 impl Mapping {
@@ -159,7 +183,7 @@ impl Mapping {
 }
 
 /// A provisioned user found by a mapped attribute ([`crate::Engine::find_user`]).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FoundUser {
     /// The SCIM id.
     pub id: String,

@@ -10,7 +10,9 @@ const WS1B_USER: &str = "urn:ietf:params:scim:schemas:extension:ws1b:2.0:User";
 const WS1B_GROUP: &str = "urn:ietf:params:scim:schemas:extension:ws1b:2.0:Group";
 
 /// A set of default entries a mapping starts from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
     /// The Workspace ONE defaults (six required user attributes, the enterprise and ws1b
@@ -20,6 +22,18 @@ pub enum Profile {
     /// Only what RFC 7643 requires: `userName` for users, `displayName` for groups (plus
     /// optional `externalId` and `active`/`displayName`).
     Rfc,
+}
+
+/// A profile by its name (`"workspace-one"` or `"rfc"`).
+impl std::str::FromStr for Profile {
+    type Err = crate::error::ScimError;
+    fn from_str(s: &str) -> crate::error::Result<Profile> {
+        serde_json::from_value(Value::String(s.to_owned())).map_err(|_| {
+            crate::error::ScimError::invalid_value(format!(
+                "profile must be 'workspace-one' or 'rfc', not '{s}'"
+            ))
+        })
+    }
 }
 
 impl Profile {

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// How the client authenticates at the token endpoint (OIDC Core §9).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenEndpointAuth {
     /// From discovery's `token_endpoint_auth_methods_supported`: `client_secret_basic`
@@ -22,7 +24,7 @@ pub enum TokenEndpointAuth {
 
 /// One directory's OIDC settings. JSON field names are the snake_case Rust names; every
 /// field but `client_id`, `client_secret`, `config_url` and `redirect_uri` has a default.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     pub client_id: String,

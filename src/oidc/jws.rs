@@ -17,7 +17,7 @@ use std::fmt;
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// The signature algorithms an ID token may use (the allowlist).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Alg {
     #[serde(rename = "RS256")]
     Rs256,

@@ -17,7 +17,7 @@ pub const MAX_PENDING_LOGINS: usize = 10_000;
 
 /// What `login_begin` hands the host: send the browser to `authorization_url`; `state`
 /// comes back on the redirect URI and goes to `login_complete`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct LoginStart {
     pub authorization_url: String,
     pub state: String,

@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 pub const DEFAULT_DIRECTORY: &str = "default";
 
 /// Provider settings; the limits are advertised under `/ServiceProviderConfig`.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The SCIM base URL clients use (`https://host/scim/v2`), for `meta.location`/`Location`.

@@ -212,7 +212,9 @@ impl SchemaDef {
 }
 
 /// The kinds of resources this provider serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 pub enum ResourceKind {
     User,
     Group,

@@ -275,7 +275,7 @@ impl PreparedEvent {
 
 /// A recorded change event. Its JSON form (the C ABI and the bindings) is
 /// `{"seq", "kind", "resource_type", "resource_id", "time", "data"}`.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Event {
     /// Position in the directory's outbox: strictly increasing.
     pub seq: u64,
@@ -284,6 +284,7 @@ pub struct Event {
     pub resource_kind: ResourceKind,
     pub resource_id: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub time: OffsetDateTime,
     pub data: Value,
 }
@@ -470,7 +471,7 @@ pub struct Taken {
 /// its stream (the directory's events, in order) is leased to one consumer at a time,
 /// so a group's events are handed to one consumer at a time, in order, and handed again
 /// (from `acked`) to the next consumer when the holder stops renewing its lease.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct GroupCursor {
     pub group: String,
     /// Every event up to this one was applied by the group.

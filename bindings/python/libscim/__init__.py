@@ -14,7 +14,8 @@ build output of the repository the package sits in.
 ...     r.status
 200
 
-JSON crosses as Python dicts; failed calls raise :class:`LibscimError` subclasses.
+JSON crosses as Python dicts (typed in :mod:`libscim.types`); failed calls raise a
+:class:`LibscimError` subclass per error kind (``.code``, ``.kind``).
 """
 
 from __future__ import annotations
@@ -28,15 +29,19 @@ from ._error import (
     IdentityProviderError,
     InternalError,
     InvalidArgumentError,
+    KINDS,
     LibraryIOError,
     LibscimError,
     LoginRefusedError,
     NotFoundError,
     NullParameterError,
     ScimError,
+    SecretsKeyError,
+    UnauthenticatedError,
     WrongStateError,
 )
 from ._log import disable_logging, enable_logging
+from . import _types as types
 from ._server import Server
 
 __all__ = [
@@ -53,11 +58,15 @@ __all__ = [
     "ConflictError",
     "WrongStateError",
     "LoginRefusedError",
+    "UnauthenticatedError",
+    "SecretsKeyError",
     "IdentityProviderError",
     "LibraryIOError",
     "InternalError",
     "ScimError",
     "Code",
+    "KINDS",
+    "types",
     "enable_logging",
     "disable_logging",
     "library_version",

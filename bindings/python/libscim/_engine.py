@@ -28,6 +28,23 @@ from typing import (
 from . import _ffi
 from ._error import Code, InvalidArgumentError, ScimError, check
 from ._handle import Handle
+from ._types import (
+    Directory,
+    DirectoryUpdate,
+    EngineConfig,
+    Event,
+    EventGroup,
+    EventStats,
+    FoundUser,
+    IssuedToken,
+    Login,
+    LoginStart,
+    Mapping as MappingJSON,
+    MappingEntry,
+    NewDirectory,
+    OidcConfig,
+    OidcSettings,
+)
 
 __all__ = ["Engine", "Response", "EventStream", "Subscription"]
 
@@ -240,7 +257,7 @@ class Engine(Handle):
     def __init__(
         self,
         path: Union[str, "os.PathLike[str]", None] = None,
-        config: Optional[JSON] = None,
+        config: Optional[EngineConfig] = None,
     ) -> None:
         out = c_void_p()
         check(
@@ -253,13 +270,13 @@ class Engine(Handle):
         super().__init__(out.value or 0, _lib.scim_engine_free)
 
     @classmethod
-    def memory(cls, config: Optional[JSON] = None) -> "Engine":
+    def memory(cls, config: Optional[EngineConfig] = None) -> "Engine":
         """An engine on an empty in-memory store."""
         return cls(None, config)
 
     # ----- directories ---------------------------------------------------------------
 
-    def create_directory(self, spec: JSON) -> JSON:
+    def create_directory(self, spec: NewDirectory) -> Directory:
         """Create a directory from ``{"name", "domain", "idp": "okta"|"entra"|"generic",
         "services": ["uem", "access"], "settings": {"enforce_domain", "strict"},
         "mapping_profile": "workspace-one"|"rfc"}``; returns it (with ``id`` and
@@ -268,17 +285,17 @@ class Engine(Handle):
         with self._use() as e:
             return _json_out(lambda out: _lib.scim_directory_create(e, _dumps(spec), out))
 
-    def directory(self, directory_id: str) -> JSON:
+    def directory(self, directory_id: str) -> Directory:
         """The directory ``directory_id``; NotFoundError when there is none."""
         with self._use() as e:
             return _json_out(lambda out: _lib.scim_directory_get(e, _enc(directory_id), out))
 
-    def directories(self) -> List[JSON]:
+    def directories(self) -> List[Directory]:
         """Every directory, in creation order."""
         with self._use() as e:
             return _json_out(lambda out: _lib.scim_directory_list(e, out))
 
-    def update_directory(self, directory_id: str, update: JSON) -> JSON:
+    def update_directory(self, directory_id: str, update: DirectoryUpdate) -> Directory:
         """Change ``domain``, ``services`` or ``settings`` (only the keys given)."""
         with self._use() as e:
             return _json_out(
@@ -294,7 +311,7 @@ class Engine(Handle):
 
     # ----- tokens --------------------------------------------------------------------
 
-    def issue_token(self, directory_id: str, lifespan_months: int = 0) -> JSON:
+    def issue_token(self, directory_id: str, lifespan_months: int = 0) -> IssuedToken:
         """Issue a new bearer token (1–24 months; 0 = the default, 6). Returns
         ``{"secret", "issued_at", "expires_at", "lifespan_months"}``: the only time
         the secret is available. The previous token stops working at once."""
@@ -310,7 +327,7 @@ class Engine(Handle):
 
     # ----- mappings --------------------------------------------------------------------
 
-    def mappings(self, directory_id: str) -> JSON:
+    def mappings(self, directory_id: str) -> Dict[str, MappingJSON]:
         """The directory's attribute mappings, one per service it feeds:
         ``{"uem": {"profile", "users": [entry, …], "groups": [entry, …]}, "access": …}``
         where an entry is ``{"target", "source", "required", "immutable",
@@ -319,8 +336,8 @@ class Engine(Handle):
             return _json_out(lambda out: _lib.scim_mapping_get(e, _enc(directory_id), out))
 
     def set_mapping_entry(
-        self, directory_id: str, service: str, kind: str, entry: JSON
-    ) -> JSON:
+        self, directory_id: str, service: str, kind: str, entry: MappingEntry
+    ) -> MappingJSON:
         """Add a mapping entry to ``service`` (``"uem"``|``"access"``) for ``kind``
         (``"users"``|``"groups"``), or replace the one with the same ``target``.
         ``entry`` is ``{"target", "source", "required"?, "immutable"?, "transform"?}``.
@@ -336,7 +353,7 @@ class Engine(Handle):
 
     def remove_mapping_entry(
         self, directory_id: str, service: str, kind: str, target: str
-    ) -> JSON:
+    ) -> MappingJSON:
         """Remove the entry with ``target`` from ``service``'s ``kind`` mapping; returns
         the service's whole mapping. InvalidArgumentError for a required entry."""
         with self._use() as e:
@@ -356,13 +373,13 @@ class Engine(Handle):
 
     def find_user(
         self, directory_id: str, service: str, target: str, value: str
-    ) -> Optional[JSON]:
+    ) -> Optional[FoundUser]:
         """The provisioned user whose mapped attribute ``target`` of ``service`` equals
         ``value`` (case-insensitively for emails and user names), as ``{"id",
         "resource", "record"}``; ``None`` when there is none. ConflictError when several
         users match."""
         with self._use() as e:
-            found: Optional[JSON] = _json_out(
+            found: Optional[FoundUser] = _json_out(
                 lambda out: _lib.scim_user_find(
                     e, _enc(directory_id), _enc(service), _enc(target), _enc(value), out
                 )
@@ -372,8 +389,8 @@ class Engine(Handle):
     # ----- OpenID Connect login --------------------------------------------------------
 
     def configure_oidc(
-        self, directory_id: str, config: JSON, attribute: str = "email"
-    ) -> JSON:
+        self, directory_id: str, config: OidcConfig, attribute: str = "email"
+    ) -> Directory:
         """Configure the directory's OpenID Connect login. ``config`` is ``{"client_id",
         "client_secret", "config_url", "scopes"?, "claim"?, "allowed_algs"?,
         "leeway_secs"?, "extra_authorize_params"?, "allow_http"?, "ca_bundle_pem"?,
@@ -382,7 +399,7 @@ class Engine(Handle):
         network (InvalidArgumentError for a broken rule, e.g. an ``http://`` URL without
         ``allow_http``). Returns the directory, whose ``login.redirect_uri`` is the
         redirect URI to register at the IdP."""
-        settings = {"config": config, "attribute": attribute}
+        settings: OidcSettings = {"config": config, "attribute": attribute}
         with self._use() as e:
             return _json_out(
                 lambda out: _lib.scim_oidc_configure(
@@ -390,7 +407,7 @@ class Engine(Handle):
                 )
             )
 
-    def login_begin(self, directory_id: str) -> JSON:
+    def login_begin(self, directory_id: str) -> LoginStart:
         """Start a login: ``{"authorization_url", "state", "expires_at"}``; send the
         browser to the URL. Fetches the IdP's discovery document on first use.
         WrongStateError when the directory has no login configured,
@@ -398,7 +415,7 @@ class Engine(Handle):
         with self._use() as e:
             return _json_out(lambda out: _lib.scim_login_begin(e, _enc(directory_id), out))
 
-    def login_complete(self, directory_id: str, code: str, state: str) -> JSON:
+    def login_complete(self, directory_id: str, code: str, state: str) -> Login:
         """Finish a login from the IdP's redirect (its ``code`` and ``state``):
         ``{"user": {"id", "resource", "record"}, "claims": {…}}``. LoginRefusedError
         (``login_code``: ``state_unknown``, ``not_provisioned``, ``user_deactivated``,
@@ -410,7 +427,7 @@ class Engine(Handle):
                 )
             )
 
-    def validate_id_token(self, directory_id: str, token: str, nonce: str) -> JSON:
+    def validate_id_token(self, directory_id: str, token: str, nonce: str) -> Login:
         """Validate an ID token from the host's own browser flow against the ``nonce``
         it sent, then find the provisioned, active user: ``{"user": {"id", "resource",
         "record"}, "claims": {…}}``. Raises as :meth:`login_complete`
@@ -479,7 +496,7 @@ class Engine(Handle):
         limit: int = 100,
         timeout: float = 0.0,
         group: Optional[str] = None,
-    ) -> List[JSON]:
+    ) -> List[Event]:
         """Up to ``limit`` events of the directory not yet delivered, waiting up to
         ``timeout`` seconds for the first (``[]`` when none came). Each is
         ``{"seq", "kind", "resource_type", "resource_id", "time", "data"}``.
@@ -528,7 +545,7 @@ class Engine(Handle):
                     )
                 )
 
-    def event_groups(self, directory_id: str) -> List[JSON]:
+    def event_groups(self, directory_id: str) -> List[EventGroup]:
         """The directory's consumer groups, by name: each
         ``{"group", "acked", "delivered", "owner", "lease_until"}``."""
         did = _enc(directory_id)
@@ -538,7 +555,7 @@ class Engine(Handle):
             )
         return groups
 
-    def event_stats(self, directory_id: str) -> JSON:
+    def event_stats(self, directory_id: str) -> EventStats:
         """The directory's outbox: ``{"last_seq", "acked", "kept", "dropped"}``.
         ``dropped`` counts unacknowledged events the retention limits deleted after the
         acknowledged cursor (never delivered); it is 0 unless events were missed."""
@@ -594,7 +611,7 @@ class EventStream(Iterator[JSON]):
     def __iter__(self) -> "EventStream":
         return self
 
-    def __next__(self) -> JSON:
+    def __next__(self) -> Event:
         while not self._pending:
             wait = 3600.0 if self.timeout is None else self.timeout
             self._pending = self._engine.next_events(self.directory_id, self.batch, wait)

@@ -1,6 +1,10 @@
-"""Exceptions: a failed C call becomes a :class:`LibscimError` carrying the result code
-and the library's message; SCIM error *responses* become :class:`ScimError` only when
-asked (:meth:`libscim.Response.raise_for_status`)."""
+"""Exceptions: a failed C call becomes a :class:`LibscimError` carrying the result code,
+the library's error kind and its message, one subclass per kind; SCIM error *responses*
+become :class:`ScimError` only when asked (:meth:`libscim.Response.raise_for_status`).
+
+The kinds and their codes are defined once, by the library (``include/schema/
+error_kinds.json``, generated from its ``ErrorKind``); ``tests/test_schema.py`` checks
+:class:`Code`, :data:`KINDS` and the classes against it."""
 
 from __future__ import annotations
 
@@ -17,11 +21,14 @@ __all__ = [
     "ConflictError",
     "WrongStateError",
     "LoginRefusedError",
+    "UnauthenticatedError",
+    "SecretsKeyError",
     "IdentityProviderError",
     "LibraryIOError",
     "InternalError",
     "ScimError",
     "Code",
+    "KINDS",
 ]
 
 
@@ -37,10 +44,31 @@ class Code:
     CONFLICT = 201
     WRONG_STATE = 202
     LOGIN_REFUSED = 203
+    UNAUTHENTICATED = 204
+    SECRETS_KEY = 205
     IO = 300
     INTERNAL = 301
     IDP_FAILED = 302
     PANIC = 900
+
+
+#: The library's error kind of each code (``include/schema/error_kinds.json``).
+KINDS: Dict[int, str] = {
+    Code.NULL_PARAMETER: "null_parameter",
+    Code.INVALID_UTF8: "invalid_utf8",
+    Code.INVALID_JSON: "invalid_json",
+    Code.INVALID_ARGUMENT: "invalid_argument",
+    Code.NOT_FOUND: "not_found",
+    Code.CONFLICT: "conflict",
+    Code.WRONG_STATE: "wrong_state",
+    Code.LOGIN_REFUSED: "login_refused",
+    Code.UNAUTHENTICATED: "unauthenticated",
+    Code.SECRETS_KEY: "secrets_key",
+    Code.IO: "io",
+    Code.INTERNAL: "internal",
+    Code.IDP_FAILED: "idp_failed",
+    Code.PANIC: "panic",
+}
 
 
 class LibscimError(Exception):
@@ -48,12 +76,15 @@ class LibscimError(Exception):
 
     Attributes:
         code: the ``scim_result`` value (see :class:`Code`).
+        kind: the library's error kind of that code (``"not_found"``, ``"secrets_key"``,
+            …; see :data:`KINDS`), one per code.
         name: its stable name, e.g. ``"SCIM_RESULT_NOT_FOUND"``.
         message: what the library said about this failure.
     """
 
     def __init__(self, code: int, message: str, name: Optional[str] = None) -> None:
         self.code = code
+        self.kind = KINDS.get(code, "")
         self.name = name or _result_name(code)
         self.message = message
         super().__init__(f"{self.name}: {message}" if message else self.name)
@@ -137,6 +168,15 @@ class IdentityProviderError(_CodedError):
     ``detail`` the rest of the message."""
 
 
+class UnauthenticatedError(LibscimError):
+    """A credential (bearer token, admin credential) was missing or not accepted."""
+
+
+class SecretsKeyError(LibscimError, ValueError):
+    """The ``secrets_key`` is malformed, missing for a sealed OIDC client secret, or does
+    not open the secrets sealed in the store (another instance's key)."""
+
+
 class LibraryIOError(LibscimError, OSError):
     """The store or the operating system failed (disk, network, socket)."""
 
@@ -154,6 +194,8 @@ _BY_CODE: Dict[int, Type[LibscimError]] = {
     Code.CONFLICT: ConflictError,
     Code.WRONG_STATE: WrongStateError,
     Code.LOGIN_REFUSED: LoginRefusedError,
+    Code.UNAUTHENTICATED: UnauthenticatedError,
+    Code.SECRETS_KEY: SecretsKeyError,
     Code.IO: LibraryIOError,
     Code.INTERNAL: InternalError,
     Code.IDP_FAILED: IdentityProviderError,

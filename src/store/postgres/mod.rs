@@ -118,6 +118,7 @@ fn unavailable(e: &dyn std::fmt::Display) -> ScimError {
         None,
         "the database is unavailable; nothing was saved: retry later",
     )
+    .with_kind(crate::error::ErrorKind::Io)
 }
 
 /// The detail of a serialization failure or deadlock: the transaction may be run again.

@@ -43,6 +43,10 @@ pub(crate) fn sql_err(e: rusqlite::Error) -> ScimError {
         Some(rusqlite::ErrorCode::DiskFull) => ScimError::insufficient_storage(
             "the server's storage is full: the change was not saved; retry once space is freed",
         ),
+        // The operating system failed the file (kind `io`; still a 500 to a client).
+        Some(rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::CannotOpen) => {
+            ScimError::io(format!("store: {e}"))
+        }
         _ => ScimError::internal(format!("store: {e}")),
     }
 }
