@@ -31,10 +31,10 @@
  * The version of this header, from the library's Cargo.toml. Compare it with
  * scim_version_number() at run time (see there).
  */
-#define SCIM_VERSION_MAJOR 0
-#define SCIM_VERSION_MINOR 1
+#define SCIM_VERSION_MAJOR 1
+#define SCIM_VERSION_MINOR 0
 #define SCIM_VERSION_PATCH 0
-#define SCIM_VERSION_STRING "0.1.0"
+#define SCIM_VERSION_STRING "1.0.0"
 #define SCIM_VERSION_NUMBER (SCIM_VERSION_MAJOR * 1000000 + SCIM_VERSION_MINOR * 1000 + SCIM_VERSION_PATCH)
 
 /*
@@ -247,7 +247,7 @@ const char *scim_last_error(void);
 
 /*
  The library's version, as `SCIM_VERSION_STRING` of the header it was built with
- (for example "0.1.0"): a static string; never free it.
+ (for example "1.0.0"): a static string; never free it.
  */
 const char *scim_version(void);
 

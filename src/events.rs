@@ -46,10 +46,6 @@
 //! received) event, and [`crate::Engine::event_stats`] counts the dropped ones
 //! (`dropped`, until the consumer acknowledges past them).
 
-mod subscription;
-
-pub use subscription::Subscription;
-
 use crate::schema::ResourceKind;
 use crate::store::{Member, NewEvent};
 use serde_json::{json, Map, Value};

@@ -747,7 +747,7 @@ fn every_refusal_has_its_kind() {
 /// delivery, and an unknown directory is refused before any thread starts.
 #[test]
 fn a_subscription_delivers_in_order_and_stops_once() {
-    use scim::events::Subscription;
+    use scim::engine::Subscription;
     use std::sync::mpsc;
     let store = Arc::new(MemoryStore::new());
     let e = Arc::new(Engine::new(EngineConfig::default(), store));

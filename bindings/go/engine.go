@@ -19,7 +19,7 @@ import (
 	"unsafe"
 )
 
-// Version is the library's version ("0.1.0").
+// Version is the library's version ("1.0.0").
 func Version() string { return C.GoString(C.scim_version()) }
 
 // Config is the engine's configuration; zero fields take the library's defaults.

@@ -28,6 +28,7 @@ mod events;
 mod login;
 mod mappings;
 mod protocol;
+mod subscription;
 mod tokens;
 
 use auth_cache::AuthCache;
@@ -36,6 +37,7 @@ pub use auth::Authenticated;
 pub use config::{EngineConfig, DEFAULT_EVENT_LEASE_MS};
 pub use events::{EventStats, EVENT_POLL};
 pub use login::{login_cookie_value, Login, LoginError, LOGIN_COOKIE};
+pub use subscription::Subscription;
 
 /// Directories, tokens and the SCIM protocol over one store. Thread-safe (`Send + Sync`):
 /// share it with an `Arc`.

@@ -4,7 +4,7 @@
 use super::cast::{take_box, to_box, try_clone_arc, Castable, OwnershipBox};
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, json_out, null, out, quiet, scim_result, str_arg};
-use crate::events::Subscription;
+use crate::engine::Subscription;
 use crate::store::Event;
 use std::ffi::{c_char, c_void, CString};
 use std::time::Duration;

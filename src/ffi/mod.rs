@@ -114,7 +114,7 @@ pub extern "C" fn scim_last_error() -> *const c_char {
 }
 
 /// The library's version, as `SCIM_VERSION_STRING` of the header it was built with
-/// (for example "0.1.0"): a static string; never free it.
+/// (for example "1.0.0"): a static string; never free it.
 #[no_mangle]
 pub extern "C" fn scim_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

@@ -220,7 +220,7 @@ static void misuse(void) {
 
   CHECK(strcmp(scim_result_name(SCIM_RESULT_PANIC), "SCIM_RESULT_PANIC") == 0);
   CHECK(strcmp(scim_result_name(SCIM_RESULT_OK), "SCIM_RESULT_OK") == 0);
-  CHECK(strcmp(scim_version(), "0.1.0") == 0);
+  CHECK(strcmp(scim_version(), SCIM_VERSION_STRING) == 0);
 
   /* Every free accepts NULL. */
   scim_response_free(NULL);

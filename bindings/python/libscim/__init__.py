@@ -74,12 +74,12 @@ __all__ = [
     "__version__",
 ]
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 #: The shared library file that was loaded.
 library_path = str(_ffi.library_path)
 
 
 def library_version() -> str:
-    """The version of the loaded shared library (``"0.1.0"``)."""
+    """The version of the loaded shared library (``"1.0.0"``)."""
     raw = _ffi.lib.scim_version()
     return raw.decode() if raw else ""

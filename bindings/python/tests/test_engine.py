@@ -14,7 +14,7 @@ from conftest import Tenant, user
 
 
 def test_library_loads() -> None:
-    assert libscim.library_version() == "0.1.0"
+    assert libscim.library_version() == libscim.__version__ == "1.0.0"
     assert libscim.library_path.endswith(("libscim.so", "libscim.dylib", "scim.dll"))
 
 

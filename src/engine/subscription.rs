@@ -1,7 +1,7 @@
 //! Push delivery: a directory's events handed to a callback, in order, in batches, on a
 //! thread of the library's own, as they commit.
 
-use crate::engine::Engine;
+use super::Engine;
 use crate::error::{Result, ScimError};
 use crate::store::Event;
 use std::sync::atomic::{AtomicBool, Ordering};
