@@ -10,10 +10,15 @@
  * Names: every function is scim_<noun>_<verb>[_<qualifier>]. The noun, singular, is what
  * the call is about: a handle type (engine, server, subscription, response) or a concept
  * (directory, token, event, event_group, mapping, mapping_entry, user, oidc, login,
- * id_token, request). The verb says what is done: open/start make a handle and
- * free releases it (NULL is a no-op; every handle has exactly one *_free), get/list
- * read, create/update/delete/set/remove/issue/revoke/ack/... change. Exceptions, by C
- * convention: scim_string_free, scim_last_error, scim_version, scim_result_name.
+ * id_token, request). The verb says what is done: open/start make a handle (and
+ * scim_request_handle hands out a scim_response), free releases it (NULL is a no-op;
+ * every handle type has exactly one *_free), get/list read, create/update/delete/set/
+ * remove/issue/revoke/ack/... change. Exceptions, by C convention: scim_string_free,
+ * scim_last_error, scim_version, scim_result_name.
+ *
+ * Handles: scim_engine is shared (every thread may use it; servers and subscriptions
+ * started on it hold their own reference); scim_server, scim_subscription and
+ * scim_response each have one owner, who frees them once.
  */
 
 #ifndef LIBSCIM_H
