@@ -284,6 +284,18 @@ mod tests {
     use crate::schema::ResourceKind;
     use std::time::Duration;
 
+    /// The feed of directory `dir`, one line per item (`"<seq> <summary>"` for events).
+    fn lines(a: &Activity, dir: &str) -> Vec<String> {
+        a.items(0, 10, Some(dir))
+            .0
+            .iter()
+            .map(|i| match &i.what {
+                ActivityKind::Event { event, summary } => format!("{} {summary}", event.seq),
+                ActivityKind::Request { .. } => "request".into(),
+            })
+            .collect()
+    }
+
     fn event(seq: u64, user: &str) -> Event {
         Event {
             seq,
@@ -353,15 +365,7 @@ mod tests {
         )
         .unwrap();
         a.delivered("d", &[event(2, "bob"), event(3, "cy")]);
-        let kinds: Vec<String> = a
-            .items(0, 10, Some("d"))
-            .0
-            .iter()
-            .map(|i| match &i.what {
-                ActivityKind::Event { event, summary } => format!("{} {summary}", event.seq),
-                ActivityKind::Request { .. } => "request".into(),
-            })
-            .collect();
+        let kinds = lines(&a, "d");
         assert_eq!(
             kinds,
             [
@@ -395,15 +399,7 @@ mod tests {
         )
         .unwrap();
         a.delivered("d", &[event(3, "cy")]);
-        let seqs: Vec<String> = a
-            .items(0, 10, Some("d"))
-            .0
-            .iter()
-            .map(|i| match &i.what {
-                ActivityKind::Event { event, summary } => format!("{} {summary}", event.seq),
-                ActivityKind::Request { .. } => "request".into(),
-            })
-            .collect();
+        let seqs = lines(&a, "d");
         assert_eq!(
             seqs,
             [

@@ -1,6 +1,6 @@
 /* The C ABI as a C host uses it: the whole flow, and every misuse returning its code. */
 #define _POSIX_C_SOURCE 200809L
-#include "scim.h"
+#include "check.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,31 +9,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static int passed = 0, failed = 0;
-
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (cond) {                                                                      \
-      passed++;                                                                      \
-    } else {                                                                         \
-      failed++;                                                                      \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__,        \
-              __LINE__, #cond, scim_last_error());                                   \
-    }                                                                                \
-  } while (0)
-
-/* The string value of "key" in a flat JSON object (enough for ids and secrets). */
-static char *json_string(const char *json, const char *key) {
-  char pattern[128];
-  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-  const char *start = strstr(json, pattern);
-  if (!start) return NULL;
-  start += strlen(pattern);
-  const char *end = strchr(start, '"');
-  if (!end) return NULL;
-  return strndup(start, (size_t)(end - start));
-}
 
 /* GET `path` from the server on 127.0.0.1:`port` with a bearer token; the whole reply
    (head and body) in `reply`. */
@@ -57,9 +32,6 @@ static void http_get(int port, const char *path, const char *bearer, char *reply
   while (got < size - 1 && (r = read(fd, reply + got, size - 1 - got)) > 0) got += (size_t)r;
   close(fd);
 }
-
-/* A C string as the length-delimited string the ABI takes. */
-#define STR(s) ((scim_str){(s), strlen(s)})
 
 /* Whether a string the library returned is `want`, and NUL-terminated after its length. */
 static int str_is(scim_str s, const char *want) {

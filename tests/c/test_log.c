@@ -3,26 +3,11 @@
    replaced or cleared, never for a failed call or a NULL callback. Under valgrind a
    heap userdata whose finalizer were never called shows as a definite leak. */
 #define _POSIX_C_SOURCE 200809L
-#include "scim.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int passed = 0, failed = 0;
-
-#define STR(s) ((scim_str){(s), strlen(s)})
-
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (cond) {                                                                      \
-      passed++;                                                                      \
-    } else {                                                                         \
-      failed++;                                                                      \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__,        \
-              __LINE__, #cond, scim_last_error());                                   \
-    }                                                                                \
-  } while (0)
 
 /* What one installed callback saw. */
 struct sink {
@@ -56,17 +41,6 @@ static void on_log_heap(void *userdata, uint32_t level, const char *target,
   heap_records++;
 }
 static void free_heap(void *userdata) { free(userdata); }
-
-static char *json_string(const char *json, const char *key) {
-  char pattern[128];
-  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-  const char *start = strstr(json, pattern);
-  if (!start) return NULL;
-  start += strlen(pattern);
-  const char *end = strchr(start, '"');
-  if (!end) return NULL;
-  return strndup(start, (size_t)(end - start));
-}
 
 /* One POST /Groups naming a member that does not exist: the provider logs a warning
    (target scim::provider) on this thread, before scim_request_handle returns. */

@@ -1,6 +1,6 @@
 /* One engine, many C threads at once: the engine handle is thread-safe.
  * Usage: test_threads [REQUESTS_PER_THREAD] (default 100; fewer under valgrind). */
-#include "scim.h"
+#include "check.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -14,9 +14,6 @@ static scim_engine *engine;
 static char path[256];
 static char auth[256];
 static int per_thread = PER_THREAD_DEFAULT;
-
-/* A C string as the length-delimited string the ABI takes. */
-#define STR(s) ((scim_str){(s), strlen(s)})
 
 static void *worker(void *arg) {
   long t = (long)arg;
@@ -40,15 +37,6 @@ static void *worker(void *arg) {
     scim_response_free(resp);
   }
   return (void *)ok;
-}
-
-static char *json_string(const char *json, const char *key) {
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-  const char *s = strstr(json, pattern);
-  if (!s) return NULL;
-  s += strlen(pattern);
-  return strndup(s, (size_t)(strchr(s, '"') - s));
 }
 
 int main(int argc, char **argv) {
