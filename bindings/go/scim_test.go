@@ -224,6 +224,20 @@ func TestMisuse(t *testing.T) {
 	if _, err := f.engine.Handle(scim.Request{Method: "GET", Path: "/scim/v2/\x00"}); !errors.Is(err, scim.ErrInvalidArgument) {
 		t.Fatalf("NUL in path: %v", err)
 	}
+	// Refused by the library itself: the code and its message cross from the C side.
+	for _, c := range []struct {
+		req  scim.Request
+		what string
+	}{
+		{scim.Request{Method: "GET", Path: "/scim/v2/\xff"}, "request.path is not valid UTF-8"},
+		{scim.Request{Method: "GET", Path: "/scim/v2/" + f.dir.ID + "/Users", Header: http.Header{"X-Bad": {"\xc3("}}},
+			"request.headers[0].value is not valid UTF-8"},
+	} {
+		_, err := f.engine.Handle(c.req)
+		if !errors.As(err, &e) || e.Code != scim.ResultInvalidUTF8 || e.Message != c.what {
+			t.Fatalf("%q: %#v, want INVALID_UTF8 %q", c.what, err, c.what)
+		}
+	}
 	if _, err := f.engine.Subscribe(f.dir.ID, nil); !errors.Is(err, scim.ErrInvalidArgument) {
 		t.Fatalf("nil callback: %v", err)
 	}
