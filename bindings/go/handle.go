@@ -54,6 +54,7 @@ static scim_result go_handle(const scim_engine *engine, const char *blob, const 
 import "C"
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -61,7 +62,6 @@ import (
 	"net/textproto"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"unsafe"
 )
@@ -155,35 +155,14 @@ func takeCString(s *C.char) string {
 
 // pack lays the request's strings out back to back in c.blob (method, path, query, then
 // a name and a value per header), followed by the body, with each string's offset and
-// the body's in c.offs. go_handle (cgo.go) builds the scim_request (length-delimited
-// strings) from them on the C side: the call passes Go memory holding no Go pointers,
-// valid for the call only, so nothing is allocated in C and one cgo call does the whole
-// request (a cgo call costs far more than a C call). A NUL byte is refused: HTTP allows
-// none in these.
+// the body's in c.offs. go_handle builds the scim_request (length-delimited strings)
+// from them on the C side: the call passes Go memory holding no Go pointers, valid for
+// the call only, so nothing is allocated in C and one cgo call does the whole request
+// (a cgo call costs far more than a C call). One pass over the header map; the buffers
+// are the pooled call's, grown as needed. A NUL byte is refused (HTTP allows none in
+// these), naming the string that holds it.
 func (c *handleCall) pack(r *Request) error {
-	for _, s := range [...]struct{ s, what string }{{r.Method, "method"}, {r.Path, "path"}, {r.Query, "query"}} {
-		if strings.IndexByte(s.s, 0) >= 0 {
-			return argError("request %s contains a NUL byte", s.what)
-		}
-	}
-	nh := 0
-	size := len(r.Method) + len(r.Path) + len(r.Query) + len(r.Body) + 1
-	for name, vs := range r.Header {
-		if len(vs) > 0 && strings.IndexByte(name, 0) >= 0 {
-			return argError("request header name contains a NUL byte")
-		}
-		for _, v := range vs {
-			if strings.IndexByte(v, 0) >= 0 {
-				return argError("request header value contains a NUL byte")
-			}
-			nh++
-			size += len(name) + len(v)
-		}
-	}
 	blob, offs := c.blob[:0], c.offs[:0]
-	if cap(blob) < size {
-		blob = make([]byte, 0, size)
-	}
 	put := func(s string) {
 		offs = append(offs, C.size_t(len(blob)))
 		blob = append(blob, s...)
@@ -198,11 +177,31 @@ func (c *handleCall) pack(r *Request) error {
 		}
 	}
 	offs = append(offs, C.size_t(len(blob)))
+	if i := bytes.IndexByte(blob, 0); i >= 0 {
+		c.blob, c.offs = blob, offs
+		return nulError(offs, i)
+	}
 	if len(blob) == 0 && len(r.Body) == 0 {
 		blob = append(blob, 0) // go_handle takes the address of the first byte
 	}
 	c.blob, c.offs = append(blob, r.Body...), offs
 	return nil
+}
+
+// nulError names the packed string (see pack) that holds the NUL byte at offset at.
+func nulError(offs []C.size_t, at int) error {
+	i := 0
+	for i+1 < len(offs) && int(offs[i+1]) <= at {
+		i++
+	}
+	switch {
+	case i < 3:
+		return argError("request %s contains a NUL byte", [...]string{"method", "path", "query"}[i])
+	case i%2 == 1:
+		return argError("request header name contains a NUL byte")
+	default:
+		return argError("request header value contains a NUL byte")
+	}
 }
 
 // readView copies a response (as scim_request_handle's view shows it) into Go memory in
