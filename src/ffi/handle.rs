@@ -178,6 +178,7 @@ unsafe fn handle(e: &Engine, req: &scim_request) -> FfiResult<Response> {
             + scratch.path.capacity()
             + scratch.query.capacity()
             + scratch.body.capacity()
+            + scratch.headers.capacity() * std::mem::size_of::<(String, String)>()
             + (scratch.headers.iter())
                 .map(|(n, v)| n.capacity() + v.capacity())
                 .sum::<usize>();
