@@ -221,8 +221,42 @@ func TestMisuse(t *testing.T) {
 	if _, err := f.engine.StartServer(&scim.ServerOptions{Admin: &scim.AdminOptions{Credential: "scim_0123456789abcdef0123456789"}}); !errors.Is(err, scim.ErrInvalidArgument) {
 		t.Fatalf("a SCIM token as the admin credential: %v", err)
 	}
-	if _, err := f.engine.Handle(scim.Request{Method: "GET", Path: "/scim/v2/\x00"}); !errors.Is(err, scim.ErrInvalidArgument) {
-		t.Fatalf("NUL in path: %v", err)
+	// A NUL byte is refused before the call, naming where it is.
+	for _, c := range []struct {
+		req  scim.Request
+		what string
+	}{
+		{scim.Request{Method: "G\x00T", Path: "/scim/v2/"}, "request method contains a NUL byte"},
+		{scim.Request{Method: "GET", Path: "/scim/v2/\x00"}, "request path contains a NUL byte"},
+		{scim.Request{Method: "GET", Path: "/scim/v2/", Query: "a=\x00"}, "request query contains a NUL byte"},
+		{scim.Request{Method: "GET", Path: "/scim/v2/", Header: http.Header{"A": {"1"}, "X\x00": {"v"}}},
+			"request header name contains a NUL byte"},
+		{scim.Request{Method: "GET", Path: "/scim/v2/", Header: http.Header{"A": {"1"}, "X": {"v", "w\x00"}}},
+			"request header value contains a NUL byte"},
+	} {
+		var e *scim.Error
+		_, err := f.engine.Handle(c.req)
+		if !errors.As(err, &e) || e.Code != scim.ResultInvalidArgument || e.Message != c.what {
+			t.Fatalf("%q: %#v", c.what, err)
+		}
+	}
+	// A NUL byte in the body is data.
+	if r, err := f.engine.Handle(scim.Request{Method: "POST", Path: "/scim/v2/" + f.dir.ID + "/Users", Body: []byte("{\x00}")}); err != nil || r.Status != 401 {
+		t.Fatalf("NUL in the body: %v %d", err, r.Status)
+	}
+	// Refused by the library itself: the code and its message cross from the C side.
+	for _, c := range []struct {
+		req  scim.Request
+		what string
+	}{
+		{scim.Request{Method: "GET", Path: "/scim/v2/\xff"}, "request.path is not valid UTF-8"},
+		{scim.Request{Method: "GET", Path: "/scim/v2/" + f.dir.ID + "/Users", Header: http.Header{"X-Bad": {"\xc3("}}},
+			"request.headers[0].value is not valid UTF-8"},
+	} {
+		_, err := f.engine.Handle(c.req)
+		if !errors.As(err, &e) || e.Code != scim.ResultInvalidUTF8 || e.Message != c.what {
+			t.Fatalf("%q: %#v, want INVALID_UTF8 %q", c.what, err, c.what)
+		}
 	}
 	if _, err := f.engine.Subscribe(f.dir.ID, nil); !errors.Is(err, scim.ErrInvalidArgument) {
 		t.Fatalf("nil callback: %v", err)

@@ -7,7 +7,9 @@
 use super::cast::{free_box, to_box, Castable, OwnershipBox};
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, null, out, quiet, scim_result, Failure, FfiResult};
+use crate::engine::Engine;
 use crate::provider::{Request, Response};
+use std::cell::RefCell;
 use std::ffi::c_char;
 
 /// A UTF-8 string by address and length. `data` may be NULL when `len` is 0. Strings the
@@ -111,42 +113,88 @@ unsafe fn required<'a>(s: scim_str, name: &str) -> FfiResult<&'a str> {
     str_view(s, || name.to_owned())
 }
 
-unsafe fn convert(req: &scim_request) -> FfiResult<Request> {
-    let method = required(req.method, "request.method")?;
-    let path = required(req.path, "request.path")?;
-    let query = str_view(req.query, || "request.query".into())?;
-    let headers = if req.headers_len == 0 {
-        Vec::new()
-    } else {
-        if req.headers.is_null() {
-            return Err(null("request.headers"));
-        }
-        std::slice::from_raw_parts(req.headers, req.headers_len)
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                Ok((
-                    str_view(h.name, || format!("request.headers[{i}].name"))?.to_owned(),
-                    str_view(h.value, || format!("request.headers[{i}].value"))?.to_owned(),
-                ))
-            })
-            .collect::<FfiResult<Vec<_>>>()?
+/// Copy `req` into `into`, reusing the buffers of its strings, headers and body: no
+/// allocation when they are large enough (see [`SCRATCH`]).
+unsafe fn fill(into: &mut Request, req: &scim_request) -> FfiResult {
+    let set = |s: &mut String, v: &str| {
+        s.clear();
+        s.push_str(v);
     };
-    let body = if req.body_len == 0 {
-        Vec::new()
+    set(&mut into.method, required(req.method, "request.method")?);
+    set(&mut into.path, required(req.path, "request.path")?);
+    set(
+        &mut into.query,
+        str_view(req.query, || "request.query".into())?,
+    );
+    let headers = if req.headers_len == 0 {
+        &[][..]
+    } else if req.headers.is_null() {
+        return Err(null("request.headers"));
     } else {
+        std::slice::from_raw_parts(req.headers, req.headers_len)
+    };
+    into.headers.truncate(headers.len());
+    for (i, h) in headers.iter().enumerate() {
+        let name = str_view(h.name, || format!("request.headers[{i}].name"))?;
+        let value = str_view(h.value, || format!("request.headers[{i}].value"))?;
+        match into.headers.get_mut(i) {
+            Some((n, v)) => {
+                set(n, name);
+                set(v, value);
+            }
+            None => into.headers.push((name.to_owned(), value.to_owned())),
+        }
+    }
+    into.body.clear();
+    if req.body_len > 0 {
         if req.body.is_null() {
             return Err(null("request.body"));
         }
-        std::slice::from_raw_parts(req.body, req.body_len).to_vec()
-    };
-    Ok(Request {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        query: query.to_owned(),
-        headers,
-        body,
-    })
+        into.body
+            .extend_from_slice(std::slice::from_raw_parts(req.body, req.body_len));
+    }
+    Ok(())
+}
+
+/// What a thread's [`SCRATCH`] may keep between calls, in bytes of capacity: a larger
+/// request's buffers are let go after its call.
+const SCRATCH_KEEP: usize = 64 << 10;
+
+thread_local! {
+    /// The request this thread's last `scim_request_handle` converted, refilled in place
+    /// by the next one (strings, headers, body), so that the conversion allocates
+    /// nothing once the buffers are large enough (one allocation per string otherwise).
+    static SCRATCH: RefCell<Request> = RefCell::new(Request::default());
+}
+
+/// Convert `req` and answer it. The conversion goes into the thread's [`SCRATCH`], or
+/// into a new request when that is in use (a nested call: a log callback that handles
+/// a request) or gone (the thread is ending).
+unsafe fn handle(e: &Engine, req: &scim_request) -> FfiResult<Response> {
+    let reused = SCRATCH.try_with(|cell| {
+        let mut scratch = cell.try_borrow_mut().ok()?;
+        let answer = fill(&mut scratch, req).map(|()| e.handle(&scratch));
+        let kept = scratch.method.capacity()
+            + scratch.path.capacity()
+            + scratch.query.capacity()
+            + scratch.body.capacity()
+            + scratch.headers.capacity() * std::mem::size_of::<(String, String)>()
+            + (scratch.headers.iter())
+                .map(|(n, v)| n.capacity() + v.capacity())
+                .sum::<usize>();
+        if kept > SCRATCH_KEEP {
+            *scratch = Request::default();
+        }
+        Some(answer)
+    });
+    match reused {
+        Ok(Some(answer)) => answer,
+        _ => {
+            let mut fresh = Request::default();
+            fill(&mut fresh, req)?;
+            Ok(e.handle(&fresh))
+        }
+    }
 }
 
 /// Lay the response's headers out for C: one block of NUL-terminated strings and a view
@@ -227,7 +275,7 @@ pub unsafe extern "C" fn scim_request_handle(
         check_out(view_out, "view_out")?;
         let e = self::engine(engine)?;
         let request = request.as_ref().ok_or_else(|| null("request"))?;
-        let answer = answer(e.handle(&convert(request)?));
+        let answer = answer(handle(e, request)?);
         let v = view(&answer);
         out(response_out, "response_out", to_box(answer))?;
         out(view_out, "view_out", v)

@@ -15,6 +15,9 @@ struct sink {
   int freed;       /* finalizer calls */
   int reenter;     /* call scim_log_set_callback from inside the callback */
   scim_result reentered; /* what that call answered */
+  scim_engine *nest;     /* answer a request from inside the callback, once */
+  const char *nest_path; /* its path (no token: 401) */
+  int nested_status;     /* what it answered */
 };
 
 static void on_log(void *userdata, uint32_t level, const char *target, const char *message) {
@@ -25,6 +28,16 @@ static void on_log(void *userdata, uint32_t level, const char *target, const cha
   }
   if (s->reenter) {
     s->reentered = scim_log_set_callback(NULL, NULL, NULL, 0);
+  }  if (s->nest) {
+    scim_engine *engine = s->nest;
+    s->nest = NULL;
+    scim_request req = {STR("GET"), STR(s->nest_path), {NULL, 0}, NULL, 0, NULL, 0};
+    scim_response *resp = NULL;
+    scim_response_view view;
+    if (scim_request_handle(engine, &req, &resp, &view) == SCIM_RESULT_OK) {
+      s->nested_status = view.status;
+      scim_response_free(resp);
+    }
   }
 }
 
@@ -126,6 +139,18 @@ int main(void) {
   inner.reenter = 0;
   provoke(engine, id, token);
   CHECK(inner.records == 2);
+
+  /* A request answered from inside the callback, while the library answers another on
+     the same thread: both are answered, each its own (the outer one's 201 is checked
+     in provoke). */
+  char groups[256];
+  snprintf(groups, sizeof groups, "/scim/v2/%s/Groups", id);
+  inner.nest = engine;
+  inner.nest_path = groups;
+  provoke(engine, id, token);
+  CHECK(inner.nest == NULL);
+  CHECK(inner.nested_status == 401);
+  CHECK(inner.records == 3);
 
   /* A NULL finalizer: the library keeps the userdata without giving it back. */
   CHECK(scim_log_set_callback(on_log, &inner, NULL, 2) == SCIM_RESULT_OK);
