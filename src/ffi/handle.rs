@@ -11,6 +11,7 @@ use crate::engine::Engine;
 use crate::provider::{Request, Response};
 use std::cell::RefCell;
 use std::ffi::c_char;
+use zeroize::Zeroize;
 
 /// A UTF-8 string by address and length. `data` may be NULL when `len` is 0. Strings the
 /// library hands out (response headers) are also followed by a NUL byte not counted in
@@ -174,6 +175,12 @@ unsafe fn handle(e: &Engine, req: &scim_request) -> FfiResult<Response> {
     let reused = SCRATCH.try_with(|cell| {
         let mut scratch = cell.try_borrow_mut().ok()?;
         let answer = fill(&mut scratch, req).map(|()| e.handle(&scratch));
+        // What may be secret (the bearer token, a password in a body) is wiped now rather
+        // than kept in the thread's buffers until its next call.
+        for (_, value) in scratch.headers.iter_mut() {
+            value.zeroize();
+        }
+        scratch.body.zeroize();
         let kept = scratch.method.capacity()
             + scratch.path.capacity()
             + scratch.query.capacity()
