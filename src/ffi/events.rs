@@ -5,7 +5,7 @@ use super::cast::{take_box, to_box, try_clone_arc, Castable, OwnershipBox};
 use super::engine::{engine, scim_engine};
 use super::{boundary, check_out, json_out, null, out, quiet, scim_result, str_arg};
 use crate::engine::Subscription;
-use crate::store::Event;
+use crate::store::{Event, DEFAULT_GROUP};
 use std::ffi::{c_char, c_void, CString};
 use std::time::Duration;
 
@@ -22,16 +22,7 @@ pub unsafe extern "C" fn scim_event_next(
     timeout_ms: u32,
     events_json_out: *mut *mut c_char,
 ) -> scim_result {
-    boundary(|| {
-        check_out(events_json_out, "events_json_out")?;
-        let e = self::engine(engine)?;
-        let events = e.next_events(
-            str_arg(id, "id")?,
-            limit,
-            Duration::from_millis(timeout_ms.into()),
-        )?;
-        out(events_json_out, "events_json_out", json_out(&events)?)
-    })
+    next(engine, id, None, limit, timeout_ms, events_json_out)
 }
 
 /// Acknowledge every event of directory `id` up to `seq`: applied, not to be delivered
@@ -63,15 +54,29 @@ pub unsafe extern "C" fn scim_event_group_next(
     timeout_ms: u32,
     events_json_out: *mut *mut c_char,
 ) -> scim_result {
+    next(engine, id, Some(group), limit, timeout_ms, events_json_out)
+}
+
+/// `scim_event_next` and `scim_event_group_next`: group `group`, or [`DEFAULT_GROUP`]
+/// for `None`.
+unsafe fn next(
+    engine: *const scim_engine,
+    id: *const c_char,
+    group: Option<*const c_char>,
+    limit: usize,
+    timeout_ms: u32,
+    events_json_out: *mut *mut c_char,
+) -> scim_result {
     boundary(|| {
         check_out(events_json_out, "events_json_out")?;
         let e = self::engine(engine)?;
-        let events = e.next_group_events(
-            str_arg(id, "id")?,
-            str_arg(group, "group")?,
-            limit,
-            Duration::from_millis(timeout_ms.into()),
-        )?;
+        let id = str_arg(id, "id")?;
+        let group = match group {
+            Some(g) => str_arg(g, "group")?,
+            None => DEFAULT_GROUP,
+        };
+        let timeout = Duration::from_millis(timeout_ms.into());
+        let events = e.next_group_events(id, group, limit, timeout)?;
         out(events_json_out, "events_json_out", json_out(&events)?)
     })
 }
