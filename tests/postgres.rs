@@ -2,13 +2,13 @@
 //! by URL in `Engine::open`, GETs answered inline on the server's tokio workers, writes
 //! on its blocking pool, uniqueness and `If-Match` enforced, many clients at once.
 
+#[path = "support/directory.rs"]
+mod directory;
 #[path = "support/postgres.rs"]
 mod postgres;
 #[path = "support/serve.rs"]
 mod serve;
 
-use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
-use scim::mapping::Profile;
 use scim::server::{Server, ServerOptions};
 use scim::{Engine, EngineConfig};
 use serde_json::{json, Value};
@@ -106,17 +106,7 @@ fn serves_http_over_postgres() {
         )
         .unwrap(),
     );
-    let d = engine
-        .create_directory(&NewDirectory {
-            name: "Lab".into(),
-            domain: "example.com".into(),
-            idp: IdpKind::Okta,
-            services: vec![Service::Uem],
-            settings: DirectorySettings::default(),
-            mapping_profile: Some(Profile::Rfc),
-        })
-        .unwrap();
-    let token = engine.issue_token(&d.id, None).unwrap().secret.to_string();
+    let (dir, token) = directory::okta_uem(&engine, "Lab");
     let server = Server::start(
         engine.clone(),
         ServerOptions {
@@ -128,7 +118,7 @@ fn serves_http_over_postgres() {
     let addr = server.local_addr();
     let bearer = format!("Bearer {token}");
     let auth = [("Authorization", bearer.as_str())];
-    let users = format!("/scim/v2/{}/Users", d.id);
+    let users = format!("/scim/v2/{dir}/Users");
 
     // A write (blocking pool), then reads (inline on the tokio workers).
     let created = send(
@@ -237,7 +227,7 @@ fn serves_http_over_postgres() {
     // A second engine on the same database (another instance) sees it all.
     let other = Engine::open(Some(Path::new(&url)), EngineConfig::default()).unwrap();
     let events = other
-        .next_events(&d.id, 1000, Duration::from_secs(5))
+        .next_events(&dir, 1000, Duration::from_secs(5))
         .unwrap();
     assert_eq!(
         events.iter().filter(|e| e.kind == "user.created").count(),

@@ -10,11 +10,11 @@
 //! whole timeout), and within the documented second plus slack; the measured figures are
 //! printed.
 
+#[path = "support/directory.rs"]
+mod directory;
 #[path = "support/postgres.rs"]
 mod postgres;
 
-use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
-use scim::mapping::Profile;
 use scim::store::Event;
 use scim::{Engine, EngineConfig, Request};
 use serde_json::json;
@@ -37,22 +37,6 @@ fn engine(url: &str) -> Arc<Engine> {
         )
         .unwrap(),
     )
-}
-
-/// A directory created on `e`, and its token.
-fn directory(e: &Engine) -> (String, String) {
-    let d = e
-        .create_directory(&NewDirectory {
-            name: "Shared".into(),
-            domain: "example.com".into(),
-            idp: IdpKind::Okta,
-            services: vec![Service::Uem],
-            settings: DirectorySettings::default(),
-            mapping_profile: Some(Profile::Rfc),
-        })
-        .unwrap();
-    let token = e.issue_token(&d.id, None).unwrap().secret.to_string();
-    (d.id, token)
 }
 
 fn request(e: &Engine, method: &str, dir: &str, token: &str, body: Option<&str>) -> u16 {
@@ -122,7 +106,7 @@ fn consumer_groups_across_two_instances_deliver_once_in_order_and_redeliver_afte
     let pg = postgres::Postgres::start();
     let url = pg.fresh_database();
     let (a, b) = (engine(&url), engine(&url));
-    let (dir, token) = directory(&a);
+    let (dir, token) = directory::okta_uem(&a, "Shared");
 
     // Group "h" exists from its first call (an acknowledgement of nothing): retention
     // keeps what it has not acknowledged, whatever group "g" does.
@@ -183,7 +167,7 @@ fn a_consumer_waiting_on_one_instance_wakes_on_a_write_on_the_other() {
     let pg = postgres::Postgres::start();
     let url = pg.fresh_database();
     let (a, b) = (engine(&url), engine(&url));
-    let (dir, token) = directory(&a);
+    let (dir, token) = directory::okta_uem(&a, "Shared");
 
     for round in 0..3 {
         let (tx, rx) = std::sync::mpsc::channel();
@@ -276,7 +260,7 @@ fn tokens_issued_or_revoked_on_one_instance_take_effect_on_the_other_within_a_se
     let pg = postgres::Postgres::start();
     let url = pg.fresh_database();
     let (a, b) = (engine(&url), engine(&url));
-    let (dir, mut old) = directory(&a);
+    let (dir, mut old) = directory::okta_uem(&a, "Shared");
 
     for round in 0..3 {
         // B accepts the current token (and caches it).

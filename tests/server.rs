@@ -1,8 +1,6 @@
 //! The built-in server over real sockets: the same answers as in-process, keep-alive, TLS,
 //! limits, authentication, graceful stop.
 
-use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
-use scim::mapping::Profile;
 use scim::server::{Server, ServerOptions, TlsFiles};
 use scim::store::{MemoryStore, Store};
 use scim::{Engine, EngineConfig, Request};
@@ -15,6 +13,8 @@ use std::time::Duration;
 
 #[path = "support/counting.rs"]
 mod counting;
+#[path = "support/directory.rs"]
+mod directory;
 use counting::Counting;
 
 struct Fixture {
@@ -44,7 +44,7 @@ impl Fixture {
             },
             store,
         ));
-        let (dir, token) = add_directory(&engine, "Lab");
+        let (dir, token) = directory::okta_uem(&engine, "Lab");
         let server = Server::start(
             engine.clone(),
             ServerOptions {
@@ -63,7 +63,7 @@ impl Fixture {
 
     /// Another directory of the same engine: its id and token.
     fn other_directory(&self, name: &str) -> (String, String) {
-        add_directory(&self.engine, name)
+        directory::okta_uem(&self.engine, name)
     }
 
     fn addr(&self) -> SocketAddr {
@@ -73,21 +73,6 @@ impl Fixture {
     fn path(&self, p: &str) -> String {
         format!("/scim/v2/{}{p}", self.dir)
     }
-}
-
-fn add_directory(engine: &Engine, name: &str) -> (String, String) {
-    let d = engine
-        .create_directory(&NewDirectory {
-            name: name.into(),
-            domain: "example.com".into(),
-            idp: IdpKind::Okta,
-            services: vec![Service::Uem],
-            settings: DirectorySettings::default(),
-            mapping_profile: Some(Profile::Rfc),
-        })
-        .unwrap();
-    let token = engine.issue_token(&d.id, None).unwrap().secret;
-    (d.id, token.as_str().to_owned())
 }
 
 /// A parsed HTTP/1.1 response.
