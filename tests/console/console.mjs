@@ -10,9 +10,9 @@
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { check, fail, finish, freePort, sleep } from '../support/harness.mjs';
 
 const [serveBin, shotsDir] = process.argv.slice(2);
 if (!serveBin || !shotsDir) {
@@ -22,29 +22,6 @@ if (!serveBin || !shotsDir) {
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 // Generous: a loaded 2-core CI machine.
 const WAIT = 30000;
-
-let passed = 0;
-let failed = 0;
-function check(cond, what) {
-  if (cond) passed++;
-  else {
-    failed++;
-    console.error(`FAILED: ${what}`);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -341,13 +318,11 @@ try {
 
   check(pageErrors.length === 0, `no script errors or policy violations in the page: ${pageErrors.join(' | ')}`);
 } catch (e) {
-  failed++;
-  console.error(`FAILED: ${e.stack || e}`);
+  fail(e.stack || e);
 } finally {
   if (browser) await browser.close();
   serve.kill('SIGTERM');
   rmSync(tmp, { recursive: true, force: true });
 }
 
-console.log(`console: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish('console');

@@ -9,34 +9,11 @@
 import Provider from 'oidc-provider';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { check, fail, finish, freePort, sleep } from '../support/harness.mjs';
 
 const serveBin = process.argv[2];
-let passed = 0;
-let failed = 0;
-function check(cond, what) {
-  if (cond) passed++;
-  else {
-    failed++;
-    console.error(`FAILED: ${what}`);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 // --- the relying party: the serve example with OIDC login ------------------------------
 const idpPort = await freePort();
 const servePort = await freePort();
@@ -218,13 +195,11 @@ try {
   });
   check(csrf.status === 400 && csrf.json.error === 'state_mismatch', `a callback in another browser is refused: ${JSON.stringify(csrf.json)}`);
 } catch (e) {
-  failed++;
-  console.error(e);
+  fail(e.stack || e);
 } finally {
   serve.kill('SIGTERM');
   idpServer?.close();
   await new Promise((r) => (serve.exitCode !== null ? r() : serve.on('exit', r)));
   if (existsSync(tmp)) rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`oidc e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish('oidc e2e');
