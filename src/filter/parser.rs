@@ -462,12 +462,16 @@ impl<'a> Parser<'a> {
     fn parse_string(&mut self) -> Result<String> {
         let open = self.pos;
         let mut end = open + 1;
+        let mut escaped = false;
         // Up to the closing quote, or to a control character (which serde_json refuses).
         loop {
             match self.b.get(end) {
                 Some(b'"') => break,
                 Some(&b) if b < 0x20 => break,
-                Some(b'\\') if end + 1 < self.b.len() => end += 2,
+                Some(b'\\') if end + 1 < self.b.len() => {
+                    escaped = true;
+                    end += 2
+                }
                 Some(b'\\') => {
                     return Err(self.err_at(open, "unterminated string (ends inside an escape)"))
                 }
@@ -478,6 +482,10 @@ impl<'a> Parser<'a> {
         // The stop bytes are ASCII: `open..=end` lies on char boundaries.
         let literal = &self.s[open..=end];
         self.pos = end + 1;
+        if !escaped && self.b[end] == b'"' {
+            // Nothing to decode: the string is what lies between the quotes.
+            return Ok(self.s[open + 1..end].to_owned());
+        }
         serde_json::from_str(literal).map_err(|e| {
             // The byte serde_json stopped at; its lines are those of the literal.
             let line_start: usize = literal

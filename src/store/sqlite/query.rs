@@ -8,52 +8,67 @@ use crate::error::Result;
 use crate::schema::ResourceKind;
 use crate::store::query::{prefix_end, Cond, Key, Position, Range, Run, SortField, SortValue};
 use crate::store::{StoredResource, StoredText};
-use rusqlite::types::Value as Sql;
+use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
 use rusqlite::OptionalExtension;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt::Write;
+use std::rc::Rc;
 
-/// `WHERE` terms and their parameters (after `?1` dir and `?2` kind).
-struct Clause {
-    sql: String,
-    params: Vec<Sql>,
+/// `WHERE` terms and their parameters (after `?1` dir and `?2` kind). The text is written
+/// only when the statement's shape is not in [`SHAPES`] yet (`sql` is `None` otherwise):
+/// the same calls then collect the parameters alone, in the same order.
+struct Clause<'a> {
+    sql: Option<String>,
+    params: Vec<ToSqlOutput<'a>>,
 }
 
-impl Clause {
-    fn new(tx: &Tx, kind: ResourceKind) -> Clause {
+/// A text parameter borrowed from the request.
+fn text(s: &str) -> ToSqlOutput<'_> {
+    ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+}
+
+impl<'a> Clause<'a> {
+    fn new(tx: &Tx<'a>, kind: ResourceKind, write: bool) -> Clause<'a> {
         Clause {
-            sql: String::from("dir = ?1 AND kind = ?2"),
-            params: vec![Sql::Text(tx.dir.to_owned()), Sql::Integer(kind_code(kind))],
+            sql: write.then(|| String::from("dir = ?1 AND kind = ?2")),
+            params: vec![text(tx.dir), ToSqlOutput::from(kind_code(kind))],
         }
     }
 
     /// Append ` AND <sql>`, where each `#` in `sql` stands for the next parameter.
-    fn and(&mut self, sql: &str, params: impl IntoIterator<Item = Sql>) {
-        self.sql.push_str(" AND ");
+    fn and(&mut self, sql: &str, params: impl IntoIterator<Item = ToSqlOutput<'a>>) {
+        let Some(out) = &mut self.sql else {
+            self.params.extend(params);
+            return;
+        };
+        out.push_str(" AND ");
         let mut params = params.into_iter();
         for part in sql.split_inclusive('#') {
             match part.strip_suffix('#') {
                 Some(head) => {
-                    self.sql.push_str(head);
-                    self.params.push(params.next().unwrap_or(Sql::Null));
-                    let _ = write!(self.sql, "?{}", self.params.len());
+                    out.push_str(head);
+                    self.params
+                        .push(params.next().unwrap_or(ToSqlOutput::Owned(Sql::Null)));
+                    let _ = write!(out, "?{}", self.params.len());
                 }
-                None => self.sql.push_str(part),
+                None => out.push_str(part),
             }
         }
     }
 
-    fn conds(&mut self, conds: &[Cond]) {
+    fn conds(&mut self, conds: &'a [Cond]) {
         for c in conds {
             match c {
-                Cond::Id(id) => self.and("id = #", [Sql::Text(id.clone())]),
-                Cond::Eq(key, v) => self.key_term(*key, "= #", vec![Sql::Text(v.clone())]),
+                Cond::Id(id) => self.and("id = #", [text(id)]),
+                Cond::Eq(key, v) => self.key_term(*key, "= #", vec![text(v)]),
                 Cond::StartsWith(key, p) => match prefix_end(p) {
                     Some(end) => self.key_term(
                         *key,
                         ">= # AND {} < #",
-                        vec![Sql::Text(p.clone()), Sql::Text(end)],
+                        vec![text(p), ToSqlOutput::Owned(Sql::Text(end))],
                     ),
-                    None => self.key_term(*key, ">= #", vec![Sql::Text(p.clone())]),
+                    None => self.key_term(*key, ">= #", vec![text(p)]),
                 },
                 Cond::Present(key) => self.key_term(*key, "<> ''", Vec::new()),
             }
@@ -62,7 +77,10 @@ impl Clause {
 
     /// A comparison on a key: on its column, or, for multi-valued keys, through their
     /// index entries. `{}` in `cmp` repeats the compared expression.
-    fn key_term(&mut self, key: Key, cmp: &str, params: Vec<Sql>) {
+    fn key_term(&mut self, key: Key, cmp: &str, params: Vec<ToSqlOutput<'a>>) {
+        if self.sql.is_none() {
+            return self.and("", params);
+        }
         match key.field() {
             Some(f) => {
                 let col = column(f);
@@ -79,9 +97,17 @@ impl Clause {
         }
     }
 
+    /// `sql()` when the text is being written, else nothing (the text is known).
+    fn text(&self, sql: impl FnOnce() -> String) -> String {
+        match self.sql {
+            Some(_) => sql(),
+            None => String::new(),
+        }
+    }
+
     /// Restrict to one run of an order.
     fn run(&mut self, run: &Run) {
-        if let Some(f) = run.by {
+        if let (Some(f), Some(_)) = (run.by, &self.sql) {
             let test = if run.present {
                 "IS NOT NULL"
             } else {
@@ -91,6 +117,62 @@ impl Clause {
         }
     }
 }
+
+/// What a statement's text depends on (everything else is a parameter): the statement,
+/// the run, whether it starts after a position, and each condition's variant and key.
+/// A few bytes, so finding a statement's text costs a small hash instead of writing it.
+fn shape(statement: u8, run: Option<&Run>, after: bool, conds: &[Cond]) -> Vec<u8> {
+    let field = |f: Option<SortField>| f.map_or(0, |f| 1 + f as u8);
+    let mut key = Vec::with_capacity(5 + conds.len());
+    key.push(statement);
+    match run {
+        Some(r) => key.extend([field(r.by), u8::from(r.present), u8::from(r.descending)]),
+        None => key.push(u8::MAX),
+    }
+    key.push(u8::from(after));
+    for c in conds {
+        key.push(match c {
+            Cond::Id(_) => 0,
+            Cond::Eq(k, _) => 1 + *k as u8,
+            Cond::StartsWith(k, p) if prefix_end(p).is_some() => 16 + *k as u8,
+            Cond::StartsWith(k, _) => 32 + *k as u8,
+            Cond::Present(k) => 48 + *k as u8,
+        });
+    }
+    key
+}
+
+/// Statement texts this thread has written, by [`shape`]: the same text for the same
+/// shape, which the connection's statement cache needs to find its prepared statement.
+/// Cleared when it reaches [`MAX_SHAPES`] (each `and` of conditions is a shape).
+const MAX_SHAPES: usize = 128;
+
+thread_local! {
+    static SHAPES: RefCell<HashMap<Vec<u8>, Rc<str>>> = RefCell::new(HashMap::new());
+}
+
+/// The text of the statement of `key`, if this thread has written it.
+fn known(key: &[u8]) -> Option<Rc<str>> {
+    SHAPES.with(|s| s.borrow().get(key).cloned())
+}
+
+/// Remember the text of the statement of `key`.
+fn learn(key: Vec<u8>, sql: String) -> Rc<str> {
+    let sql: Rc<str> = sql.into();
+    SHAPES.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() >= MAX_SHAPES {
+            s.clear();
+        }
+        s.insert(key, sql.clone());
+    });
+    sql
+}
+
+/// The resource columns [`rows`] reads after `seq` and the sort value.
+const ROW_COLUMNS: &str = "id, data, created, last_modified, version";
+/// [`position_at`] reads no resource column.
+const NO_COLUMNS: &str = "NULL";
 
 /// The sort column of a run holding values (`None` for insertion order and for the run
 /// of resources lacking the field).
@@ -143,12 +225,7 @@ fn rows<T>(
         },
     };
     let field = valued(&range.run);
-    let (sql, params) = select(
-        tx,
-        kind,
-        &range,
-        "id, data, created, last_modified, version",
-    );
+    let (sql, params) = select(tx, kind, &range, ROW_COLUMNS);
     let mut stmt = tx.conn.prepare_cached(&sql).map_err(sql_err)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(params.iter()), |row| {
@@ -174,7 +251,7 @@ fn position_at(
         limit: 1,
         ..*range
     };
-    let (sql, params) = select(tx, kind, &at, "NULL");
+    let (sql, params) = select(tx, kind, &at, NO_COLUMNS);
     let field = valued(&range.run);
     tx.conn
         .prepare_cached(&sql)
@@ -201,10 +278,23 @@ fn position(row: &rusqlite::Row, field: Option<SortField>) -> rusqlite::Result<P
 }
 
 /// The statement reading `seq`, the sort value and `columns` of the range's rows, in its
-/// order, from its position, `limit` from `offset`; and its parameters.
-fn select(tx: &Tx, kind: ResourceKind, range: &Range, columns: &str) -> (String, Vec<Sql>) {
+/// order, from its position, `limit` from `offset`; and its parameters. `columns` is one
+/// of [`ROW_COLUMNS`] and [`NO_COLUMNS`].
+fn select<'a>(
+    tx: &Tx<'a>,
+    kind: ResourceKind,
+    range: &Range<'a>,
+    columns: &'static str,
+) -> (Rc<str>, Vec<ToSqlOutput<'a>>) {
     let run = &range.run;
-    let mut w = Clause::new(tx, kind);
+    let key = shape(
+        u8::from(columns == ROW_COLUMNS),
+        Some(run),
+        range.after.is_some(),
+        range.conds,
+    );
+    let cached = known(&key);
+    let mut w = Clause::new(tx, kind, cached.is_none());
     w.run(run);
     w.conds(range.conds);
     let (cmp, dir) = if run.descending {
@@ -214,30 +304,41 @@ fn select(tx: &Tx, kind: ResourceKind, range: &Range, columns: &str) -> (String,
     };
     let field = valued(run);
     if let Some(p) = range.after {
-        let seq = Sql::Integer(super::tx::i64_of(p.seq));
+        let seq = ToSqlOutput::from(super::tx::i64_of(p.seq));
         match field {
-            Some(f) => w.and(
-                &format!("({}, seq) {cmp} (#, #)", column(f)),
-                [sql_value(&p.value), seq],
-            ),
-            None => w.and(&format!("seq {cmp} #"), [seq]),
+            Some(f) => {
+                let sql = w.text(|| format!("({}, seq) {cmp} (#, #)", column(f)));
+                w.and(&sql, [ToSqlOutput::Owned(sql_value(&p.value)), seq])
+            }
+            None => w.and(&w.text(|| format!("seq {cmp} #")), [seq]),
         }
     }
-    let order = match field {
-        Some(f) => format!("{} {dir}, seq {dir}", column(f)),
-        None => format!("seq {dir}"),
-    };
     let n = w.params.len();
-    let sql = format!(
-        "SELECT seq, {}, {columns} FROM resources WHERE {} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
-        field.map_or("NULL", column),
-        w.sql,
-        n + 1,
-        n + 2
-    );
+    w.params.push(ToSqlOutput::from(
+        i64::try_from(range.limit).unwrap_or(i64::MAX),
+    ));
     w.params
-        .push(Sql::Integer(i64::try_from(range.limit).unwrap_or(i64::MAX)));
-    w.params.push(Sql::Integer(super::tx::i64_of(range.offset)));
+        .push(ToSqlOutput::from(super::tx::i64_of(range.offset)));
+    let sql = match cached {
+        Some(sql) => sql,
+        None => {
+            let order = match field {
+                Some(f) => format!("{} {dir}, seq {dir}", column(f)),
+                None => format!("seq {dir}"),
+            };
+            learn(
+                key,
+                format!(
+                    "SELECT seq, {}, {columns} FROM resources WHERE {} ORDER BY {order} \
+                     LIMIT ?{} OFFSET ?{}",
+                    field.map_or("NULL", column),
+                    w.sql.unwrap_or_default(),
+                    n + 1,
+                    n + 2
+                ),
+            )
+        }
+    };
     (sql, w.params)
 }
 
@@ -246,12 +347,23 @@ pub fn count_where(tx: &Tx, kind: ResourceKind, conds: &[Cond], run: Option<Run>
     if conds.is_empty() && run.is_none_or(|r| r.by.is_none()) {
         return tx.count(kind);
     }
-    let mut w = Clause::new(tx, kind);
+    let key = shape(2, run.as_ref(), false, conds);
+    let cached = known(&key);
+    let mut w = Clause::new(tx, kind, cached.is_none());
     if let Some(run) = &run {
         w.run(run);
     }
     w.conds(conds);
-    let sql = format!("SELECT count(*) FROM resources WHERE {}", w.sql);
+    let sql = match cached {
+        Some(sql) => sql,
+        None => learn(
+            key,
+            format!(
+                "SELECT count(*) FROM resources WHERE {}",
+                w.sql.unwrap_or_default()
+            ),
+        ),
+    };
     tx.conn
         .prepare_cached(&sql)
         .and_then(|mut s| {
