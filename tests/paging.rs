@@ -557,6 +557,13 @@ fn memory_and_sqlite_answer_alike() {
         "filter=displayName%20eq%20%22name%2062%22&sortBy=meta.created&sortOrder=descending",
         "sortBy=title&sortOrder=descending&count=100",
         "filter=not%20(displayName%20pr)&sortBy=userName&count=7&startIndex=3",
+        // One statement shape with other values (SQLite keeps one text per shape), with
+        // and without an offset.
+        "filter=userName%20eq%20%22user00007%40example.com%22",
+        "filter=userName%20eq%20%22USER00123@EXAMPLE.COM%22",
+        "filter=userName%20sw%20%22user0002%22&startIndex=3&count=4",
+        "filter=userName%20sw%20%22user0002%22&count=4",
+        "filter=userName%20sw%20%22user0013%22&startIndex=2&count=3",
     ];
     let _cleanup = Cleanup("alike");
     for (name, backend) in backends("alike") {

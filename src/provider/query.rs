@@ -667,14 +667,13 @@ fn indexed_key(path: &AttrPath, rt: &ResourceTypeDef) -> Option<Key> {
     {
         return None;
     }
-    let name = path.name.to_ascii_lowercase();
-    let sub = path.sub.as_deref().map(str::to_ascii_lowercase);
-    match (name.as_str(), sub.as_deref()) {
-        ("username", None) => Some(Key::UserName),
-        ("displayname", None) => Some(Key::DisplayName),
-        ("externalid", None) => Some(Key::ExternalId),
-        ("emails", None | Some("value")) => Some(Key::Email),
-        _ => None,
+    let is = |name: &str| path.name.eq_ignore_ascii_case(name);
+    match path.sub.as_deref() {
+        None if is("userName") => Some(Key::UserName),
+        None if is("displayName") => Some(Key::DisplayName),
+        None if is("externalId") => Some(Key::ExternalId),
+        None => is("emails").then_some(Key::Email),
+        Some(sub) => (is("emails") && sub.eq_ignore_ascii_case("value")).then_some(Key::Email),
     }
 }
 

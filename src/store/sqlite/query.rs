@@ -61,23 +61,23 @@ impl<'a> Clause<'a> {
         for c in conds {
             match c {
                 Cond::Id(id) => self.and("id = #", [text(id)]),
-                Cond::Eq(key, v) => self.key_term(*key, "= #", vec![text(v)]),
+                Cond::Eq(key, v) => self.key_term(*key, "= #", [text(v)]),
                 Cond::StartsWith(key, p) => match prefix_end(p) {
                     Some(end) => self.key_term(
                         *key,
                         ">= # AND {} < #",
-                        vec![text(p), ToSqlOutput::Owned(Sql::Text(end))],
+                        [text(p), ToSqlOutput::Owned(Sql::Text(end))],
                     ),
-                    None => self.key_term(*key, ">= #", vec![text(p)]),
+                    None => self.key_term(*key, ">= #", [text(p)]),
                 },
-                Cond::Present(key) => self.key_term(*key, "<> ''", Vec::new()),
+                Cond::Present(key) => self.key_term(*key, "<> ''", []),
             }
         }
     }
 
     /// A comparison on a key: on its column, or, for multi-valued keys, through their
     /// index entries. `{}` in `cmp` repeats the compared expression.
-    fn key_term(&mut self, key: Key, cmp: &str, params: Vec<ToSqlOutput<'a>>) {
+    fn key_term<const N: usize>(&mut self, key: Key, cmp: &str, params: [ToSqlOutput<'a>; N]) {
         if self.sql.is_none() {
             return self.and("", params);
         }
@@ -118,8 +118,8 @@ impl<'a> Clause<'a> {
     }
 }
 
-/// What a statement's text depends on (everything else is a parameter): the statement,
-/// the run, whether it starts after a position, and each condition's variant and key.
+/// What a statement's text depends on (everything else is a parameter): the statement
+/// (`select`: bit 0 the resource columns, bit 1 an offset; 4 `count_where`), the run, whether it starts after a position, and each condition's variant and key.
 /// A few bytes, so finding a statement's text costs a small hash instead of writing it.
 fn shape(statement: u8, run: Option<&Run>, after: bool, conds: &[Cond]) -> Vec<u8> {
     let field = |f: Option<SortField>| f.map_or(0, |f| 1 + f as u8);
@@ -287,8 +287,10 @@ fn select<'a>(
     columns: &'static str,
 ) -> (Rc<str>, Vec<ToSqlOutput<'a>>) {
     let run = &range.run;
+    // An offset is rare (a position is stepped to by one): only then is it a parameter.
+    let offset = range.offset > 0;
     let key = shape(
-        u8::from(columns == ROW_COLUMNS),
+        u8::from(columns == ROW_COLUMNS) | u8::from(offset) << 1,
         Some(run),
         range.after.is_some(),
         range.conds,
@@ -317,8 +319,10 @@ fn select<'a>(
     w.params.push(ToSqlOutput::from(
         i64::try_from(range.limit).unwrap_or(i64::MAX),
     ));
-    w.params
-        .push(ToSqlOutput::from(super::tx::i64_of(range.offset)));
+    if offset {
+        w.params
+            .push(ToSqlOutput::from(super::tx::i64_of(range.offset)));
+    }
     let sql = match cached {
         Some(sql) => sql,
         None => {
@@ -330,11 +334,15 @@ fn select<'a>(
                 key,
                 format!(
                     "SELECT seq, {}, {columns} FROM resources WHERE {} ORDER BY {order} \
-                     LIMIT ?{} OFFSET ?{}",
+                     LIMIT ?{}{}",
                     field.map_or("NULL", column),
                     w.sql.unwrap_or_default(),
                     n + 1,
-                    n + 2
+                    if offset {
+                        format!(" OFFSET ?{}", n + 2)
+                    } else {
+                        String::new()
+                    }
                 ),
             )
         }
@@ -347,7 +355,7 @@ pub fn count_where(tx: &Tx, kind: ResourceKind, conds: &[Cond], run: Option<Run>
     if conds.is_empty() && run.is_none_or(|r| r.by.is_none()) {
         return tx.count(kind);
     }
-    let key = shape(2, run.as_ref(), false, conds);
+    let key = shape(4, run.as_ref(), false, conds);
     let cached = known(&key);
     let mut w = Clause::new(tx, kind, cached.is_none());
     if let Some(run) = &run {
