@@ -114,12 +114,11 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
         Some(token) => Some(ctx.paging.open(ctx.dir, query(), token, now, timeout)?),
     };
 
-    // The page's resources, written as JSON and separated by commas.
-    let mut resources = Vec::new();
-    let mut items = 0usize;
-    let mut page = Page::default();
+    // The ListResponse written straight (the bytes serde_json writes for it), its
+    // resources copied or written from the store's rows into the body itself.
+    let mut body = Vec::new();
     ctx.store.read(ctx.dir, &mut |tx| {
-        page =
+        let page =
             match (&plans[..], indexed) {
                 ([plan], Some(order)) if cursor_mode => {
                     by_cursor(ctx, tx, plan, order, start.as_ref(), count)?
@@ -131,54 +130,49 @@ pub(crate) fn list(ctx: &Ctx, kinds: &[ResourceKind], search: Search) -> Result<
                 )),
                 _ => by_window(ctx, tx, &plans, sort.as_ref(), &search, count)?,
             };
-        resources.clear();
-        items = 0;
-        for item in &page.items {
-            if items > 0 {
-                resources.push(b',');
+        body.clear();
+        body.reserve(256 + RESOURCE_SIZE * page.items.len().min(PREALLOCATED_PAGE));
+        body.extend_from_slice(b"{\"schemas\":[");
+        write_json(&mut body, LIST_RESPONSE);
+        body.extend_from_slice(b"],\"totalResults\":");
+        write_json(&mut body, &page.total);
+        if !cursor_mode {
+            body.extend_from_slice(b",\"startIndex\":");
+            write_json(&mut body, &search.start_index);
+        }
+        body.extend_from_slice(b",\"itemsPerPage\":");
+        write_json(&mut body, &page.items.len());
+        for (name, c) in [
+            ("previousCursor", &page.previous),
+            ("nextCursor", &page.next),
+        ] {
+            if let Some(c) = c {
+                body.push(b',');
+                write_json(&mut body, name);
+                body.push(b':');
+                write_json(&mut body, &ctx.paging.seal(ctx.dir, query(), now, c));
+            }
+        }
+        body.extend_from_slice(b",\"Resources\":[");
+        for (i, item) in page.items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
             }
             match item {
-                Item::Text(r) => {
-                    render::write_text(ctx, tx, r, &search.projection, &mut resources)?
-                }
-                Item::Parsed(r) => render::write(ctx, tx, r, &search.projection, &mut resources)?,
+                Item::Text(r) => render::write_text(ctx, tx, r, &search.projection, &mut body)?,
+                Item::Parsed(r) => render::write(ctx, tx, r, &search.projection, &mut body)?,
             }
-            items += 1;
         }
+        body.extend_from_slice(b"]}");
         Ok(())
     })?;
-
-    // The ListResponse written straight (the bytes serde_json writes for it).
-    let mut body = Vec::with_capacity(resources.len() + 256);
-    body.extend_from_slice(b"{\"schemas\":[");
-    write_json(&mut body, LIST_RESPONSE);
-    body.extend_from_slice(b"],\"totalResults\":");
-    write_json(&mut body, &page.total);
-    if !cursor_mode {
-        body.extend_from_slice(b",\"startIndex\":");
-        write_json(&mut body, &search.start_index);
-    }
-    body.extend_from_slice(b",\"itemsPerPage\":");
-    write_json(&mut body, &items);
-    for (name, c) in [
-        ("previousCursor", &page.previous),
-        ("nextCursor", &page.next),
-    ] {
-        if let Some(c) = c {
-            body.push(b',');
-            write_json(&mut body, name);
-            body.push(b':');
-            write_json(&mut body, &ctx.paging.seal(ctx.dir, query(), now, c));
-        }
-    }
-    body.extend_from_slice(b",\"Resources\":[");
-    body.extend_from_slice(&resources);
-    body.extend_from_slice(b"]}");
     Ok(Response::json_bytes(200, body))
 }
 
 /// Room reserved up front for a page's resources (more grow the vector as needed).
 const PREALLOCATED_PAGE: usize = 128;
+/// Bytes reserved per resource of a page written out (a provisioned user is about 1 KiB).
+const RESOURCE_SIZE: usize = 1024;
 
 /// What identifies a query for its cursors and continuations: the resource types, the
 /// filter and the order (not the page or the attributes).
