@@ -119,8 +119,9 @@ impl<'a> Clause<'a> {
 }
 
 /// What a statement's text depends on (everything else is a parameter): the statement
-/// (`select`: bit 0 the resource columns, bit 1 an offset; 4 `count_where`), the run, whether it starts after a position, and each condition's variant and key.
-/// A few bytes, so finding a statement's text costs a small hash instead of writing it.
+/// (`select`: bit 0 the resource columns, bit 1 an offset; 4: `count_where`), the run,
+/// whether it starts after a position, and each condition's variant and key. A few
+/// bytes, so finding a statement's text costs a small hash instead of writing it.
 fn shape(statement: u8, run: Option<&Run>, after: bool, conds: &[Cond]) -> Vec<u8> {
     let field = |f: Option<SortField>| f.map_or(0, |f| 1 + f as u8);
     let mut key = Vec::with_capacity(5 + conds.len());
@@ -142,12 +143,13 @@ fn shape(statement: u8, run: Option<&Run>, after: bool, conds: &[Cond]) -> Vec<u
     key
 }
 
-/// Statement texts this thread has written, by [`shape`]: the same text for the same
-/// shape, which the connection's statement cache needs to find its prepared statement.
-/// Cleared when it reaches [`MAX_SHAPES`] (each `and` of conditions is a shape).
+/// How many statement texts [`SHAPES`] keeps before it starts over (each `and` of
+/// conditions is a shape of its own, so a client could make any number).
 const MAX_SHAPES: usize = 128;
 
 thread_local! {
+    /// Statement texts this thread has written, by [`shape`]: the same text for the same
+    /// shape, which the connection's statement cache needs to find its prepared statement.
     static SHAPES: RefCell<HashMap<Vec<u8>, Rc<str>>> = RefCell::new(HashMap::new());
 }
 
