@@ -394,11 +394,11 @@ const DIRECTORY_COLUMNS: &str = "SELECT id, name, token_hash, data FROM director
 
 impl Store for SqliteStore {
     fn read(&self, dir: &str, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
-        self.with_reader(|conn| f(&Tx { conn, dir }))
+        self.with_reader(|conn| f(&Tx::read(conn, dir)))
     }
 
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
-        self.transact(|conn| f(&mut Tx { conn, dir }))
+        self.transact(|conn| f(&mut Tx::write(conn, dir)))
     }
 
     fn write_checked(
@@ -409,8 +409,8 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         self.transact_checked(
             true,
-            |conn| check(&Tx { conn, dir }),
-            |conn| apply(&mut Tx { conn, dir }),
+            |conn| check(&Tx::write(conn, dir)),
+            |conn| apply(&mut Tx::write(conn, dir)),
         )
     }
 
