@@ -39,3 +39,66 @@ fn concurrent_readers_reuse_their_connections() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// More threads than `read_connections`: they share the slots (a read that finds every
+/// slot busy waits for one), never opening more connections than slots.
+#[test]
+fn more_readers_than_slots_share_them() {
+    use scim::store::SqliteOptions;
+    let dir = std::env::temp_dir().join(format!("libscim-read-slots-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let options = SqliteOptions {
+        read_connections: 2,
+        ..SqliteOptions::default()
+    };
+    let store = Arc::new(SqliteStore::open(dir.join("db"), options).unwrap());
+    const THREADS: usize = 6;
+    let start = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (store, start) = (store.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                for _ in 0..200 {
+                    let n = store.list_directories().unwrap().len();
+                    assert_eq!(n, 0);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let opened = store.read_connections_opened();
+    assert!(
+        (1..=2).contains(&opened),
+        "{opened} read connections opened with read_connections = 2"
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The bundled SQLite is compiled without the global page-cache group and without memory
+/// statistics (`.cargo/config.toml`, `LIBSQLITE3_FLAGS`): each read connection has a page
+/// cache of its own, and concurrent readers take no global SQLite mutex per page.
+#[test]
+fn sqlite_is_built_without_global_cache_locks() {
+    let c = rusqlite::Connection::open_in_memory().unwrap();
+    let mut s = c.prepare("PRAGMA compile_options").unwrap();
+    let options: Vec<String> = s
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "SQLite built with ENABLE_MEMORY_MANAGEMENT (a target/ from before \
+         .cargo/config.toml set LIBSQLITE3_FLAGS: run `cargo clean -p libsqlite3-sys`): \
+         {options:?}"
+    );
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "SQLite built with memory statistics on: {options:?}"
+    );
+}

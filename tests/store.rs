@@ -201,6 +201,44 @@ fn membership_rows(store: &dyn Store) {
             Ok(())
         })
         .unwrap();
+    // A user read whole, then its groups (as a GET renders it): the same groups, in the
+    // same order, as asking for them alone; another user's groups are its own.
+    store
+        .write("d", &mut |tx| {
+            tx.insert(resource(Group, "a", json!({"displayName": "A"})))?;
+            tx.add_member("a", member("u0"))?;
+            Ok(())
+        })
+        .unwrap();
+    store
+        .read("d", &mut |tx| {
+            assert!(tx.get_text(User, "u0")?.is_some());
+            assert_eq!(tx.groups_of("u3")?, ["g"]);
+            let with_user = tx.groups_of("u0")?;
+            assert!(tx.get_text(User, "u0")?.is_some());
+            assert_eq!(tx.groups_of("u0")?, with_user);
+            let alone = tx.groups_of("u0")?;
+            assert_eq!(with_user, alone);
+            let mut sorted = alone.clone();
+            sorted.sort();
+            assert_eq!(sorted, ["a", "g", "h"]);
+            assert!(tx.get_text(User, "u2")?.is_some());
+            assert!(tx.groups_of("u2")?.is_empty());
+            assert!(tx.get_text(User, "nobody")?.is_none());
+            assert!(tx.groups_of("nobody")?.is_empty());
+            Ok(())
+        })
+        .unwrap();
+    // In a write, the groups follow the write's own membership changes.
+    store
+        .write("d", &mut |tx| {
+            assert!(tx.get_text(User, "u2")?.is_some());
+            tx.add_member("h", member("u2"))?;
+            assert_eq!(tx.groups_of("u2")?, ["h"]);
+            assert!(tx.remove_member("h", "u2")?);
+            Ok(())
+        })
+        .unwrap();
     // Deleting a user removes its rows everywhere; deleting a group removes its rows.
     store
         .write("d", &mut |tx| {

@@ -54,7 +54,8 @@ def build_library() -> Path:
     cargo = os.environ.get("CARGO", "cargo")
     cmd = [cargo, "build", "--lib", "--profile", profile, "--manifest-path", str(root / "Cargo.toml")]
     print("libscim: " + " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    # From the checkout: its .cargo/config.toml (the SQLite compile flags) applies.
+    subprocess.run(cmd, check=True, cwd=root)
     target = Path(os.environ.get("CARGO_TARGET_DIR", root / "target"))
     built = target / ("debug" if profile == "dev" else profile) / LIBRARY
     if not built.is_file():

@@ -10,11 +10,15 @@
 //!   commits them together: one fsync for many writes; the writes that queue up while
 //!   it syncs are the next batch. A failed write rolls back its savepoint only (the
 //!   first write, the transaction); a failed `COMMIT` fails every write of the batch.
-//! - **Reads** run on a small pool of read connections, each `read()` inside one deferred
-//!   transaction: a consistent snapshot, never blocked by the writer.
+//! - **Reads** run on read connections, one per reading thread (up to
+//!   [`SqliteOptions::read_connections`], kept open), each `read()` inside one deferred
+//!   transaction: a consistent snapshot, never blocked by the writer. Each connection has
+//!   a page cache of its own (the bundled SQLite is built without
+//!   `SQLITE_ENABLE_MEMORY_MANAGEMENT`: see README, "Building"), so readers share no lock.
 //! - **Schema**: see [`schema`]; foreign or newer files are refused with a clear error.
 
 mod query;
+mod reader;
 mod schema;
 mod tx;
 mod writer;
@@ -27,8 +31,10 @@ use crate::store::{
     WriteTx,
 };
 use parking_lot::Mutex;
+use reader::Reader;
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::cell::Cell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,9 +65,10 @@ pub struct SqliteOptions {
     /// `PRAGMA synchronous = FULL`: a returned write survived power loss, not only a
     /// process crash. Default `true`; `false` uses `NORMAL` (still crash-safe in WAL).
     pub synchronous_full: bool,
-    /// Most read connections kept open. The pool grows to the number of reads running at
-    /// once and keeps those connections (warm page cache, prepared statements) up to this
-    /// many; a read beyond it opens a connection of its own. Default 32.
+    /// Most read connections open. A thread reads on a connection of its own (its slot:
+    /// warm page cache, prepared statements), opened at its first read and kept; threads
+    /// beyond this many share the slots (a read that finds every slot busy waits for
+    /// one). Default 32.
     pub read_connections: usize,
 }
 
@@ -81,9 +88,26 @@ pub struct SqliteStore {
     options: SqliteOptions,
     /// The thread of the write connection.
     writer: Writer,
-    readers: Mutex<Vec<Connection>>,
-    /// Read connections opened so far (the pool never churns: see `with_reader`).
+    /// The read connections, `read_connections` slots each opened at its first use: a
+    /// thread reads on its home slot (see `with_reader`).
+    readers: Box<[Slot]>,
+    /// Read connections opened so far (the slots never churn: see `with_reader`).
     readers_opened: AtomicUsize,
+}
+
+/// One read connection slot, on a cache line of its own (threads lock their own slot).
+#[repr(align(128))]
+struct Slot(Mutex<Option<Reader>>);
+
+/// This thread's home slot number (taken modulo a store's slot count): threads are
+/// numbered in the order they first read, so the first `read_connections` readers of a
+/// store (a runtime's workers) each have a slot and a connection to themselves.
+fn home_slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    HOME.with(|h| *h)
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -192,11 +216,13 @@ impl SqliteStore {
             path: shown,
             options: options.clone(),
             writer: Writer::start(conn, options.group_commit)?,
-            readers: Mutex::new(Vec::new()),
+            readers: (0..options.read_connections.max(1))
+                .map(|_| Slot(Mutex::new(None)))
+                .collect(),
             readers_opened: AtomicUsize::new(0),
         };
-        let first = store.open_reader()?;
-        store.readers.lock().push(first);
+        // Read connections open at each thread's first read (the writer has opened the
+        // file and checked it already).
         Ok(store)
     }
 
@@ -212,7 +238,7 @@ impl SqliteStore {
         self.readers_opened.load(Ordering::Relaxed)
     }
 
-    fn open_reader(&self) -> Result<Connection> {
+    fn open_reader(&self) -> Result<Reader> {
         let conn = open_conn(
             Path::new(&self.path),
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -220,27 +246,52 @@ impl SqliteStore {
         conn.pragma_update(None, "query_only", true)
             .map_err(sql_err)?;
         tune(&conn, READER_CACHE_KIB)?;
+        let reader = Reader::new(conn)?;
         self.readers_opened.fetch_add(1, Ordering::Relaxed);
-        Ok(conn)
+        Ok(reader)
     }
 
-    /// Run `f` in one read transaction on a pooled read connection. The pool keeps every
-    /// connection it opened (up to `read_connections`), so it grows to the concurrency
-    /// seen and then opens none; `BEGIN`/`COMMIT` are cached statements.
+    /// Run `f` in one read transaction on this thread's read connection: the one in its
+    /// home slot, opened at its first read and kept, so that a thread finds its own
+    /// recently read pages in its page cache (a pool handing connections round mixes
+    /// every thread's pages into every cache). When another thread holds the home slot
+    /// (more threads than slots), any free slot that has a connection, else any free
+    /// slot, else it waits for its home slot: never more than `read_connections` open.
+    /// Only a read nested in another read of the same thread, which must not wait for
+    /// itself, opens a connection of its own when every slot is busy (closed after).
+    /// `BEGIN`/`COMMIT` are prepared once per connection ([`Reader`]).
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let pooled = self.readers.lock().pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => self.open_reader()?,
-        };
-        let result = read_transaction(&conn, f);
-        if conn.is_autocommit() {
-            let mut pool = self.readers.lock();
-            if pool.len() < self.options.read_connections.max(1) {
-                pool.push(conn);
-            }
+        thread_local! {
+            /// Reads this thread is running (a read's closure may read again).
+            static READING: Cell<usize> = const { Cell::new(0) };
         }
-        result
+        let n = self.readers.len();
+        let home = home_slot() % n;
+        let others = || (1..n).map(|i| &self.readers[(home + i) % n].0);
+        let free = self.readers[home].0.try_lock().or_else(|| {
+            others()
+                .filter_map(|m| m.try_lock())
+                .find(|c| c.is_some())
+                .or_else(|| others().find_map(|m| m.try_lock()))
+        });
+        let mut slot = match free {
+            Some(slot) => slot,
+            None if READING.get() > 0 => return self.open_reader()?.transaction(f),
+            None => self.readers[home].0.lock(),
+        };
+        if slot.is_none() {
+            *slot = Some(self.open_reader()?);
+        }
+        let reader = slot.as_ref().expect("opened above");
+        READING.set(READING.get() + 1);
+        let result = catch_unwind(AssertUnwindSafe(|| reader.transaction(f)));
+        READING.set(READING.get() - 1);
+        // A connection left inside a transaction (its `COMMIT`/`ROLLBACK` failed, or `f`
+        // panicked) is closed: the next read would see its stale snapshot.
+        if !reader.conn().is_autocommit() {
+            *slot = None;
+        }
+        result.unwrap_or_else(|p| resume_unwind(p))
     }
 
     /// Run `f` in a savepoint of the shared write transaction; return once the
@@ -305,21 +356,6 @@ impl SqliteStore {
     }
 }
 
-/// `f` inside `BEGIN` … `COMMIT` (`ROLLBACK` when it failed), through cached statements.
-fn read_transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    let run = |sql: &str| {
-        conn.prepare_cached(sql)
-            .and_then(|mut s| s.execute([]))
-            .map_err(sql_err)
-    };
-    run("BEGIN")?;
-    let result = f(conn);
-    let end = run(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
-    let value = result?;
-    end?;
-    Ok(value)
-}
-
 fn conflict(c: &Connection, r: &DirectoryRecord) -> Result<()> {
     let other: Option<String> = c
         .prepare_cached("SELECT name FROM directories WHERE name_folded = ?1 AND id <> ?2")
@@ -358,11 +394,11 @@ const DIRECTORY_COLUMNS: &str = "SELECT id, name, token_hash, data FROM director
 
 impl Store for SqliteStore {
     fn read(&self, dir: &str, f: &mut dyn FnMut(&dyn ReadTx) -> Result<()>) -> Result<()> {
-        self.with_reader(|conn| f(&Tx { conn, dir }))
+        self.with_reader(|conn| f(&Tx::read(conn, dir)))
     }
 
     fn write(&self, dir: &str, f: &mut dyn FnMut(&mut dyn WriteTx) -> Result<()>) -> Result<()> {
-        self.transact(|conn| f(&mut Tx { conn, dir }))
+        self.transact(|conn| f(&mut Tx::write(conn, dir)))
     }
 
     fn write_checked(
@@ -373,8 +409,8 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         self.transact_checked(
             true,
-            |conn| check(&Tx { conn, dir }),
-            |conn| apply(&mut Tx { conn, dir }),
+            |conn| check(&Tx::write(conn, dir)),
+            |conn| apply(&mut Tx::write(conn, dir)),
         )
     }
 

@@ -9,6 +9,7 @@ use crate::store::{
     StoredResource, StoredText, WriteTx,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::cell::RefCell;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -157,6 +158,33 @@ pub fn json_text(v: &serde_json::Value) -> Result<String> {
 pub struct Tx<'c> {
     pub conn: &'c Connection,
     pub dir: &'c str,
+    /// In a read: the groups of the last user [`ReadTx::get_text`] read, found by the same
+    /// statement (a GET of a user renders them next: one statement instead of two).
+    /// `None` in a write, whose changes would make it stale.
+    groups: Option<UserGroups>,
+}
+
+/// A user's id and the ids of its groups, until taken.
+type UserGroups = RefCell<Option<(String, Vec<String>)>>;
+
+impl<'c> Tx<'c> {
+    /// A read transaction's.
+    pub fn read(conn: &'c Connection, dir: &'c str) -> Tx<'c> {
+        Tx {
+            conn,
+            dir,
+            groups: Some(RefCell::new(None)),
+        }
+    }
+
+    /// A write transaction's.
+    pub fn write(conn: &'c Connection, dir: &'c str) -> Tx<'c> {
+        Tx {
+            conn,
+            dir,
+            groups: None,
+        }
+    }
 }
 
 impl Tx<'_> {
@@ -306,7 +334,34 @@ impl ReadTx for Tx<'_> {
     }
 
     fn get_text(&self, kind: ResourceKind, id: &str) -> Result<Option<StoredText>> {
-        self.get_row(kind, id, |r| text_row_at(kind, r, 0))
+        let Some(cache) = self.groups.as_ref().filter(|_| kind == ResourceKind::User) else {
+            return self.get_row(kind, id, |r| text_row_at(kind, r, 0));
+        };
+        // The subquery's `ORDER BY` stays: SQLite keeps it under an aggregate other than
+        // count/min/max (and the `members_of` index yields that order anyway).
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT id, data, created, last_modified, version,
+                        (SELECT json_group_array(group_id) FROM
+                         (SELECT group_id FROM members WHERE dir = ?1 AND member_id = ?3
+                          ORDER BY group_id))
+                 FROM resources WHERE dir = ?1 AND kind = ?2 AND id = ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![self.dir, kind_code(kind), id], |r| {
+                    let groups: String = r.get(5)?;
+                    let groups: Vec<String> =
+                        serde_json::from_str(&groups).map_err(|e| conv_err(5, e))?;
+                    Ok((text_row_at(kind, r, 0)?, groups))
+                })
+                .optional()
+            })
+            .map_err(sql_err)?;
+        Ok(found.map(|(text, groups)| {
+            *cache.borrow_mut() = Some((text.id.clone(), groups));
+            text
+        }))
     }
 
     fn lookup(&self, kind: ResourceKind, key: IndexKey, value: &str) -> Result<Vec<String>> {
@@ -491,6 +546,12 @@ impl ReadTx for Tx<'_> {
     }
 
     fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
+        // Read with the user by `get_text` (its subquery is this query).
+        let cache = self.groups.as_ref().map(RefCell::borrow_mut);
+        if let Some(mut cache) = cache.filter(|c| c.as_ref().is_some_and(|(id, _)| id == member_id))
+        {
+            return Ok(cache.take().map(|(_, groups)| groups).unwrap_or_default());
+        }
         let mut stmt = self
             .conn
             .prepare_cached(

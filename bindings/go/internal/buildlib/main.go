@@ -40,6 +40,8 @@ func run() error {
 		cargo = "cargo"
 	}
 	build := exec.Command(cargo, "build", "--release", "--lib", "--manifest-path", filepath.Join(root, "Cargo.toml"))
+	// From the checkout: its .cargo/config.toml (the SQLite compile flags) applies.
+	build.Dir = root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	fmt.Fprintln(os.Stderr, "buildlib:", build.String())
 	if err := build.Run(); err != nil {
