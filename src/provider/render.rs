@@ -3,9 +3,14 @@
 
 use super::Ctx;
 use crate::error::{Result, ScimError};
-use crate::schema::{raw_members, write_json_str, ProjectedWriter, Projection, ResourceKind};
+use crate::schema::{
+    member_text, raw_members, write_json_str, ProjectedWriter, Projection, ResourceKind,
+};
 use crate::store::{Member, ReadTx, StoredResource, StoredText};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::io::Write;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -148,14 +153,16 @@ pub(crate) fn write_text(
     let bad = |e: serde_json::Error| ScimError::internal(format!("store: json: {e}"));
     let data = raw_members(&r.data).map_err(bad)?;
     let mut w = ProjectedWriter::new(r.kind.resource_type(), projection, out);
-    if let Some((k, s)) = data.iter().find(|(k, _)| k == "schemas") {
-        w.member_raw(k, s.get()).map_err(bad)?;
+    let stored = |w: &mut ProjectedWriter, (k, v): &(Cow<str>, &RawValue)| {
+        w.member_stored(k, member_text(&r.data, k, v), v.get())
+            .map_err(bad)
+    };
+    if let Some(schemas) = data.iter().find(|(k, _)| k == "schemas") {
+        stored(&mut w, schemas)?;
     }
     w.member_raw("id", &json_text(&r.id)).map_err(bad)?;
-    for (k, v) in &data {
-        if k != "schemas" {
-            w.member_raw(k, v.get()).map_err(bad)?;
-        }
+    for member in data.iter().filter(|(k, _)| k != "schemas") {
+        stored(&mut w, member)?;
     }
     let head = Head {
         kind: r.kind,
@@ -212,11 +219,7 @@ fn write_tail(
     if let Some(list) = derived_groups(ctx, tx, head.kind, head.id, groups)? {
         w.member("groups", &list);
     }
-    let mut meta = Vec::with_capacity(256);
-    write_meta(ctx, head, &mut meta);
-    // Written from strings: UTF-8.
-    let meta = std::str::from_utf8(&meta).map_err(|e| ScimError::internal(e.to_string()))?;
-    w.member_raw("meta", meta)
+    w.member_strings("meta", |out| write_meta(ctx, head, out))
         .map_err(|e| ScimError::internal(format!("meta: {e}")))?;
     w.finish();
     Ok(())
@@ -226,24 +229,19 @@ fn write_tail(
 /// of its own per field).
 fn write_meta(ctx: &Ctx, head: &Head, out: &mut Vec<u8>) {
     let rt = head.kind.resource_type();
-    let version = head.version.to_string();
-    let fields: [(&str, &[&str]); 5] = [
-        ("resourceType", &[head.kind.as_str()]),
-        ("created", &[head.created]),
-        ("lastModified", &[head.last_modified]),
-        ("location", &[ctx.base_url, rt.endpoint, "/", head.id]),
-        ("version", &["W/\"", &version, "\""]),
-    ];
-    out.push(b'{');
-    for (i, (k, parts)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_json_str(out, &[k]);
-        out.push(b':');
-        write_json_str(out, parts);
-    }
-    out.push(b'}');
+    // The names, the resource type and the version's digits are written as they are:
+    // none holds a byte JSON escapes. The other values are checked.
+    out.extend_from_slice(b"{\"resourceType\":\"");
+    out.extend_from_slice(head.kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"created\":");
+    write_json_str(out, &[head.created]);
+    out.extend_from_slice(b",\"lastModified\":");
+    write_json_str(out, &[head.last_modified]);
+    out.extend_from_slice(b",\"location\":");
+    write_json_str(out, &[ctx.base_url, rt.endpoint, "/", head.id]);
+    out.extend_from_slice(b",\"version\":\"W/\\\"");
+    let _ = write!(out, "{}", head.version);
+    out.extend_from_slice(b"\\\"\"}");
 }
 
 /// A string as JSON text.

@@ -45,6 +45,10 @@ pub struct ProjectedWriter<'a> {
     projection: &'a Projection,
     out: &'a mut Vec<u8>,
     written: usize,
+    /// For a request without `attributes` or `excludedAttributes`: the top-level names
+    /// that projection does not keep as they are ([`reworked`]); every other stored member
+    /// is copied whole ([`ProjectedWriter::member_stored`]).
+    reworked: Option<&'static Reworked>,
 }
 
 impl<'a> ProjectedWriter<'a> {
@@ -56,7 +60,76 @@ impl<'a> ProjectedWriter<'a> {
             projection,
             out,
             written: 0,
+            reworked: projection.is_default().then(|| reworked(rt)),
         }
+    }
+
+    /// [`ProjectedWriter::member_raw`] of a member of a stored object, given also as its
+    /// whole text `member` (`"key":value` as `serde_json` writes it). Without `attributes`
+    /// or `excludedAttributes`, a member that projection keeps as it is (most of them) is
+    /// copied in one piece: its name is not looked up in the schema and nothing is parsed.
+    pub fn member_stored(&mut self, key: &str, member: &str, raw: &str) -> serde_json::Result<()> {
+        let whole = self.copies(key, raw)
+            || self.reworked.is_some_and(|r| {
+                // An extension whose attributes are all returned as they are: its object
+                // is copied when written compactly without escapes (then `member_raw`,
+                // which writes its members one by one, writes the same bytes).
+                r.plain_extensions
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(key))
+                    && raw.starts_with('{')
+                    && !raw.contains("{}")
+                    && !raw
+                        .bytes()
+                        .any(|b| matches!(b, b'\\' | b' ' | b'\t' | b'\n' | b'\r'))
+            });
+        if whole && member.len() == key.len() + 3 + raw.len() {
+            // The lengths match only when the stored name has no escape and no space
+            // stands around the colon: `member` is then the bytes `member_raw` writes.
+            if self.written > 0 {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(member.as_bytes());
+            self.written += 1;
+            return Ok(());
+        }
+        self.member_raw(key, raw)
+    }
+
+    /// [`ProjectedWriter::member_raw`] of a member whose value `write` writes as compact
+    /// JSON, an object of strings (such as `meta`): straight into the output when the
+    /// projection keeps the member as it is (see [`ProjectedWriter::member_stored`]),
+    /// else written apart and projected. (A `{}` inside one of its strings changes nothing:
+    /// `member_raw` would parse the value and write the same bytes back.)
+    pub fn member_strings(
+        &mut self,
+        key: &str,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> serde_json::Result<()> {
+        let direct = self.copies(key, "") && !needs_escape(key.as_bytes());
+        let mark = self.out.len();
+        if direct {
+            self.key(key);
+        }
+        let at = self.out.len();
+        write(self.out);
+        if direct && &self.out[at..] != b"{}" {
+            self.written += 1;
+            return Ok(());
+        }
+        let value = self.out.split_off(at);
+        self.out.truncate(mark);
+        let value = std::str::from_utf8(&value).map_err(serde::ser::Error::custom)?;
+        self.member_raw(key, value)
+    }
+
+    /// Whether `member_raw` would write member `key` with value `raw` unchanged: under the
+    /// default projection, a name it does not rework, and no empty object in the value
+    /// (which `write_kept_raw` drops).
+    fn copies(&self, key: &str, raw: &str) -> bool {
+        self.reworked.is_some_and(|r| {
+            !r.names.iter().any(|n| n.eq_ignore_ascii_case(key)) && !raw.contains("{}")
+        })
     }
 
     /// Top-level member `key` of the rendered resource, as [`project`] keeps it.
@@ -305,6 +378,21 @@ pub fn raw_members(text: &str) -> serde_json::Result<Vec<(Cow<'_, str>, &RawValu
     Ok(serde_json::from_str::<Members<'_>>(text)?.0)
 }
 
+/// The whole text (`"key":value`) of a member [`raw_members`] found in `text`: what
+/// [`ProjectedWriter::member_stored`] copies. Empty when the name held an escape (then
+/// unescaped into a copy of its own, so it does not point into `text`).
+pub fn member_text<'t>(text: &'t str, key: &Cow<'_, str>, value: &RawValue) -> &'t str {
+    let Cow::Borrowed(k) = key else {
+        return "";
+    };
+    let base = text.as_ptr() as usize;
+    let start = (k.as_ptr() as usize).wrapping_sub(base).wrapping_sub(1);
+    let end = (value.get().as_ptr() as usize)
+        .wrapping_sub(base)
+        .wrapping_add(value.get().len());
+    text.get(start..end).unwrap_or("")
+}
+
 /// Compact JSON, as `serde_json::to_vec` writes it (writing into a `Vec` cannot fail).
 pub(crate) fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let _ = serde_json::to_writer(&mut *out, value);
@@ -350,6 +438,61 @@ fn needs_escape(bytes: &[u8]) -> bool {
         .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
+/// What a request without `attributes` or `excludedAttributes` does not return exactly as
+/// stored, for one resource type; worked out once, from the same [`Projection::decide`]
+/// the general path uses.
+struct Reworked {
+    /// The top-level names whose value it may change: what `returned` hides (`never`,
+    /// `request`), whole or in a sub-attribute, and the extension schemas (projected
+    /// member by member). Every other member [`ProjectedWriter::member_raw`] copies as it
+    /// is, or drops when it holds an empty object ([`ProjectedWriter::copies`] checks
+    /// that per value).
+    names: Vec<&'static str>,
+    /// The extension schemas none of whose attributes it changes.
+    plain_extensions: Vec<&'static str>,
+}
+
+/// [`Reworked`] of `rt`.
+fn reworked(rt: &ResourceTypeDef) -> &'static Reworked {
+    use std::sync::OnceLock;
+    static USER: OnceLock<Reworked> = OnceLock::new();
+    static GROUP: OnceLock<Reworked> = OnceLock::new();
+    let cell = match rt.kind {
+        super::ResourceKind::User => &USER,
+        super::ResourceKind::Group => &GROUP,
+    };
+    cell.get_or_init(|| {
+        let default = Projection::default();
+        // Whether the general path keeps attribute `name` (of schema `urn`) as it is.
+        let plain = |urn: Option<&str>, name: &str| {
+            let def = rt.resolve(urn, name).map(|r| r.attr);
+            let every_sub = def.is_none_or(|d| {
+                d.sub_attributes
+                    .iter()
+                    .all(|s| matches!(s.returned, Returned::Default | Returned::Always))
+            });
+            every_sub && default.decide(rt, urn, name, def) == Sel::Whole
+        };
+        let mut names: Vec<&'static str> = rt.extensions.iter().map(|e| e.schema.id).collect();
+        for attr in super::COMMON.attributes.iter().chain(rt.schema.attributes) {
+            if !plain(None, attr.name) {
+                names.push(attr.name);
+            }
+        }
+        let plain_extensions = rt
+            .extensions
+            .iter()
+            .map(|e| e.schema)
+            .filter(|s| s.attributes.iter().all(|a| plain(Some(s.id), a.name)))
+            .map(|s| s.id)
+            .collect();
+        Reworked {
+            names,
+            plain_extensions,
+        }
+    })
+}
+
 /// How a list of paths selects one top-level attribute.
 #[derive(Debug, PartialEq, Eq)]
 enum Sel {
@@ -372,6 +515,11 @@ impl Projection {
             attributes,
             excluded,
         })
+    }
+
+    /// Whether the client gave neither `attributes` nor `excludedAttributes`.
+    pub fn is_default(&self) -> bool {
+        self.attributes.is_none() && self.excluded.is_empty()
     }
 
     /// Would the rendered resource include top-level attribute `name` of schema `urn`
@@ -667,6 +815,78 @@ mod tests {
             String::from_utf8(parsed).unwrap(),
             String::from_utf8(raw).unwrap(),
         )
+    }
+
+    /// The members of the object `text` written by `member_stored` (the copying path)
+    /// and by `member_raw`.
+    fn stored(text: &str, p: &Projection) -> (String, String) {
+        let rt = ResourceKind::User.resource_type();
+        let (mut copied, mut raw) = (Vec::new(), Vec::new());
+        let mut w = ProjectedWriter::new(rt, p, &mut copied);
+        for (k, v) in raw_members(text).unwrap() {
+            w.member_stored(&k, member_text(text, &k, v), v.get())
+                .unwrap();
+        }
+        w.finish();
+        let mut w = ProjectedWriter::new(rt, p, &mut raw);
+        for (k, v) in raw_members(text).unwrap() {
+            w.member_raw(&k, v.get()).unwrap();
+        }
+        w.finish();
+        (
+            String::from_utf8(copied).unwrap(),
+            String::from_utf8(raw).unwrap(),
+        )
+    }
+
+    #[test]
+    fn stored_members_copied_whole_are_written_as_projected() {
+        let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let ws1b = "urn:ietf:params:scim:schemas:extension:ws1b:2.0:User";
+        let resource = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ext, ws1b],
+            "userName": "ann\"q\\u\u{1}é@example.com",
+            "PASSWORD": "never returned, whatever its case",
+            "name": {"givenName": "Ann", "familyName": "{}"},
+            "addresses": [{}, {"locality": "X"}],
+            "ims": [{}],
+            "phoneNumbers": [],
+            "x-unknown\"key": {"a": [1, 2.5, -3e-7, null, true]},
+            "emails": [{"value": "a@b", "type": "work", "primary": true}],
+            ext: {"department": "R&D", "manager": {}},
+            ws1b: {"domain": "example.com"},
+            "meta": {"resourceType": "User", "location": "http://h/Users/1"}
+        });
+        let projections = [
+            Projection::default(),
+            Projection::parse(Some("userName,name.givenName,addresses"), None).unwrap(),
+            Projection::parse(None, Some("emails,name.familyName,meta.location")).unwrap(),
+            Projection::parse(Some(&format!("{ext}:department,password")), None).unwrap(),
+            Projection::parse(None, Some(&format!("{ws1b}:domain"))).unwrap(),
+        ];
+        // As serde_json writes it, and spaced out as PostgreSQL's jsonb writes it (a
+        // member or extension with a space around its colon is not copied whole).
+        let compact = serde_json::to_string(&resource).unwrap();
+        let spaced = serde_json::to_string_pretty(&resource).unwrap();
+        let ws1b_spaced = compact.replace(
+            r#"{"domain":"example.com"}"#,
+            r#"{"domain": "example.com"}"#,
+        );
+        for p in &projections {
+            for text in [&compact, &spaced, &ws1b_spaced] {
+                let (copied, raw) = stored(text, p);
+                assert_eq!(copied, raw, "projection {p:?} of {text}");
+            }
+            let (parsed, _) = both(&resource, p);
+            assert_eq!(stored(&compact, p).0, parsed, "projection {p:?}");
+        }
+        let out: Value = serde_json::from_str(&stored(&compact, &projections[0]).0).unwrap();
+        assert!(out.get("PASSWORD").is_none());
+        assert_eq!(out[ws1b], json!({"domain": "example.com"}));
+        assert_eq!(out[ext], json!({"department": "R&D"}));
+        assert_eq!(out["addresses"], json!([{"locality": "X"}]));
+        let out: Value = serde_json::from_str(&stored(&compact, &projections[4]).0).unwrap();
+        assert!(out.get(ws1b).is_none(), "{out}");
     }
 
     #[test]
