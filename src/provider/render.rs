@@ -4,10 +4,10 @@
 use super::Ctx;
 use crate::error::{Result, ScimError};
 use crate::schema::{
-    member_text, raw_members, write_json_str, ProjectedWriter, Projection, ResourceKind,
+    compact_members, member_text, raw_members, write_json_str, ProjectedWriter, Projection,
+    ResourceKind,
 };
 use crate::store::{Member, ReadTx, StoredResource, StoredText};
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::io::Write;
@@ -151,18 +151,31 @@ pub(crate) fn write_text(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let bad = |e: serde_json::Error| ScimError::internal(format!("store: json: {e}"));
-    let data = raw_members(&r.data).map_err(bad)?;
-    let mut w = ProjectedWriter::new(r.kind.resource_type(), projection, out);
-    let stored = |w: &mut ProjectedWriter, (k, v): &(Cow<str>, &RawValue)| {
-        w.member_stored(k, member_text(&r.data, k, v), v.get())
-            .map_err(bad)
+    // Each member as (name, whole text, value text); scanned without a parse when the
+    // store wrote the text compactly, as serde_json does.
+    let parsed;
+    let scanned = compact_members(&r.data);
+    let data: Vec<(Cow<str>, &str, &str)> = match scanned {
+        Some(members) => members
+            .into_iter()
+            .map(|(k, m, v)| (Cow::Borrowed(k), m, v))
+            .collect(),
+        None => {
+            parsed = raw_members(&r.data).map_err(bad)?;
+            parsed
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(&**k), member_text(&r.data, k, v), v.get()))
+                .collect()
+        }
     };
-    if let Some(schemas) = data.iter().find(|(k, _)| k == "schemas") {
-        stored(&mut w, schemas)?;
+    let mut w = ProjectedWriter::new(r.kind.resource_type(), projection, out);
+    if let Some((k, m, v)) = data.iter().find(|(k, _, _)| k == "schemas") {
+        w.member_stored(k, m, v).map_err(bad)?;
     }
-    w.member_raw("id", &json_text(&r.id)).map_err(bad)?;
-    for member in data.iter().filter(|(k, _)| k != "schemas") {
-        stored(&mut w, member)?;
+    w.member_strings("id", |out| write_json_str(out, &[&r.id]))
+        .map_err(bad)?;
+    for (k, m, v) in data.iter().filter(|(k, _, _)| k != "schemas") {
+        w.member_stored(k, m, v).map_err(bad)?;
     }
     let head = Head {
         kind: r.kind,
@@ -242,15 +255,6 @@ fn write_meta(ctx: &Ctx, head: &Head, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"version\":\"W/\\\"");
     let _ = write!(out, "{}", head.version);
     out.extend_from_slice(b"\\\"\"}");
-}
-
-/// A string as JSON text.
-fn json_text(s: &str) -> String {
-    // What serde_json escapes; an id that needs it is rare.
-    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        return Value::String(s.to_owned()).to_string();
-    }
-    format!("\"{s}\"")
 }
 
 /// A group's `members` as rendered (`None`: not loaded, or none).

@@ -97,10 +97,11 @@ impl<'a> ProjectedWriter<'a> {
     }
 
     /// [`ProjectedWriter::member_raw`] of a member whose value `write` writes as compact
-    /// JSON, an object of strings (such as `meta`): straight into the output when the
-    /// projection keeps the member as it is (see [`ProjectedWriter::member_stored`]),
-    /// else written apart and projected. (A `{}` inside one of its strings changes nothing:
-    /// `member_raw` would parse the value and write the same bytes back.)
+    /// JSON, a string or an object of strings (`id`, `meta`): straight into the output
+    /// when the projection keeps the member as it is (see
+    /// [`ProjectedWriter::member_stored`]), else written apart and projected. (A `{}`
+    /// inside a string changes nothing: `member_raw` would parse the value and write the
+    /// same bytes back.)
     pub fn member_strings(
         &mut self,
         key: &str,
@@ -376,6 +377,80 @@ pub fn raw_members(text: &str) -> serde_json::Result<Vec<(Cow<'_, str>, &RawValu
         }
     }
     Ok(serde_json::from_str::<Members<'_>>(text)?.0)
+}
+
+/// The members of a JSON object written as `serde_json` writes it (compact) with names
+/// that hold no escape: for each, its name, its whole text (`"name":value`, what
+/// [`ProjectedWriter::member_stored`] copies) and its value's text. `None` for any other
+/// text (a space between tokens, an escaped name): [`raw_members`] reads that. A scan of
+/// the structure only, for the stored text a store wrote from a parsed value: a third of
+/// the instructions of `serde_json`'s parse into [`RawValue`]s.
+pub fn compact_members(text: &str) -> Option<Vec<(&str, &str, &str)>> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(16);
+    if b.first() != Some(&b'{') {
+        return None;
+    }
+    if b.get(1) == Some(&b'}') {
+        return (b.len() == 2).then_some(out);
+    }
+    let mut i = 1;
+    loop {
+        let start = i;
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let name_end = i + 1 + b[i + 1..].iter().position(|&c| c == b'"' || c == b'\\')?;
+        if b[name_end] != b'"' || b.get(name_end + 1) != Some(&b':') {
+            return None;
+        }
+        let value = name_end + 2;
+        let end = skip_value(b, value).filter(|&end| end > value)?;
+        out.push((
+            text.get(i + 1..name_end)?,
+            text.get(start..end)?,
+            text.get(value..end)?,
+        ));
+        match b.get(end) {
+            Some(b',') => i = end + 1,
+            Some(b'}') if end + 1 == b.len() => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+/// The end of the compact JSON value starting at `b[i]`: the `,`, `}` or `]` after it;
+/// `None` at a space or the end of the text.
+fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    loop {
+        match *b.get(i)? {
+            b'"' => i = skip_string(b, i)?,
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' | b',' if depth == 0 => return Some(i),
+            b'}' | b']' => {
+                depth -= 1;
+                i += 1;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => return None,
+            _ => i += 1,
+        }
+    }
+}
+
+/// The end of the JSON string starting at `b[i]` (its opening quote).
+fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        i += b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+        if b[i] == b'"' {
+            return Some(i + 1);
+        }
+        i += 2;
+    }
 }
 
 /// The whole text (`"key":value`) of a member [`raw_members`] found in `text`: what
@@ -887,6 +962,51 @@ mod tests {
         assert_eq!(out["addresses"], json!([{"locality": "X"}]));
         let out: Value = serde_json::from_str(&stored(&compact, &projections[4]).0).unwrap();
         assert!(out.get(ws1b).is_none(), "{out}");
+    }
+
+    #[test]
+    fn compact_members_are_the_members_serde_json_reads() {
+        let values = [
+            json!({}),
+            json!({"a": 1}),
+            json!({"schemas": ["x"], "s": "q\"{,}]\\", "n": -1.5e-9, "t": true, "z": null,
+                   "o": {"p": [{}, [], {"q": [1, {"r": "}"}]}]}, "e": [], "u": "é\u{1}"}),
+        ];
+        for v in &values {
+            let text = serde_json::to_string(v).unwrap();
+            let scanned = compact_members(&text).expect("compact");
+            let read: Vec<(String, String, String)> = raw_members(&text)
+                .unwrap()
+                .iter()
+                .map(|(k, r)| {
+                    (
+                        k.to_string(),
+                        member_text(&text, k, r).into(),
+                        r.get().into(),
+                    )
+                })
+                .collect();
+            let scanned: Vec<(String, String, String)> = scanned
+                .into_iter()
+                .map(|(k, m, r)| (k.into(), m.into(), r.into()))
+                .collect();
+            assert_eq!(scanned, read, "{text}");
+        }
+        // Not as serde_json writes it, or a name with an escape: left to `raw_members`.
+        for text in [
+            "{\"a\": 1}",
+            "{ \"a\":1}",
+            "{\"a\":[1, 2]}",
+            "{\"a\\\"b\":1}",
+            "[1]",
+            "{\"a\":1",
+            "{\"a\":1}x",
+            "{\"a\":}",
+            "{\"a\":\"x}",
+            "",
+        ] {
+            assert!(compact_members(text).is_none(), "{text}");
+        }
     }
 
     #[test]
