@@ -4,7 +4,6 @@ use crate::error::{Result, ScimError};
 use crate::filter::{parse_filter, Filter};
 use crate::schema::Projection;
 use serde_json::Value;
-use std::borrow::Cow;
 
 /// The decoded query string: name/value pairs in order.
 #[derive(Debug, Default)]
@@ -185,25 +184,44 @@ impl Search {
 /// Strict where the decoder is lenient: a `%` not followed by two hex digits is a 400
 /// naming its byte, and so is a result that is not UTF-8.
 pub(crate) fn decode(s: &str) -> Result<String> {
+    // One pass over the bytes: a filter's value is decoded on every list request.
     let b = s.as_bytes();
-    if let Some(i) = b.iter().enumerate().position(|(i, &c)| {
-        c == b'%'
-            && !b
-                .get(i + 1..i + 3)
-                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-    }) {
-        return Err(ScimError::invalid_value(format!(
-            "bad percent-escape in query at byte {i}"
-        )));
+    if !b.iter().any(|&c| c == b'%' || c == b'+') {
+        return Ok(s.to_owned());
     }
-    let spaced = if s.contains('+') {
-        Cow::Owned(s.replace('+', " "))
-    } else {
-        Cow::Borrowed(s)
+    let hex = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
     };
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(Cow::into_owned)
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let byte = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| Some(hex(h[0])? << 4 | hex(h[1])?));
+                let Some(byte) = byte else {
+                    return Err(ScimError::invalid_value(format!(
+                        "bad percent-escape in query at byte {i}"
+                    )));
+                };
+                out.push(byte);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
         .map_err(|_| ScimError::invalid_value("query parameter is not valid UTF-8"))
 }
 
