@@ -400,7 +400,7 @@ pub fn compact_members(text: &str) -> Option<Vec<(&str, &str, &str)>> {
         if b.get(i) != Some(&b'"') {
             return None;
         }
-        let name_end = i + 1 + b[i + 1..].iter().position(|&c| c == b'"' || c == b'\\')?;
+        let name_end = i + 1 + quote_or_backslash(&b[i + 1..])?;
         if b[name_end] != b'"' || b.get(name_end + 1) != Some(&b':') {
             return None;
         }
@@ -445,12 +445,34 @@ fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
 fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
     i += 1;
     loop {
-        i += b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\')?;
+        i += quote_or_backslash(b.get(i..)?)?;
         if b[i] == b'"' {
             return Some(i + 1);
         }
         i += 2;
     }
+}
+
+/// The first `"` or `\\` in `b`. Eight bytes at a time (the "has a zero byte" word test of
+/// [`needs_escape`]): most of a stored resource is the inside of its strings.
+fn quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        if zero_byte(w ^ (ONES * u64::from(b'"'))) || zero_byte(w ^ (ONES * u64::from(b'\\'))) {
+            break;
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|p| i + p)
 }
 
 /// The whole text (`"key":value`) of a member [`raw_members`] found in `text`: what
@@ -962,6 +984,24 @@ mod tests {
         assert_eq!(out["addresses"], json!([{"locality": "X"}]));
         let out: Value = serde_json::from_str(&stored(&compact, &projections[4]).0).unwrap();
         assert!(out.get(ws1b).is_none(), "{out}");
+    }
+
+    #[test]
+    fn quote_or_backslash_finds_the_first_one() {
+        for len in 0..20 {
+            for at in 0..len {
+                for c in [b'"', b'\\', b'!', b'#', b'[', b'\x80', 0] {
+                    let mut b = vec![b'a'; len];
+                    b[at] = c;
+                    b.push(b'"');
+                    let naive = b.iter().position(|&x| x == b'"' || x == b'\\');
+                    assert_eq!(quote_or_backslash(&b), naive, "{b:?}");
+                    b.pop();
+                    let naive = b.iter().position(|&x| x == b'"' || x == b'\\');
+                    assert_eq!(quote_or_backslash(&b), naive, "{b:?}");
+                }
+            }
+        }
     }
 
     #[test]
