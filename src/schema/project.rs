@@ -478,12 +478,14 @@ fn quote_or_backslash(b: &[u8]) -> Option<usize> {
 /// The whole text (`"key":value`) of a member [`raw_members`] found in `text`: what
 /// [`ProjectedWriter::member_stored`] copies. Empty when the name held an escape (then
 /// unescaped into a copy of its own, so it does not point into `text`).
-pub fn member_text<'t>(text: &'t str, key: &Cow<'_, str>, value: &RawValue) -> &'t str {
-    let Cow::Borrowed(k) = key else {
-        return "";
-    };
+pub fn member_text<'t>(text: &'t str, key: &str, value: &RawValue) -> &'t str {
     let base = text.as_ptr() as usize;
-    let start = (k.as_ptr() as usize).wrapping_sub(base).wrapping_sub(1);
+    let at = key.as_ptr() as usize;
+    // A name read as it is points into `text`, after its opening quote.
+    if at <= base || at > base + text.len() {
+        return "";
+    }
+    let start = at - base - 1;
     let end = (value.get().as_ptr() as usize)
         .wrapping_sub(base)
         .wrapping_add(value.get().len());
