@@ -10,13 +10,33 @@ use crate::schema::{
 use crate::store::{Member, ReadTx, StoredResource, StoredText};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
-use std::io::Write;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// The ETag of a version (weak: the representation may vary with `attributes`).
 pub(crate) fn etag(version: u64) -> String {
-    format!("W/\"{version}\"")
+    let mut tag = Vec::with_capacity(24);
+    tag.extend_from_slice(b"W/\"");
+    push_digits(&mut tag, version);
+    tag.push(b'"');
+    // ASCII only.
+    String::from_utf8(tag).unwrap_or_default()
+}
+
+/// The decimal digits of `n`, without the formatting machinery (every response's ETag
+/// and `meta.version` carry one).
+fn push_digits(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 pub(crate) fn location(base_url: &str, kind: ResourceKind, id: &str) -> String {
@@ -253,7 +273,7 @@ fn write_meta(ctx: &Ctx, head: &Head, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"location\":");
     write_json_str(out, &[ctx.base_url, rt.endpoint, "/", head.id]);
     out.extend_from_slice(b",\"version\":\"W/\\\"");
-    let _ = write!(out, "{}", head.version);
+    push_digits(out, head.version);
     out.extend_from_slice(b"\\\"\"}");
 }
 
@@ -325,4 +345,27 @@ fn meta_fields(ctx: &Ctx, head: &Head) -> [(&'static str, String); 5] {
         ("location", location(ctx.base_url, head.kind, head.id)),
         ("version", etag(head.version)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_are_the_formatted_versions() {
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(etag(v), format!("W/\"{v}\""));
+        }
+    }
 }
