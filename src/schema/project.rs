@@ -549,6 +549,8 @@ struct Reworked {
     names: Vec<&'static str>,
     /// The extension schemas none of whose attributes it changes.
     plain_extensions: Vec<&'static str>,
+    /// The top-level names (of the common and core schemas) it leaves out altogether.
+    hidden: Vec<&'static str>,
 }
 
 /// [`Reworked`] of `rt`.
@@ -573,9 +575,14 @@ fn reworked(rt: &ResourceTypeDef) -> &'static Reworked {
             every_sub && default.decide(rt, urn, name, def) == Sel::Whole
         };
         let mut names: Vec<&'static str> = rt.extensions.iter().map(|e| e.schema.id).collect();
+        let mut hidden = Vec::new();
         for attr in super::COMMON.attributes.iter().chain(rt.schema.attributes) {
             if !plain(None, attr.name) {
                 names.push(attr.name);
+            }
+            let def = rt.resolve(None, attr.name).map(|r| r.attr);
+            if default.decide(rt, None, attr.name, def) == Sel::Not {
+                hidden.push(attr.name);
             }
         }
         let plain_extensions = rt
@@ -588,6 +595,7 @@ fn reworked(rt: &ResourceTypeDef) -> &'static Reworked {
         Reworked {
             names,
             plain_extensions,
+            hidden,
         }
     })
 }
@@ -628,6 +636,13 @@ impl Projection {
         let urn = urn.filter(|u| !u.eq_ignore_ascii_case(rt.schema.id));
         if urn.is_none() && name.eq_ignore_ascii_case("schemas") {
             return true;
+        }
+        if urn.is_none() && self.is_default() {
+            // What `decide` answers, worked out once per resource type.
+            return !reworked(rt)
+                .hidden
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name));
         }
         let def = rt.resolve(urn, name).map(|r| r.attr);
         !matches!(self.decide(rt, urn, name, def), Sel::Not)
@@ -986,6 +1001,27 @@ mod tests {
         assert_eq!(out["addresses"], json!([{"locality": "X"}]));
         let out: Value = serde_json::from_str(&stored(&compact, &projections[4]).0).unwrap();
         assert!(out.get(ws1b).is_none(), "{out}");
+    }
+
+    #[test]
+    fn the_default_projection_includes_what_decide_keeps() {
+        let p = Projection::default();
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            let rt = kind.resource_type();
+            let mut names: Vec<String> = crate::schema::COMMON
+                .attributes
+                .iter()
+                .chain(rt.schema.attributes)
+                .flat_map(|a| [a.name.to_owned(), a.name.to_uppercase()])
+                .collect();
+            names.extend(["members", "groups", "password", "x-unknown"].map(String::from));
+            for name in &names {
+                let def = rt.resolve(None, name).map(|r| r.attr);
+                let kept = p.decide(rt, None, name, def) != Sel::Not;
+                assert_eq!(p.includes(rt, None, name), kept, "{kind:?} {name}");
+            }
+            assert!(!p.includes(rt, None, "PassWord") || kind == ResourceKind::Group);
+        }
     }
 
     #[test]
