@@ -60,7 +60,7 @@ impl<'a> ProjectedWriter<'a> {
             projection,
             out,
             written: 0,
-            reworked: projection.is_default().then(|| reworked(rt)),
+            reworked: projection.is_default().then(|| reworked(rt)).flatten(),
         }
     }
 
@@ -68,7 +68,12 @@ impl<'a> ProjectedWriter<'a> {
     /// whole text `member` (`"key":value` as `serde_json` writes it). Without `attributes`
     /// or `excludedAttributes`, a member that projection keeps as it is (most of them) is
     /// copied in one piece: its name is not looked up in the schema and nothing is parsed.
-    pub fn member_stored(&mut self, key: &str, member: &str, raw: &str) -> serde_json::Result<()> {
+    pub(crate) fn member_stored(
+        &mut self,
+        key: &str,
+        member: &str,
+        raw: &str,
+    ) -> serde_json::Result<()> {
         let whole = self.copies(key, raw)
             || self.reworked.is_some_and(|r| {
                 // An extension whose attributes are all returned as they are: its object
@@ -102,7 +107,7 @@ impl<'a> ProjectedWriter<'a> {
     /// [`ProjectedWriter::member_stored`]), else written apart and projected. (A `{}`
     /// inside a string changes nothing: `member_raw` would parse the value and write the
     /// same bytes back.)
-    pub fn member_strings(
+    pub(crate) fn member_strings(
         &mut self,
         key: &str,
         write: impl FnOnce(&mut Vec<u8>),
@@ -553,16 +558,21 @@ struct Reworked {
     hidden: Vec<&'static str>,
 }
 
-/// [`Reworked`] of `rt`.
-fn reworked(rt: &ResourceTypeDef) -> &'static Reworked {
+/// [`Reworked`] of `rt` when it is one of the library's own resource types (`None` for
+/// a type defined elsewhere: then every member takes the general path).
+fn reworked(rt: &ResourceTypeDef) -> Option<&'static Reworked> {
+    use super::ResourceKind;
     use std::sync::OnceLock;
     static USER: OnceLock<Reworked> = OnceLock::new();
     static GROUP: OnceLock<Reworked> = OnceLock::new();
-    let cell = match rt.kind {
-        super::ResourceKind::User => &USER,
-        super::ResourceKind::Group => &GROUP,
+    let cell = if std::ptr::eq(rt, ResourceKind::User.resource_type()) {
+        &USER
+    } else if std::ptr::eq(rt, ResourceKind::Group.resource_type()) {
+        &GROUP
+    } else {
+        return None;
     };
-    cell.get_or_init(|| {
+    Some(cell.get_or_init(|| {
         let default = Projection::default();
         // Whether the general path keeps attribute `name` (of schema `urn`) as it is.
         let plain = |urn: Option<&str>, name: &str| {
@@ -597,7 +607,7 @@ fn reworked(rt: &ResourceTypeDef) -> &'static Reworked {
             plain_extensions,
             hidden,
         }
-    })
+    }))
 }
 
 /// How a list of paths selects one top-level attribute.
@@ -625,7 +635,7 @@ impl Projection {
     }
 
     /// Whether the client gave neither `attributes` nor `excludedAttributes`.
-    pub fn is_default(&self) -> bool {
+    pub(crate) fn is_default(&self) -> bool {
         self.attributes.is_none() && self.excluded.is_empty()
     }
 
@@ -637,12 +647,9 @@ impl Projection {
         if urn.is_none() && name.eq_ignore_ascii_case("schemas") {
             return true;
         }
-        if urn.is_none() && self.is_default() {
+        if let Some(r) = reworked(rt).filter(|_| urn.is_none() && self.is_default()) {
             // What `decide` answers, worked out once per resource type.
-            return !reworked(rt)
-                .hidden
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name));
+            return !r.hidden.iter().any(|n| n.eq_ignore_ascii_case(name));
         }
         let def = rt.resolve(urn, name).map(|r| r.attr);
         !matches!(self.decide(rt, urn, name, def), Sel::Not)
@@ -1022,6 +1029,42 @@ mod tests {
             }
             assert!(!p.includes(rt, None, "PassWord") || kind == ResourceKind::Group);
         }
+    }
+
+    #[test]
+    fn a_resource_type_defined_elsewhere_takes_the_general_path() {
+        use crate::schema::SchemaDef;
+        static ATTRS: [AttributeDef; 1] =
+            [AttributeDef::string("secretish", "s").returned(Returned::Never)];
+        static SCHEMA: SchemaDef = SchemaDef {
+            id: "urn:example:secret",
+            name: "S",
+            description: "s",
+            attributes: &ATTRS,
+        };
+        // Of kind User, but not the library's User: its own `returned` rules apply.
+        static RT: ResourceTypeDef = ResourceTypeDef {
+            kind: ResourceKind::User,
+            name: "T",
+            endpoint: "/T",
+            description: "t",
+            schema: &SCHEMA,
+            extensions: &[],
+        };
+        let p = Projection::default();
+        assert!(!p.includes(&RT, None, "secretish"));
+        assert!(p.includes(&RT, None, "userName"));
+        let text = r#"{"schemas":["urn:example:secret"],"userName":"u","secretish":"s"}"#;
+        let mut out = Vec::new();
+        let mut w = ProjectedWriter::new(&RT, &p, &mut out);
+        for (k, m, v) in compact_members(text).unwrap() {
+            w.member_stored(k, m, v).unwrap();
+        }
+        w.finish();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"schemas":["urn:example:secret"],"userName":"u"}"#
+        );
     }
 
     #[test]
