@@ -757,17 +757,25 @@ fn escape(s: &str) -> String {
 }
 
 fn to_hyper(resp: Response) -> hyper::Response<Full<Bytes>> {
-    let mut builder = hyper::Response::builder().status(resp.status);
-    for (k, v) in &resp.headers {
-        builder = builder.header(k.as_str(), v.as_str());
-    }
-    builder
-        .body(Full::new(Bytes::from(resp.body)))
-        .unwrap_or_else(|_| {
-            let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"")));
-            *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
-            r
-        })
+    // The header values move into the response (no copy); any invalid part makes it a 500
+    // (as `http::response::Builder` would).
+    let build = || -> Option<hyper::Response<Full<Bytes>>> {
+        let mut r = hyper::Response::new(Full::new(Bytes::from(resp.body)));
+        *r.status_mut() = hyper::StatusCode::from_u16(resp.status).ok()?;
+        let headers = r.headers_mut();
+        headers.reserve(resp.headers.len());
+        for (k, v) in resp.headers {
+            let name = hyper::header::HeaderName::from_bytes(k.as_bytes()).ok()?;
+            let value = hyper::header::HeaderValue::from_maybe_shared(Bytes::from(v)).ok()?;
+            headers.append(name, value);
+        }
+        Some(r)
+    };
+    build().unwrap_or_else(|| {
+        let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"")));
+        *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
 }
 
 /// The directory id in a SCIM path, for the access log.

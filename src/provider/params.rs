@@ -4,6 +4,7 @@ use crate::error::{Result, ScimError};
 use crate::filter::{parse_filter, Filter};
 use crate::schema::Projection;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// The decoded query string: name/value pairs in order.
 #[derive(Debug, Default)]
@@ -185,33 +186,24 @@ impl Search {
 /// naming its byte, and so is a result that is not UTF-8.
 pub(crate) fn decode(s: &str) -> Result<String> {
     let b = s.as_bytes();
-    if !b.iter().any(|&c| c == b'%' || c == b'+') {
-        return Ok(s.to_owned());
+    if let Some(i) = b.iter().enumerate().position(|(i, &c)| {
+        c == b'%'
+            && !b
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    }) {
+        return Err(ScimError::invalid_value(format!(
+            "bad percent-escape in query at byte {i}"
+        )));
     }
-    // One pass: every `%` is visited (a valid escape's digits hold none), so the first
-    // bad one found is the first in the component.
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'+' => out.push(b' '),
-            b'%' => match b.get(i + 1..i + 3).map(|d| (hex(d[0]), hex(d[1]))) {
-                Some((Some(h), Some(l))) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => {
-                    return Err(ScimError::invalid_value(format!(
-                        "bad percent-escape in query at byte {i}"
-                    )))
-                }
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out)
+    let spaced = if s.contains('+') {
+        Cow::Owned(s.replace('+', " "))
+    } else {
+        Cow::Borrowed(s)
+    };
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(Cow::into_owned)
         .map_err(|_| ScimError::invalid_value("query parameter is not valid UTF-8"))
 }
 

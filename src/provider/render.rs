@@ -3,15 +3,40 @@
 
 use super::Ctx;
 use crate::error::{Result, ScimError};
-use crate::schema::{raw_members, write_json_str, ProjectedWriter, Projection, ResourceKind};
+use crate::schema::{
+    compact_members, member_text, raw_members, write_json_str, ProjectedWriter, Projection,
+    ResourceKind,
+};
 use crate::store::{Member, ReadTx, StoredResource, StoredText};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// The ETag of a version (weak: the representation may vary with `attributes`).
 pub(crate) fn etag(version: u64) -> String {
-    format!("W/\"{version}\"")
+    let mut tag = Vec::with_capacity(24);
+    tag.extend_from_slice(b"W/\"");
+    push_digits(&mut tag, version);
+    tag.push(b'"');
+    // ASCII only.
+    String::from_utf8(tag).unwrap_or_default()
+}
+
+/// The decimal digits of `n`, without the formatting machinery (every response's ETag
+/// and `meta.version` carry one).
+fn push_digits(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 pub(crate) fn location(base_url: &str, kind: ResourceKind, id: &str) -> String {
@@ -146,16 +171,31 @@ pub(crate) fn write_text(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let bad = |e: serde_json::Error| ScimError::internal(format!("store: json: {e}"));
-    let data = raw_members(&r.data).map_err(bad)?;
-    let mut w = ProjectedWriter::new(r.kind.resource_type(), projection, out);
-    if let Some((k, s)) = data.iter().find(|(k, _)| k == "schemas") {
-        w.member_raw(k, s.get()).map_err(bad)?;
-    }
-    w.member_raw("id", &json_text(&r.id)).map_err(bad)?;
-    for (k, v) in &data {
-        if k != "schemas" {
-            w.member_raw(k, v.get()).map_err(bad)?;
+    // Each member as (name, whole text, value text); scanned without a parse when the
+    // store wrote the text compactly, as serde_json does.
+    let parsed;
+    let scanned = compact_members(&r.data);
+    let data: Vec<(Cow<str>, &str, &str)> = match scanned {
+        Some(members) => members
+            .into_iter()
+            .map(|(k, m, v)| (Cow::Borrowed(k), m, v))
+            .collect(),
+        None => {
+            parsed = raw_members(&r.data).map_err(bad)?;
+            parsed
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(&**k), member_text(&r.data, k, v), v.get()))
+                .collect()
         }
+    };
+    let mut w = ProjectedWriter::new(r.kind.resource_type(), projection, out);
+    if let Some((k, m, v)) = data.iter().find(|(k, _, _)| k == "schemas") {
+        w.member_stored(k, m, v).map_err(bad)?;
+    }
+    w.member_strings("id", |out| write_json_str(out, &[&r.id]))
+        .map_err(bad)?;
+    for (k, m, v) in data.iter().filter(|(k, _, _)| k != "schemas") {
+        w.member_stored(k, m, v).map_err(bad)?;
     }
     let head = Head {
         kind: r.kind,
@@ -212,11 +252,7 @@ fn write_tail(
     if let Some(list) = derived_groups(ctx, tx, head.kind, head.id, groups)? {
         w.member("groups", &list);
     }
-    let mut meta = Vec::with_capacity(256);
-    write_meta(ctx, head, &mut meta);
-    // Written from strings: UTF-8.
-    let meta = std::str::from_utf8(&meta).map_err(|e| ScimError::internal(e.to_string()))?;
-    w.member_raw("meta", meta)
+    w.member_strings("meta", |out| write_meta(ctx, head, out))
         .map_err(|e| ScimError::internal(format!("meta: {e}")))?;
     w.finish();
     Ok(())
@@ -226,33 +262,19 @@ fn write_tail(
 /// of its own per field).
 fn write_meta(ctx: &Ctx, head: &Head, out: &mut Vec<u8>) {
     let rt = head.kind.resource_type();
-    let version = head.version.to_string();
-    let fields: [(&str, &[&str]); 5] = [
-        ("resourceType", &[head.kind.as_str()]),
-        ("created", &[head.created]),
-        ("lastModified", &[head.last_modified]),
-        ("location", &[ctx.base_url, rt.endpoint, "/", head.id]),
-        ("version", &["W/\"", &version, "\""]),
-    ];
-    out.push(b'{');
-    for (i, (k, parts)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_json_str(out, &[k]);
-        out.push(b':');
-        write_json_str(out, parts);
-    }
-    out.push(b'}');
-}
-
-/// A string as JSON text.
-fn json_text(s: &str) -> String {
-    // What serde_json escapes; an id that needs it is rare.
-    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        return Value::String(s.to_owned()).to_string();
-    }
-    format!("\"{s}\"")
+    // The names, the resource type and the version's digits are written as they are:
+    // none holds a byte JSON escapes. The other values are checked.
+    out.extend_from_slice(b"{\"resourceType\":\"");
+    out.extend_from_slice(head.kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"created\":");
+    write_json_str(out, &[head.created]);
+    out.extend_from_slice(b",\"lastModified\":");
+    write_json_str(out, &[head.last_modified]);
+    out.extend_from_slice(b",\"location\":");
+    write_json_str(out, &[ctx.base_url, rt.endpoint, "/", head.id]);
+    out.extend_from_slice(b",\"version\":\"W/\\\"");
+    push_digits(out, head.version);
+    out.extend_from_slice(b"\\\"\"}");
 }
 
 /// A group's `members` as rendered (`None`: not loaded, or none).
@@ -323,4 +345,27 @@ fn meta_fields(ctx: &Ctx, head: &Head) -> [(&'static str, String); 5] {
         ("location", location(ctx.base_url, head.kind, head.id)),
         ("version", etag(head.version)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_are_the_formatted_versions() {
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(etag(v), format!("W/\"{v}\""));
+        }
+    }
 }

@@ -11,8 +11,8 @@ mod render;
 mod validate;
 
 pub use definitions::*;
+pub(crate) use project::{compact_members, member_text, raw_members, write_json, write_json_str};
 pub use project::{project, project_owned, ProjectedWriter, Projection};
-pub(crate) use project::{raw_members, write_json, write_json_str};
 pub use render::{resource_type_json, schema_json, RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA};
 pub use validate::{check_required, normalize, normalize_element, normalize_value, Mode};
 
