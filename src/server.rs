@@ -9,6 +9,7 @@ use crate::admin::AdminOptions;
 use crate::engine::{Engine, LoginError};
 use crate::error::ScimError;
 use crate::provider::{Request, Response};
+use crate::token::HashMemo;
 use bytes::Bytes;
 use fair::FairTurns;
 use http_body_util::{BodyExt, Full, Limited};
@@ -20,6 +21,7 @@ use hyper_util::server::graceful::Watcher;
 pub use limits::RateLimit;
 use limits::{Admission, Limits, RequestSlot};
 pub use options::{AdminJson, RateLimitJson, ServerOptionsJson};
+use parking_lot::Mutex;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;
@@ -335,8 +337,12 @@ where
         .header_read_timeout(options.header_timeout);
     let service = {
         let shared = shared.clone();
+        // The hash of the token this connection sent last (see `HashMemo`): its requests
+        // come one after another, so the lock is never contended.
+        let tokens = Arc::new(Mutex::new(HashMemo::default()));
         service_fn(move |req| {
             let shared = shared.clone();
+            let tokens = tokens.clone();
             async move {
                 Ok::<_, std::convert::Infallible>(if refuse {
                     to_hyper(
@@ -344,7 +350,7 @@ where
                             .response(),
                     )
                 } else {
-                    answer(req, shared, peer).await
+                    answer(req, shared, peer, &tokens).await
                 })
             }
         })
@@ -359,6 +365,7 @@ async fn answer(
     req: hyper::Request<Incoming>,
     shared: Arc<Shared>,
     peer: SocketAddr,
+    tokens: &Mutex<HashMemo>,
 ) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     // A SCIM request goes to the activity feed while the admin API is on. The URI and
@@ -383,7 +390,7 @@ async fn answer(
                 .map(|d| log_value(d.as_bytes(), false).into_owned()),
         )
     });
-    let resp = respond(req, &shared, started, peer).await;
+    let resp = respond(req, &shared, started, peer, tokens).await;
     if let Some((method, uri)) = activity {
         let path = uri.path();
         if let Some(directory) = directory_of(path, &shared.engine.config().scim_path) {
@@ -425,6 +432,7 @@ async fn respond(
     shared: &Arc<Shared>,
     started: Instant,
     peer: SocketAddr,
+    tokens: &Mutex<HashMemo>,
 ) -> Response {
     let engine = &shared.engine;
     if req.uri().path() == "/healthz" {
@@ -480,7 +488,7 @@ async fn respond(
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let auth = match engine.authenticate(req.uri().path(), authorization) {
+    let auth = match engine.authenticate_with(req.uri().path(), authorization, &mut tokens.lock()) {
         Ok(a) => a,
         Err(e) => return Response::error(&e),
     };

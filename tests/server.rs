@@ -237,6 +237,54 @@ fn keep_alive_serves_many_requests_on_one_connection() {
     assert_eq!(read_reply(&mut reader).json()["totalResults"], 20);
 }
 
+/// A connection hashes the token it sent last only once (`token::HashMemo`): every
+/// request is still checked, so a token replaced or revoked between two requests of one
+/// kept-alive connection is refused on the next, and another directory's token sent on
+/// the same connection reaches only its own directory.
+#[test]
+fn one_connection_is_refused_as_soon_as_its_token_is_replaced_or_revoked() {
+    let f = Fixture::new(None);
+    let (other_dir, other_token) = f.other_directory("Other");
+    let stream = TcpStream::connect(f.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(&stream);
+    let mut get = |path: &str, token: &str| {
+        (&stream)
+            .write_all(&request_bytes("GET", path, Some(token), None))
+            .unwrap();
+        read_reply(&mut reader)
+    };
+    for _ in 0..3 {
+        assert_eq!(get(&f.path("/Users"), &f.token).status, 200);
+    }
+    let other = format!("/scim/v2/{other_dir}/Users");
+    assert_eq!(get(&other, &other_token).status, 200);
+    let r = get(&f.path("/Users"), &other_token);
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (401, json!("401")),
+        "another directory's token"
+    );
+    assert_eq!(get(&f.path("/Users"), &f.token).status, 200);
+    let replaced = f.engine.issue_token(&f.dir, None).unwrap();
+    let r = get(&f.path("/Users"), &f.token);
+    assert_eq!(
+        (r.status, r.header("WWW-Authenticate")),
+        (401, Some("Bearer")),
+        "the replaced token"
+    );
+    assert_eq!(get(&f.path("/Users"), &replaced.secret).status, 200);
+    f.engine.revoke_token(&f.dir).unwrap();
+    let r = get(&f.path("/Users"), &replaced.secret);
+    assert_eq!(
+        (r.status, r.json()["status"].clone()),
+        (401, json!("401")),
+        "the revoked token"
+    );
+}
+
 #[test]
 fn authentication_and_limits() {
     let f = Fixture::new(None);

@@ -1,7 +1,7 @@
 //! Authentication of a SCIM request: which directory its bearer token is for.
 
 use crate::error::{Result, ScimError};
-use crate::token::{self};
+use crate::token::{self, HashMemo};
 use std::sync::Arc;
 
 use super::auth_cache::Authorized;
@@ -35,8 +35,20 @@ impl Engine {
     /// to upload a body, and what it rate-limits by ([`Authenticated::directory_id`]).
     /// A 404 when the path is not below the SCIM path; a 401 for any token problem.
     pub fn authenticate(&self, path: &str, authorization: Option<&str>) -> Result<Authenticated> {
+        self.authenticate_with(path, authorization, &mut HashMemo::default())
+    }
+
+    /// [`Engine::authenticate`] for the requests of one client connection: `memo` keeps
+    /// the hash of the token the connection presented last, so a token sent again is not
+    /// hashed again. The same checks, in the same order, on every request.
+    pub fn authenticate_with(
+        &self,
+        path: &str,
+        authorization: Option<&str>,
+        memo: &mut HashMemo,
+    ) -> Result<Authenticated> {
         let generation = self.relay.auth.generation();
-        let (auth, rest) = self.authorize(path, authorization)?;
+        let (auth, rest) = self.authorize(path, authorization, memo)?;
         Ok(Authenticated {
             auth,
             rest,
@@ -51,6 +63,7 @@ impl Engine {
         &self,
         path: &str,
         authorization: Option<&str>,
+        memo: &mut HashMemo,
     ) -> Result<(Arc<Authorized>, String)> {
         let prefix = self.config.scim_path.trim_end_matches('/');
         let below = path
@@ -69,15 +82,15 @@ impl Engine {
             })
             .filter(|s| !s.is_empty())
             .ok_or_else(denied)?;
-        let hash = token::hash(secret);
-        let auth = match self.relay.auth.get(&hash) {
+        let hash = memo.hash(secret);
+        let auth = match self.relay.auth.get(hash) {
             Some(auth) => auth,
             None => {
                 // Taken before the store read: see `auth_cache`.
                 let ticket = self.relay.auth.ticket();
-                let record = self.store.directory_by_token(&hash)?.ok_or_else(denied)?;
+                let record = self.store.directory_by_token(hash)?.ok_or_else(denied)?;
                 let stored = record.token_hash.as_deref().unwrap_or("");
-                if !token::hashes_equal(stored, &hash) || record.id != dir_id {
+                if !token::hashes_equal(stored, hash) || record.id != dir_id {
                     return Err(denied());
                 }
                 let settings = settings(&record)?;
@@ -87,7 +100,9 @@ impl Engine {
                     settings,
                     id: record.id,
                 });
-                self.relay.auth.insert(hash, ticket, auth.clone());
+                self.relay
+                    .auth
+                    .insert(hash.to_owned(), ticket, auth.clone());
                 auth
             }
         };
