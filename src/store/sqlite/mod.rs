@@ -15,11 +15,14 @@
 //!   transaction: a consistent snapshot, never blocked by the writer. Each connection has
 //!   a page cache of its own (the bundled SQLite is built without
 //!   `SQLITE_ENABLE_MEMORY_MANAGEMENT`: see README, "Building"), so readers share no lock.
+//!   A connection keeps its snapshot for its next read while nothing has been committed
+//!   since ([`snapshot`]: a change of another process is seen within 20 ms).
 //! - **Schema**: see [`schema`]; foreign or newer files are refused with a clear error.
 
 mod query;
 mod reader;
 mod schema;
+mod snapshot;
 mod tx;
 mod writer;
 
@@ -31,13 +34,15 @@ use crate::store::{
     WriteTx,
 };
 use parking_lot::Mutex;
-use reader::Reader;
+use reader::{Reader, Readers, Slot};
 use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use snapshot::{Commits, Snapshots};
 use std::cell::Cell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tx::{event_row, i64_of, json_col, json_text, time_col, u64_col, EventRow, Tx};
 use writer::{Ran, Writer};
@@ -89,15 +94,12 @@ pub struct SqliteStore {
     /// The thread of the write connection.
     writer: Writer,
     /// The read connections, `read_connections` slots each opened at its first use: a
-    /// thread reads on its home slot (see `with_reader`).
-    readers: Box<[Slot]>,
+    /// thread reads on its home slot (see `with_reader`). Shared with the writer thread,
+    /// which ends the snapshots they keep.
+    readers: Arc<Readers>,
     /// Read connections opened so far (the slots never churn: see `with_reader`).
     readers_opened: AtomicUsize,
 }
-
-/// One read connection slot, on a cache line of its own (threads lock their own slot).
-#[repr(align(128))]
-struct Slot(Mutex<Option<Reader>>);
 
 /// This thread's home slot number (taken modulo a store's slot count): threads are
 /// numbered in the order they first read, so the first `read_connections` readers of a
@@ -119,11 +121,13 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// How long a statement waits for a lock another process holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| ScimError::internal(format!("store: {}: {e}", path.display())))?;
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(sql_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     // Query planner stability: a plan does not depend on the values bound. Without it,
     // SQLite (3.53) marks the `LIMIT ?`/`OFFSET ?` parameters of the range statements as
@@ -212,13 +216,17 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(sql_err)?;
         schema::migrate(&conn, &shown)?;
+        let readers = Arc::new(Readers {
+            slots: (0..options.read_connections.max(1))
+                .map(|_| Slot(Mutex::new(None)))
+                .collect(),
+            snapshots: Arc::new(Snapshots::new(Commits::of(path))),
+        });
         let store = SqliteStore {
             path: shown,
             options: options.clone(),
-            writer: Writer::start(conn, options.group_commit)?,
-            readers: (0..options.read_connections.max(1))
-                .map(|_| Slot(Mutex::new(None)))
-                .collect(),
+            writer: Writer::start(conn, options.group_commit, readers.clone())?,
+            readers,
             readers_opened: AtomicUsize::new(0),
         };
         // Read connections open at each thread's first read (the writer has opened the
@@ -238,7 +246,9 @@ impl SqliteStore {
         self.readers_opened.load(Ordering::Relaxed)
     }
 
-    fn open_reader(&self) -> Result<Reader> {
+    /// A new read connection; `keeping`: it may keep its snapshot between reads (a
+    /// connection in a slot), else it ends every read transaction.
+    fn open_reader(&self, keeping: bool) -> Result<Reader> {
         let conn = open_conn(
             Path::new(&self.path),
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -246,7 +256,7 @@ impl SqliteStore {
         conn.pragma_update(None, "query_only", true)
             .map_err(sql_err)?;
         tune(&conn, READER_CACHE_KIB)?;
-        let reader = Reader::new(conn)?;
+        let reader = Reader::new(conn, keeping.then(|| self.readers.snapshots.clone()))?;
         self.readers_opened.fetch_add(1, Ordering::Relaxed);
         Ok(reader)
     }
@@ -265,10 +275,11 @@ impl SqliteStore {
             /// Reads this thread is running (a read's closure may read again).
             static READING: Cell<usize> = const { Cell::new(0) };
         }
-        let n = self.readers.len();
+        let slots = &self.readers.slots;
+        let n = slots.len();
         let home = home_slot() % n;
-        let others = || (1..n).map(|i| &self.readers[(home + i) % n].0);
-        let free = self.readers[home].0.try_lock().or_else(|| {
+        let others = || (1..n).map(|i| &slots[(home + i) % n].0);
+        let free = slots[home].0.try_lock().or_else(|| {
             others()
                 .filter_map(|m| m.try_lock())
                 .find(|c| c.is_some())
@@ -276,19 +287,21 @@ impl SqliteStore {
         });
         let mut slot = match free {
             Some(slot) => slot,
-            None if READING.get() > 0 => return self.open_reader()?.transaction(f),
-            None => self.readers[home].0.lock(),
+            None if READING.get() > 0 => return self.open_reader(false)?.transaction(f),
+            None => slots[home].0.lock(),
         };
         if slot.is_none() {
-            *slot = Some(self.open_reader()?);
+            *slot = Some(self.open_reader(true)?);
         }
-        let reader = slot.as_ref().expect("opened above");
+        let reader = slot.as_mut().expect("opened above");
         READING.set(READING.get() + 1);
         let result = catch_unwind(AssertUnwindSafe(|| reader.transaction(f)));
         READING.set(READING.get() - 1);
-        // A connection left inside a transaction (its `COMMIT`/`ROLLBACK` failed, or `f`
-        // panicked) is closed: the next read would see its stale snapshot.
-        if !reader.conn().is_autocommit() {
+        // A connection left inside a transaction it does not keep (its `COMMIT` or
+        // `ROLLBACK` failed), or by a panic, is closed: the next read would see its
+        // stale snapshot.
+        let stray = !reader.conn().is_autocommit() && !reader.keeps_snapshot();
+        if stray || result.is_err() {
             *slot = None;
         }
         result.unwrap_or_else(|p| resume_unwind(p))

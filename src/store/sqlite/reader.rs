@@ -1,16 +1,21 @@
-//! A read connection and its read transaction.
+//! A read connection, its read transaction, and the slots a store keeps them in.
 //!
-//! Every read runs `BEGIN` … `COMMIT`; through rusqlite's statement cache each of them
-//! hashes its SQL, takes its statement out of the cache's LRU list and puts it back
-//! (about 1,000 instructions a statement, a quarter of a GET by id's SQLite work beside
-//! its one `SELECT`). A [`Reader`] prepares the three transaction statements once, on its
-//! connection, and steps them directly.
+//! A read runs in a read transaction: a new one (`BEGIN` … `COMMIT`), or the snapshot
+//! the connection kept from its last read while nothing was committed since (see
+//! [`super::snapshot`]). Through rusqlite's statement cache each of `BEGIN` and
+//! `COMMIT` hashed its SQL, took its statement out of the cache's LRU list and put it
+//! back (about 1,000 instructions a statement); a [`Reader`] prepares the three
+//! transaction statements once, on its connection, and steps them directly.
 
+use super::snapshot::{Snapshots, KEPT_FOR};
 use super::sql_err;
 use crate::error::Result;
+use parking_lot::Mutex;
 use rusqlite::{ffi, Connection};
 use std::ffi::{c_int, CStr};
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// One statement of a [`Reader`], finalized when it drops: before the connection, which
 /// is the reader's last field (SQLite refuses to close a connection that still has
@@ -29,8 +34,19 @@ pub struct Reader {
     begin: RawStmt,
     commit: RawStmt,
     rollback: RawStmt,
+    /// Where its snapshots are accounted for: `None` for a connection that never keeps one.
+    snapshots: Option<Arc<Snapshots>>,
+    /// The read transaction left open after the last read, if any.
+    kept: Option<Kept>,
     /// Last: dropped after the statements.
     conn: Connection,
+}
+
+/// A kept read transaction: begun after `commits` commits, at `since`.
+#[derive(Clone, Copy)]
+struct Kept {
+    commits: u64,
+    since: Instant,
 }
 
 // SAFETY: the statements belong to `conn` and go with it; a `Reader` is used by one
@@ -39,7 +55,9 @@ pub struct Reader {
 unsafe impl Send for Reader {}
 
 impl Reader {
-    pub fn new(conn: Connection) -> Result<Reader> {
+    /// A reader on `conn`; with `snapshots`, it keeps its snapshot between reads when the
+    /// rules of [`super::snapshot`] allow.
+    pub fn new(conn: Connection, snapshots: Option<Arc<Snapshots>>) -> Result<Reader> {
         let begin = prepare(&conn, c"BEGIN")?;
         let commit = prepare(&conn, c"COMMIT")?;
         let rollback = prepare(&conn, c"ROLLBACK")?;
@@ -47,6 +65,8 @@ impl Reader {
             begin,
             commit,
             rollback,
+            snapshots,
+            kept: None,
             conn,
         })
     }
@@ -55,11 +75,50 @@ impl Reader {
         &self.conn
     }
 
-    /// `f` inside `BEGIN` … `COMMIT` (`ROLLBACK` when it failed): one snapshot for every
-    /// statement `f` runs.
-    pub fn transaction<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.run(&self.begin)?;
+    /// Whether the connection keeps a read transaction open for its next read.
+    pub fn keeps_snapshot(&self) -> bool {
+        self.kept.is_some()
+    }
+
+    /// `f` in one snapshot for every statement it runs: the kept one while no commit has
+    /// been made since it began and it is younger than [`KEPT_FOR`], else a new `BEGIN`.
+    /// Afterwards the transaction is kept when [`super::snapshot::Commits::may_keep`]
+    /// allows, else ended (`COMMIT`, or `ROLLBACK` when `f` failed).
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let now = Instant::now();
+        let made = || self.snapshots.as_ref().map_or(0, |s| s.commits.made());
+        let current = self.kept.is_some_and(|k| {
+            made() == k.commits && now.saturating_duration_since(k.since) < KEPT_FOR
+        });
+        let begun = match self.kept {
+            Some(k) if current => k,
+            _ => {
+                self.end_kept()?;
+                // Counted before `BEGIN`: the snapshot has at least these commits.
+                let commits = self.snapshots.as_ref().map_or(0, |s| s.commits.made());
+                self.run(&self.begin)?;
+                Kept {
+                    commits,
+                    since: now,
+                }
+            }
+        };
         let result = f(&self.conn);
+        let keep = result.is_ok()
+            && self
+                .snapshots
+                .as_ref()
+                .is_some_and(|s| s.commits.may_keep(begun.commits));
+        if keep {
+            if self.kept.is_none() {
+                if let Some(s) = &self.snapshots {
+                    s.kept_one();
+                }
+            }
+            self.kept = Some(begun);
+            return result;
+        }
+        self.forget_kept();
         let end = self.run(if result.is_ok() {
             &self.commit
         } else {
@@ -68,6 +127,29 @@ impl Reader {
         let value = result?;
         end?;
         Ok(value)
+    }
+
+    /// When the kept snapshot began, if there is one.
+    fn kept_since(&self) -> Option<Instant> {
+        self.kept.map(|k| k.since)
+    }
+
+    /// End the kept read transaction, if any.
+    pub fn end_kept(&mut self) -> Result<()> {
+        if self.kept.is_none() {
+            return Ok(());
+        }
+        self.forget_kept();
+        self.run(&self.commit)
+    }
+
+    /// No snapshot is kept any more (the transaction is ended by the caller).
+    fn forget_kept(&mut self) {
+        if self.kept.take().is_some() {
+            if let Some(s) = &self.snapshots {
+                s.released_one();
+            }
+        }
     }
 
     fn run(&self, stmt: &RawStmt) -> Result<()> {
@@ -82,6 +164,49 @@ impl Reader {
             Ok(())
         } else {
             Err(sql_err(error(&self.conn, rc)))
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        // The connection closes with the transaction: only the count is left to mend.
+        self.forget_kept();
+    }
+}
+
+/// One read connection slot, on a cache line of its own (threads lock their own slot).
+#[repr(align(128))]
+pub struct Slot(pub Mutex<Option<Reader>>);
+
+/// The read connection slots of a store, shared with its writer thread, which ends the
+/// snapshots they keep (see [`super::snapshot`]).
+pub struct Readers {
+    pub slots: Box<[Slot]>,
+    pub snapshots: Arc<Snapshots>,
+}
+
+impl Readers {
+    /// End the snapshots kept by connections not in use: every one, or those begun at
+    /// least `older_than` ago. A connection whose transaction does not end is closed.
+    pub fn release(&self, older_than: Option<Duration>) {
+        if !self.snapshots.any_kept() {
+            return;
+        }
+        let now = Instant::now();
+        for slot in &*self.slots {
+            let Some(mut reader) = slot.0.try_lock() else {
+                continue;
+            };
+            let due = reader
+                .as_ref()
+                .and_then(Reader::kept_since)
+                .is_some_and(|since| {
+                    older_than.is_none_or(|age| now.saturating_duration_since(since) >= age)
+                });
+            if due && reader.as_mut().is_some_and(|r| r.end_kept().is_err()) {
+                *reader = None;
+            }
         }
     }
 }

@@ -7,19 +7,35 @@
 //! Before this thread, every writer took the connection's mutex in turn; under 32
 //! writing clients each of a batch's writes woke the next one through the mutex, a
 //! chain of context switches that the writes waited in, one by one.
+//!
+//! After a commit it ends the read connections' kept snapshots and checkpoints the WAL
+//! (see [`super::snapshot`]); while it waits for writes, it ends the snapshots kept
+//! longer than [`KEPT_FOR`].
 
+use super::reader::Readers;
+use super::snapshot::{CHECKPOINT_FRAMES, KEPT_FOR};
 use super::tx::run;
+use super::BUSY_TIMEOUT;
 use crate::error::{Result, ScimError};
 use crate::store::held::{self, Held};
 use crate::store::WriterHeld;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use rusqlite::hooks::Wal;
 use rusqlite::Connection;
+use std::cell::Cell;
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, Thread};
+use std::time::Duration;
 
 /// Most writes that share one commit.
 const MAX_BATCH: usize = 256;
+
+/// How long a checkpoint waits for the reads that hold it up (see `Batch::checkpoint`):
+/// from the first, doubled after each wait in vain, up to the last.
+const CHECKPOINT_WAIT: std::ops::Range<Duration> =
+    Duration::from_millis(5)..Duration::from_millis(200);
 
 /// What a write did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -78,16 +94,28 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Start the writer thread on `conn`. `group_commit`: writes waiting together share a
-    /// commit (otherwise each commits alone).
-    pub(super) fn start(conn: Connection, group_commit: bool) -> Result<Writer> {
+    /// commit (otherwise each commits alone). `readers`: the store's read connections,
+    /// whose kept snapshots it ends.
+    pub(super) fn start(
+        conn: Connection,
+        group_commit: bool,
+        readers: Arc<Readers>,
+    ) -> Result<Writer> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
         });
         let theirs = shared.clone();
+        readers.snapshots.set_waker(Box::new(move || {
+            // Under the queue's lock: the writer is either not yet asleep (and sees the
+            // kept snapshot) or waiting (and gets the notification).
+            let _queue = theirs.queue.lock();
+            theirs.wake.notify_one();
+        }));
+        let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("libscim-writer".into())
-            .spawn(move || writer_loop(conn, &theirs, group_commit))
+            .spawn(move || writer_loop(conn, &theirs, group_commit, &readers))
             .map_err(|e| ScimError::internal(format!("store: cannot start the writer: {e}")))?;
         Ok(Writer {
             shared,
@@ -159,13 +187,30 @@ unsafe fn complete(job: JobRef, outcome: Result<()>) {
     thread.unpark();
 }
 
-fn writer_loop(conn: Connection, shared: &Shared, group_commit: bool) {
+thread_local! {
+    /// Frames in the WAL after the writer thread's last commit (its connection's WAL hook).
+    static WAL_FRAMES: Cell<c_int> = const { Cell::new(0) };
+}
+
+/// The write connection's WAL hook: it only notes the WAL's size. (It replaces SQLite's
+/// automatic checkpoint: the writer checkpoints after ending the kept snapshots.)
+fn note_wal_frames(_: &Wal, frames: c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.set(frames);
+    Ok(())
+}
+
+fn writer_loop(conn: Connection, shared: &Shared, group_commit: bool, readers: &Readers) {
     // Log records made by writes are held back here and handed to each write's own
     // thread (a host's log callback never runs on this thread, where a write it made
     // would wait for itself).
     let _held = WriterHeld::enter();
+    conn.wal_hook(Some(note_wal_frames));
+    let snapshots = &readers.snapshots;
     let mut batch = Batch {
         conn: &conn,
+        readers,
+        wait_at: 2 * CHECKPOINT_FRAMES,
+        wait: CHECKPOINT_WAIT.start,
         open: false,
         writes: Vec::new(),
     };
@@ -173,7 +218,15 @@ fn writer_loop(conn: Connection, shared: &Shared, group_commit: bool) {
         let jobs = {
             let mut q = shared.queue.lock();
             while q.jobs.is_empty() && !q.stop {
-                shared.wake.wait(&mut q);
+                if snapshots.any_kept() {
+                    let idle = shared.wake.wait_for(&mut q, KEPT_FOR).timed_out();
+                    if idle && q.jobs.is_empty() && !q.stop {
+                        MutexGuard::unlocked(&mut q, || readers.release(Some(KEPT_FOR)));
+                    }
+                } else if snapshots.may_sleep() {
+                    shared.wake.wait(&mut q);
+                    snapshots.awake();
+                }
             }
             if q.jobs.is_empty() {
                 return;
@@ -199,6 +252,10 @@ fn writer_loop(conn: Connection, shared: &Shared, group_commit: bool) {
 /// The open transaction and the writes in it.
 struct Batch<'c> {
     conn: &'c Connection,
+    readers: &'c Readers,
+    /// WAL frames from which a checkpoint waits for the reads that hold it up, and how long.
+    wait_at: c_int,
+    wait: Duration,
     open: bool,
     /// Successful writes in the open transaction, waiting for its commit.
     writes: Vec<JobRef>,
@@ -270,7 +327,12 @@ impl Batch<'_> {
             self.rollback();
             return;
         }
-        match run(self.conn, "COMMIT") {
+        let committed = run(self.conn, "COMMIT");
+        // Counted before any write is acknowledged (also a failed commit: counting one
+        // too many only makes readers begin anew).
+        let commits = &self.readers.snapshots.commits;
+        let n = commits.commit();
+        match committed {
             Ok(()) => {
                 self.open = false;
                 for job in std::mem::take(&mut self.writes) {
@@ -280,6 +342,51 @@ impl Batch<'_> {
             }
             Err(e) => self.abort(e),
         }
+        self.readers.release(None);
+        if self.checkpoint() {
+            commits.settle(n);
+        }
+    }
+
+    /// Checkpoint the WAL once it holds [`CHECKPOINT_FRAMES`] frames: copy it into the
+    /// database and have the next write start it over. Whether the WAL is in order (short,
+    /// or started over): until it is, read connections keep no snapshot (see
+    /// [`super::snapshot`]).
+    ///
+    /// SQLite's automatic checkpoint is passive: under reads that never pause, some read
+    /// begun before the copy finished still held its WAL read mark when the next write
+    /// began, and the WAL was never started over (it grew to 150 MB in
+    /// `tests/snapshots.rs` with reads of a few milliseconds). Here each commit past the
+    /// threshold runs `RESTART` without waiting (it copies what it can and starts the WAL
+    /// over if no read holds it), and every [`CHECKPOINT_FRAMES`] more frames one that
+    /// waits up to [`CHECKPOINT_WAIT`] for the reads that hold it up (reads begun after
+    /// the copy read the database file and hold nothing up). A failure is not the
+    /// writes' (they are committed).
+    fn checkpoint(&mut self) -> bool {
+        let frames = WAL_FRAMES.get();
+        if frames < CHECKPOINT_FRAMES {
+            return true;
+        }
+        let wait = if frames >= self.wait_at {
+            self.wait
+        } else {
+            Duration::ZERO
+        };
+        let _ = self.conn.busy_timeout(wait);
+        let busy = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        let done = matches!(busy, Ok(0));
+
+        if done {
+            self.wait_at = 2 * CHECKPOINT_FRAMES;
+            self.wait = (self.wait / 2).max(CHECKPOINT_WAIT.start);
+        } else if !wait.is_zero() {
+            self.wait_at = frames.saturating_add(CHECKPOINT_FRAMES);
+            self.wait = (self.wait * 2).min(CHECKPOINT_WAIT.end);
+        }
+        done
     }
 
     /// Fail the open transaction: roll it back and tell its writes why.
