@@ -24,8 +24,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/serve.rs"]
 mod support;
+use scratch::Scratch;
 use support::{http, serve_binary, Reply};
 
 // ---------------------------------------------------------------------------------------
@@ -134,23 +137,6 @@ impl Drop for Serve {
 
 // ---------------------------------------------------------------------------------------
 // Scratch space and the size-limited file system
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("libscim-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch dir");
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A size-limited tmpfs, mounted for the test's lifetime.
 enum Tmpfs {

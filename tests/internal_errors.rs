@@ -5,14 +5,17 @@
 //!
 //! The log callback is process wide: everything here runs in one test, in order.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use parking_lot::Mutex;
 use scim::directory::{IdpKind, NewDirectory, Service};
 use scim::error::INTERNAL_DETAIL;
 use scim::mapping::Profile;
 use scim::{Engine, EngineConfig, Request, Response};
+use scratch::Scratch;
 use serde_json::{json, Value};
 use std::ffi::{c_char, c_void, CStr};
-use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -111,21 +114,6 @@ fn setup(e: &Engine) -> (String, String) {
     (id, token)
 }
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("libscim-logs-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
-}
-
 /// A group created with a member that does not exist: the provider logs it inside the
 /// write transaction; the callback, which writes through the engine, is not blocked.
 fn callback_outside_the_writer(engine: Arc<Engine>) {
@@ -159,7 +147,7 @@ fn log_callback_and_internal_errors() {
     callback_outside_the_writer(Arc::new(
         Engine::open(None, EngineConfig::default()).unwrap(),
     ));
-    let tmp = temp("writer");
+    let tmp = Scratch::new("logs-writer");
     let db = tmp.0.join("libscim.db");
     callback_outside_the_writer(Arc::new(
         Engine::open(Some(&db), EngineConfig::default()).unwrap(),
@@ -167,7 +155,7 @@ fn log_callback_and_internal_errors() {
 
     // A database broken under the engine: each failure answers a generic 500, and its
     // text (SQL, the file's path) is in the log only.
-    let tmp = temp("internal");
+    let tmp = Scratch::new("logs-internal");
     let db = tmp.0.join("libscim.db");
     let engine = Engine::open(Some(&db), EngineConfig::default()).unwrap();
     let (id, token) = setup(&engine);

@@ -9,14 +9,17 @@
 mod oidc;
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/serve.rs"]
 mod serve;
 
+use scratch::Scratch;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -28,24 +31,6 @@ const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 /// How long a phase may wait for something it expects (a loaded CI machine).
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A scratch directory, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let root = std::env::temp_dir().join(format!("libscim-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        Scratch(root)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `serve --database url --data <data> --secrets-key-file <key> --credentials-file
 /// <credentials> <extra>`.

@@ -1,15 +1,17 @@
 //! SQLite reads run on long-lived connections: the pool grows to the concurrency seen
 //! and keeps those connections, instead of opening and dropping one per extra reader.
 
-use scim::store::{SqliteStore, Store};
+#[path = "support/scratch.rs"]
+mod scratch;
+
+use scim::store::{SqliteOptions, SqliteStore, Store};
+use scratch::Scratch;
 use std::sync::{Arc, Barrier};
 
 #[test]
 fn concurrent_readers_reuse_their_connections() {
-    let dir = std::env::temp_dir().join(format!("libscim-read-pool-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let store = Arc::new(SqliteStore::open_default(dir.join("db")).unwrap());
+    let dir = Scratch::new("read-pool");
+    let store = Arc::new(SqliteStore::open_default(dir.0.join("db")).unwrap());
     const THREADS: usize = 8;
     let start = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)
@@ -36,23 +38,18 @@ fn concurrent_readers_reuse_their_connections() {
         (1..=THREADS).contains(&opened),
         "{opened} read connections opened for {THREADS} concurrent readers"
     );
-    drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// More threads than `read_connections`: they share the slots (a read that finds every
 /// slot busy waits for one), never opening more connections than slots.
 #[test]
 fn more_readers_than_slots_share_them() {
-    use scim::store::SqliteOptions;
-    let dir = std::env::temp_dir().join(format!("libscim-read-slots-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("read-slots");
     let options = SqliteOptions {
         read_connections: 2,
         ..SqliteOptions::default()
     };
-    let store = Arc::new(SqliteStore::open(dir.join("db"), options).unwrap());
+    let store = Arc::new(SqliteStore::open(dir.0.join("db"), options).unwrap());
     const THREADS: usize = 6;
     let start = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)
@@ -75,8 +72,6 @@ fn more_readers_than_slots_share_them() {
         (1..=2).contains(&opened),
         "{opened} read connections opened with read_connections = 2"
     );
-    drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The bundled SQLite is compiled without the global page-cache group and without memory

@@ -4,13 +4,16 @@
 //! port actually bound.
 #![cfg(unix)]
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/serve.rs"]
 mod support;
 
+use scratch::Scratch;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -21,23 +24,6 @@ const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A forged token sent once: it must never appear in the output.
 const FORGED: &str = "scim_forgedtokentextthatmustneverbelogged0000";
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("libscim-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A running `serve`, its banner read: what a client needs, and its later stdout lines.
 struct Serve {

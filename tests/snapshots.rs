@@ -5,33 +5,19 @@
 //! kept; an idle process releases its snapshots; and the WAL is still checkpointed and
 //! started over under a steady mix of reads and writes.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use scim::store::{DirectoryRecord, SqliteOptions, SqliteStore, Store};
+use scratch::Scratch;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A fresh directory for one test's database; removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("libscim-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn db(scratch: &Scratch) -> PathBuf {
+    scratch.0.join("db")
 }
 
 fn open(path: &Path) -> SqliteStore {
@@ -56,8 +42,8 @@ fn directory(n: usize) -> DirectoryRecord {
 /// begun after an announcement always finds that directory.
 #[test]
 fn a_read_after_a_write_sees_it_under_concurrency() {
-    let dir = TempDir::new("snap-ryw");
-    let store = Arc::new(open(&dir.db()));
+    let dir = Scratch::new("snap-ryw");
+    let store = Arc::new(open(&db(&dir)));
     store.create_directory(&directory(0)).unwrap();
     let announced = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -89,9 +75,9 @@ fn a_read_after_a_write_sees_it_under_concurrency() {
 /// although it has been reading (and keeping snapshots) all along.
 #[test]
 fn another_store_on_the_same_file_sees_a_write_at_once() {
-    let dir = TempDir::new("snap-two");
-    let a = open(&dir.db());
-    let b = open(&dir.db());
+    let dir = Scratch::new("snap-two");
+    let a = open(&db(&dir));
+    let b = open(&db(&dir));
     for n in 0..200 {
         assert!(b.get_directory(&format!("d{n}")).unwrap().is_none());
         a.create_directory(&directory(n)).unwrap();
@@ -106,10 +92,10 @@ fn another_store_on_the_same_file_sees_a_write_at_once() {
 /// is not counted; it is seen once the snapshot is older than it may be kept (20 ms).
 #[test]
 fn a_change_by_another_connection_is_seen_within_the_kept_time() {
-    let dir = TempDir::new("snap-other");
-    let store = open(&dir.db());
+    let dir = Scratch::new("snap-other");
+    let store = open(&db(&dir));
     store.create_directory(&directory(1)).unwrap();
-    let other = rusqlite::Connection::open(dir.db()).unwrap();
+    let other = rusqlite::Connection::open(db(&dir)).unwrap();
     other.busy_timeout(Duration::from_secs(10)).unwrap();
     for round in 0..20 {
         let name = format!("Renamed {round}");
@@ -142,8 +128,8 @@ fn truncate_wal(path: &Path) -> (bool, u64) {
 /// can checkpoint the whole WAL and truncate it.
 #[test]
 fn an_idle_store_holds_no_snapshot() {
-    let dir = TempDir::new("snap-idle");
-    let store = Arc::new(open(&dir.db()));
+    let dir = Scratch::new("snap-idle");
+    let store = Arc::new(open(&db(&dir)));
     for n in 0..50 {
         store.create_directory(&directory(n)).unwrap();
     }
@@ -164,7 +150,7 @@ fn an_idle_store_holds_no_snapshot() {
         t.join().unwrap();
     }
     std::thread::sleep(Duration::from_millis(300));
-    let (completed, wal) = truncate_wal(&dir.db());
+    let (completed, wal) = truncate_wal(&db(&dir));
     assert!(completed, "a reader of the idle store still holds the WAL");
     assert_eq!(wal, 0, "the WAL was not truncated");
 }
@@ -175,8 +161,8 @@ fn an_idle_store_holds_no_snapshot() {
 /// started over here: the WAL file held every frame written.)
 #[test]
 fn the_wal_stays_bounded_under_steady_reads_and_writes() {
-    let dir = TempDir::new("snap-wal");
-    let store = Arc::new(open(&dir.db()));
+    let dir = Scratch::new("snap-wal");
+    let store = Arc::new(open(&db(&dir)));
     store.create_directory(&directory(0)).unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..4)
@@ -210,7 +196,7 @@ fn the_wal_stays_bounded_under_steady_reads_and_writes() {
     for t in readers {
         t.join().unwrap();
     }
-    let wal = std::fs::metadata(format!("{}-wal", dir.db().display()))
+    let wal = std::fs::metadata(format!("{}-wal", db(&dir).display()))
         .unwrap()
         .len();
     // A WAL never started over is at least as long as everything written through it.
