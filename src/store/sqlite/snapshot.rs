@@ -17,15 +17,16 @@
 //!   [`KEPT_FOR`] after its `BEGIN`, so another process's change is seen that much later
 //!   at most (one process per database is the normal case; several instances share
 //!   PostgreSQL).
-//! - **The WAL must still be checkpointed and restarted.** A snapshot holds its read mark
-//!   while kept, and SQLite can neither copy frames past a reader's mark into the
+//! - **The WAL must still be checkpointed and started over.** A snapshot holds its read
+//!   mark while kept, and SQLite can neither copy frames past a reader's mark into the
 //!   database nor start the WAL file over while a reader uses it. So the writer, after
 //!   each commit, ends every kept snapshot that is not in use (they are stale anyway),
 //!   then checkpoints once the WAL holds [`CHECKPOINT_FRAMES`] frames (SQLite's automatic
 //!   checkpoint inside `COMMIT` would run while the kept snapshots still hold their
-//!   marks), and only then marks the commit **settled**; a snapshot begun before that is
-//!   ended after its read, not kept. And when the writer is idle it ends snapshots kept
-//!   longer than [`KEPT_FOR`], so an idle process holds nothing up for another one.
+//!   marks), and marks the commit **settled** only when the WAL is short or started over;
+//!   a snapshot begun before that is ended after its read, not kept. And when the writer
+//!   is idle it ends snapshots kept longer than [`KEPT_FOR`], so an idle process holds
+//!   nothing up for another one.
 
 use parking_lot::Mutex;
 use std::collections::HashMap;

@@ -33,7 +33,8 @@ use std::time::Duration;
 const MAX_BATCH: usize = 256;
 
 /// How long a checkpoint waits for the reads that hold it up (see `Batch::checkpoint`):
-/// from the first, doubled after each wait in vain, up to the last.
+/// from the first, doubled after each wait in vain (halved after one that did), up to the
+/// last.
 const CHECKPOINT_WAIT: std::ops::Range<Duration> =
     Duration::from_millis(5)..Duration::from_millis(200);
 
@@ -355,8 +356,8 @@ impl Batch<'_> {
     ///
     /// SQLite's automatic checkpoint is passive: under reads that never pause, some read
     /// begun before the copy finished still held its WAL read mark when the next write
-    /// began, and the WAL was never started over (it grew to 150 MB in
-    /// `tests/snapshots.rs` with reads of a few milliseconds). Here each commit past the
+    /// began, and the WAL was never started over (its file held every frame written: 312
+    /// MB for 80 MB of rows in `tests/snapshots.rs`, reads of a few milliseconds). Here each commit past the
     /// threshold runs `RESTART` without waiting (it copies what it can and starts the WAL
     /// over if no read holds it), and every [`CHECKPOINT_FRAMES`] more frames one that
     /// waits up to [`CHECKPOINT_WAIT`] for the reads that hold it up (reads begun after
@@ -378,7 +379,6 @@ impl Batch<'_> {
             .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
         let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
         let done = matches!(busy, Ok(0));
-
         if done {
             self.wait_at = 2 * CHECKPOINT_FRAMES;
             self.wait = (self.wait / 2).max(CHECKPOINT_WAIT.start);
