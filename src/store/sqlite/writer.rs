@@ -356,13 +356,13 @@ impl Batch<'_> {
     ///
     /// SQLite's automatic checkpoint is passive: under reads that never pause, some read
     /// begun before the copy finished still held its WAL read mark when the next write
-    /// began, and the WAL was never started over (its file held every frame written: 312
-    /// MB for 80 MB of rows in `tests/snapshots.rs`, reads of a few milliseconds). Here each commit past the
-    /// threshold runs `RESTART` without waiting (it copies what it can and starts the WAL
-    /// over if no read holds it), and every [`CHECKPOINT_FRAMES`] more frames one that
-    /// waits up to [`CHECKPOINT_WAIT`] for the reads that hold it up (reads begun after
-    /// the copy read the database file and hold nothing up). A failure is not the
-    /// writes' (they are committed).
+    /// began, and the WAL was never started over (its file held every frame written:
+    /// 312 MB for 80 MB of rows in `tests/snapshots.rs`, with reads of a few
+    /// milliseconds). Here each commit past the threshold runs `RESTART` without waiting
+    /// (it copies what it can and starts the WAL over if no read holds it), and every
+    /// [`CHECKPOINT_FRAMES`] more frames one that waits up to [`CHECKPOINT_WAIT`] for the
+    /// reads that hold it up (reads begun after the copy read the database file and hold
+    /// nothing up). A failure is not the writes' (they are committed).
     fn checkpoint(&mut self) -> bool {
         let frames = WAL_FRAMES.get();
         if frames < CHECKPOINT_FRAMES {
