@@ -1,5 +1,8 @@
 //! The outbox: every committed change leaves the events a host needs, and nothing else.
 
+#[path = "support/directory.rs"]
+mod directory;
+
 use scim::provider::DEFAULT_DIRECTORY;
 use scim::store::{MemoryStore, Store};
 use scim::{Config, Request, ServiceProvider};
@@ -250,8 +253,6 @@ fn sequence_is_strictly_increasing_and_acknowledgement_moves_the_cursor() {
 }
 
 mod delivery {
-    use scim::directory::{DirectorySettings, IdpKind, NewDirectory, Service};
-    use scim::mapping::Profile;
     use scim::store::{MemoryStore, Store};
     use scim::{Engine, EngineConfig, Request};
     use serde_json::json;
@@ -277,22 +278,12 @@ mod delivery {
     fn consumers_wait_receive_acknowledge_and_get_redelivery() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let e = engine(store.clone());
-        let d = e
-            .create_directory(&NewDirectory {
-                name: "Feed".into(),
-                domain: "example.com".into(),
-                idp: IdpKind::Okta,
-                services: vec![Service::Uem],
-                settings: DirectorySettings::default(),
-                mapping_profile: Some(Profile::Rfc),
-            })
-            .unwrap();
-        let token = e.issue_token(&d.id, None).unwrap().secret.to_string();
+        let (dir, token) = super::directory::okta_uem(&e, "Feed");
 
         // Nothing yet: the wait times out with nothing.
         let t = Instant::now();
         assert!(e
-            .next_events(&d.id, 10, Duration::from_millis(100))
+            .next_events(&dir, 10, Duration::from_millis(100))
             .unwrap()
             .is_empty());
         assert!(t.elapsed() >= Duration::from_millis(100));
@@ -300,7 +291,7 @@ mod delivery {
         // A blocked consumer wakes as soon as a change commits.
         let waiter = {
             let e = e.clone();
-            let id = d.id.clone();
+            let id = dir.clone();
             std::thread::spawn(move || {
                 let t = Instant::now();
                 (
@@ -310,37 +301,37 @@ mod delivery {
             })
         };
         std::thread::sleep(Duration::from_millis(50));
-        create_user(&e, &d.id, &token, "first");
+        create_user(&e, &dir, &token, "first");
         let (events, waited) = waiter.join().unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].kind, "user.created");
         assert!(waited < Duration::from_secs(5));
 
         // Delivered events are not delivered twice in one run…
-        create_user(&e, &d.id, &token, "second");
-        let next = e.next_events(&d.id, 10, Duration::ZERO).unwrap();
+        create_user(&e, &dir, &token, "second");
+        let next = e.next_events(&dir, 10, Duration::ZERO).unwrap();
         assert_eq!(next.len(), 1);
         assert_eq!(next[0].data["resource"]["userName"], "second");
-        assert!(e.next_events(&d.id, 10, Duration::ZERO).unwrap().is_empty());
+        assert!(e.next_events(&dir, 10, Duration::ZERO).unwrap().is_empty());
         // …but come again after a rewind, from the acknowledged cursor.
-        e.ack_events(&d.id, events[0].seq).unwrap();
-        e.rewind_events(&d.id).unwrap();
-        assert_eq!(e.next_events(&d.id, 10, Duration::ZERO).unwrap(), next);
+        e.ack_events(&dir, events[0].seq).unwrap();
+        e.rewind_events(&dir).unwrap();
+        assert_eq!(e.next_events(&dir, 10, Duration::ZERO).unwrap(), next);
 
         // A restart (a new engine on the same store, once the old one is gone: it gives
         // its lease on the stream back) redelivers what was not acknowledged.
         drop(e);
         let restarted = engine(store.clone());
         assert_eq!(
-            restarted.next_events(&d.id, 10, Duration::ZERO).unwrap(),
+            restarted.next_events(&dir, 10, Duration::ZERO).unwrap(),
             next
         );
-        restarted.ack_events(&d.id, next[0].seq).unwrap();
+        restarted.ack_events(&dir, next[0].seq).unwrap();
         // Acknowledging deleted them: there is nothing left to prune.
-        assert_eq!(restarted.event_stats(&d.id).unwrap().kept, 0);
-        assert_eq!(restarted.prune_events(&d.id).unwrap(), 0);
+        assert_eq!(restarted.event_stats(&dir).unwrap().kept, 0);
+        assert_eq!(restarted.prune_events(&dir).unwrap(), 0);
         assert!(engine(store)
-            .next_events(&d.id, 10, Duration::ZERO)
+            .next_events(&dir, 10, Duration::ZERO)
             .unwrap()
             .is_empty());
         assert_eq!(
