@@ -86,16 +86,15 @@ impl Reader {
     /// allows, else ended (`COMMIT`, or `ROLLBACK` when `f` failed).
     pub fn transaction<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let now = Instant::now();
-        let made = || self.snapshots.as_ref().map_or(0, |s| s.commits.made());
-        let current = self.kept.is_some_and(|k| {
-            made() == k.commits && now.saturating_duration_since(k.since) < KEPT_FOR
+        let current = self.kept.filter(|k| {
+            self.commits_made() == k.commits && now.saturating_duration_since(k.since) < KEPT_FOR
         });
-        let begun = match self.kept {
-            Some(k) if current => k,
-            _ => {
+        let begun = match current {
+            Some(k) => k,
+            None => {
                 self.end_kept()?;
                 // Counted before `BEGIN`: the snapshot has at least these commits.
-                let commits = self.snapshots.as_ref().map_or(0, |s| s.commits.made());
+                let commits = self.commits_made();
                 self.run(&self.begin)?;
                 Kept {
                     commits,
@@ -127,6 +126,11 @@ impl Reader {
         let value = result?;
         end?;
         Ok(value)
+    }
+
+    /// Commits made to the database so far (0 for a connection that keeps no snapshot).
+    fn commits_made(&self) -> u64 {
+        self.snapshots.as_ref().map_or(0, |s| s.commits.made())
     }
 
     /// When the kept snapshot began, if there is one.
