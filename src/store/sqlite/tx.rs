@@ -547,10 +547,10 @@ impl ReadTx for Tx<'_> {
 
     fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
         // Read with the user by `get_text` (its subquery is this query).
-        let cache = self.groups.as_ref().map(RefCell::borrow_mut);
-        if let Some(mut cache) = cache.filter(|c| c.as_ref().is_some_and(|(id, _)| id == member_id))
-        {
-            return Ok(cache.take().map(|(_, groups)| groups).unwrap_or_default());
+        let cached = (self.groups.as_ref())
+            .and_then(|c| c.borrow_mut().take_if(|(id, _)| id.as_str() == member_id));
+        if let Some((_, groups)) = cached {
+            return Ok(groups);
         }
         let mut stmt = self
             .conn
